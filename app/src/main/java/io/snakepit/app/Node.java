@@ -1,0 +1,63 @@
+package io.snakepit.app;
+
+import io.snakepit.app.http.HttpApiVerticle;
+import io.snakepit.supervisor.ProcessSupervisorVerticle;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.json.JsonObject;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One running node: a Vert.x instance with the supervision and HTTP verticles deployed. */
+public final class Node {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Node.class);
+  /** How long a graceful stop may take before the JVM exits anyway. */
+  private static final long CLOSE_TIMEOUT_S = 60;
+
+  private final NodeConfig config;
+  private final Vertx vertx;
+  private HttpApiVerticle http;
+  private volatile boolean closed;
+
+  public Node(NodeConfig config) {
+    this.config = config;
+    // The native transport gives Unix domain sockets for the worker protocol; without it, loopback TCP.
+    this.vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)).build();
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  /** Deploys the verticles; completes when the node can serve. */
+  public Future<Void> start() {
+    LOG.info("Starting node {} (native transport: {})", config.nodeId(), vertx.isNativeTransportEnabled());
+    http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes());
+    return vertx.deployVerticle(new ProcessSupervisorVerticle(), new DeploymentOptions().setConfig(config.supervisor()))
+        .compose(id -> vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject())))
+        .mapEmpty();
+  }
+
+  /** The port the HTTP API listens on. */
+  public int httpPort() {
+    return http.actualPort();
+  }
+
+  /** Stops gracefully: HTTP first, then workers drain and stop. Blocks until done or timed out. */
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    LOG.info("Stopping node {}", config.nodeId());
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(CLOSE_TIMEOUT_S, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.warn("Node did not stop cleanly within {} s: {}", CLOSE_TIMEOUT_S, e.toString());
+    }
+  }
+}

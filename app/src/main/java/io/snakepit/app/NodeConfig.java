@@ -1,0 +1,96 @@
+package io.snakepit.app;
+
+import io.snakepit.config.ConfigException;
+import io.snakepit.config.ConfigReader;
+import io.snakepit.supervisor.SupervisorConfig;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * The node's configuration: one YAML or JSON file, overridden by environment
+ * variables and flags (see docs/configuration.md). Validated as a whole before
+ * anything starts, so that a typo stops the node with a message naming the key.
+ *
+ * @param nodeId       this node's id; generated and kept in the data directory when not set
+ * @param host         the address the HTTP API binds
+ * @param httpPort     the HTTP port; 0 picks a free one
+ * @param dataDir      where the node keeps its state
+ * @param maxBodyBytes the largest HTTP request body accepted
+ * @param supervisor   the JSON handed to the process-supervision verticle
+ */
+public record NodeConfig(String nodeId, String host, int httpPort, Path dataDir, long maxBodyBytes,
+                         JsonObject supervisor) {
+
+  /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
+  public static JsonObject readFile(Path file) {
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new ConfigException("cannot read configuration file " + file + ": " + e.getMessage());
+    }
+    String name = file.getFileName().toString();
+    if (name.endsWith(".json")) {
+      try {
+        return new JsonObject(text);
+      } catch (DecodeException e) {
+        throw new ConfigException(file + " is not valid JSON: " + e.getMessage());
+      }
+    }
+    Object doc;
+    try {
+      doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(text);
+    } catch (RuntimeException e) {
+      throw new ConfigException(file + " is not valid YAML: " + e.getMessage());
+    }
+    if (doc == null) {
+      return new JsonObject();
+    }
+    if (!(doc instanceof Map<?, ?> map)) {
+      throw new ConfigException(file + " must hold a mapping of configuration keys at its top level");
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> m = (Map<String, Object>) map;
+    return new JsonObject(m);
+  }
+
+  /**
+   * Validates a merged configuration object. {@code nodeId} is the id to use when the
+   * file sets none (the one kept in the data directory).
+   */
+  public static NodeConfig fromJson(JsonObject json, String fallbackNodeId) {
+    ConfigReader r = new ConfigReader(json, "");
+    String nodeId = r.string("node-id", fallbackNodeId);
+    String host = r.string("host", "127.0.0.1");
+    int port = r.intValue("http-port", 8080, 0, 65535);
+    String dataDir = r.string("data-dir", "./data");
+    long maxBody = r.longValue("max-body-bytes", 1024 * 1024, 1024, 1L << 31);
+    String transport = r.string("transport", null);
+    Object maxFrame = json.getValue("max-frame-bytes");
+    r.has("max-frame-bytes");
+    String runDir = r.string("run-dir", null);
+    JsonObject pools = r.object("pools");
+    r.rejectUnknownKeys();
+    JsonObject sup = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("pools", pools);
+    if (transport != null) {
+      sup.put("transport", transport);
+    }
+    if (maxFrame != null) {
+      sup.put("max-frame-bytes", maxFrame);
+    }
+    if (runDir != null) {
+      sup.put("run-dir", runDir);
+    }
+    // Validate the supervisor's part now, so every error surfaces before anything starts.
+    SupervisorConfig.fromJson(sup);
+    return new NodeConfig(nodeId, host, port, Path.of(dataDir), maxBody, sup);
+  }
+}

@@ -1,0 +1,125 @@
+package io.snakepit.app;
+
+import io.snakepit.config.ConfigException;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code snakepit run}: starts a node and keeps it running until SIGTERM or SIGINT. */
+@Command(name = "run", mixinStandardHelpOptions = true, description = "Start a node.")
+public final class RunCommand implements Callable<Integer> {
+
+  /** Exit code for a configuration the node refuses. */
+  public static final int EXIT_CONFIG = 2;
+  /** Exit code for a node that could not start. */
+  public static final int EXIT_START = 3;
+
+  @Option(names = "--config", defaultValue = "${env:SNAKEPIT_CONFIG}",
+      description = "YAML or JSON configuration file (env SNAKEPIT_CONFIG).")
+  Path config;
+
+  @Option(names = "--http-port", defaultValue = "${env:SNAKEPIT_HTTP_PORT}",
+      description = "HTTP port; 0 picks a free one (env SNAKEPIT_HTTP_PORT, default 8080).")
+  Integer httpPort;
+
+  @Option(names = "--host", defaultValue = "${env:SNAKEPIT_HOST}",
+      description = "Address to bind (env SNAKEPIT_HOST, default 127.0.0.1).")
+  String host;
+
+  @Option(names = "--data-dir", defaultValue = "${env:SNAKEPIT_DATA_DIR}",
+      description = "Directory for the node's state (env SNAKEPIT_DATA_DIR, default ./data).")
+  String dataDir;
+
+  @Option(names = "--pool-size", defaultValue = "${env:SNAKEPIT_POOL_SIZE}",
+      description = "Workers in the default pool (env SNAKEPIT_POOL_SIZE, default 2 x cores).")
+  Integer poolSize;
+
+  @Option(names = "--adapter", defaultValue = "${env:SNAKEPIT_ADAPTER}",
+      description = "Adapter of the default pool, MODULE:CLASS or MODULE (env SNAKEPIT_ADAPTER).")
+  String adapter;
+
+  @Override
+  public Integer call() {
+    NodeConfig cfg;
+    try {
+      cfg = resolve();
+    } catch (ConfigException e) {
+      System.err.println("snakepit: configuration error: " + e.getMessage());
+      return EXIT_CONFIG;
+    }
+    Node node = new Node(cfg);
+    try {
+      node.start().toCompletionStage().toCompletableFuture().join();
+    } catch (RuntimeException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      System.err.println("snakepit: the node could not start: " + cause.getMessage());
+      node.close();
+      return cause instanceof ConfigException ? EXIT_CONFIG : EXIT_START;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(node::close, "snakepit-shutdown"));
+    System.out.println("snakepit: ready http=" + cfg.host() + ":" + node.httpPort() + " node=" + cfg.nodeId());
+    System.out.flush();
+    return 0;
+  }
+
+  /** Merges file, environment and flags (flags win), and validates the result. */
+  NodeConfig resolve() {
+    JsonObject json = config == null ? new JsonObject() : NodeConfig.readFile(config);
+    if (httpPort != null) {
+      json.put("http-port", httpPort);
+    }
+    if (host != null) {
+      json.put("host", host);
+    }
+    if (dataDir != null) {
+      json.put("data-dir", dataDir);
+    }
+    if (poolSize != null || adapter != null) {
+      Object poolsValue = json.getValue("pools");
+      JsonObject pools = poolsValue instanceof JsonObject p ? p : new JsonObject();
+      String target = pools.containsKey("default") || pools.isEmpty() ? "default"
+          : pools.fieldNames().iterator().next();
+      Object poolValue = pools.getValue(target);
+      JsonObject pool = poolValue instanceof JsonObject p ? p : new JsonObject();
+      if (poolSize != null) {
+        pool.put("size", poolSize);
+      }
+      if (adapter != null) {
+        pool.put("adapter", adapter);
+      }
+      pools.put(target, pool);
+      json.put("pools", pools);
+    }
+    String dir = json.getValue("data-dir") instanceof String s ? s : "./data";
+    String nodeId = json.getValue("node-id") instanceof String s ? s : persistentNodeId(Path.of(dir));
+    return NodeConfig.fromJson(json, nodeId);
+  }
+
+  /** The id kept in {@code <data-dir>/node-id}, created on first start so a restarted node is the same node. */
+  static String persistentNodeId(Path dataDir) {
+    Path file = dataDir.resolve("node-id");
+    try {
+      if (Files.exists(file)) {
+        String id = Files.readString(file, StandardCharsets.UTF_8).trim();
+        if (!id.isEmpty()) {
+          return id;
+        }
+      }
+      byte[] b = new byte[4];
+      new SecureRandom().nextBytes(b);
+      String id = "node-" + HexFormat.of().formatHex(b);
+      Files.createDirectories(dataDir);
+      Files.writeString(file, id + "\n", StandardCharsets.UTF_8);
+      return id;
+    } catch (IOException e) {
+      throw new ConfigException("data-dir " + dataDir + " is not usable: " + e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,127 @@
+package io.snakepit.app.http;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.UUID;
+
+/**
+ * Bridges one streaming call to an HTTP response in NDJSON: one
+ * {@code {"item": ...}} line per item, then {@code {"done": true, ...}} or
+ * {@code {"error": {...}}}. Credit goes back to the worker only while the
+ * response's write queue has room, so a slow HTTP client slows the Python
+ * generator instead of filling memory. A client that goes away cancels the call.
+ */
+final class NdjsonStream {
+
+  /** Items the worker may send ahead of the HTTP client. */
+  private static final int WINDOW = 32;
+
+  private final Vertx vertx;
+  private final RoutingContext ctx;
+  private final JsonObject body;
+  private final HttpServerResponse response;
+  private MessageConsumer<JsonObject> sink;
+  private String control;
+  private boolean started;
+  private boolean finished;
+  private int owed;
+
+  NdjsonStream(Vertx vertx, RoutingContext ctx, JsonObject body) {
+    this.vertx = vertx;
+    this.ctx = ctx;
+    this.body = body;
+    this.response = ctx.response();
+  }
+
+  void open() {
+    if (body == null) {
+      return;
+    }
+    String sinkAddress = "snakepit.http.sink." + UUID.randomUUID();
+    sink = vertx.eventBus().localConsumer(sinkAddress, m -> onEvent(m.body()));
+    response.closeHandler(v -> {
+      if (!finished) {
+        finished = true;
+        sendControl(new JsonObject().put("cancel", true));
+        sink.unregister();
+      }
+    });
+    response.drainHandler(v -> grant());
+    JsonObject open = body.copy().put("sink", sinkAddress).put("credit", WINDOW);
+    vertx.eventBus().<JsonObject>request(Addresses.STREAM_OPEN, open, HttpApiVerticle.options(ctx)).onComplete(ar -> {
+      if (ar.failed()) {
+        finish();
+        HttpApiVerticle.fail(ctx, SnakepitException.from(ar.cause()));
+      } else {
+        control = ar.result().body().getString("control");
+        if (finished) {
+          sendControl(new JsonObject().put("cancel", true));
+        } else if (owed > 0) {
+          grant();
+        }
+      }
+    });
+  }
+
+  private void onEvent(JsonObject ev) {
+    if (finished) {
+      return;
+    }
+    switch (ev.getString("type", "")) {
+      case "start" -> {
+        started = true;
+        response.setChunked(true).putHeader("Content-Type", "application/x-ndjson");
+        response.write(new JsonObject().put("start", true).put("worker", ev.getString("worker"))
+            .put("node", ev.getString("node")).encode() + "\n");
+      }
+      case "item" -> {
+        response.write(new JsonObject().put("item", ev.getValue("item")).encode() + "\n");
+        owed++;
+        if (owed >= WINDOW / 4 && !response.writeQueueFull()) {
+          grant();
+        }
+      }
+      case "end" -> {
+        finish();
+        response.end(new JsonObject().put("done", true).encode() + "\n");
+      }
+      case "error" -> {
+        finish();
+        SnakepitException e = SnakepitException.fromJson(ev.getJsonObject("error", new JsonObject()));
+        if (started) {
+          response.end(new JsonObject().put("error", e.toJson()).encode() + "\n");
+        } else {
+          HttpApiVerticle.fail(ctx, e);
+        }
+      }
+      default -> {
+        // unknown event types are ignored, so newer nodes can add some
+      }
+    }
+  }
+
+  /** Returns the credit of items the HTTP client has taken, in batches to save messages. */
+  private void grant() {
+    if (control == null || owed == 0 || finished) {
+      return;
+    }
+    sendControl(new JsonObject().put("credit", owed));
+    owed = 0;
+  }
+
+  private void sendControl(JsonObject msg) {
+    if (control != null) {
+      vertx.eventBus().send(control, msg);
+    }
+  }
+
+  private void finish() {
+    finished = true;
+    sink.unregister();
+  }
+}

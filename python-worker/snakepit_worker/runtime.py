@@ -1,0 +1,862 @@
+"""The worker runtime: one asyncio loop that owns the node connection and serves tools.
+
+Threading model
+    The main thread runs the event loop. It alone reads and writes the socket,
+    the stdout/stderr pipes and the stdin lifeline, and answers PING, so a
+    busy tool can never delay a heartbeat. Plain functions and sync
+    generators run in a ``ThreadPoolExecutor(max_workers=concurrency)``;
+    ``async def`` tools and async generators run as tasks on the loop. Tool
+    threads never touch the transport: they encode their frames themselves
+    (so JSON work happens off the loop) and hand the bytes over with
+    ``loop.call_soon_threadsafe``.
+
+Hot path (a no-op unary call)
+    ``data_received`` -> incremental decoder (parses in place when a read
+    holds whole frames) -> dict lookup of the tool -> argument check with
+    precomputed name sets (no ``Signature.bind``) -> ``executor.submit`` ->
+    tool -> one ``JSONEncoder.encode`` with compact separators -> one
+    ``bytes`` concatenation for the frame -> ``transport.write``. The
+    transport is only waited on (``pause_writing``) when its buffer passes the
+    high-water mark; nothing awaits ``drain()`` per frame.
+
+Exit statuses
+    0 graceful shutdown, connection closed, stdin EOF or parent gone;
+    2 bad environment; 3 adapter import/setup failed; 4 rejected by the node;
+    5 protocol error; 6 cannot connect; 1 internal error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import faulthandler
+import itertools
+import logging
+import os
+import signal
+import stat
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Dict, List, NoReturn, Optional
+
+from . import protocol as P
+from .adapter import LoadedAdapter, ToolSpec
+from .config import WorkerConfig
+from .context import TOOLS_LOGGER_NAME, Context, NodeLink
+from .errors import NodeCallError, ToolCancelled
+from .stdio import CURRENT_CONTEXT, FrameLogHandler, StdioRedirect
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_CONFIG = 2
+EXIT_ADAPTER = 3
+EXIT_REJECTED = 4
+EXIT_PROTOCOL = 5
+EXIT_CONNECT = 6
+
+#: How often the parent pid is compared with SNAKEPIT_PARENT_PID.
+PARENT_CHECK_S = 0.5
+#: Used when SHUTDOWN has no usable deadline_ms.
+DEFAULT_SHUTDOWN_MS = 10_000
+#: Transport buffer sizes: above HIGH, streams stop advancing their generators.
+WRITE_HIGH_WATER = 1024 * 1024
+WRITE_LOW_WATER = 256 * 1024
+#: Above this many unsent bytes, LOG frames are dropped (and counted) rather
+#: than letting a log flood grow memory without bound.
+LOG_DROP_BUFFER = 8 * 1024 * 1024
+#: Longest log message forwarded; the rest is cut.
+MAX_LOG_MESSAGE = 256 * 1024
+#: Longest traceback sent in an ERROR frame (the tail is kept).
+MAX_TRACEBACK = 64 * 1024
+MAX_ERROR_MESSAGE = 16 * 1024
+
+_RUNTIME_FILE = os.path.normcase(os.path.abspath(__file__))
+_log = logging.getLogger("snakepit.worker")
+
+
+def _qualified_name(exc_type: type) -> str:
+    """``RuntimeError`` for builtins, ``package.module.Class`` otherwise."""
+    module = getattr(exc_type, "__module__", None)
+    if module in (None, "builtins"):
+        return exc_type.__qualname__
+    return f"{module}.{exc_type.__qualname__}"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:
+        text = f"<unprintable {type(exc).__name__}>"
+    if len(text) > MAX_ERROR_MESSAGE:
+        text = text[:MAX_ERROR_MESSAGE] + f"... [{len(text) - MAX_ERROR_MESSAGE} chars cut]"
+    return text
+
+
+def _format_traceback(exc: BaseException) -> str:
+    """The traceback without the runtime's own frames at its top."""
+    tb = exc.__traceback__
+    while tb is not None and os.path.normcase(tb.tb_frame.f_code.co_filename) == _RUNTIME_FILE:
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    if len(text) > MAX_TRACEBACK:
+        text = "... [traceback cut]\n" + text[-MAX_TRACEBACK:]
+    return text
+
+
+def read_rss() -> Optional[int]:
+    """Resident set size in bytes: /proc/self/statm, else ru_maxrss (a peak, not current)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            fields = f.read().split()
+        return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # kilobytes on Linux, bytes on macOS
+        return rss if sys.platform == "darwin" else rss * 1024
+    except Exception:
+        return None
+
+
+class _Call:
+    """One running request."""
+
+    __slots__ = ("id", "spec", "ctx", "task", "credit", "cond", "event", "finished",
+                 "cancel_requested")
+
+    def __init__(self, fid: int, spec: ToolSpec, ctx: Context) -> None:
+        self.id = fid
+        self.spec = spec
+        self.ctx = ctx
+        self.task: Optional[asyncio.Task] = None
+        self.credit = 0
+        # Sync streams wait for credit on a Condition (thread side);
+        # async streams on an asyncio.Event (loop side).
+        self.cond: Optional[threading.Condition] = None
+        self.event: Optional[asyncio.Event] = None
+        self.finished = False
+        self.cancel_requested = False
+
+
+class _Connection(asyncio.Protocol):
+    """The node connection: feeds bytes to the decoder and frames to the runtime."""
+
+    def __init__(self, runtime: "WorkerRuntime") -> None:
+        self._rt = runtime
+        self._decoder = P.FrameDecoder(runtime.config.max_frame_bytes)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
+        self._rt._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        rt = self._rt
+        try:
+            for frame in self._decoder.feed(data):
+                rt._dispatch(frame)
+        except P.ProtocolError as exc:
+            rt.die(EXIT_PROTOCOL, f"protocol error from node: {exc}; closing")
+        except Exception:
+            rt.die(EXIT_INTERNAL, "internal error in the worker runtime:\n" + traceback.format_exc())
+
+    def eof_received(self) -> Optional[bool]:
+        self._rt.die(EXIT_OK, None)
+        return None
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        # (a) of parent-death detection: the node closed us or died.
+        self._rt.die(EXIT_OK, None)
+
+    def pause_writing(self) -> None:
+        self._rt._set_writable(False)
+
+    def resume_writing(self) -> None:
+        self._rt._set_writable(True)
+
+
+class _Lifeline(asyncio.Protocol):
+    """Reads stdin, whose write end only the node holds; EOF means the node is gone.
+
+    The kernel closes that end whatever way the node dies, SIGKILL included.
+    """
+
+    def __init__(self, runtime: "WorkerRuntime") -> None:
+        self._rt = runtime
+
+    def data_received(self, data: bytes) -> None:
+        pass  # the node sends nothing; ignore anything that comes
+
+    def eof_received(self) -> Optional[bool]:
+        self._rt.die(EXIT_OK, None)
+        return None
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self._rt.die(EXIT_OK, None)
+
+
+class WorkerRuntime(NodeLink):
+    """Connects to the node and serves the adapter's tools until told or forced to stop.
+
+    Construct it with an adapter whose ``setup`` already ran, then call
+    :meth:`run`, which never returns: the process ends with ``os._exit`` so
+    that tool threads stuck in user code cannot keep it alive.
+    """
+
+    def __init__(self, config: WorkerConfig, adapter: LoadedAdapter) -> None:
+        self.config = config
+        self.adapter = adapter
+        self._tools: Dict[str, ToolSpec] = adapter.tools
+        self._tool_names: List[str] = sorted(adapter.tools)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._loop_thread: Optional[int] = None
+        self._transport: Optional[asyncio.Transport] = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=config.concurrency, thread_name_prefix="snakepit-tool"
+        )
+        self._calls: Dict[int, _Call] = {}
+        self._pending: Dict[int, Any] = {}  # CALL id -> concurrent or asyncio Future
+        self._call_ids = itertools.count()
+        self._peer_max = config.max_frame_bytes
+        self._welcome: Optional[asyncio.Future] = None
+        self._ready = False
+        self._shutting_down = False
+        self._exiting = False
+        self._writable_thread = threading.Event()
+        self._writable_thread.set()
+        self._writable_loop: Optional[asyncio.Event] = None
+        self._stdio = StdioRedirect()
+        self._log_dropped = 0
+        self._parent_pid = config.parent_pid if config.parent_pid is not None else os.getppid()
+        self._handlers: Dict[int, Callable[[int, Dict[str, Any]], None]] = {
+            P.REQUEST: self._on_request,
+            P.CREDIT: self._on_credit,
+            P.CANCEL: self._on_cancel,
+            P.PING: self._on_ping,
+            P.CALL_RESULT: self._on_call_result,
+            P.SHUTDOWN: self._on_shutdown,
+            P.SESSION_CLOSED: self._on_session_closed,
+        }
+
+    # ------------------------------------------------------------------
+    # Startup
+    # ------------------------------------------------------------------
+
+    def run(self) -> NoReturn:
+        """Runs the worker until it exits; never returns."""
+        # The node orchestrates shutdown (SHUTDOWN, then SIGTERM, SIGKILL); a
+        # Ctrl-C meant for the node's terminal must not kill workers mid-call.
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException:
+            self.die(EXIT_INTERNAL, "internal error in the worker runtime:\n" + traceback.format_exc())
+        self.die(EXIT_INTERNAL, "worker runtime stopped unexpectedly")
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._writable_loop = asyncio.Event()
+        self._writable_loop.set()
+        loop.set_exception_handler(self._loop_exception)
+        # Watch for parent death from the very start, so that a worker whose
+        # node dies while it connects does not linger.
+        self._start_lifelines(loop)
+        await self._connect(loop)
+        self._stdio.redirect()
+        faulthandler.enable(file=self._stdio.orig_stderr, all_threads=True)
+        self._welcome = loop.create_future()
+        self._write(P.encode_frame(P.HELLO, 0, {
+            "protocol": P.PROTOCOL_VERSION,
+            "token": self.config.token,
+            "worker_id": self.config.worker_id,
+            "pid": os.getpid(),
+            "python": sys.version.split()[0],
+            "adapter": self.config.adapter,
+            "tools": self.adapter.describe_tools(),
+        }))
+        await self._welcome
+        await self._stdio.start_forwarding(loop, self._send_log)
+        await loop.create_future()  # serve until os._exit
+
+    def _on_welcome(self, body: Dict[str, Any]) -> None:
+        # Done synchronously in the frame dispatch, not after an await: the
+        # node may send its first REQUEST in the same read as WELCOME.
+        peer_max = body.get("max_frame_bytes")
+        if type(peer_max) is int and peer_max >= P.MIN_FRAME:
+            self._peer_max = peer_max
+        self._install_logging()
+        self._ready = True
+        assert self._welcome is not None
+        self._welcome.set_result(body)
+
+    def _start_lifelines(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Why not prctl(PR_SET_PDEATHSIG)? It fires when the *thread* that
+        # forked us exits, not the process. The JVM spawns children from
+        # short-lived or pooled threads, so the signal would kill healthy
+        # workers (or never come). A pipe EOF plus a getppid() poll track the
+        # process itself, and work when the JVM is SIGKILLed.
+        if os.getppid() != self._parent_pid:
+            self.die(EXIT_CONFIG,
+                     f"SNAKEPIT_PARENT_PID={self._parent_pid} but this process's parent is "
+                     f"{os.getppid()}: the node must start the worker directly (no wrapper "
+                     "process), or the node is already gone")
+        loop.call_later(PARENT_CHECK_S, self._check_parent)
+        try:
+            mode = os.fstat(0).st_mode
+        except OSError:
+            return
+        # Only a pipe or socket is a lifeline; a terminal or /dev/null (a worker
+        # started by hand) would read as EOF or block the shell.
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            stdin = os.fdopen(os.dup(0), "rb", buffering=0)
+            loop.create_task(loop.connect_read_pipe(lambda: _Lifeline(self), stdin))
+
+    def _check_parent(self) -> None:
+        if os.getppid() != self._parent_pid:
+            self.die(EXIT_OK, None)
+        assert self._loop is not None
+        self._loop.call_later(PARENT_CHECK_S, self._check_parent)
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
+        ep = self.config.endpoint
+        try:
+            if ep.kind == "unix":
+                await loop.create_unix_connection(lambda: _Connection(self), ep.path)
+            else:
+                await loop.create_connection(lambda: _Connection(self), ep.host, ep.port)
+        except OSError as exc:
+            self.die(EXIT_CONNECT, f"snakepit worker {self.config.worker_id}: cannot connect "
+                                   f"to the node at {ep}: {exc}")
+
+    def _install_logging(self) -> None:
+        root = logging.getLogger()
+        root.addHandler(FrameLogHandler(self._send_log))
+        tools_logger = logging.getLogger(TOOLS_LOGGER_NAME)
+        if tools_logger.level == logging.NOTSET:
+            tools_logger.setLevel(logging.INFO)
+        # warnings.warn() would otherwise arrive as anonymous stderr lines.
+        logging.captureWarnings(True)
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+        exc = context.get("exception")
+        msg = context.get("message", "")
+        if exc is not None:
+            msg = f"{msg}\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        _log.error("event loop: %s", msg)
+
+    # ------------------------------------------------------------------
+    # Exit and output
+    # ------------------------------------------------------------------
+
+    def die(self, code: int, message: Optional[str]) -> NoReturn:
+        """Ends the process at once (no cleanup: tool threads may be stuck)."""
+        if message:
+            self._stdio.write_fatal(f"snakepit worker {self.config.worker_id}: {message}")
+        os._exit(code)
+
+    def _set_writable(self, writable: bool) -> None:
+        if writable:
+            self._writable_thread.set()
+            if self._writable_loop is not None:
+                self._writable_loop.set()
+        else:
+            self._writable_thread.clear()
+            if self._writable_loop is not None:
+                self._writable_loop.clear()
+
+    def _write(self, frame: bytes) -> None:
+        """Writes a frame; loop thread only."""
+        transport = self._transport
+        if transport is not None:
+            transport.write(frame)
+
+    def _post(self, frame: bytes) -> None:
+        """Writes a frame from any thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._write, frame)  # type: ignore[union-attr]
+        except RuntimeError:
+            pass  # loop closed: the process is exiting
+
+    def _send_log(self, level: str, logger: str, message: str, correlation_id: Optional[str],
+                  session_id: Optional[str], request_id: int, stream: Optional[str]) -> None:
+        """Queues a LOG frame; any thread, never blocks, never raises."""
+        try:
+            if len(message) > MAX_LOG_MESSAGE:
+                message = message[:MAX_LOG_MESSAGE] + f"... [{len(message) - MAX_LOG_MESSAGE} chars cut]"
+            body: Dict[str, Any] = {"level": level, "logger": logger, "message": message}
+            if correlation_id is not None:
+                body["correlation_id"] = str(correlation_id)
+            if session_id is not None:
+                body["session_id"] = str(session_id)
+            if stream is not None:
+                body["stream"] = stream
+            frame = P.encode_frame(P.LOG, request_id if 0 < request_id <= P.U32_MAX else 0, body)
+            if threading.get_ident() == self._loop_thread:
+                self._write_log(frame)
+            else:
+                self._loop.call_soon_threadsafe(self._write_log, frame)  # type: ignore[union-attr]
+        except Exception:
+            pass
+
+    def _write_log(self, frame: bytes) -> None:
+        transport = self._transport
+        if transport is None or not self._ready:
+            return
+        if transport.get_write_buffer_size() > LOG_DROP_BUFFER:
+            self._log_dropped += 1
+            return
+        if self._log_dropped:
+            dropped, self._log_dropped = self._log_dropped, 0
+            transport.write(P.encode_frame(P.LOG, 0, {
+                "level": "WARNING", "logger": "snakepit.worker",
+                "message": f"{dropped} log records dropped: the node was not reading fast enough",
+            }))
+        transport.write(frame)
+
+    def _error_frame(self, fid: int, code: str, type_name: str, message: str,
+                     tb: Optional[str] = None, tools: Optional[List[str]] = None) -> bytes:
+        body: Dict[str, Any] = {"code": code, "type": type_name, "message": message}
+        if tb is not None:
+            body["traceback"] = tb
+        if tools is not None:
+            body["tools"] = tools
+        return P.encode_frame(P.ERROR, fid, body)
+
+    def _tool_failed(self, call: _Call, exc: BaseException) -> bytes:
+        return self._error_frame(call.id, "tool_failed", _qualified_name(type(exc)),
+                                 _safe_str(exc), _format_traceback(exc))
+
+    def _encode_item(self, call: _Call, ftype: int, key: str, value: Any) -> bytes:
+        """RESULT/CHUNK frame for ``value``, or a tool_failed ERROR if it cannot be sent."""
+        what = "returned" if ftype == P.RESULT else "yielded"
+        try:
+            return P.encode_frame(ftype, call.id, {key: value}, self._peer_max)
+        except P.FrameTooLargeError as exc:
+            return self._error_frame(
+                call.id, "tool_failed", "snakepit_worker.protocol.FrameTooLargeError",
+                f"tool {call.spec.name!r} {what} a value too large to send: {exc}; "
+                "return less data or stream it in chunks")
+        except TypeError as exc:
+            return self._error_frame(
+                call.id, "tool_failed", "TypeError",
+                f"tool {call.spec.name!r} {what} a value that is not JSON-serialisable: {exc}. "
+                "Use dicts, lists, str, int, float, bool, None or bytes")
+        except (ValueError, RecursionError) as exc:
+            return self._error_frame(
+                call.id, "tool_failed", type(exc).__name__,
+                f"tool {call.spec.name!r} {what} a value that cannot be sent as JSON: {exc}")
+
+    def _cancelled_frame(self, call: _Call) -> bytes:
+        return self._error_frame(call.id, "cancelled", "CancelledError",
+                                 f"tool {call.spec.name!r} was cancelled")
+
+    # ------------------------------------------------------------------
+    # Dispatch
+    # ------------------------------------------------------------------
+
+    def _dispatch(self, frame: P.Frame) -> None:
+        handler = self._handlers.get(frame.type)
+        if handler is not None and self._ready:
+            handler(frame.id, frame.body)
+        elif frame.type == P.WELCOME and not self._ready and self._welcome is not None:
+            self._on_welcome(frame.body)
+        elif frame.type == P.REJECT and not self._ready:
+            body = frame.body
+            self.die(EXIT_REJECTED,
+                     f"rejected by the node ({body.get('code', '?')}): {body.get('message', '')}")
+        elif handler is not None:
+            raise P.ProtocolError(f"{frame.name} arrived before WELCOME")
+        else:
+            raise P.ProtocolError(f"unexpected {frame.name} frame (type {frame.type}) from the node")
+
+    def _on_request(self, fid: int, body: Dict[str, Any]) -> None:
+        if fid == 0 or fid & P.WORKER_ID_BIT:
+            raise P.ProtocolError(f"REQUEST id {fid} is outside the node's range 1..2^31-1")
+        if fid in self._calls:
+            raise P.ProtocolError(f"REQUEST id {fid} is already in use by a running request")
+        if self._shutting_down:
+            self._write(self._error_frame(fid, "cancelled", "CancelledError",
+                                          "the worker is shutting down and takes no new requests"))
+            return
+        name = body.get("tool")
+        spec = self._tools.get(name) if type(name) is str else None
+        if spec is None:
+            if type(name) is not str:
+                self._write(self._error_frame(fid, "bad_request", "ValueError",
+                                              "REQUEST.tool must be a string"))
+            else:
+                self._write(self._error_frame(
+                    fid, "unknown_tool", "LookupError",
+                    f"unknown tool {name!r}; this worker offers: {', '.join(self._tool_names)}",
+                    tools=self._tool_names))
+            return
+        stream = body.get("stream", False)
+        if stream is not spec.is_stream:
+            if spec.is_stream:
+                msg = f"tool {name!r} is a streaming tool: call it as a stream"
+            else:
+                msg = f"tool {name!r} is not a streaming tool: call it without stream"
+            self._write(self._error_frame(fid, "bad_request", "ValueError", msg))
+            return
+        args = body.get("args")
+        if args is None:
+            args = {}
+        elif type(args) is not dict:
+            self._write(self._error_frame(fid, "bad_request", "TypeError",
+                                          f"REQUEST.args must be an object, not {type(args).__name__}"))
+            return
+        session_id = body.get("session_id") or None
+        correlation_id = body.get("correlation_id")
+        timeout_ms = body.get("timeout_ms")
+        ctx = Context(
+            name, fid,
+            session_id if session_id is None or type(session_id) is str else str(session_id),
+            correlation_id if correlation_id is None or type(correlation_id) is str else str(correlation_id),
+            self.config.worker_id, self.config.node_id, self,
+            timeout_ms if type(timeout_ms) is int else None,
+        )
+        try:
+            kwargs = spec.bind(args, ctx)
+        except TypeError as exc:
+            self._write(self._error_frame(fid, "bad_request", "TypeError", str(exc)))
+            return
+        call = _Call(fid, spec, ctx)
+        if spec.is_stream:
+            credit = body.get("credit", 0)
+            if type(credit) is not int or credit < 0:
+                self._write(self._error_frame(fid, "bad_request", "ValueError",
+                                              "REQUEST.credit must be a non-negative integer"))
+                return
+            call.credit = credit
+        self._calls[fid] = call
+        # Run the tool inside a copy of the loop's context with the request
+        # set, so logging (and user contextvars) see the right request in
+        # threads as in tasks.
+        run_ctx = contextvars.copy_context()
+        run_ctx.run(CURRENT_CONTEXT.set, ctx)
+        if spec.is_async:
+            if spec.is_stream:
+                call.event = asyncio.Event()
+                coro = self._run_async_stream(call, kwargs)
+            else:
+                coro = self._run_async(call, kwargs)
+            # Task creation copies the current context: do it inside run_ctx
+            # (create_task's context= argument needs Python 3.11).
+            task = run_ctx.run(self._loop.create_task, coro)  # type: ignore[union-attr]
+            call.task = task
+            # A task cancelled before its first step never runs the wrapper's
+            # except clauses; this answers for it (and _finish is idempotent).
+            task.add_done_callback(lambda _t, c=call: self._finish(c, None))
+        elif spec.is_stream:
+            call.cond = threading.Condition(threading.Lock())
+            self._executor.submit(run_ctx.run, self._run_sync_stream, call, kwargs)
+        else:
+            self._executor.submit(run_ctx.run, self._run_sync, call, kwargs)
+
+    def _on_credit(self, fid: int, body: Dict[str, Any]) -> None:
+        n = body.get("n")
+        if type(n) is not int or n < 0:
+            raise P.ProtocolError(f"CREDIT.n must be a non-negative integer, got {n!r}")
+        call = self._calls.get(fid)
+        if call is None or call.finished or not call.spec.is_stream:
+            return  # the stream already ended: credit races with END
+        if call.cond is not None:
+            with call.cond:
+                call.credit += n
+                call.cond.notify()
+        else:
+            call.credit += n
+            if call.event is not None:
+                call.event.set()
+
+    def _on_cancel(self, fid: int, body: Dict[str, Any]) -> None:
+        call = self._calls.get(fid)
+        if call is None or call.finished:
+            return  # already answered; CANCEL crossed the answer
+        call.cancel_requested = True
+        call.ctx._cancel.set()
+        if call.task is not None:
+            call.task.cancel()
+        if call.cond is not None:
+            with call.cond:
+                call.cond.notify_all()
+
+    def _on_ping(self, fid: int, body: Dict[str, Any]) -> None:
+        pong: Dict[str, Any] = {"t": body.get("t")}
+        rss = read_rss()
+        if rss is not None:
+            pong["rss"] = rss
+        self._write(P.encode_frame(P.PONG, 0, pong))
+
+    def _on_call_result(self, fid: int, body: Dict[str, Any]) -> None:
+        fut = self._pending.pop(fid, None)
+        if fut is None or fut.done():
+            return  # the caller gave up (cancelled)
+        error = body.get("error")
+        if error is not None:
+            if isinstance(error, dict):
+                code = str(error.get("code", "error"))
+                message = str(error.get("message", ""))
+            else:
+                code, message = "error", str(error)
+            fut.set_exception(NodeCallError(code, message))
+        else:
+            fut.set_result(body.get("result"))
+
+    def _on_shutdown(self, fid: int, body: Dict[str, Any]) -> None:
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        deadline_ms = body.get("deadline_ms")
+        if type(deadline_ms) not in (int, float) or deadline_ms < 0:
+            deadline_ms = DEFAULT_SHUTDOWN_MS
+        if not self._calls:
+            self._exit_gracefully()
+        else:
+            self._loop.call_later(deadline_ms / 1000.0, self._shutdown_deadline)  # type: ignore[union-attr]
+
+    def _shutdown_deadline(self) -> None:
+        for call in list(self._calls.values()):
+            if not call.finished:
+                self._on_cancel(call.id, {})
+                self._finish(call, None)
+        self._exit_gracefully()
+
+    def _exit_gracefully(self) -> None:
+        if self._exiting:
+            return
+        self._exiting = True
+        self._loop.create_task(self._flush_and_exit())  # type: ignore[union-attr]
+
+    async def _flush_and_exit(self) -> None:
+        try:
+            self._stdio.drain()
+            # Let pending call_soon_threadsafe writes (logs from threads) run.
+            await asyncio.sleep(0)
+            transport = self._transport
+            deadline = self._loop.time() + 2.0  # type: ignore[union-attr]
+            while (transport is not None and transport.get_write_buffer_size() > 0
+                   and self._loop.time() < deadline):  # type: ignore[union-attr]
+                await asyncio.sleep(0.01)
+        finally:
+            self.die(EXIT_OK, None)
+
+    def _on_session_closed(self, fid: int, body: Dict[str, Any]) -> None:
+        session_id = body.get("session_id")
+        hook = self.adapter.on_session_closed
+        if type(session_id) is not str or hook is None:
+            return
+        if asyncio.iscoroutinefunction(hook):
+            self._loop.create_task(self._session_closed_async(hook, session_id))  # type: ignore[union-attr]
+        else:
+            self._executor.submit(self._session_closed_sync, hook, session_id)
+
+    @staticmethod
+    def _session_closed_sync(hook: Callable[[str], Any], session_id: str) -> None:
+        try:
+            hook(session_id)
+        except Exception:
+            _log.exception("on_session_closed(%r) failed", session_id)
+
+    @staticmethod
+    async def _session_closed_async(hook: Callable[[str], Any], session_id: str) -> None:
+        try:
+            await hook(session_id)
+        except Exception:
+            _log.exception("on_session_closed(%r) failed", session_id)
+
+    # ------------------------------------------------------------------
+    # Running tools
+    # ------------------------------------------------------------------
+
+    def _finish(self, call: _Call, frame: Optional[bytes]) -> None:
+        """Sends the final answer of ``call`` (loop thread). ``None`` means cancelled."""
+        if call.finished:
+            return
+        call.finished = True
+        self._calls.pop(call.id, None)
+        if call.cancel_requested or frame is None:
+            # The node asked to cancel and has not had an answer yet: whatever
+            # the tool did after that, the answer is "cancelled".
+            frame = self._cancelled_frame(call)
+        self._write(frame)
+        if self._shutting_down and not self._calls:
+            self._exit_gracefully()
+
+    def _post_finish(self, call: _Call, frame: Optional[bytes]) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._finish, call, frame)  # type: ignore[union-attr]
+        except RuntimeError:
+            pass
+
+    def _run_sync(self, call: _Call, kwargs: Dict[str, Any]) -> None:
+        """A plain function, in an executor thread."""
+        if call.ctx._cancel.is_set():
+            frame: Optional[bytes] = None  # cancelled while queued: never started
+        else:
+            try:
+                frame = self._encode_item(call, P.RESULT, "result", call.spec.func(**kwargs))
+            except BaseException as exc:  # SystemExit in a tool is a failure, too
+                frame = None if isinstance(exc, ToolCancelled) else self._tool_failed(call, exc)
+        self._post_finish(call, frame)
+
+    def _wait_credit(self, call: _Call) -> bool:
+        """Blocks a sync stream until it may send a chunk; False once cancelled."""
+        cancel = call.ctx._cancel
+        cond = call.cond
+        assert cond is not None
+        with cond:
+            while call.credit <= 0 and not cancel.is_set():
+                cond.wait()
+        # Back-pressure from the socket: do not produce faster than we send.
+        while not self._writable_thread.wait(0.05):
+            if cancel.is_set():
+                return False
+        return not cancel.is_set()
+
+    def _run_sync_stream(self, call: _Call, kwargs: Dict[str, Any]) -> None:
+        """A sync generator, in an executor thread, one item per credit."""
+        gen = None
+        frame: Optional[bytes] = None
+        try:
+            gen = call.spec.func(**kwargs)
+            while True:
+                if not self._wait_credit(call):
+                    break  # cancelled; frame None -> "cancelled"
+                try:
+                    item = next(gen)
+                except StopIteration:
+                    frame = P.encode_frame(P.END, call.id)
+                    break
+                chunk = self._encode_item(call, P.CHUNK, "item", item)
+                if chunk[4] == P.ERROR:
+                    frame = chunk
+                    break
+                with call.cond:  # type: ignore[union-attr]
+                    call.credit -= 1
+                self._loop.call_soon_threadsafe(self._send_chunk, call, chunk)  # type: ignore[union-attr]
+        except BaseException as exc:
+            frame = None if isinstance(exc, ToolCancelled) else self._tool_failed(call, exc)
+        finally:
+            if gen is not None:
+                try:
+                    gen.close()  # runs the generator's finally blocks now
+                except BaseException as exc:
+                    if frame is not None and frame[4] != P.ERROR:
+                        frame = self._tool_failed(call, exc)
+        self._post_finish(call, frame)
+
+    def _send_chunk(self, call: _Call, chunk: bytes) -> None:
+        if not call.finished and not call.cancel_requested:
+            self._write(chunk)
+
+    async def _run_async(self, call: _Call, kwargs: Dict[str, Any]) -> None:
+        """An ``async def`` tool, as a task on the loop."""
+        try:
+            result = await call.spec.func(**kwargs)
+            frame: Optional[bytes] = self._encode_item(call, P.RESULT, "result", result)
+        except (asyncio.CancelledError, ToolCancelled):
+            frame = None
+        except BaseException as exc:
+            frame = self._tool_failed(call, exc)
+        self._finish(call, frame)
+
+    async def _run_async_stream(self, call: _Call, kwargs: Dict[str, Any]) -> None:
+        """An async generator, as a task on the loop, one item per credit."""
+        agen = call.spec.func(**kwargs)
+        event = call.event
+        writable = self._writable_loop
+        assert event is not None and writable is not None
+        frame: Optional[bytes] = None
+        try:
+            while True:
+                while call.credit <= 0:
+                    event.clear()
+                    await event.wait()
+                if not writable.is_set():
+                    await writable.wait()
+                try:
+                    item = await agen.__anext__()
+                except StopAsyncIteration:
+                    frame = P.encode_frame(P.END, call.id)
+                    break
+                chunk = self._encode_item(call, P.CHUNK, "item", item)
+                if chunk[4] == P.ERROR:
+                    frame = chunk
+                    break
+                call.credit -= 1
+                if not call.cancel_requested:
+                    self._write(chunk)
+        except (asyncio.CancelledError, ToolCancelled):
+            frame = None
+        except BaseException as exc:
+            frame = self._tool_failed(call, exc)
+        try:
+            await agen.aclose()
+        except BaseException as exc:
+            if frame is not None and frame[4] != P.ERROR:
+                frame = self._tool_failed(call, exc)
+        self._finish(call, frame)
+
+    # ------------------------------------------------------------------
+    # Calls to the node (NodeLink)
+    # ------------------------------------------------------------------
+
+    def _call_frame(self, op: str, args: Dict[str, Any]) -> "tuple[int, bytes]":
+        if type(op) is not str or not op:
+            raise TypeError("op must be a non-empty string such as 'session.get_var'")
+        if "op" in args:
+            raise TypeError("'op' cannot also be passed as an argument")
+        # Worker-initiated ids carry the top bit, so they never collide with the node's.
+        cid = P.WORKER_ID_BIT | (next(self._call_ids) & 0x7FFFFFFF)
+        body = {"op": op}
+        body.update(args)
+        return cid, P.encode_frame(P.CALL, cid, body, self._peer_max)
+
+    def call(self, op: str, args: Dict[str, Any], ctx: Optional[Context]) -> Any:
+        """Blocking node call for tool threads (see :meth:`Context.call`)."""
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError(
+                "ctx.call() and the sync ctx.session methods block, so they cannot run on the "
+                "event loop (in an async tool); use 'await ctx.acall(...)' and "
+                "ctx.session.aget/aset/adelete/aall instead")
+        cid, frame = self._call_frame(op, args)
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._pending[cid] = fut
+        self._post(frame)
+        cancel = ctx._cancel if ctx is not None else None
+        while True:
+            try:
+                # Short waits so a cancelled request stops waiting for the node too.
+                return fut.result(timeout=0.05 if cancel is not None else None)
+            except concurrent.futures.TimeoutError:
+                if cancel is not None and cancel.is_set():
+                    self._pending.pop(cid, None)
+                    raise ToolCancelled(f"cancelled while waiting for node op {op!r}") from None
+
+    async def acall(self, op: str, args: Dict[str, Any]) -> Any:
+        """Node call for async tools (see :meth:`Context.acall`)."""
+        loop = self._loop
+        if loop is None or threading.get_ident() != self._loop_thread:
+            raise RuntimeError("ctx.acall() must be awaited on the worker's event loop "
+                               "(in an async tool); sync tools use ctx.call()")
+        cid, frame = self._call_frame(op, args)
+        fut = loop.create_future()
+        self._pending[cid] = fut
+        self._write(frame)
+        try:
+            return await fut
+        finally:
+            self._pending.pop(cid, None)

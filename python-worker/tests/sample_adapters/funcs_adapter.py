@@ -1,0 +1,101 @@
+"""A module-of-functions adapter (spec "funcs_adapter")."""
+
+from __future__ import annotations
+
+import logging
+
+from snakepit_worker import Context, tool
+
+STATE = {"setup_calls": 0, "closed": []}
+log = logging.getLogger("funcs_adapter")
+
+
+def setup() -> None:
+    STATE["setup_calls"] += 1
+
+
+def on_session_closed(session_id: str) -> None:
+    STATE["closed"].append(session_id)
+    log.warning("session closed: %s", session_id)
+
+
+@tool
+def multiply(a: float, b: float) -> float:
+    """Multiplies two numbers.
+
+    More text that is not part of the summary line.
+    """
+    return a * b
+
+
+@tool(name="state", doc="Shows the module's state.")
+def get_state() -> dict:
+    return STATE
+
+
+@tool
+def whoami(context: Context) -> dict:
+    """Context injected by annotation, under another parameter name."""
+    return {"tool": context.tool, "correlation_id": context.correlation_id}
+
+
+@tool
+def type_error_inside(x: int) -> int:
+    """Raises TypeError from inside the tool (must be tool_failed, not bad_request)."""
+    return x + "a"  # type: ignore[operator]
+
+
+@tool
+def not_serialisable() -> object:
+    return {"s": {1, 2}}
+
+
+@tool
+def nan() -> float:
+    return float("nan")
+
+
+@tool
+def session_tool(ctx) -> object:
+    """Touches ctx.session (raises SessionUnavailableError without a session)."""
+    return ctx.session.all()
+
+
+@tool
+async def async_session(ctx: Context) -> object:
+    await ctx.session.aset("k", [1, 2])
+    return await ctx.session.aget("k")
+
+
+@tool
+async def async_sleep(ms: float) -> str:
+    import asyncio
+
+    await asyncio.sleep(ms / 1000.0)
+    return "done"
+
+
+@tool
+def gen_cleanup(n: int):
+    try:
+        for i in range(n):
+            yield i
+    finally:
+        log.warning("generator closed")
+
+
+@tool
+def call_op(op: str, ctx: Context, **args):
+    return ctx.call(op, **args)
+
+
+@tool
+def log_from_thread(ctx: Context) -> bool:
+    """Logs with a plain module logger (the request is found via contextvars)."""
+    log.warning("plain logger record")
+    return True
+
+
+@tool
+def big_result(size: int) -> str:
+    return "x" * size

@@ -1,0 +1,30 @@
+package io.snakepit.contract;
+
+/** Event-bus addresses of the product, defined once. Documented in docs/event-bus.md. */
+public final class Addresses {
+
+  private Addresses() {
+  }
+
+  /** Request-reply: run a tool; body {@code {"tool","args","pool"?,"timeout_ms"?,"session_id"?}}. */
+  public static final String EXECUTE = "snakepit.execute";
+
+  /**
+   * Request-reply: open a stream; body as {@link #EXECUTE} plus {@code "sink"} (the
+   * address chunks go to) and {@code "credit"}. The reply carries {@code "control"},
+   * the address that takes {@code {"credit": n}} and {@code {"cancel": true}}.
+   */
+  public static final String STREAM_OPEN = "snakepit.stream.open";
+
+  /** Request-reply: the node's workers; reply {@code {"workers": [...]}}. */
+  public static final String WORKERS = "snakepit.workers";
+
+  /** Request-reply: the node's pools; reply {@code {"pools": [...]}}. */
+  public static final String POOLS = "snakepit.pools";
+
+  /** Publish: system events (worker started, crashed, recycled, pool degraded, ...). */
+  public static final String EVENTS = "snakepit.events";
+
+  /** Prefix of the per-stream control addresses. */
+  public static final String STREAM_CONTROL_PREFIX = "snakepit.stream.control.";
+}

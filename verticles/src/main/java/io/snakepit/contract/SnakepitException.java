@@ -1,0 +1,111 @@
+package io.snakepit.contract;
+
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * A typed failure: an {@link ErrorCode}, a message that says what happened and
+ * what to do, the correlation id of the request, and optional details (such as
+ * a Python traceback or the list of tools).
+ *
+ * <p>On the event bus it travels as a {@link ReplyException} whose message is
+ * the JSON of {@link #toJson()}; {@link #from(Throwable)} turns it back.
+ */
+public final class SnakepitException extends RuntimeException {
+
+  private final ErrorCode errorCode;
+  private final String correlationId;
+  private final JsonObject details;
+
+  public SnakepitException(ErrorCode errorCode, String message, String correlationId, JsonObject details) {
+    super(message, null, false, false);
+    this.errorCode = errorCode;
+    this.correlationId = correlationId;
+    this.details = details == null ? new JsonObject() : details;
+  }
+
+  public SnakepitException(ErrorCode errorCode, String message) {
+    this(errorCode, message, null, null);
+  }
+
+  public ErrorCode errorCode() {
+    return errorCode;
+  }
+
+  public String correlationId() {
+    return correlationId;
+  }
+
+  /** Extra fields, such as {@code type}, {@code traceback}, {@code tools}, {@code stderr}. */
+  public JsonObject details() {
+    return details;
+  }
+
+  /** The same failure, stamped with a correlation id if it has none yet. */
+  public SnakepitException withCorrelationId(String id) {
+    if (correlationId != null || id == null) {
+      return this;
+    }
+    return new SnakepitException(errorCode, getMessage(), id, details);
+  }
+
+  /** {@code {"code","message","hint","correlation_id",...details}}. */
+  public JsonObject toJson() {
+    JsonObject json = details.copy();
+    json.put("code", errorCode.code());
+    json.put("message", getMessage());
+    json.put("hint", errorCode.hint());
+    if (correlationId != null) {
+      json.put("correlation_id", correlationId);
+    }
+    return json;
+  }
+
+  /** Builds one from {@link #toJson()}'s shape. */
+  public static SnakepitException fromJson(JsonObject json) {
+    JsonObject details = json.copy();
+    String code = (String) details.remove("code");
+    String message = (String) details.remove("message");
+    String correlationId = (String) details.remove("correlation_id");
+    details.remove("hint");
+    return new SnakepitException(ErrorCode.fromCode(code), message, correlationId, details);
+  }
+
+  /** Fails an event-bus message with this error. */
+  public void failMessage(Message<?> message) {
+    message.fail(errorCode.httpStatus(), toJson().encode());
+  }
+
+  /**
+   * Turns any failure, including one that crossed the event bus, into a typed
+   * one. Unknown failures become {@link ErrorCode#INTERNAL}; an event-bus
+   * timeout or missing consumer keeps its meaning.
+   */
+  public static SnakepitException from(Throwable t) {
+    if (t instanceof SnakepitException se) {
+      return se;
+    }
+    if (t instanceof ReplyException re) {
+      switch (re.failureType()) {
+        case TIMEOUT:
+          return new SnakepitException(ErrorCode.TIMEOUT, "No reply on the event bus in time: " + re.getMessage());
+        case NO_HANDLERS:
+          return new SnakepitException(ErrorCode.INTERNAL,
+              "No handler for the event-bus address; is the supervisor verticle deployed? " + re.getMessage());
+        default:
+          String msg = re.getMessage();
+          if (msg != null && msg.startsWith("{")) {
+            try {
+              return fromJson(new JsonObject(msg));
+            } catch (DecodeException ignored) {
+              // fall through: not one of ours
+            }
+          }
+          return new SnakepitException(ErrorCode.INTERNAL, String.valueOf(msg));
+      }
+    }
+    return new SnakepitException(ErrorCode.INTERNAL, t.getClass().getSimpleName() + ": " + t.getMessage());
+  }
+}

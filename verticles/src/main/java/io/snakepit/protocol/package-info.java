@@ -1,0 +1,2 @@
+/** The wire protocol between a node and its Python workers (docs/protocol.md). */
+package io.snakepit.protocol;

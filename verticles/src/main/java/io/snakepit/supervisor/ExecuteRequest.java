@@ -1,0 +1,78 @@
+package io.snakepit.supervisor;
+
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * A call of one tool.
+ *
+ * @param pool          the pool to run in; {@code null} = the node's first pool
+ * @param tool          the tool's name
+ * @param args          keyword arguments for the tool
+ * @param timeoutMs     per-call timeout; 0 = the pool's default
+ * @param sessionId     the session the call runs in, or {@code null}
+ * @param correlationId the request's correlation id, carried into the worker's log records
+ */
+public record ExecuteRequest(String pool, String tool, JsonObject args, long timeoutMs, String sessionId,
+                             String correlationId) {
+
+  /** Largest timeout a caller may ask for: one day. */
+  public static final long MAX_TIMEOUT_MS = 86_400_000L;
+
+  /**
+   * Reads {@code {"tool","args"?,"pool"?,"timeout_ms"?,"session_id"?}} and checks every field;
+   * bad input fails with {@link ErrorCode#BAD_REQUEST} naming the field.
+   */
+  public static ExecuteRequest fromJson(JsonObject body, String correlationId) {
+    if (body == null) {
+      throw bad("the body must be a JSON object like {\"tool\": \"echo\", \"args\": {}}", correlationId);
+    }
+    Object tool = body.getValue("tool");
+    if (!(tool instanceof String t) || t.isEmpty() || t.length() > 128) {
+      throw bad("'tool' must be a non-empty string of at most 128 characters", correlationId);
+    }
+    Object args = body.getValue("args");
+    if (args != null && !(args instanceof JsonObject)) {
+      throw bad("'args' must be a JSON object of keyword arguments", correlationId);
+    }
+    Object pool = body.getValue("pool");
+    if (pool != null && !(pool instanceof String)) {
+      throw bad("'pool' must be a string", correlationId);
+    }
+    Object timeout = body.getValue("timeout_ms");
+    long timeoutMs = 0;
+    if (timeout != null) {
+      if (!(timeout instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
+          || n.longValue() < 1 || n.longValue() > MAX_TIMEOUT_MS) {
+        throw bad("'timeout_ms' must be a whole number from 1 to " + MAX_TIMEOUT_MS, correlationId);
+      }
+      timeoutMs = n.longValue();
+    }
+    Object session = body.getValue("session_id");
+    if (session != null && !(session instanceof String)) {
+      throw bad("'session_id' must be a string", correlationId);
+    }
+    return new ExecuteRequest((String) pool, t, args == null ? new JsonObject() : (JsonObject) args, timeoutMs,
+        (String) session, correlationId);
+  }
+
+  /** The inverse of {@link #fromJson}. */
+  public JsonObject toJson() {
+    JsonObject j = new JsonObject().put("tool", tool).put("args", args);
+    if (pool != null) {
+      j.put("pool", pool);
+    }
+    if (timeoutMs > 0) {
+      j.put("timeout_ms", timeoutMs);
+    }
+    if (sessionId != null) {
+      j.put("session_id", sessionId);
+    }
+    return j;
+  }
+
+  private static SnakepitException bad(String message, String correlationId) {
+    return new SnakepitException(ErrorCode.BAD_REQUEST, message, correlationId, null);
+  }
+}

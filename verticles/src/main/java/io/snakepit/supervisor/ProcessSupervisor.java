@@ -1,0 +1,277 @@
+package io.snakepit.supervisor;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The in-process face of process supervision: a node's pools, the socket its
+ * workers connect to, and the calls that run on them. The
+ * {@link ProcessSupervisorVerticle} serves it over the event bus; embedding
+ * code on the same Vert.x context may call it directly.
+ *
+ * <p>All state is confined to one Vert.x context; methods called from
+ * elsewhere hop onto it.
+ */
+public final class ProcessSupervisor {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ProcessSupervisor.class);
+
+  private final Vertx vertx;
+  private final Context context;
+  private final SupervisorConfig config;
+  private final Map<String, WorkerPool> pools = new LinkedHashMap<>();
+  private final NodeCalls nodeCalls = new NodeCalls();
+  private final String token;
+  private final WorkerRegistry registry;
+  private WorkerEndpoint endpoint;
+  private ProcessLauncher launcher;
+  private Path runDir;
+  private boolean stopping;
+
+  public ProcessSupervisor(Vertx vertx, Context context, SupervisorConfig config) {
+    this.vertx = vertx;
+    this.context = context;
+    this.config = config;
+    byte[] secret = new byte[32];
+    new SecureRandom().nextBytes(secret);
+    this.token = HexFormat.of().formatHex(secret);
+    this.registry = new WorkerRegistry(config.dataDir() == null ? null : Paths.get(config.dataDir()));
+  }
+
+  /** The context all of this supervisor's state is confined to. */
+  public Context context() {
+    return context;
+  }
+
+  public String nodeId() {
+    return config.nodeId();
+  }
+
+  int maxFrameBytes() {
+    return config.maxFrameBytes();
+  }
+
+  /** Where workers connect ({@code unix:PATH} or {@code tcp:HOST:PORT}); for diagnostics and tests. */
+  public String workerEndpoint() {
+    return endpoint == null ? null : endpoint.endpoint();
+  }
+
+  /** Operations workers may call on the node; other verticles register theirs here. */
+  public NodeCalls nodeCalls() {
+    return nodeCalls;
+  }
+
+  /** Prepares the run directory, ends leftovers of an earlier run, listens, and starts every pool. */
+  public Future<Void> start() {
+    return context.<Path>executeBlocking(() -> {
+      int reaped = registry.reapLeftovers();
+      if (reaped > 0) {
+        LOG.warn("Ended {} worker(s) left behind by an earlier run of node {}", reaped, config.nodeId());
+      }
+      Path base = config.runDirBase() == null ? Paths.get(System.getProperty("java.io.tmpdir"))
+          : Paths.get(config.runDirBase());
+      Files.createDirectories(base);
+      String tag = config.nodeId().replaceAll("[^A-Za-z0-9]", "");
+      Path dir = Files.createTempDirectory(base, "snakepit-" + tag.substring(0, Math.min(12, tag.length())) + "-",
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      runDir = dir;
+      return PythonRuntime.extract(dir);
+    }, false).compose(python -> {
+      endpoint = new WorkerEndpoint(vertx, token, config.maxFrameBytes(), this::awaitingWorker);
+      return endpoint.listen(runDir, config.transport()).map(python);
+    }).compose(python -> {
+      LOG.info("Node {} listening for workers on {}", config.nodeId(), endpoint.endpoint());
+      launcher = new ProcessLauncher(context, runDir, python, endpoint.endpoint(), token, config.nodeId(), registry);
+      List<Future<Void>> started = new ArrayList<>();
+      for (PoolConfig pc : config.pools().values()) {
+        WorkerPool pool = new WorkerPool(pc, vertx, this);
+        pools.put(pc.name(), pool);
+        started.add(pool.start());
+      }
+      return Future.all(started).mapEmpty();
+    });
+  }
+
+  /** Drains every pool, stops every worker, and removes the run directory. */
+  public Future<Void> stop() {
+    stopping = true;
+    publish("node.draining", new JsonObject());
+    List<Future<Void>> stopped = new ArrayList<>();
+    for (WorkerPool p : pools.values()) {
+      stopped.add(p.stop());
+    }
+    return Future.join(stopped)
+        .transform(v -> endpoint == null ? Future.succeededFuture() : endpoint.close())
+        .transform(v -> context.executeBlocking(() -> {
+          deleteTree(runDir);
+          return null;
+        }, false))
+        .mapEmpty();
+  }
+
+  void launch(WorkerProcess w) {
+    launcher.launch(w);
+  }
+
+  private WorkerProcess awaitingWorker(String id) {
+    for (WorkerPool p : pools.values()) {
+      for (WorkerProcess w : p.allWorkers()) {
+        if (w.id.equals(id) && w.state == WorkerProcess.State.STARTING) {
+          return w;
+        }
+      }
+    }
+    return null;
+  }
+
+  // ---- calls -----------------------------------------------------------------------------------
+
+  /** Runs a tool and completes with {@code {"result","worker","node"}}, or fails with a {@link SnakepitException}. */
+  public Future<JsonObject> execute(ExecuteRequest request) {
+    if (Vertx.currentContext() != context) {
+      Promise<JsonObject> p = Promise.promise();
+      context.runOnContext(v -> execute(request).onComplete(p));
+      return p.future();
+    }
+    WorkerPool pool;
+    try {
+      pool = poolFor(request);
+    } catch (SnakepitException e) {
+      return Future.failedFuture(e.withCorrelationId(request.correlationId()));
+    }
+    Call call = Call.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config.callTimeoutMs());
+    pool.submit(call);
+    return call.promise.future();
+  }
+
+  /**
+   * Runs a streaming tool. Items reach {@code observer} on this supervisor's
+   * context; the worker sends at most {@code initialCredit} items plus what
+   * {@link StreamHandle#request} grants later.
+   */
+  public StreamHandle stream(ExecuteRequest request, StreamObserver observer, int initialCredit) {
+    WorkerPool pool;
+    try {
+      pool = poolFor(request);
+    } catch (SnakepitException e) {
+      observer.onError(e.withCorrelationId(request.correlationId()));
+      return new StreamHandle() {
+        @Override
+        public void request(int n) {
+        }
+
+        @Override
+        public void cancel() {
+        }
+      };
+    }
+    Call call = Call.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config.callTimeoutMs(),
+        observer, Math.max(1, initialCredit));
+    if (Vertx.currentContext() != context) {
+      context.runOnContext(v -> pool.submit(call));
+      return new StreamHandle() {
+        @Override
+        public void request(int n) {
+          context.runOnContext(v -> call.request(n));
+        }
+
+        @Override
+        public void cancel() {
+          context.runOnContext(v -> call.cancel());
+        }
+      };
+    }
+    pool.submit(call);
+    return call;
+  }
+
+  private WorkerPool poolFor(ExecuteRequest request) {
+    if (stopping) {
+      throw new SnakepitException(ErrorCode.SHUTTING_DOWN, "Node " + config.nodeId() + " is stopping.");
+    }
+    WorkerPool pool = request.pool() == null ? pools.values().stream().findFirst().orElse(null)
+        : pools.get(request.pool());
+    if (pool == null) {
+      throw new SnakepitException(ErrorCode.UNKNOWN_POOL, "No pool named '" + request.pool() + "'.", null,
+          new JsonObject().put("pools", new JsonArray(new ArrayList<>(pools.keySet()))));
+    }
+    JsonArray tools = pool.tools();
+    if (!tools.isEmpty() && tools.stream().noneMatch(t -> t instanceof JsonObject o
+        && request.tool().equals(o.getString("name")))) {
+      JsonArray names = new JsonArray();
+      tools.forEach(t -> names.add(((JsonObject) t).getString("name")));
+      throw new SnakepitException(ErrorCode.UNKNOWN_TOOL, "Pool '" + pool.name() + "' has no tool '"
+          + request.tool() + "'.", null, new JsonObject().put("tools", names));
+    }
+    return pool;
+  }
+
+  /** Tells every worker that a session is gone, so adapters can drop its state. */
+  public void sessionClosed(String sessionId) {
+    context.runOnContext(v -> pools.values().forEach(p -> p.sessionClosed(sessionId)));
+  }
+
+  // ---- introspection ---------------------------------------------------------------------------
+
+  /** Every worker of every pool, as {@code GET /v1/workers} shows them. Call on the supervisor's context. */
+  public JsonArray workers() {
+    JsonArray out = new JsonArray();
+    pools.values().forEach(p -> p.allWorkers().forEach(w -> out.add(w.toJson())));
+    return out;
+  }
+
+  /** Every pool with its figures. Call on the supervisor's context. */
+  public JsonArray pools() {
+    JsonArray out = new JsonArray();
+    pools.values().forEach(p -> out.add(p.toJson()));
+    return out;
+  }
+
+  /** The pool with this name, or null. */
+  public WorkerPool pool(String name) {
+    return pools.get(name);
+  }
+
+  /** True when at least one pool has a ready worker. */
+  public boolean hasReadyWorker() {
+    return pools.values().stream().anyMatch(p -> p.readyCount() > 0);
+  }
+
+  void publish(String type, JsonObject event) {
+    event.put("type", type).put("node", config.nodeId()).put("at", System.currentTimeMillis());
+    vertx.eventBus().publish(Addresses.EVENTS, event);
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (dir == null || !Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}

@@ -1,0 +1,142 @@
+package io.snakepit.supervisor;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.Headers;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Process supervision, served over the event bus: runs tools on the node's
+ * Python workers ({@link Addresses#EXECUTE}, {@link Addresses#STREAM_OPEN})
+ * and reports workers and pools. Its configuration is a
+ * {@link SupervisorConfig} in JSON.
+ */
+public class ProcessSupervisorVerticle extends VerticleBase {
+
+  private ProcessSupervisor supervisor;
+  private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+
+  /** The supervisor this verticle serves; available once started. */
+  public ProcessSupervisor supervisor() {
+    return supervisor;
+  }
+
+  @Override
+  public Future<?> start() {
+    SupervisorConfig cfg;
+    try {
+      cfg = SupervisorConfig.fromJson(config());
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    supervisor = new ProcessSupervisor(vertx, context, cfg);
+    EventBus eb = vertx.eventBus();
+    consumers.add(eb.<JsonObject>consumer(Addresses.EXECUTE, this::onExecute));
+    consumers.add(eb.<JsonObject>consumer(Addresses.STREAM_OPEN, this::onStreamOpen));
+    consumers.add(eb.<JsonObject>consumer(Addresses.WORKERS,
+        m -> m.reply(new JsonObject().put("workers", supervisor.workers()))));
+    consumers.add(eb.<JsonObject>consumer(Addresses.POOLS,
+        m -> m.reply(new JsonObject().put("pools", supervisor.pools()))));
+    return supervisor.start();
+  }
+
+  @Override
+  public Future<?> stop() {
+    consumers.forEach(MessageConsumer::unregister);
+    return supervisor == null ? Future.succeededFuture() : supervisor.stop();
+  }
+
+  private void onExecute(Message<JsonObject> msg) {
+    String cid = msg.headers().get(Headers.CORRELATION_ID);
+    ExecuteRequest req;
+    try {
+      req = ExecuteRequest.fromJson(msg.body(), cid);
+    } catch (SnakepitException e) {
+      e.failMessage(msg);
+      return;
+    }
+    supervisor.execute(req).onComplete(ar -> {
+      if (ar.succeeded()) {
+        msg.reply(ar.result());
+      } else {
+        SnakepitException.from(ar.cause()).withCorrelationId(cid).failMessage(msg);
+      }
+    });
+  }
+
+  private void onStreamOpen(Message<JsonObject> msg) {
+    String cid = msg.headers().get(Headers.CORRELATION_ID);
+    ExecuteRequest req;
+    String sink;
+    int credit;
+    try {
+      req = ExecuteRequest.fromJson(msg.body(), cid);
+      sink = msg.body().getValue("sink") instanceof String s && !s.isEmpty() ? s : null;
+      if (sink == null) {
+        throw new SnakepitException(ErrorCode.BAD_REQUEST, "'sink' must name the address that takes the items", cid,
+            null);
+      }
+      Object c = msg.body().getValue("credit", 16);
+      if (!(c instanceof Number n) || n.intValue() < 1) {
+        throw new SnakepitException(ErrorCode.BAD_REQUEST, "'credit' must be a positive whole number", cid, null);
+      }
+      credit = ((Number) c).intValue();
+    } catch (SnakepitException e) {
+      e.failMessage(msg);
+      return;
+    }
+    String control = Addresses.STREAM_CONTROL_PREFIX + UUID.randomUUID();
+    EventBus eb = vertx.eventBus();
+    MessageConsumer<JsonObject>[] controlConsumer = new MessageConsumer[1];
+    StreamHandle handle = supervisor.stream(req, new StreamObserver() {
+      @Override
+      public void onStart(String workerId) {
+        eb.send(sink, new JsonObject().put("type", "start").put("worker", workerId).put("node", supervisor.nodeId()));
+      }
+
+      @Override
+      public void onItem(Object item) {
+        eb.send(sink, new JsonObject().put("type", "item").put("item", item));
+      }
+
+      @Override
+      public void onEnd() {
+        eb.send(sink, new JsonObject().put("type", "end"));
+        done();
+      }
+
+      @Override
+      public void onError(SnakepitException error) {
+        eb.send(sink, new JsonObject().put("type", "error").put("error", error.withCorrelationId(cid).toJson()));
+        done();
+      }
+
+      private void done() {
+        if (controlConsumer[0] != null) {
+          controlConsumer[0].unregister();
+        }
+      }
+    }, credit);
+    controlConsumer[0] = eb.consumer(control, m -> {
+      JsonObject body = m.body();
+      if (body == null) {
+        return;
+      }
+      if (body.getBoolean("cancel", false)) {
+        handle.cancel();
+      } else if (body.getValue("credit") instanceof Number n) {
+        handle.request(n.intValue());
+      }
+    });
+    msg.reply(new JsonObject().put("control", control));
+  }
+}

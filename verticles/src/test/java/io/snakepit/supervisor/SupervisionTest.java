@@ -1,0 +1,163 @@
+package io.snakepit.supervisor;
+
+import static io.snakepit.supervisor.SupervisorHarness.alive;
+import static io.snakepit.supervisor.SupervisorHarness.await;
+import static io.snakepit.supervisor.SupervisorHarness.awaitFailure;
+import static io.snakepit.supervisor.SupervisorHarness.eventually;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+
+/** Crashes, hangs, recycling, degradation and graceful stop, with real processes and real signals. */
+class SupervisionTest {
+
+  private static JsonObject pool(int size) {
+    return new JsonObject().put("size", size).put("backoff-min-ms", 50);
+  }
+
+  private static void signal(String sig, long pid) throws Exception {
+    Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).inheritIO().start();
+    assertThat(p.waitFor()).isZero();
+  }
+
+  @Test
+  void workerKilledMidCallFailsTheCallWithWorkerCrashedAndIsReplaced() throws Exception {
+    try (SupervisorHarness h = new SupervisorHarness().start(pool(1))) {
+      List<JsonObject> events = new CopyOnWriteArrayList<>();
+      h.vertx.eventBus().<JsonObject>consumer(Addresses.EVENTS, m -> events.add(m.body()));
+      long pid = h.readyPids().get(0);
+      Future<JsonObject> call = h.execute("sleep", new JsonObject().put("ms", 60_000), 60_000);
+      eventually("the call runs", () -> h.workers().getJsonObject(0).getInteger("inflight") == 1);
+      signal("KILL", pid);
+      SnakepitException e = (SnakepitException) awaitFailure(call);
+      assertThat(e.errorCode()).isEqualTo(ErrorCode.WORKER_CRASHED);
+      assertThat(e.details().getString("stderr")).isNotNull();
+      eventually("a replacement is ready", () -> h.readyPids().size() == 1 && !h.readyPids().contains(pid));
+      assertThat(await(h.execute("echo", new JsonObject().put("ok", 1))).getJsonObject("result").getInteger("ok"))
+          .isEqualTo(1);
+      eventually("crash event published", () -> events.stream().anyMatch(ev -> "worker.crashed".equals(ev.getString("type"))));
+    }
+  }
+
+  @Test
+  void crashToolReportsTheWorkersLastStderrLines() throws Exception {
+    try (SupervisorHarness h = new SupervisorHarness().start(pool(1))) {
+      SnakepitException e = (SnakepitException) awaitFailure(h.execute("crash",
+          new JsonObject().put("message", "last words before dying")));
+      assertThat(e.errorCode()).isEqualTo(ErrorCode.WORKER_CRASHED);
+      assertThat(e.details().getString("stderr")).contains("last words before dying");
+      eventually("a replacement is ready", () -> h.readyPids().size() == 1);
+    }
+  }
+
+  @Test
+  void hungWorkerIsDetectedByHeartbeatKilledAndReplaced() throws Exception {
+    JsonObject cfg = pool(1).put("heartbeat-ms", 100).put("heartbeat-timeout-ms", 1_000);
+    try (SupervisorHarness h = new SupervisorHarness().start(cfg)) {
+      long pid = h.readyPids().get(0);
+      Future<JsonObject> call = h.execute("sleep", new JsonObject().put("ms", 60_000), 60_000);
+      eventually("the call runs", () -> h.workers().getJsonObject(0).getInteger("inflight") == 1);
+      signal("STOP", pid);
+      SnakepitException e = (SnakepitException) awaitFailure(call);
+      assertThat(e.errorCode()).isEqualTo(ErrorCode.WORKER_CRASHED);
+      assertThat(e.getMessage()).contains("heartbeat");
+      eventually("the stopped process is gone", () -> !alive(pid));
+      eventually("a replacement is ready", () -> h.readyPids().size() == 1 && !h.readyPids().contains(pid));
+    }
+  }
+
+  @Test
+  void adapterThatFailsAtImportDegradesThePoolInsteadOfLooping() throws Exception {
+    JsonObject cfg = pool(1).put("adapter", "no_such_module_anywhere:Adapter").put("restart-max", 2)
+        .put("backoff-max-ms", 60_000);
+    try (SupervisorHarness h = new SupervisorHarness().start(cfg)) {
+      eventually("the pool degrades", () -> h.pool().getBoolean("degraded"));
+      SnakepitException e = (SnakepitException) awaitFailure(h.execute("echo", new JsonObject()));
+      assertThat(e.errorCode()).isEqualTo(ErrorCode.POOL_DEGRADED);
+      assertThat(h.pool().getLong("crashes")).isEqualTo(3);
+    }
+  }
+
+  @Test
+  void recyclesAWorkerAfterMaxRequests() throws Exception {
+    JsonObject cfg = pool(1).put("max-requests", 3);
+    try (SupervisorHarness h = new SupervisorHarness().start(cfg)) {
+      long first = h.readyPids().get(0);
+      for (int i = 0; i < 3; i++) {
+        assertThat(await(h.execute("info", new JsonObject())).getJsonObject("result").getLong("pid")).isEqualTo(first);
+      }
+      eventually("the old worker retires", () -> !alive(first));
+      JsonObject next = await(h.execute("info", new JsonObject()));
+      assertThat(next.getJsonObject("result").getLong("pid")).isNotEqualTo(first);
+      assertThat(h.pool().getLong("recycles")).isEqualTo(1);
+      assertThat(h.pool().getLong("crashes")).isZero();
+    }
+  }
+
+  @Test
+  void recyclesAWorkerPastMaxRss() throws Exception {
+    JsonObject cfg = pool(1).put("max-rss-mb", 1).put("heartbeat-ms", 100);
+    try (SupervisorHarness h = new SupervisorHarness().start(cfg)) {
+      long first = h.readyPids().get(0);
+      eventually("the worker is recycled for its RSS", () -> h.pool().getLong("recycles") >= 1);
+      eventually("the old one is gone", () -> !alive(first));
+    }
+  }
+
+  @Test
+  void gracefulStopLetsInFlightCallsFinish() throws Exception {
+    SupervisorHarness h = new SupervisorHarness().start(pool(1).put("drain-timeout-ms", 20_000));
+    long pid = h.readyPids().get(0);
+    Future<JsonObject> call = h.execute("sleep", new JsonObject().put("ms", 500), 60_000);
+    eventually("the call runs", () -> h.workers().getJsonObject(0).getInteger("inflight") == 1);
+    Future<Void> undeploy = h.vertx.undeploy(h.deploymentId);
+    assertThat(await(call).getJsonObject("result").getInteger("slept_ms")).isEqualTo(500);
+    await(undeploy);
+    assertThat(alive(pid)).isFalse();
+    h.vertx.close().toCompletionStage().toCompletableFuture().join();
+  }
+
+  @Test
+  void leftoversOfAnEarlierRunAreEndedButNeverAnUnrelatedProcess() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-reap-");
+    Process leftover = new ProcessBuilder("python3", "-c",
+        "import time, sys; time.sleep(600)", "snakepit_worker").start();
+    Process unrelated = new ProcessBuilder("sleep", "600").start();
+    try {
+      WorkerRegistry reg = new WorkerRegistry(data);
+      reg.record("default-0.0", leftover.toHandle());
+      // A record whose pid now belongs to another program, started at another time.
+      Files.writeString(data.resolve("workers").resolve(unrelated.pid() + ".json"),
+          new JsonObject().put("pid", unrelated.pid()).put("worker_id", "default-1.0")
+              .put("start", "2001-01-01T00:00:00Z").encode());
+      assertThat(reg.reapLeftovers()).isEqualTo(1);
+      eventually("the leftover is ended", () -> !leftover.isAlive());
+      assertThat(unrelated.isAlive()).isTrue();
+      try (var files = Files.list(data.resolve("workers"))) {
+        assertThat(files.count()).isZero();
+      }
+    } finally {
+      leftover.destroyForcibly();
+      unrelated.destroyForcibly();
+      leftover.waitFor();
+      unrelated.waitFor();
+      deleteTree(data);
+    }
+  }
+
+  static void deleteTree(Path p) throws IOException {
+    try (var walk = Files.walk(p)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    }
+  }
+}
