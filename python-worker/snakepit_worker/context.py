@@ -8,6 +8,8 @@ from typing import Any, Dict, MutableMapping, Optional, Tuple
 
 from .errors import NodeCallError, SessionUnavailableError, ToolCancelled
 
+_EVENT_LOCK = threading.Lock()
+
 #: Parent of every ``ctx.logger``. The runtime sets it to INFO so that
 #: ``ctx.logger.info(...)`` reaches the node even when the root logger keeps
 #: Python's default WARNING level.
@@ -67,7 +69,8 @@ class Context:
         "worker_id",
         "node_id",
         "timeout_ms",
-        "_cancel",
+        "_cancelled",
+        "_event",
         "_link",
         "_logger",
         "_session",
@@ -91,9 +94,11 @@ class Context:
         self.worker_id = worker_id
         self.node_id = node_id
         self.timeout_ms = timeout_ms
-        # A threading.Event rather than a bool so that sync tools can block on
-        # it (wait_cancelled) and wake the moment the node cancels.
-        self._cancel = threading.Event()
+        # The flag is a plain bool for the hot path; the threading.Event that
+        # lets sync tools block on it (wait_cancelled) is made on first use,
+        # since most calls never wait on it. See _set_cancelled for the race.
+        self._cancelled = False
+        self._event: Optional[threading.Event] = None
         self._link = link
         self._logger: Optional[logging.LoggerAdapter] = None
         self._session: Optional[Session] = None
@@ -103,15 +108,15 @@ class Context:
     @property
     def cancelled(self) -> bool:
         """True once the node has cancelled this request."""
-        return self._cancel.is_set()
+        return self._cancelled
 
     def is_cancelled(self) -> bool:
         """Same as :attr:`cancelled`."""
-        return self._cancel.is_set()
+        return self._cancelled
 
     def raise_if_cancelled(self) -> None:
         """Raises :class:`ToolCancelled` if the node has cancelled this request."""
-        if self._cancel.is_set():
+        if self._cancelled:
             raise ToolCancelled(f"tool {self.tool!r} was cancelled")
 
     def wait_cancelled(self, timeout: Optional[float] = None) -> bool:
@@ -119,7 +124,31 @@ class Context:
 
         Handy as a cancellable ``time.sleep`` in sync tools.
         """
-        return self._cancel.wait(timeout)
+        return self.cancel_event().wait(timeout)
+
+    def cancel_event(self) -> threading.Event:
+        """The ``threading.Event`` that is set when the request is cancelled."""
+        event = self._event
+        if event is None:
+            with _EVENT_LOCK:
+                event = self._event
+                if event is None:
+                    event = threading.Event()
+                    if self._cancelled:
+                        event.set()
+                    self._event = event
+        return event
+
+    def _set_cancelled(self) -> None:
+        """Marks the request cancelled (runtime only; any thread)."""
+        # Flag first, then the event under the lock cancel_event() creates it
+        # under: whichever runs second sees the other's work, so a waiter can
+        # never miss the cancellation.
+        self._cancelled = True
+        with _EVENT_LOCK:
+            event = self._event
+        if event is not None:
+            event.set()
 
     # -- logging -----------------------------------------------------------
 

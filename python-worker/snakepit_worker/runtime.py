@@ -1,23 +1,24 @@
 """The worker runtime: one asyncio loop that owns the node connection and serves tools.
 
 Threading model
-    The main thread runs the event loop. It alone reads and writes the socket,
-    the stdout/stderr pipes and the stdin lifeline, and answers PING, so a
-    busy tool can never delay a heartbeat. Plain functions and sync
-    generators run in a ``ThreadPoolExecutor(max_workers=concurrency)``;
-    ``async def`` tools and async generators run as tasks on the loop. Tool
-    threads never touch the transport: they encode their frames themselves
-    (so JSON work happens off the loop) and hand the bytes over with
-    ``loop.call_soon_threadsafe``.
+    The main thread runs the event loop. It alone reads the socket, the
+    stdout/stderr pipes and the stdin lifeline, runs the parent-pid check
+    and answers PING, so a busy tool can never delay a heartbeat. Plain
+    functions and sync generators run in a
+    ``ThreadPoolExecutor(max_workers=concurrency)``; ``async def`` tools and
+    async generators run as tasks on the loop. Frames are written through
+    :class:`_NodeSocket`: a tool thread encodes its answer itself (JSON work
+    off the loop) and sends it directly when nothing is queued, else the
+    bytes are queued and the loop flushes them when the socket is writable.
 
 Hot path (a no-op unary call)
-    ``data_received`` -> incremental decoder (parses in place when a read
-    holds whole frames) -> dict lookup of the tool -> argument check with
-    precomputed name sets (no ``Signature.bind``) -> ``executor.submit`` ->
-    tool -> one ``JSONEncoder.encode`` with compact separators -> one
-    ``bytes`` concatenation for the frame -> ``transport.write``. The
-    transport is only waited on (``pause_writing``) when its buffer passes the
-    high-water mark; nothing awaits ``drain()`` per frame.
+    ``add_reader`` callback -> one ``recv`` -> incremental decoder (parses in
+    place when a read holds whole frames) -> dict lookup of the tool ->
+    argument check with precomputed name sets (no ``Signature.bind``) ->
+    ``executor.submit`` -> tool -> one ``JSONEncoder.encode`` with compact
+    separators -> one ``bytes`` concatenation for the frame -> one ``send``
+    from the tool thread. No per-frame ``drain()``: streams only wait when
+    more than WRITE_HIGH_WATER bytes are queued.
 
 Exit statuses
     0 graceful shutdown, connection closed, stdin EOF or parent gone;
@@ -28,6 +29,7 @@ Exit statuses
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextvars
 import faulthandler
@@ -35,11 +37,12 @@ import itertools
 import logging
 import os
 import signal
+import socket
 import stat
 import sys
 import threading
 import traceback
-from typing import Any, Callable, Dict, List, NoReturn, Optional
+from typing import Any, Callable, Deque, Dict, List, NoReturn, Optional
 
 from . import protocol as P
 from .adapter import LoadedAdapter, ToolSpec
@@ -60,9 +63,8 @@ EXIT_CONNECT = 6
 PARENT_CHECK_S = 0.5
 #: Used when SHUTDOWN has no usable deadline_ms.
 DEFAULT_SHUTDOWN_MS = 10_000
-#: Transport buffer sizes: above HIGH, streams stop advancing their generators.
+#: Queued output above which streams stop advancing their generators.
 WRITE_HIGH_WATER = 1024 * 1024
-WRITE_LOW_WATER = 256 * 1024
 #: Above this many unsent bytes, LOG frames are dropped (and counted) rather
 #: than letting a log flood grow memory without bound.
 LOG_DROP_BUFFER = 8 * 1024 * 1024
@@ -139,23 +141,58 @@ class _Call:
         # async streams on an asyncio.Event (loop side).
         self.cond: Optional[threading.Condition] = None
         self.event: Optional[asyncio.Event] = None
+        # Both guarded by WorkerRuntime._lock: together they decide whether
+        # the answer is the tool's or "cancelled".
         self.finished = False
         self.cancel_requested = False
 
 
-class _Connection(asyncio.Protocol):
-    """The node connection: feeds bytes to the decoder and frames to the runtime."""
+class _NodeSocket:
+    """The node connection: read by the event loop, written from any thread.
 
-    def __init__(self, runtime: "WorkerRuntime") -> None:
+    Reading happens only on the loop (``add_reader``). Writing needs no trip
+    through the loop: a thread appends its frame to a queue, and whoever
+    holds the send lock sends everything queued, joined into one ``send``.
+    The lock is only ever *tried*, never waited for: a writer that finds it
+    taken leaves its frame to the holder, which looks at the queue again
+    after releasing it. So a tool thread usually puts its own RESULT on the
+    wire without waking the loop (that wake-up cost about a sixth of a
+    no-op call), and under load frames are batched instead of convoying on
+    a lock. What the kernel does not take at once is kept in ``_out`` and
+    flushed by the loop when the socket turns writable. Frames are never
+    interleaved: each is appended whole, and the queue is FIFO.
+    """
+
+    READ_SIZE = 256 * 1024
+
+    def __init__(self, runtime: "WorkerRuntime", sock: socket.socket,
+                 loop: asyncio.AbstractEventLoop) -> None:
         self._rt = runtime
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._queue: Deque[bytes] = collections.deque()  # append/popleft are atomic
+        self._out = bytearray()  # unsent bytes; only touched under _lock
+        self._armed = False  # add_writer registered (or about to be); under _lock
         self._decoder = P.FrameDecoder(runtime.config.max_frame_bytes)
+        loop.add_reader(self._fd, self._on_readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
-        self._rt._transport = transport
+    @property
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the kernel (approximately)."""
+        return len(self._out)
 
-    def data_received(self, data: bytes) -> None:
+    def _on_readable(self) -> None:
+        try:
+            data = self._sock.recv(self.READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            # (a) of parent-death detection: the node closed us or died.
+            self._rt.die(EXIT_OK, None)
         rt = self._rt
         try:
             for frame in self._decoder.feed(data):
@@ -165,19 +202,73 @@ class _Connection(asyncio.Protocol):
         except Exception:
             rt.die(EXIT_INTERNAL, "internal error in the worker runtime:\n" + traceback.format_exc())
 
-    def eof_received(self) -> Optional[bool]:
-        self._rt.die(EXIT_OK, None)
-        return None
+    def write(self, data: bytes) -> None:
+        """Sends one whole frame; any thread, never blocks."""
+        self._queue.append(data)
+        self._flush()
 
-    def connection_lost(self, exc: Optional[Exception]) -> None:
-        # (a) of parent-death detection: the node closed us or died.
-        self._rt.die(EXIT_OK, None)
+    def _flush(self) -> None:
+        queue = self._queue
+        lock = self._lock
+        arm = broken = False
+        while queue:
+            if not lock.acquire(False):
+                return  # the holder will see our frame when it re-checks the queue
+            try:
+                if self._out:
+                    # Already waiting for the socket: the loop's writer sends these.
+                    while queue:
+                        self._out += queue.popleft()
+                    continue
+                if len(queue) == 1:
+                    data = queue.popleft()
+                else:
+                    parts = []
+                    while queue:
+                        parts.append(queue.popleft())
+                    data = b"".join(parts)
+                try:
+                    n = self._sock.send(data)
+                except (BlockingIOError, InterruptedError):
+                    n = 0
+                except OSError:
+                    broken = True
+                    continue
+                if n < len(data):
+                    self._out += memoryview(data)[n:]
+                    if not self._armed:
+                        self._armed = arm = True
+            finally:
+                lock.release()
+        if broken:
+            self._rt.die(EXIT_OK, None)  # connection gone
+        if arm:
+            if threading.get_ident() == self._rt._loop_thread:
+                self._loop.add_writer(self._fd, self._on_writable)
+            else:
+                try:
+                    self._loop.call_soon_threadsafe(self._loop.add_writer, self._fd,
+                                                    self._on_writable)
+                except RuntimeError:
+                    pass  # loop closed: the process is exiting
 
-    def pause_writing(self) -> None:
-        self._rt._set_writable(False)
-
-    def resume_writing(self) -> None:
-        self._rt._set_writable(True)
+    def _on_writable(self) -> None:
+        broken = False
+        with self._lock:
+            try:
+                n = self._sock.send(self._out)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError:
+                broken = True
+                n = 0
+            del self._out[:n]
+            if not self._out:
+                self._loop.remove_writer(self._fd)
+                self._armed = False
+        if broken:
+            self._rt.die(EXIT_OK, None)
+        self._flush()  # frames queued while we held the lock
 
 
 class _Lifeline(asyncio.Protocol):
@@ -215,10 +306,13 @@ class WorkerRuntime(NodeLink):
         self._tool_names: List[str] = sorted(adapter.tools)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loop_thread: Optional[int] = None
-        self._transport: Optional[asyncio.Transport] = None
+        self._sock: Optional[_NodeSocket] = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.concurrency, thread_name_prefix="snakepit-tool"
         )
+        # Guards _calls and each call's finished/cancel_requested pair; held
+        # only for a few dict operations, never around user code or I/O.
+        self._lock = threading.Lock()
         self._calls: Dict[int, _Call] = {}
         self._pending: Dict[int, Any] = {}  # CALL id -> concurrent or asyncio Future
         self._call_ids = itertools.count()
@@ -227,9 +321,6 @@ class WorkerRuntime(NodeLink):
         self._ready = False
         self._shutting_down = False
         self._exiting = False
-        self._writable_thread = threading.Event()
-        self._writable_thread.set()
-        self._writable_loop: Optional[asyncio.Event] = None
         self._stdio = StdioRedirect()
         self._log_dropped = 0
         self._parent_pid = config.parent_pid if config.parent_pid is not None else os.getppid()
@@ -267,17 +358,16 @@ class WorkerRuntime(NodeLink):
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._loop_thread = threading.get_ident()
-        self._writable_loop = asyncio.Event()
-        self._writable_loop.set()
         loop.set_exception_handler(self._loop_exception)
         # Watch for parent death from the very start, so that a worker whose
         # node dies while it connects does not linger.
         self._start_lifelines(loop)
-        await self._connect(loop)
+        sock = await self._connect(loop)
         self._stdio.redirect()
         faulthandler.enable(file=self._stdio.orig_stderr, all_threads=True)
         self._welcome = loop.create_future()
-        self._write(P.encode_frame(P.HELLO, 0, {
+        self._sock = _NodeSocket(self, sock, loop)
+        self._send(P.encode_frame(P.HELLO, 0, {
             "protocol": P.PROTOCOL_VERSION,
             "token": self.config.token,
             "worker_id": self.config.worker_id,
@@ -329,16 +419,25 @@ class WorkerRuntime(NodeLink):
         assert self._loop is not None
         self._loop.call_later(PARENT_CHECK_S, self._check_parent)
 
-    async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> socket.socket:
         ep = self.config.endpoint
+        sock: Optional[socket.socket] = None
         try:
             if ep.kind == "unix":
-                await loop.create_unix_connection(lambda: _Connection(self), ep.path)
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.setblocking(False)
+                await loop.sock_connect(sock, ep.path)
             else:
-                await loop.create_connection(lambda: _Connection(self), ep.host, ep.port)
-        except OSError as exc:
-            self.die(EXIT_CONNECT, f"snakepit worker {self.config.worker_id}: cannot connect "
-                                   f"to the node at {ep}: {exc}")
+                infos = await loop.getaddrinfo(ep.host, ep.port, type=socket.SOCK_STREAM)
+                family, stype, proto, _, addr = infos[0]
+                sock = socket.socket(family, stype, proto)
+                sock.setblocking(False)
+                await loop.sock_connect(sock, addr)
+                # Small frames must not wait for Nagle's algorithm.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, IndexError) as exc:
+            self.die(EXIT_CONNECT, f"cannot connect to the node at {ep}: {exc}")
+        return sock  # type: ignore[return-value]
 
     def _install_logging(self) -> None:
         root = logging.getLogger()
@@ -361,38 +460,26 @@ class WorkerRuntime(NodeLink):
     # ------------------------------------------------------------------
 
     def die(self, code: int, message: Optional[str]) -> NoReturn:
-        """Ends the process at once (no cleanup: tool threads may be stuck)."""
+        """Ends the process at once (no cleanup: tool threads may be stuck). Any thread."""
         if message:
             self._stdio.write_fatal(f"snakepit worker {self.config.worker_id}: {message}")
         os._exit(code)
 
-    def _set_writable(self, writable: bool) -> None:
-        if writable:
-            self._writable_thread.set()
-            if self._writable_loop is not None:
-                self._writable_loop.set()
-        else:
-            self._writable_thread.clear()
-            if self._writable_loop is not None:
-                self._writable_loop.clear()
-
-    def _write(self, frame: bytes) -> None:
-        """Writes a frame; loop thread only."""
-        transport = self._transport
-        if transport is not None:
-            transport.write(frame)
-
-    def _post(self, frame: bytes) -> None:
-        """Writes a frame from any thread."""
-        try:
-            self._loop.call_soon_threadsafe(self._write, frame)  # type: ignore[union-attr]
-        except RuntimeError:
-            pass  # loop closed: the process is exiting
+    def _send(self, frame: bytes) -> None:
+        """Writes one frame; any thread."""
+        self._sock.write(frame)  # type: ignore[union-attr]
 
     def _send_log(self, level: str, logger: str, message: str, correlation_id: Optional[str],
                   session_id: Optional[str], request_id: int, stream: Optional[str]) -> None:
-        """Queues a LOG frame; any thread, never blocks, never raises."""
+        """Sends a LOG frame; any thread, never blocks, never raises."""
         try:
+            sock = self._sock
+            if sock is None or not self._ready:
+                return
+            if sock.buffered > LOG_DROP_BUFFER:
+                # The node is not keeping up: drop rather than grow without bound.
+                self._log_dropped += 1
+                return
             if len(message) > MAX_LOG_MESSAGE:
                 message = message[:MAX_LOG_MESSAGE] + f"... [{len(message) - MAX_LOG_MESSAGE} chars cut]"
             body: Dict[str, Any] = {"level": level, "logger": logger, "message": message}
@@ -402,28 +489,15 @@ class WorkerRuntime(NodeLink):
                 body["session_id"] = str(session_id)
             if stream is not None:
                 body["stream"] = stream
-            frame = P.encode_frame(P.LOG, request_id if 0 < request_id <= P.U32_MAX else 0, body)
-            if threading.get_ident() == self._loop_thread:
-                self._write_log(frame)
-            else:
-                self._loop.call_soon_threadsafe(self._write_log, frame)  # type: ignore[union-attr]
+            if self._log_dropped:
+                dropped, self._log_dropped = self._log_dropped, 0
+                sock.write(P.encode_frame(P.LOG, 0, {
+                    "level": "WARNING", "logger": "snakepit.worker",
+                    "message": f"{dropped} log records dropped: the node was not reading fast enough",
+                }))
+            sock.write(P.encode_frame(P.LOG, request_id if 0 < request_id <= P.U32_MAX else 0, body))
         except Exception:
             pass
-
-    def _write_log(self, frame: bytes) -> None:
-        transport = self._transport
-        if transport is None or not self._ready:
-            return
-        if transport.get_write_buffer_size() > LOG_DROP_BUFFER:
-            self._log_dropped += 1
-            return
-        if self._log_dropped:
-            dropped, self._log_dropped = self._log_dropped, 0
-            transport.write(P.encode_frame(P.LOG, 0, {
-                "level": "WARNING", "logger": "snakepit.worker",
-                "message": f"{dropped} log records dropped: the node was not reading fast enough",
-            }))
-        transport.write(frame)
 
     def _error_frame(self, fid: int, code: str, type_name: str, message: str,
                      tb: Optional[str] = None, tools: Optional[List[str]] = None) -> bytes:
@@ -440,20 +514,22 @@ class WorkerRuntime(NodeLink):
 
     def _encode_item(self, call: _Call, ftype: int, key: str, value: Any) -> bytes:
         """RESULT/CHUNK frame for ``value``, or a tool_failed ERROR if it cannot be sent."""
-        what = "returned" if ftype == P.RESULT else "yielded"
         try:
             return P.encode_frame(ftype, call.id, {key: value}, self._peer_max)
         except P.FrameTooLargeError as exc:
+            what = "returned" if ftype == P.RESULT else "yielded"
             return self._error_frame(
                 call.id, "tool_failed", "snakepit_worker.protocol.FrameTooLargeError",
                 f"tool {call.spec.name!r} {what} a value too large to send: {exc}; "
                 "return less data or stream it in chunks")
         except TypeError as exc:
+            what = "returned" if ftype == P.RESULT else "yielded"
             return self._error_frame(
                 call.id, "tool_failed", "TypeError",
                 f"tool {call.spec.name!r} {what} a value that is not JSON-serialisable: {exc}. "
                 "Use dicts, lists, str, int, float, bool, None or bytes")
         except (ValueError, RecursionError) as exc:
+            what = "returned" if ftype == P.RESULT else "yielded"
             return self._error_frame(
                 call.id, "tool_failed", type(exc).__name__,
                 f"tool {call.spec.name!r} {what} a value that cannot be sent as JSON: {exc}")
@@ -463,7 +539,7 @@ class WorkerRuntime(NodeLink):
                                  f"tool {call.spec.name!r} was cancelled")
 
     # ------------------------------------------------------------------
-    # Dispatch
+    # Dispatch (loop thread)
     # ------------------------------------------------------------------
 
     def _dispatch(self, frame: P.Frame) -> None:
@@ -487,17 +563,17 @@ class WorkerRuntime(NodeLink):
         if fid in self._calls:
             raise P.ProtocolError(f"REQUEST id {fid} is already in use by a running request")
         if self._shutting_down:
-            self._write(self._error_frame(fid, "cancelled", "CancelledError",
-                                          "the worker is shutting down and takes no new requests"))
+            self._send(self._error_frame(fid, "cancelled", "CancelledError",
+                                         "the worker is shutting down and takes no new requests"))
             return
         name = body.get("tool")
         spec = self._tools.get(name) if type(name) is str else None
         if spec is None:
             if type(name) is not str:
-                self._write(self._error_frame(fid, "bad_request", "ValueError",
-                                              "REQUEST.tool must be a string"))
+                self._send(self._error_frame(fid, "bad_request", "ValueError",
+                                             "REQUEST.tool must be a string"))
             else:
-                self._write(self._error_frame(
+                self._send(self._error_frame(
                     fid, "unknown_tool", "LookupError",
                     f"unknown tool {name!r}; this worker offers: {', '.join(self._tool_names)}",
                     tools=self._tool_names))
@@ -508,14 +584,14 @@ class WorkerRuntime(NodeLink):
                 msg = f"tool {name!r} is a streaming tool: call it as a stream"
             else:
                 msg = f"tool {name!r} is not a streaming tool: call it without stream"
-            self._write(self._error_frame(fid, "bad_request", "ValueError", msg))
+            self._send(self._error_frame(fid, "bad_request", "ValueError", msg))
             return
         args = body.get("args")
         if args is None:
             args = {}
         elif type(args) is not dict:
-            self._write(self._error_frame(fid, "bad_request", "TypeError",
-                                          f"REQUEST.args must be an object, not {type(args).__name__}"))
+            self._send(self._error_frame(fid, "bad_request", "TypeError",
+                                         f"REQUEST.args must be an object, not {type(args).__name__}"))
             return
         session_id = body.get("session_id") or None
         correlation_id = body.get("correlation_id")
@@ -530,17 +606,18 @@ class WorkerRuntime(NodeLink):
         try:
             kwargs = spec.bind(args, ctx)
         except TypeError as exc:
-            self._write(self._error_frame(fid, "bad_request", "TypeError", str(exc)))
+            self._send(self._error_frame(fid, "bad_request", "TypeError", str(exc)))
             return
         call = _Call(fid, spec, ctx)
         if spec.is_stream:
             credit = body.get("credit", 0)
             if type(credit) is not int or credit < 0:
-                self._write(self._error_frame(fid, "bad_request", "ValueError",
-                                              "REQUEST.credit must be a non-negative integer"))
+                self._send(self._error_frame(fid, "bad_request", "ValueError",
+                                             "REQUEST.credit must be a non-negative integer"))
                 return
             call.credit = credit
-        self._calls[fid] = call
+        with self._lock:
+            self._calls[fid] = call
         # Run the tool inside a copy of the loop's context with the request
         # set, so logging (and user contextvars) see the right request in
         # threads as in tasks.
@@ -582,11 +659,12 @@ class WorkerRuntime(NodeLink):
                 call.event.set()
 
     def _on_cancel(self, fid: int, body: Dict[str, Any]) -> None:
-        call = self._calls.get(fid)
-        if call is None or call.finished:
-            return  # already answered; CANCEL crossed the answer
-        call.cancel_requested = True
-        call.ctx._cancel.set()
+        with self._lock:
+            call = self._calls.get(fid)
+            if call is None or call.finished:
+                return  # already answered: CANCEL crossed the answer
+            call.cancel_requested = True
+        call.ctx._set_cancelled()
         if call.task is not None:
             call.task.cancel()
         if call.cond is not None:
@@ -598,7 +676,7 @@ class WorkerRuntime(NodeLink):
         rss = read_rss()
         if rss is not None:
             pong["rss"] = rss
-        self._write(P.encode_frame(P.PONG, 0, pong))
+        self._send(P.encode_frame(P.PONG, 0, pong))
 
     def _on_call_result(self, fid: int, body: Dict[str, Any]) -> None:
         fut = self._pending.pop(fid, None)
@@ -622,16 +700,19 @@ class WorkerRuntime(NodeLink):
         deadline_ms = body.get("deadline_ms")
         if type(deadline_ms) not in (int, float) or deadline_ms < 0:
             deadline_ms = DEFAULT_SHUTDOWN_MS
-        if not self._calls:
+        self._loop.call_later(deadline_ms / 1000.0, self._shutdown_deadline)  # type: ignore[union-attr]
+        self._maybe_exit()
+
+    def _maybe_exit(self) -> None:
+        if self._shutting_down and not self._calls:
             self._exit_gracefully()
-        else:
-            self._loop.call_later(deadline_ms / 1000.0, self._shutdown_deadline)  # type: ignore[union-attr]
 
     def _shutdown_deadline(self) -> None:
-        for call in list(self._calls.values()):
-            if not call.finished:
-                self._on_cancel(call.id, {})
-                self._finish(call, None)
+        with self._lock:
+            calls = list(self._calls.values())
+        for call in calls:
+            self._on_cancel(call.id, {})
+            self._finish(call, None)
         self._exit_gracefully()
 
     def _exit_gracefully(self) -> None:
@@ -643,12 +724,11 @@ class WorkerRuntime(NodeLink):
     async def _flush_and_exit(self) -> None:
         try:
             self._stdio.drain()
-            # Let pending call_soon_threadsafe writes (logs from threads) run.
-            await asyncio.sleep(0)
-            transport = self._transport
-            deadline = self._loop.time() + 2.0  # type: ignore[union-attr]
-            while (transport is not None and transport.get_write_buffer_size() > 0
-                   and self._loop.time() < deadline):  # type: ignore[union-attr]
+            sock = self._sock
+            loop = self._loop
+            assert loop is not None
+            deadline = loop.time() + 2.0
+            while sock is not None and sock.buffered > 0 and loop.time() < deadline:
                 await asyncio.sleep(0.01)
         finally:
             self.die(EXIT_OK, None)
@@ -682,49 +762,52 @@ class WorkerRuntime(NodeLink):
     # ------------------------------------------------------------------
 
     def _finish(self, call: _Call, frame: Optional[bytes]) -> None:
-        """Sends the final answer of ``call`` (loop thread). ``None`` means cancelled."""
-        if call.finished:
-            return
-        call.finished = True
-        self._calls.pop(call.id, None)
-        if call.cancel_requested or frame is None:
-            # The node asked to cancel and has not had an answer yet: whatever
-            # the tool did after that, the answer is "cancelled".
+        """Sends the final answer of ``call``; any thread. ``None`` means cancelled."""
+        with self._lock:
+            if call.finished:
+                return
+            call.finished = True
+            # Popped before the answer is written, so the node can reuse the
+            # id as soon as it has the answer.
+            self._calls.pop(call.id, None)
+            cancelled = call.cancel_requested
+        if cancelled or frame is None:
+            # The node asked to cancel and has had no answer yet: whatever the
+            # tool did after that, the answer is "cancelled".
             frame = self._cancelled_frame(call)
-        self._write(frame)
-        if self._shutting_down and not self._calls:
-            self._exit_gracefully()
-
-    def _post_finish(self, call: _Call, frame: Optional[bytes]) -> None:
-        try:
-            self._loop.call_soon_threadsafe(self._finish, call, frame)  # type: ignore[union-attr]
-        except RuntimeError:
-            pass
+        self._send(frame)
+        if self._shutting_down:
+            if threading.get_ident() == self._loop_thread:
+                self._maybe_exit()
+            else:
+                self._loop.call_soon_threadsafe(self._maybe_exit)  # type: ignore[union-attr]
 
     def _run_sync(self, call: _Call, kwargs: Dict[str, Any]) -> None:
         """A plain function, in an executor thread."""
-        if call.ctx._cancel.is_set():
+        if call.ctx._cancelled:
             frame: Optional[bytes] = None  # cancelled while queued: never started
         else:
             try:
                 frame = self._encode_item(call, P.RESULT, "result", call.spec.func(**kwargs))
             except BaseException as exc:  # SystemExit in a tool is a failure, too
                 frame = None if isinstance(exc, ToolCancelled) else self._tool_failed(call, exc)
-        self._post_finish(call, frame)
+        self._finish(call, frame)
 
     def _wait_credit(self, call: _Call) -> bool:
         """Blocks a sync stream until it may send a chunk; False once cancelled."""
-        cancel = call.ctx._cancel
+        ctx = call.ctx
         cond = call.cond
         assert cond is not None
         with cond:
-            while call.credit <= 0 and not cancel.is_set():
+            while call.credit <= 0 and not ctx._cancelled:
                 cond.wait()
         # Back-pressure from the socket: do not produce faster than we send.
-        while not self._writable_thread.wait(0.05):
-            if cancel.is_set():
+        # Polling is fine here: it only happens while the node is not reading.
+        sock = self._sock
+        while sock is not None and sock.buffered > WRITE_HIGH_WATER:
+            if ctx.wait_cancelled(0.005):
                 return False
-        return not cancel.is_set()
+        return not ctx._cancelled
 
     def _run_sync_stream(self, call: _Call, kwargs: Dict[str, Any]) -> None:
         """A sync generator, in an executor thread, one item per credit."""
@@ -746,7 +829,8 @@ class WorkerRuntime(NodeLink):
                     break
                 with call.cond:  # type: ignore[union-attr]
                     call.credit -= 1
-                self._loop.call_soon_threadsafe(self._send_chunk, call, chunk)  # type: ignore[union-attr]
+                if not call.cancel_requested:  # the node no longer wants chunks
+                    self._send(chunk)
         except BaseException as exc:
             frame = None if isinstance(exc, ToolCancelled) else self._tool_failed(call, exc)
         finally:
@@ -756,11 +840,7 @@ class WorkerRuntime(NodeLink):
                 except BaseException as exc:
                     if frame is not None and frame[4] != P.ERROR:
                         frame = self._tool_failed(call, exc)
-        self._post_finish(call, frame)
-
-    def _send_chunk(self, call: _Call, chunk: bytes) -> None:
-        if not call.finished and not call.cancel_requested:
-            self._write(chunk)
+        self._finish(call, frame)
 
     async def _run_async(self, call: _Call, kwargs: Dict[str, Any]) -> None:
         """An ``async def`` tool, as a task on the loop."""
@@ -777,16 +857,16 @@ class WorkerRuntime(NodeLink):
         """An async generator, as a task on the loop, one item per credit."""
         agen = call.spec.func(**kwargs)
         event = call.event
-        writable = self._writable_loop
-        assert event is not None and writable is not None
+        sock = self._sock
+        assert event is not None and sock is not None
         frame: Optional[bytes] = None
         try:
             while True:
                 while call.credit <= 0:
                     event.clear()
                     await event.wait()
-                if not writable.is_set():
-                    await writable.wait()
+                while sock.buffered > WRITE_HIGH_WATER:
+                    await asyncio.sleep(0.005)
                 try:
                     item = await agen.__anext__()
                 except StopAsyncIteration:
@@ -798,7 +878,7 @@ class WorkerRuntime(NodeLink):
                     break
                 call.credit -= 1
                 if not call.cancel_requested:
-                    self._write(chunk)
+                    self._send(chunk)
         except (asyncio.CancelledError, ToolCancelled):
             frame = None
         except BaseException as exc:
@@ -832,17 +912,18 @@ class WorkerRuntime(NodeLink):
                 "ctx.call() and the sync ctx.session methods block, so they cannot run on the "
                 "event loop (in an async tool); use 'await ctx.acall(...)' and "
                 "ctx.session.aget/aset/adelete/aall instead")
+        if self._sock is None or not self._ready:
+            raise RuntimeError("ctx.call() needs a connected worker")
         cid, frame = self._call_frame(op, args)
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self._pending[cid] = fut
-        self._post(frame)
-        cancel = ctx._cancel if ctx is not None else None
+        self._send(frame)
         while True:
             try:
                 # Short waits so a cancelled request stops waiting for the node too.
-                return fut.result(timeout=0.05 if cancel is not None else None)
+                return fut.result(timeout=0.05 if ctx is not None else None)
             except concurrent.futures.TimeoutError:
-                if cancel is not None and cancel.is_set():
+                if ctx is not None and ctx._cancelled:
                     self._pending.pop(cid, None)
                     raise ToolCancelled(f"cancelled while waiting for node op {op!r}") from None
 
@@ -855,7 +936,7 @@ class WorkerRuntime(NodeLink):
         cid, frame = self._call_frame(op, args)
         fut = loop.create_future()
         self._pending[cid] = fut
-        self._write(frame)
+        self._send(frame)
         try:
             return await fut
         finally:

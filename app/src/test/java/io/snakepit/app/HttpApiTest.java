@@ -1,0 +1,140 @@
+package io.snakepit.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The HTTP API of a real node (in this JVM) with real Python workers, through a real HTTP client. */
+class HttpApiTest {
+
+  static Node node;
+  static Vertx clientVertx;
+  static WebClient client;
+  static Path dataDir;
+
+  @BeforeAll
+  static void start() throws Exception {
+    dataDir = Files.createTempDirectory("snakepit-http-");
+    JsonObject cfg = new JsonObject().put("http-port", 0).put("data-dir", dataDir.toString())
+        .put("max-body-bytes", 64 * 1024)
+        .put("pools", new JsonObject().put("default", new JsonObject().put("size", 2)));
+    node = new Node(NodeConfig.fromJson(cfg, "http-test"));
+    node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    clientVertx = Vertx.vertx();
+    client = WebClient.create(clientVertx, new WebClientOptions().setDefaultPort(node.httpPort())
+        .setDefaultHost("127.0.0.1"));
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    client.close();
+    clientVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    node.close();
+    try (var walk = Files.walk(dataDir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  static <T> T await(Future<T> f) throws Exception {
+    return f.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  static HttpResponse<Buffer> post(String path, String body, String cid) throws Exception {
+    var req = client.post(path).putHeader("Content-Type", "application/json");
+    if (cid != null) {
+      req.putHeader("X-Correlation-Id", cid);
+    }
+    return await(req.sendBuffer(Buffer.buffer(body)));
+  }
+
+  @Test
+  void executeAnswersResultWorkerAndNode() throws Exception {
+    HttpResponse<Buffer> r = post("/v1/execute", "{\"tool\":\"echo\",\"args\":{\"x\":1}}", null);
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonObject body = r.bodyAsJsonObject();
+    assertThat(body.getJsonObject("result")).isEqualTo(new JsonObject().put("x", 1));
+    assertThat(body.getString("worker")).startsWith("default-");
+    assertThat(body.getString("node")).isEqualTo("http-test");
+    assertThat(r.getHeader("X-Correlation-Id")).isNotBlank();
+  }
+
+  @Test
+  void errorsAreTypedAndCarryTheClientsCorrelationId() throws Exception {
+    HttpResponse<Buffer> r = post("/v1/execute", "{\"tool\":\"fail\",\"args\":{\"message\":\"nope\"}}", "abc-123");
+    assertThat(r.statusCode()).isEqualTo(500);
+    assertThat(r.getHeader("X-Correlation-Id")).isEqualTo("abc-123");
+    JsonObject err = r.bodyAsJsonObject().getJsonObject("error");
+    assertThat(err.getString("code")).isEqualTo("tool_failed");
+    assertThat(err.getString("correlation_id")).isEqualTo("abc-123");
+    assertThat(err.getString("traceback")).contains("nope");
+    assertThat(err.getString("hint")).isNotBlank();
+
+    HttpResponse<Buffer> unknown = post("/v1/execute", "{\"tool\":\"missing\"}", null);
+    assertThat(unknown.statusCode()).isEqualTo(404);
+    assertThat(unknown.bodyAsJsonObject().getJsonObject("error").getString("code")).isEqualTo("unknown_tool");
+    assertThat(unknown.bodyAsJsonObject().getJsonObject("error").getJsonArray("tools").getList()).contains("echo");
+  }
+
+  @Test
+  void badInputGetsFourHundredsAndChangesNothing() throws Exception {
+    for (String body : List.of("not json", "[1,2]", "{\"tool\":5}", "{\"tool\":\"echo\",\"args\":[1]}",
+        "{\"tool\":\"echo\",\"timeout_ms\":-1}", "")) {
+      HttpResponse<Buffer> r = post("/v1/execute", body, null);
+      assertThat(r.statusCode()).as(body).isEqualTo(400);
+      assertThat(r.bodyAsJsonObject().getJsonObject("error").getString("code")).isEqualTo("bad_request");
+      assertThat(r.bodyAsJsonObject().getJsonObject("error").getString("correlation_id")).isNotBlank();
+    }
+    char[] big = new char[100 * 1024];
+    Arrays.fill(big, 'a');
+    HttpResponse<Buffer> tooBig = post("/v1/execute", "{\"tool\":\"echo\",\"args\":{\"s\":\"" + new String(big)
+        + "\"}}", null);
+    assertThat(tooBig.statusCode()).isEqualTo(413);
+    assertThat(tooBig.bodyAsJsonObject().getJsonObject("error").getString("code")).isEqualTo("payload_too_large");
+    // the node still serves
+    assertThat(post("/v1/execute", "{\"tool\":\"add\",\"args\":{\"a\":1,\"b\":2}}", null).bodyAsJsonObject()
+        .getInteger("result")).isEqualTo(3);
+  }
+
+  @Test
+  void streamAnswersNdjson() throws Exception {
+    HttpResponse<Buffer> r = post("/v1/execute/stream", "{\"tool\":\"count\",\"args\":{\"n\":100}}", null);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.getHeader("Content-Type")).isEqualTo("application/x-ndjson");
+    List<JsonObject> lines = r.bodyAsString().lines().map(JsonObject::new).toList();
+    assertThat(lines.get(0).getBoolean("start")).isTrue();
+    assertThat(lines.subList(1, 101)).extracting(l -> l.getJsonObject("item").getInteger("i"))
+        .containsExactlyElementsOf(java.util.stream.IntStream.range(0, 100).boxed().toList());
+    assertThat(lines.get(101).getBoolean("done")).isTrue();
+
+    HttpResponse<Buffer> bad = post("/v1/execute/stream", "{\"tool\":\"nope\"}", null);
+    assertThat(bad.statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void workersHealthAndUnknownRoutes() throws Exception {
+    JsonObject workers = await(client.get("/v1/workers").send()).bodyAsJsonObject();
+    assertThat(workers.getJsonArray("workers")).hasSize(2);
+    JsonObject w = workers.getJsonArray("workers").getJsonObject(0);
+    assertThat(w.fieldNames()).contains("id", "pool", "pid", "state", "requests");
+    HttpResponse<Buffer> health = await(client.get("/health").send());
+    assertThat(health.statusCode()).isEqualTo(200);
+    assertThat(health.bodyAsJsonObject().getString("status")).isEqualTo("UP");
+    HttpResponse<Buffer> missing = await(client.get("/v1/nothing-here").send());
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(missing.bodyAsJsonObject().getJsonObject("error").getString("code")).isEqualTo("not_found");
+  }
+}

@@ -1,0 +1,145 @@
+package io.snakepit.tests.harness;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A Snakepit node running as a separate JVM, started from this JVM's
+ * classpath with {@code snakepit run}. Waits for the ready line, keeps the
+ * node's log in a file, and ends the node (SIGKILL) when closed if it still runs.
+ */
+public final class NodeProcess implements AutoCloseable {
+
+  private static final Pattern READY =
+      Pattern.compile("snakepit: ready http=([^:\\s]+):(\\d+)(?: grpc=\\S+)? node=(\\S+)");
+
+  private final Process process;
+  private final Path log;
+  private final CompletableFuture<Matcher> ready = new CompletableFuture<>();
+  private String host;
+  private int httpPort;
+  private String nodeId;
+
+  private NodeProcess(Process process, Path log) {
+    this.process = process;
+    this.log = log;
+  }
+
+  /** Starts {@code snakepit run ARGS...} and waits for its ready line. */
+  public static NodeProcess start(Path dataDir, Duration deadline, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add("io.snakepit.app.Main");
+    cmd.add("run");
+    cmd.add("--data-dir");
+    cmd.add(dataDir.toString());
+    cmd.add("--http-port");
+    cmd.add("0");
+    cmd.addAll(List.of(args));
+    Files.createDirectories(dataDir);
+    Path log = dataDir.resolve("node.log");
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(log.toFile());
+    NodeProcess node = new NodeProcess(pb.start(), log);
+    node.readStdout();
+    try {
+      Matcher m = node.ready.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
+      node.host = m.group(1);
+      node.httpPort = Integer.parseInt(m.group(2));
+      node.nodeId = m.group(3);
+    } catch (Exception e) {
+      node.close();
+      throw new IOException("node did not become ready: " + e + "\n--- node log ---\n" + node.logText(), e);
+    }
+    return node;
+  }
+
+  private void readStdout() {
+    Thread t = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(
+          new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = r.readLine()) != null) {
+          Matcher m = READY.matcher(line);
+          if (m.find()) {
+            ready.complete(m);
+          }
+        }
+      } catch (IOException ignored) {
+        // the node went away
+      }
+      ready.completeExceptionally(new IOException("node exited with " + exitCodeOrNull()));
+    }, "node-stdout");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private Integer exitCodeOrNull() {
+    try {
+      return process.waitFor(1, TimeUnit.SECONDS) ? process.exitValue() : null;
+    } catch (InterruptedException e) {
+      return null;
+    }
+  }
+
+  public String baseUrl() {
+    return "http://" + host + ":" + httpPort;
+  }
+
+  public int httpPort() {
+    return httpPort;
+  }
+
+  public String nodeId() {
+    return nodeId;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  public Process process() {
+    return process;
+  }
+
+  /** What the node has logged so far. */
+  public String logText() {
+    try {
+      return Files.readString(log, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  /** Sends a signal (KILL, TERM, STOP, CONT) to the node's JVM. */
+  public void signal(String sig) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid())).inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new IOException("kill -" + sig + " failed");
+    }
+  }
+
+  @Override
+  public void close() {
+    if (process.isAlive()) {
+      process.destroyForcibly();
+      try {
+        process.waitFor(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+package io.snakepit.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.snakepit.tests.harness.Http;
+import io.snakepit.tests.harness.NodeProcess;
+import io.snakepit.tests.harness.Poll;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** A node as a separate JVM: serving over HTTP, dying by SIGKILL and SIGTERM, leaving no Python behind. */
+class NodeLifecycleTest {
+
+  static final Duration DEADLINE = Duration.ofSeconds(60);
+  Path dataDir;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    dataDir = Files.createTempDirectory("snakepit-sys-");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    try (var walk = Files.walk(dataDir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  static List<Long> workerPids(NodeProcess node) throws Exception {
+    return Http.getJson(node.baseUrl() + "/v1/workers").getJsonArray("workers").stream()
+        .map(w -> ((JsonObject) w).getLong("pid")).toList();
+  }
+
+  @Test
+  void servesExecuteAndLeavesNoPythonProcessWhenKilled() throws Exception {
+    List<Long> pids;
+    try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "3")) {
+      HttpResponse<String> r = Http.post(node.baseUrl() + "/v1/execute", "{\"tool\":\"echo\",\"args\":{\"x\":1}}");
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(new JsonObject(r.body()).getJsonObject("result")).isEqualTo(new JsonObject().put("x", 1));
+      assertThat(new JsonObject(r.body()).getString("node")).isEqualTo(node.nodeId());
+      pids = workerPids(node);
+      assertThat(pids).hasSize(3).allMatch(Poll::alive);
+      node.signal("KILL");
+      node.process().waitFor();
+    }
+    for (long pid : pids) {
+      Poll.until("worker " + pid + " exits after its node was SIGKILLed", DEADLINE, () -> !Poll.alive(pid));
+    }
+  }
+
+  @Test
+  void sigtermStopsGracefullyAndTakesTheWorkersAlong() throws Exception {
+    try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "2")) {
+      List<Long> pids = workerPids(node);
+      node.signal("TERM");
+      node.process().waitFor();
+      assertThat(node.logText()).contains("Stopping node");
+      for (long pid : pids) {
+        assertThat(Poll.alive(pid)).as("worker %d after graceful stop", pid).isFalse();
+      }
+    }
+  }
+
+  @Test
+  void aRestartedNodeEndsWorkersItsEarlierRunLeftBehind() throws Exception {
+    long stuck;
+    try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1")) {
+      stuck = workerPids(node).get(0);
+      // A stopped worker cannot notice its parent's death by itself.
+      new ProcessBuilder("kill", "-STOP", Long.toString(stuck)).start().waitFor();
+      node.signal("KILL");
+      node.process().waitFor();
+    }
+    try {
+      assertThat(Poll.alive(stuck)).isTrue();
+      try (NodeProcess again = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1")) {
+        Poll.until("the leftover worker is ended", DEADLINE, () -> !Poll.alive(stuck));
+        assertThat(again.logText()).contains("left behind by an earlier run");
+      }
+    } finally {
+      ProcessHandle.of(stuck).ifPresent(ProcessHandle::destroyForcibly);
+    }
+  }
+
+  @Test
+  void badConfigurationStopsTheNodeWithAMessageNamingTheKey() throws Exception {
+    Path cfg = dataDir.resolve("bad.yaml");
+    Files.writeString(cfg, "http-port: 8080\npools:\n  default:\n    sise: 3\n");
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), "io.snakepit.app.Main", "run", "--config", cfg.toString(),
+        "--data-dir", dataDir.toString()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor()).isEqualTo(2);
+    assertThat(out).contains("pools.default.sise");
+  }
+}
