@@ -103,8 +103,9 @@ def _is_context_annotation(annotation: Any) -> bool:
     if annotation is Context:
         return True
     # With "from __future__ import annotations" the annotation is a string.
+    # A quoted annotation under that import is a string holding quotes.
     if isinstance(annotation, str):
-        return annotation.rsplit(".", 1)[-1] == "Context"
+        return annotation.strip().strip("'\"").rsplit(".", 1)[-1] == "Context"
     return False
 
 

@@ -99,3 +99,26 @@ def log_from_thread(ctx: Context) -> bool:
 @tool
 def big_result(size: int) -> str:
     return "x" * size
+
+
+@tool
+def gen_logged(n: int):
+    """Logs before producing each item, to show when the generator is advanced."""
+    for i in range(n):
+        log.warning("producing %d", i)
+        yield {"i": i}
+
+
+@tool
+async def async_gen_logged(n: int):
+    for i in range(n):
+        log.warning("async producing %d", i)
+        yield {"i": i}
+
+
+@tool
+def sleep(ms: float, ctx: Context) -> str:
+    """Cancellable sleep."""
+    if ctx.wait_cancelled(ms / 1000.0):
+        ctx.raise_if_cancelled()
+    return "slept"

@@ -32,13 +32,19 @@ public final class Attachments {
       return true;
     }
     if (value instanceof JsonObject o) {
-      for (Map.Entry<String, Object> e : o) {
-        if (containsBinary(e.getValue())) {
+      return containsBinary(o.getMap());
+    }
+    if (value instanceof JsonArray a) {
+      return containsBinary(a.getList());
+    }
+    if (value instanceof Map<?, ?> m) {
+      for (Object v : m.values()) {
+        if (containsBinary(v)) {
           return true;
         }
       }
-    } else if (value instanceof JsonArray a) {
-      for (Object v : a) {
+    } else if (value instanceof List<?> l) {
+      for (Object v : l) {
         if (containsBinary(v)) {
           return true;
         }
@@ -47,6 +53,8 @@ public final class Attachments {
     return false;
   }
 
+  // Values are read and written through the backing map and list: JsonObject.put would turn
+  // binary into base64 at once, which is the very cost attachments exist to avoid.
   private static Object extractValue(Object value, List<Buffer> out) {
     if (value instanceof byte[] bytes) {
       out.add(Buffer.buffer(bytes));
@@ -57,18 +65,30 @@ public final class Attachments {
       return new JsonObject().put(KEY, out.size() - 1);
     }
     if (value instanceof JsonObject o) {
-      for (String k : o.fieldNames()) {
-        o.put(k, extractValue(o.getValue(k), out));
+      for (Map.Entry<String, Object> e : o.getMap().entrySet()) {
+        e.setValue(extractValue(e.getValue(), out));
       }
       return o;
     }
+    if (value instanceof Map<?, ?> m) {
+      return extractValue(new JsonObject(castMap(m)), out);
+    }
     if (value instanceof JsonArray a) {
-      for (int i = 0; i < a.size(); i++) {
-        a.set(i, extractValue(a.getValue(i), out));
+      List<Object> list = a.getList();
+      for (int i = 0; i < list.size(); i++) {
+        list.set(i, extractValue(list.get(i), out));
       }
       return a;
     }
+    if (value instanceof List<?> l) {
+      return extractValue(new JsonArray(new java.util.ArrayList<>(l)), out);
+    }
     return value;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> castMap(Map<?, ?> m) {
+    return (Map<String, Object>) m;
   }
 
   /** Replaces placeholders by the attachments they name. */
@@ -79,23 +99,34 @@ public final class Attachments {
   private static Object resolveValue(Object value, List<Buffer> attachments) {
     if (value instanceof JsonObject o) {
       if (o.size() == 1 && o.getValue(KEY) instanceof Number n) {
-        int k = n.intValue();
-        if (k < 0 || k >= attachments.size()) {
-          throw new ProtocolException("placeholder names attachment " + k + " of " + attachments.size());
-        }
-        return attachments.get(k);
+        return attachment(n, attachments);
       }
-      for (String key : o.fieldNames()) {
-        o.put(key, resolveValue(o.getValue(key), attachments));
+      for (Map.Entry<String, Object> e : o.getMap().entrySet()) {
+        e.setValue(resolveValue(e.getValue(), attachments));
       }
       return o;
     }
+    if (value instanceof Map<?, ?> m) {
+      return resolveValue(new JsonObject(castMap(m)), attachments);
+    }
     if (value instanceof JsonArray a) {
-      for (int i = 0; i < a.size(); i++) {
-        a.set(i, resolveValue(a.getValue(i), attachments));
+      List<Object> list = a.getList();
+      for (int i = 0; i < list.size(); i++) {
+        list.set(i, resolveValue(list.get(i), attachments));
       }
       return a;
     }
+    if (value instanceof List<?> l) {
+      return resolveValue(new JsonArray(new java.util.ArrayList<>(l)), attachments);
+    }
     return value;
+  }
+
+  private static Buffer attachment(Number n, List<Buffer> attachments) {
+    int k = n.intValue();
+    if (k < 0 || k >= attachments.size()) {
+      throw new ProtocolException("placeholder names attachment " + k + " of " + attachments.size());
+    }
+    return attachments.get(k);
   }
 }

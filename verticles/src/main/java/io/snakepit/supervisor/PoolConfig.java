@@ -34,8 +34,7 @@ public record PoolConfig(
     long backoffMinMs,
     long backoffMaxMs,
     long drainTimeoutMs,
-    long stopGraceMs,
-    int streamCredit) {
+    long stopGraceMs) {
 
   /** The adapter every default pool runs: the built-in demo. */
   public static final String DEMO_ADAPTER = "snakepit_worker.demo:DemoAdapter";
@@ -90,8 +89,7 @@ public record PoolConfig(
         r.longValue("backoff-min-ms", 100, 1, day),
         r.longValue("backoff-max-ms", 10_000, 1, day),
         r.longValue("drain-timeout-ms", 10_000, 0, day),
-        r.longValue("stop-grace-ms", 3_000, 1, day),
-        r.intValue("stream-credit", 16, 1, 1_000_000));
+        r.longValue("stop-grace-ms", 3_000, 1, day));
     r.rejectUnknownKeys();
     if (c.heartbeatTimeoutMs <= c.heartbeatMs) {
       throw new ConfigException(r.key("heartbeat-timeout-ms") + " must be greater than heartbeat-ms ("
