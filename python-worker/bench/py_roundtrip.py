@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Quick Python-side comparison: worker no-op call vs raw_echo.py, same driver.
 
-Usage: python3 py_roundtrip.py [--n 20000] [--warmup 2000] [--inflight 64]
+Usage: python3 py_roundtrip.py [--n 20000] [--warmup 2000] [--inflight 64] [--tool noop]
 
 Plays the node with a blocking Unix socket (no asyncio, to keep the driver's
 own cost low), and measures in the same run:
   raw     a REQUEST-sized frame echoed by raw_echo.py (the floor)
-  worker  REQUEST noop -> RESULT through ``python3 -m snakepit_worker``
+  worker  REQUEST noop (or --tool) -> RESULT through ``python3 -m snakepit_worker``
 Both sequential (p50/p99/mean) and pipelined (--inflight outstanding).
 Prints one JSON object. The product's real benchmark drives workers from the
 Java node; this one is for working on the Python side alone.
@@ -108,6 +108,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2000)
     parser.add_argument("--inflight", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--tool", default="noop",
+                        help="demo tool to call, e.g. noop (thread pool) or async_noop (loop)")
     opts = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="sp-bench-")
@@ -119,7 +121,7 @@ def main() -> None:
         server.listen(4)
 
         def request(fid: int) -> bytes:
-            return P.encode_frame(P.REQUEST, fid, {"tool": "noop", "args": {},
+            return P.encode_frame(P.REQUEST, fid, {"tool": opts.tool, "args": {},
                                                    "correlation_id": "bench", "stream": False})
 
         # raw echo floor
@@ -147,7 +149,7 @@ def main() -> None:
         wsock.close()
         print(json.dumps({
             "n": opts.n, "inflight": opts.inflight,
-            "raw_echo": raw, "worker_noop": worker,
+            "tool": opts.tool, "raw_echo": raw, "worker_noop": worker,
             "p50_ratio": round(worker["p50_us"] / raw["p50_us"], 2),
         }, indent=2))
     finally:

@@ -169,6 +169,11 @@ class DemoAdapter(Adapter):
         return args
 
     @tool
+    async def async_noop(self) -> None:
+        """Async no-op: runs on the event loop, so no thread hand-off (for benchmarks)."""
+        return None
+
+    @tool
     async def async_count(self, n: int, delay_ms: float = 0) -> AsyncIterator[Dict[str, int]]:
         """Async variant of count."""
         for i in range(n):
