@@ -143,7 +143,8 @@ class ToolSpec:
                 if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL):
                     self._simple = False
                     continue
-                if self.ctx_param is None and (p.name == "ctx" or _is_context_annotation(p.annotation)):
+                is_ctx = p.name == "ctx" or _is_context_annotation(p.annotation)
+                if self.ctx_param is None and is_ctx:
                     self.ctx_param = p.name
                     continue
                 names.append(p.name)

@@ -39,7 +39,8 @@ class _ContextLogger(logging.LoggerAdapter):
     itself, where that variable is not set.
     """
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> Tuple[Any, MutableMapping[str, Any]]:
+    def process(self, msg: Any,
+                kwargs: MutableMapping[str, Any]) -> Tuple[Any, MutableMapping[str, Any]]:
         extra = kwargs.get("extra")
         kwargs["extra"] = dict(self.extra, **extra) if extra else self.extra
         return msg, kwargs

@@ -95,8 +95,13 @@ class DemoAdapter(Adapter):
         raise RuntimeError(message)
 
     @tool
-    def crash(self, code: Optional[int] = None) -> None:
-        """Kills this worker process at once: SIGKILL, or ``os._exit(code)`` if code is given."""
+    def crash(self, code: Optional[int] = None, message: Optional[str] = None) -> None:
+        """Kills this worker process at once: SIGKILL, or ``os._exit(code)`` if code is given.
+
+        With ``message``, writes it to stderr first, as a dying program would.
+        """
+        if message is not None:
+            print(message, file=sys.stderr, flush=True)
         if code is not None:
             os._exit(int(code))
         os.kill(os.getpid(), signal.SIGKILL)

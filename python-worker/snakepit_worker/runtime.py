@@ -74,6 +74,7 @@ MAX_LOG_MESSAGE = 256 * 1024
 MAX_TRACEBACK = 64 * 1024
 MAX_ERROR_MESSAGE = 16 * 1024
 
+_INTERNAL_ERROR = "internal error in the worker runtime:\n"
 _RUNTIME_FILE = os.path.normcase(os.path.abspath(__file__))
 _log = logging.getLogger("snakepit.worker")
 
@@ -200,7 +201,7 @@ class _NodeSocket:
         except P.ProtocolError as exc:
             rt.die(EXIT_PROTOCOL, f"protocol error from node: {exc}; closing")
         except Exception:
-            rt.die(EXIT_INTERNAL, "internal error in the worker runtime:\n" + traceback.format_exc())
+            rt.die(EXIT_INTERNAL, _INTERNAL_ERROR + traceback.format_exc())
 
     def write(self, data: bytes) -> None:
         """Sends one whole frame; any thread, never blocks."""
@@ -304,7 +305,8 @@ class WorkerRuntime(NodeLink):
         self.adapter = adapter
         self._tools: Dict[str, ToolSpec] = adapter.tools
         self._tool_names: List[str] = sorted(adapter.tools)
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        # Set once, first thing in _main, before anything can use it.
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._loop_thread: Optional[int] = None
         self._sock: Optional[_NodeSocket] = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -323,6 +325,7 @@ class WorkerRuntime(NodeLink):
         self._exiting = False
         self._stdio = StdioRedirect()
         self._log_dropped = 0
+        self._forked_child = False
         self._parent_pid = config.parent_pid if config.parent_pid is not None else os.getppid()
         self._handlers: Dict[int, Callable[[int, Dict[str, Any]], None]] = {
             P.REQUEST: self._on_request,
@@ -351,7 +354,7 @@ class WorkerRuntime(NodeLink):
         try:
             loop.run_until_complete(self._main())
         except BaseException:
-            self.die(EXIT_INTERNAL, "internal error in the worker runtime:\n" + traceback.format_exc())
+            self.die(EXIT_INTERNAL, _INTERNAL_ERROR + traceback.format_exc())
         self.die(EXIT_INTERNAL, "worker runtime stopped unexpectedly")
 
     async def _main(self) -> None:
@@ -367,6 +370,8 @@ class WorkerRuntime(NodeLink):
         faulthandler.enable(file=self._stdio.orig_stderr, all_threads=True)
         self._welcome = loop.create_future()
         self._sock = _NodeSocket(self, sock, loop)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork_in_child)
         self._send(P.encode_frame(P.HELLO, 0, {
             "protocol": P.PROTOCOL_VERSION,
             "token": self.config.token,
@@ -439,6 +444,21 @@ class WorkerRuntime(NodeLink):
             self.die(EXIT_CONNECT, f"cannot connect to the node at {ep}: {exc}")
         return sock  # type: ignore[return-value]
 
+    def _after_fork_in_child(self) -> None:
+        # A tool forked (multiprocessing's default on Linux, or os.fork). The
+        # child must never write to the node's connection, where its frames
+        # would interleave with ours, nor keep that connection open after we
+        # die. Its log records go to stderr instead, which is our pipe, so
+        # they still reach the node as "stderr" lines.
+        self._forked_child = True
+        sock = self._sock
+        self._sock = None
+        if sock is not None:
+            try:
+                os.close(sock._sock.detach())
+            except OSError:
+                pass
+
     def _install_logging(self) -> None:
         root = logging.getLogger()
         root.addHandler(FrameLogHandler(self._send_log))
@@ -452,7 +472,8 @@ class WorkerRuntime(NodeLink):
         exc = context.get("exception")
         msg = context.get("message", "")
         if exc is not None:
-            msg = f"{msg}\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            msg = f"{msg}\n" + "".join(
+                traceback.format_exception(type(exc), exc, exc.__traceback__))
         _log.error("event loop: %s", msg)
 
     # ------------------------------------------------------------------
@@ -467,12 +488,27 @@ class WorkerRuntime(NodeLink):
 
     def _send(self, frame: bytes) -> None:
         """Writes one frame; any thread."""
-        self._sock.write(frame)  # type: ignore[union-attr]
+        sock = self._sock
+        if sock is None:
+            if self._forked_child:
+                # A child forked by a tool came back into the runtime (finished
+                # the tool, sent a chunk, called the node). It has no
+                # connection and its thread pool is gone; end it here rather
+                # than leave a process that waits forever.
+                self._stdio.write_fatal(
+                    f"snakepit worker {self.config.worker_id}: a process forked by tool "
+                    f"code (pid {os.getpid()}) returned into the worker runtime; ending it")
+                os._exit(0)
+            return
+        sock.write(frame)
 
     def _send_log(self, level: str, logger: str, message: str, correlation_id: Optional[str],
                   session_id: Optional[str], request_id: int, stream: Optional[str]) -> None:
         """Sends a LOG frame; any thread, never blocks, never raises."""
         try:
+            if self._forked_child:
+                os.write(2, f"{level} {logger}: {message}\n".encode("utf-8", "backslashreplace"))
+                return
             sock = self._sock
             if sock is None or not self._ready:
                 return
@@ -481,7 +517,8 @@ class WorkerRuntime(NodeLink):
                 self._log_dropped += 1
                 return
             if len(message) > MAX_LOG_MESSAGE:
-                message = message[:MAX_LOG_MESSAGE] + f"... [{len(message) - MAX_LOG_MESSAGE} chars cut]"
+                cut = len(message) - MAX_LOG_MESSAGE
+                message = f"{message[:MAX_LOG_MESSAGE]}... [{cut} chars cut]"
             body: Dict[str, Any] = {"level": level, "logger": logger, "message": message}
             if correlation_id is not None:
                 body["correlation_id"] = str(correlation_id)
@@ -489,13 +526,23 @@ class WorkerRuntime(NodeLink):
                 body["session_id"] = str(session_id)
             if stream is not None:
                 body["stream"] = stream
+            fid = request_id if 0 < request_id <= P.U32_MAX else 0
+            try:
+                frame = P.encode_frame(P.LOG, fid, body, self._peer_max)
+            except P.FrameTooLargeError:
+                # Only with a node limit far below the default: cut harder (a
+                # character may take 6 bytes as a JSON escape) rather than send
+                # a frame the node would treat as a protocol error.
+                body["message"] = message[:max(0, self._peer_max // 6 - 256)] + "... [cut]"
+                frame = P.encode_frame(P.LOG, fid, body, self._peer_max)
             if self._log_dropped:
                 dropped, self._log_dropped = self._log_dropped, 0
                 sock.write(P.encode_frame(P.LOG, 0, {
                     "level": "WARNING", "logger": "snakepit.worker",
-                    "message": f"{dropped} log records dropped: the node was not reading fast enough",
+                    "message": f"{dropped} log records dropped: the node was not reading "
+                               "fast enough",
                 }))
-            sock.write(P.encode_frame(P.LOG, request_id if 0 < request_id <= P.U32_MAX else 0, body))
+            sock.write(frame)
         except Exception:
             pass
 
@@ -506,7 +553,21 @@ class WorkerRuntime(NodeLink):
             body["traceback"] = tb
         if tools is not None:
             body["tools"] = tools
-        return P.encode_frame(P.ERROR, fid, body)
+        try:
+            return P.encode_frame(P.ERROR, fid, body, self._peer_max)
+        except P.FrameTooLargeError:
+            # A long traceback (or tool list) against a small node limit: keep
+            # the code and type, cut the text to fit.
+            budget = max(16, self._peer_max // 8 - 256)
+            body["message"] = message[:budget]
+            if tb is not None:
+                body["traceback"] = "... [traceback cut]\n" + tb[-budget:]
+            body.pop("tools", None)
+            try:
+                return P.encode_frame(P.ERROR, fid, body, self._peer_max)
+            except P.FrameTooLargeError:
+                return P.encode_frame(P.ERROR, fid, {"code": code, "type": type_name[:64],
+                                                     "message": "(too large to send)"})
 
     def _tool_failed(self, call: _Call, exc: BaseException) -> bytes:
         return self._error_frame(call.id, "tool_failed", _qualified_name(type(exc)),
@@ -555,7 +616,8 @@ class WorkerRuntime(NodeLink):
         elif handler is not None:
             raise P.ProtocolError(f"{frame.name} arrived before WELCOME")
         else:
-            raise P.ProtocolError(f"unexpected {frame.name} frame (type {frame.type}) from the node")
+            raise P.ProtocolError(
+                f"unexpected {frame.name} frame (type {frame.type}) from the node")
 
     def _on_request(self, fid: int, body: Dict[str, Any]) -> None:
         if fid == 0 or fid & P.WORKER_ID_BIT:
@@ -590,19 +652,19 @@ class WorkerRuntime(NodeLink):
         if args is None:
             args = {}
         elif type(args) is not dict:
-            self._send(self._error_frame(fid, "bad_request", "TypeError",
-                                         f"REQUEST.args must be an object, not {type(args).__name__}"))
+            self._send(self._error_frame(
+                fid, "bad_request", "TypeError",
+                f"REQUEST.args must be an object, not {type(args).__name__}"))
             return
         session_id = body.get("session_id") or None
         correlation_id = body.get("correlation_id")
         timeout_ms = body.get("timeout_ms")
-        ctx = Context(
-            name, fid,
-            session_id if session_id is None or type(session_id) is str else str(session_id),
-            correlation_id if correlation_id is None or type(correlation_id) is str else str(correlation_id),
-            self.config.worker_id, self.config.node_id, self,
-            timeout_ms if type(timeout_ms) is int else None,
-        )
+        if session_id is not None and type(session_id) is not str:
+            session_id = str(session_id)
+        if correlation_id is not None and type(correlation_id) is not str:
+            correlation_id = str(correlation_id)
+        ctx = Context(name, fid, session_id, correlation_id, self.config.worker_id,
+                      self.config.node_id, self, timeout_ms if type(timeout_ms) is int else None)
         try:
             kwargs = spec.bind(args, ctx)
         except TypeError as exc:
@@ -631,7 +693,7 @@ class WorkerRuntime(NodeLink):
                 coro = self._run_async(call, kwargs)
             # Task creation copies the current context: do it inside run_ctx
             # (create_task's context= argument needs Python 3.11).
-            task = run_ctx.run(self._loop.create_task, coro)  # type: ignore[union-attr]
+            task = run_ctx.run(self._loop.create_task, coro)
             call.task = task
             # A task cancelled before its first step never runs the wrapper's
             # except clauses; this answers for it (and _finish is idempotent).
@@ -700,7 +762,7 @@ class WorkerRuntime(NodeLink):
         deadline_ms = body.get("deadline_ms")
         if type(deadline_ms) not in (int, float) or deadline_ms < 0:
             deadline_ms = DEFAULT_SHUTDOWN_MS
-        self._loop.call_later(deadline_ms / 1000.0, self._shutdown_deadline)  # type: ignore[union-attr]
+        self._loop.call_later(deadline_ms / 1000.0, self._shutdown_deadline)
         self._maybe_exit()
 
     def _maybe_exit(self) -> None:
@@ -719,7 +781,7 @@ class WorkerRuntime(NodeLink):
         if self._exiting:
             return
         self._exiting = True
-        self._loop.create_task(self._flush_and_exit())  # type: ignore[union-attr]
+        self._loop.create_task(self._flush_and_exit())
 
     async def _flush_and_exit(self) -> None:
         try:
@@ -739,7 +801,7 @@ class WorkerRuntime(NodeLink):
         if type(session_id) is not str or hook is None:
             return
         if asyncio.iscoroutinefunction(hook):
-            self._loop.create_task(self._session_closed_async(hook, session_id))  # type: ignore[union-attr]
+            self._loop.create_task(self._session_closed_async(hook, session_id))
         else:
             self._executor.submit(self._session_closed_sync, hook, session_id)
 
@@ -780,7 +842,7 @@ class WorkerRuntime(NodeLink):
             if threading.get_ident() == self._loop_thread:
                 self._maybe_exit()
             else:
-                self._loop.call_soon_threadsafe(self._maybe_exit)  # type: ignore[union-attr]
+                self._loop.call_soon_threadsafe(self._maybe_exit)
 
     def _run_sync(self, call: _Call, kwargs: Dict[str, Any]) -> None:
         """A plain function, in an executor thread."""
@@ -827,7 +889,7 @@ class WorkerRuntime(NodeLink):
                 if chunk[4] == P.ERROR:
                     frame = chunk
                     break
-                with call.cond:  # type: ignore[union-attr]
+                with call.cond:
                     call.credit -= 1
                 if not call.cancel_requested:  # the node no longer wants chunks
                     self._send(chunk)

@@ -34,7 +34,8 @@ PARTIAL_FLUSH_S = 0.1
 PIPE_SIZE = 1024 * 1024
 _F_SETPIPE_SZ = 1031  # Linux fcntl; absent from the fcntl module before 3.10
 
-# (level, logger, message, stream) -> None; never blocks, never raises.
+# (level, logger, message, correlation_id, session_id, request_id, stream) -> None.
+# Must never block or raise: it is called from logging handlers in any thread.
 LogSink = Callable[[str, str, str, Optional[str], Optional[str], int, Optional[str]], None]
 
 
@@ -42,7 +43,8 @@ class FrameLogHandler(logging.Handler):
     """A root-logger handler that turns records into LOG frames.
 
     Callable from any thread; it only formats the record and hands it to the
-    sink, which queues the frame onto the event loop. It never blocks on the
+    sink, which sends the frame through the connection's non-blocking writer
+    (or drops it when the node is not keeping up). It never blocks on the
     socket and never raises into the code that logged.
     """
 
@@ -156,6 +158,64 @@ class LineForwarder(asyncio.Protocol):
         self.flush()
 
 
+#: The capture file behind the original stderr is cut back to empty past this
+#: size, so a chatty worker cannot fill the disk; the node reads only its tail.
+CAPTURE_LIMIT_BYTES = 1024 * 1024
+
+
+class TeeStderr(io.TextIOBase):
+    """``sys.stderr`` of a worker: forwarded as LOG frames, and also written at
+    once to the original stderr, which the node captures to a file.
+
+    The forwarded copy is lost when the process is killed before the loop has
+    read it; the captured copy is not, because the kernel holds it. That is how
+    a ``worker_crashed`` error can carry the last lines a tool wrote to stderr
+    (a traceback, a message before ``os._exit``) even after SIGKILL.
+    """
+
+    def __init__(self, forwarded: io.TextIOBase, redirect: "StdioRedirect") -> None:
+        super().__init__()
+        self._forwarded = forwarded
+        self._redirect = redirect
+        self._captured = 0
+        self._lock = threading.Lock()
+
+    def write(self, s: str) -> int:
+        n = self._forwarded.write(s)
+        data = s.encode("utf-8", "backslashreplace")
+        with self._lock:
+            fd = self._redirect.orig_stderr_fd
+            try:
+                if self._captured + len(data) > CAPTURE_LIMIT_BYTES:
+                    # The fd is O_APPEND: after truncation, writes start again at 0.
+                    os.ftruncate(fd, 0)
+                    self._captured = 0
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                self._captured += len(data)
+            except OSError:
+                pass  # the capture is best effort; the forwarded copy still goes out
+        return n
+
+    def flush(self) -> None:
+        self._forwarded.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._forwarded.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+
 class StdioRedirect:
     """Owns the pipes that replace fds 1 and 2, and the saved original stderr."""
 
@@ -192,8 +252,8 @@ class StdioRedirect:
             self._read_fds.append((r, name, level))
         sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace",
                           closefd=False)
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace",
-                          closefd=False)
+        sys.stderr = TeeStderr(open(2, "w", buffering=1, encoding="utf-8",
+                                    errors="backslashreplace", closefd=False), self)
         # input() in a tool would otherwise read the node's lifeline pipe.
         try:
             sys.stdin = open(os.devnull, "r")

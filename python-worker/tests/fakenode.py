@@ -26,6 +26,9 @@ if WORKER_DIR not in sys.path:
 
 from snakepit_worker import protocol as P  # noqa: E402
 
+#: Interpreter for worker processes; set SNAKEPIT_TEST_PYTHON to check another
+#: version (e.g. python3.9) while pytest itself runs on this one.
+WORKER_PYTHON = os.environ.get("SNAKEPIT_TEST_PYTHON") or sys.executable
 TIMEOUT = 20.0
 TOKEN = "ab" * 32
 DEMO = "snakepit_worker.demo:DemoAdapter"
@@ -41,12 +44,15 @@ class FakeNode:
         token: str = TOKEN,
         env: Optional[Dict[str, str]] = None,
         worker_id: str = "test-1.1",
+        transport: str = "unix",
     ) -> None:
         self.adapter = adapter
         self.concurrency = concurrency
         self.token = token
         self.extra_env = env or {}
         self.worker_id = worker_id
+        self.transport = transport
+        self.endpoint = ""
         self.dir = tempfile.mkdtemp(prefix="sp-")
         self.sock_path = os.path.join(self.dir, "worker.sock")
         self.stderr_path = os.path.join(self.dir, "stderr.txt")
@@ -71,7 +77,7 @@ class FakeNode:
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
         env.update({
-            "SNAKEPIT_ENDPOINT": f"unix:{self.sock_path}",
+            "SNAKEPIT_ENDPOINT": self.endpoint or f"unix:{self.sock_path}",
             "SNAKEPIT_TOKEN": self.token,
             "SNAKEPIT_WORKER_ID": self.worker_id,
             "SNAKEPIT_NODE_ID": "node-test",
@@ -86,14 +92,20 @@ class FakeNode:
 
     async def start(self, spawn: bool = True) -> None:
         """Listens on the socket and spawns the worker."""
-        self.server = await asyncio.start_unix_server(self._on_conn, path=self.sock_path)
+        if self.transport == "tcp":
+            self.server = await asyncio.start_server(self._on_conn, host="127.0.0.1", port=0)
+            port = self.server.sockets[0].getsockname()[1]
+            self.endpoint = f"tcp:127.0.0.1:{port}"
+        else:
+            self.server = await asyncio.start_unix_server(self._on_conn, path=self.sock_path)
+            self.endpoint = f"unix:{self.sock_path}"
         if spawn:
             self.spawn()
 
     def spawn(self) -> None:
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "snakepit_worker"],
+                [WORKER_PYTHON, "-m", "snakepit_worker"],
                 env=self.env(), cwd=WORKER_DIR, stdin=subprocess.PIPE,
                 stdout=err, stderr=err,
             )
@@ -225,7 +237,8 @@ class FakeNode:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; stderr={self.stderr_text()!r}")
+                raise AssertionError(
+                    f"timed out waiting for {what}; stderr={self.stderr_text()!r}")
             self._frames_changed.clear()
             try:
                 await asyncio.wait_for(self._frames_changed.wait(), 0.05)
@@ -259,7 +272,8 @@ class Harness:
     def __init__(self) -> None:
         self.nodes: List[FakeNode] = []
 
-    def run(self, body: Callable[[FakeNode], Any], timeout: float = 60.0, **node_kwargs: Any) -> None:
+    def run(self, body: Callable[[FakeNode], Any], timeout: float = 60.0,
+            **node_kwargs: Any) -> None:
         async def main() -> None:
             node = FakeNode(**node_kwargs)
             self.nodes.append(node)

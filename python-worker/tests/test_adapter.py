@@ -289,7 +289,8 @@ def test_config_defaults_and_values():
     assert cfg.concurrency == 1 and cfg.parent_pid is None and cfg.node_id == ""
     cfg = config_from_env(dict(BASE_ENV, SNAKEPIT_CONCURRENCY="8", SNAKEPIT_PARENT_PID="123",
                                SNAKEPIT_NODE_ID="n", SNAKEPIT_MAX_FRAME_BYTES="1000"))
-    assert (cfg.concurrency, cfg.parent_pid, cfg.node_id, cfg.max_frame_bytes) == (8, 123, "n", 1000)
+    assert (cfg.concurrency, cfg.parent_pid, cfg.node_id,
+            cfg.max_frame_bytes) == (8, 123, "n", 1000)
     ep = parse_endpoint("tcp:127.0.0.1:4567")
     assert (ep.kind, ep.host, ep.port) == ("tcp", "127.0.0.1", 4567)
     assert str(ep) == "tcp:127.0.0.1:4567"

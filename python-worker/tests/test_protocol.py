@@ -165,7 +165,8 @@ def test_truncated_and_overrunning_attachments():
     with pytest.raises(P.ProtocolError, match="truncated attachment length"):
         decode_all(struct.pack(">IBII", 9 + 2 + 2, P.RESULT, 1, 2) + b"{}" + b"\x00\x00")
     # Attachment claims 100 bytes, frame holds 3.
-    bad = struct.pack(">IBII", 9 + 2 + 4 + 3, P.RESULT, 1, 2) + b"{}" + struct.pack(">I", 100) + b"abc"
+    bad = (struct.pack(">IBII", 9 + 2 + 4 + 3, P.RESULT, 1, 2) + b"{}"
+           + struct.pack(">I", 100) + b"abc")
     with pytest.raises(P.ProtocolError, match="runs past the end"):
         decode_all(bad)
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from fakenode import DEMO, TIMEOUT, WORKER_DIR, FakeNode, P
+from fakenode import DEMO, TIMEOUT, WORKER_DIR, WORKER_PYTHON, FakeNode, P
 
 FUNCS = "funcs_adapter"
 #: Window for "nothing more happens" checks. These never synchronise anything:
@@ -34,13 +34,14 @@ def test_handshake(harness):
         assert b["protocol"] == 1
         assert b["worker_id"] == "test-1.1"
         assert b["pid"] == node.proc.pid
-        assert b["python"] == sys.version.split()[0]
+        python = b["python"]
+        assert python.count(".") == 2 and python.split(".")[0] == "3"
         assert b["adapter"] == DEMO
         tools = {t["name"]: t for t in b["tools"]}
         assert tools["count"]["kind"] == "stream" and tools["async_count"]["kind"] == "stream"
         assert tools["add"] == {"name": "add", "kind": "unary", "doc": "Returns a + b."}
         result = await node.request(1, "info")
-        assert result.body["result"] == {"pid": node.proc.pid, "python": sys.version.split()[0],
+        assert result.body["result"] == {"pid": node.proc.pid, "python": python,
                                          "worker_id": "test-1.1", "node_id": "node-test"}
 
     harness.run(body)
@@ -97,6 +98,18 @@ def test_unreachable_node_exits_6(harness):
         assert "cannot connect" in node.stderr_text()
 
     harness.run(body)
+
+
+def test_tcp_transport(harness):
+    async def body(node: FakeNode):
+        await node.start()
+        assert node.endpoint.startswith("tcp:127.0.0.1:")
+        await node.handshake()
+        assert (await node.request(1, "add", {"a": 2, "b": 3})).body == {"result": 5}
+        r = await node.request(2, "bytes_echo", {"size": 100_000})
+        assert len(r.body["result"]) == 100_000
+
+    harness.run(body, transport="tcp")
 
 
 # -- unary, async and errors --------------------------------------------------------------
@@ -199,6 +212,17 @@ def test_result_larger_than_node_limit_is_a_tool_failure(harness):
         r = await node.request(1, "big_result", {"size": 10_000})
         assert r.body["code"] == "tool_failed" and "too large" in r.body["message"]
         assert (await node.request(2, "big_result", {"size": 100})).body == {"result": "x" * 100}
+        # Errors and log records are cut to fit the node's limit instead of
+        # breaking the protocol (the fake node's reader enforces nothing, so
+        # check the sizes here).
+        r = await node.request(3, "deep_failure", {"depth": 50})
+        assert r.body["code"] == "tool_failed" and r.body["type"] == "ValueError"
+        assert len(r.body["traceback"]) + len(r.body["message"]) < 4096
+        assert (await node.request(4, "log_big", {"size": 20_000})).body == {"result": True}
+        await node.wait_for(lambda: any(m.startswith("LLL") for m in messages(node)),
+                            what="big log record")
+        [big] = [m for m in messages(node) if m.startswith("LLL")]
+        assert big.endswith("[cut]") and len(big) < 4096
 
     harness.run(body, adapter=FUNCS)
 
@@ -388,6 +412,28 @@ def test_logger_records_carry_correlation_and_session(harness):
     harness.run(body)
 
 
+def test_forked_child_never_writes_frames(harness):
+    async def body(node: FakeNode):
+        await node.start()
+        await node.handshake()
+        assert (await node.request(1, "fork_and_log")).body == {"result": 0}
+        await node.wait_for(
+            lambda: any("record from forked child" in m for m in messages(node, stream="stderr"))
+            and "print from forked child" in messages(node, stream="stdout")
+            and "record from parent after fork" in messages(node),
+            what="child output")
+        # The child's record came as a stderr line, never as a LOG frame of its own.
+        assert "record from forked child" not in messages(node, logger="funcs_adapter")
+        assert (await node.request(2, "multiply", {"a": 3, "b": 3})).body == {"result": 9}
+        # A child that returns from the tool is ended, never answers, never lingers.
+        r = await node.request(3, "fork_and_return")
+        assert r.body == {"result": "parent, child status 0"}
+        assert "returned into the worker runtime" in node.stderr_text()
+        assert node.read_error is None
+
+    harness.run(body, adapter=FUNCS)
+
+
 def test_plain_logger_in_tool_thread_gets_request_ids_via_contextvars(harness):
     async def body(node: FakeNode):
         await node.start()
@@ -453,6 +499,31 @@ def test_async_session_and_node_call_errors(harness):
         assert "unknown_op" in r.body["message"]
 
     harness.run(body, adapter=FUNCS)
+
+
+def test_blocking_session_api_in_async_tool_is_explained(harness):
+    async def body(node: FakeNode):
+        await node.start()
+        await node.handshake()
+        r = await node.request(1, "wrong_sync_call", session_id="s1")
+        assert r.body["code"] == "tool_failed" and r.body["type"] == "RuntimeError"
+        assert "await ctx.acall" in r.body["message"]
+
+    harness.run(body, adapter=FUNCS)
+
+
+def test_more_requests_than_concurrency_all_complete(harness):
+    async def body(node: FakeNode):
+        await node.start()
+        await node.handshake()
+        for fid in range(1, 6):
+            node.send(P.REQUEST, fid, {"tool": "sleep", "args": {"ms": 20}, "stream": False})
+        node.send(P.REQUEST, 6, {"tool": "async_echo", "args": {"k": 1}, "stream": False})
+        for fid in range(1, 6):
+            assert (await node.expect(fid=fid)).body == {"result": {"slept_ms": 20}}
+        assert (await node.expect(fid=6)).body == {"result": {"k": 1}}
+
+    harness.run(body, concurrency=1)
 
 
 def test_session_unavailable_without_session(harness):
@@ -596,7 +667,7 @@ def test_closing_stdin_ends_the_worker(harness):
 MIDDLE = r"""
 import os, subprocess, sys
 env = dict(os.environ, SNAKEPIT_PARENT_PID=str(os.getpid()))
-p = subprocess.Popen([sys.executable, "-m", "snakepit_worker"], env=env,
+p = subprocess.Popen([sys.argv[1], "-m", "snakepit_worker"], env=env,
                      stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
 print(p.pid, flush=True)
 p.wait()
@@ -618,8 +689,9 @@ def test_parent_death_detected_by_ppid_without_stdin_pipe(harness):
     async def body(node: FakeNode):
         await node.start(spawn=False)
         with open(node.stderr_path, "wb") as err:
-            middle = subprocess.Popen([sys.executable, "-c", MIDDLE], env=node.env(),
-                                      cwd=WORKER_DIR, stdout=subprocess.PIPE, stderr=err)
+            middle = subprocess.Popen([sys.executable, "-c", MIDDLE, WORKER_PYTHON],
+                                      env=node.env(), cwd=WORKER_DIR,
+                                      stdout=subprocess.PIPE, stderr=err)
         worker_pid = None
         try:
             worker_pid = int(middle.stdout.readline())
@@ -662,7 +734,7 @@ def test_crash_tool_kills_the_process(harness):
     harness.run(body)
 
 
-# -- protocol errors -------------------------------------------------------------------------------
+# -- protocol errors -----------------------------------------------------------------------
 
 
 def test_malformed_frame_exits_5(harness):

@@ -122,3 +122,52 @@ def sleep(ms: float, ctx: Context) -> str:
     if ctx.wait_cancelled(ms / 1000.0):
         ctx.raise_if_cancelled()
     return "slept"
+
+
+@tool
+async def wrong_sync_call(ctx: Context):
+    """Uses the blocking session API from an async tool (a mistake the runtime explains)."""
+    return ctx.session.get("x")
+
+
+@tool
+def fork_and_log() -> int:
+    """Forks a child that logs and prints, as a multiprocessing 'fork' child would."""
+    import os
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            log.warning("record from forked child")
+            print("print from forked child", flush=True)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    log.warning("record from parent after fork")
+    return status
+
+
+@tool
+def deep_failure(depth: int):
+    """Fails with a long traceback and message."""
+    if depth > 0:
+        return deep_failure(depth - 1)
+    raise ValueError("m" * 5000)
+
+
+@tool
+def log_big(size: int) -> bool:
+    log.warning("L" * size)
+    return True
+
+
+@tool
+def fork_and_return() -> str:
+    """Forks; the child returns from the tool too (a user bug the runtime must contain)."""
+    import os
+
+    pid = os.fork()
+    if pid == 0:
+        return "child"
+    _, status = os.waitpid(pid, 0)
+    return f"parent, child status {status}"

@@ -92,6 +92,8 @@ final class WorkerEndpoint {
       }
     });
     socket.closeHandler(v -> conn.closed());
+    // A worker killed mid-write resets its connection; the close handler deals with it.
+    socket.exceptionHandler(t -> LOG.debug("Worker connection error: {}", t.toString()));
     conn.handshakeTimer = vertx.setTimer(HANDSHAKE_TIMEOUT_MS, t -> {
       if (conn.worker == null) {
         LOG.warn("Closing a worker connection that sent no handshake within {} ms", HANDSHAKE_TIMEOUT_MS);

@@ -123,15 +123,12 @@ final class WorkerProcess {
     state = State.DEAD;
     pool.vertx.cancelTimer(startTimer);
     pool.vertx.cancelTimer(stopTimer);
-    if (tail != null && !tail.isBlank()) {
-      for (String line : tail.split("\n")) {
-        rememberStderr(line);
-        if (!line.isBlank()) {
-          PY_LOG.warn("[{}] {}", id, line);
-        }
-      }
+    // The capture file holds what the worker wrote to stderr synchronously (the runtime tees
+    // sys.stderr there), so it survives SIGKILL; the lines forwarded over the socket may not.
+    String stderr = tail != null && !tail.isBlank() ? tail.strip() : String.join("\n", lastStderr);
+    if (was == State.STARTING && tail != null && !tail.isBlank()) {
+      PY_LOG.warn("[{}] exited before connecting; its output:\n{}", id, tail.strip());
     }
-    String stderr = String.join("\n", lastStderr);
     for (Call call : inflight.values()) {
       pool.vertx.cancelTimer(call.callTimer);
       call.fail(new SnakepitException(ErrorCode.WORKER_CRASHED,

@@ -105,9 +105,10 @@ class EndpointSecurityTest {
 
   @Test
   void aWorkerThatSendsGarbageIsReplaced() throws Exception {
-    // The protocol error path for a connected worker: the demo tool writes raw bytes to the socket fd.
+    // The protocol error path for a connected worker: a test adapter writes raw bytes to its socket.
     try (SupervisorHarness h = new SupervisorHarness().start(new JsonObject().put("size", 1)
-        .put("backoff-min-ms", 50))) {
+        .put("backoff-min-ms", 50).put("adapter", "evil_adapter:EvilAdapter")
+        .put("python-path", java.nio.file.Path.of("src", "test", "python").toAbsolutePath().toString()))) {
       long pid = h.readyPids().get(0);
       h.execute("corrupt_protocol", new JsonObject());
       eventually("the corrupt worker is replaced", () -> h.readyPids().size() == 1 && !h.readyPids().contains(pid));

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
 class WorkerPoolTest {
 
   private static JsonObject pool(int size) {
-    return new JsonObject().put("size", size);
+    // Calls left running at the end of a test need not be waited for long.
+    return new JsonObject().put("size", size).put("drain-timeout-ms", 200).put("stop-grace-ms", 500);
   }
 
   @Test

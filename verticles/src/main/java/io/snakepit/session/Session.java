@@ -1,0 +1,306 @@
+package io.snakepit.session;
+
+import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * One session: an expiring, named record that a client creates, runs tools
+ * in, and keeps state in. Immutable; every change makes a new copy with a
+ * higher {@link #version()}.
+ *
+ * <p>Metadata, programs and variables are each stamped with the hybrid
+ * logical clock time and node of their last write (see {@link Stamped}), so
+ * that two diverged copies merge per entry with {@link #merge}. A deleted
+ * session is kept for a while as a tombstone ({@link #deletedHlc()} > 0) so
+ * that an older copy cannot bring it back.
+ *
+ * @param id           1-128 characters of {@code [A-Za-z0-9._:-]}
+ * @param createdAt    creation time, epoch milliseconds
+ * @param accessedAt   last access, epoch milliseconds; the TTL slides from here
+ * @param ttlMs        time to live after the last access
+ * @param version      optimistic-concurrency version, +1 on every change
+ * @param lastNode     the node that last ran a call in this session, or null
+ * @param lastWorker   the worker that last ran a call in this session, or null
+ * @param metadata     string keys to JSON values
+ * @param programs     program id to JSON document
+ * @param variables    name to JSON value
+ * @param deletedHlc   0 for a live session; the delete's timestamp for a tombstone
+ */
+public record Session(String id, long createdAt, long accessedAt, long ttlMs, long version, String lastNode,
+                      String lastWorker, Map<String, Stamped> metadata, Map<String, Stamped> programs,
+                      Map<String, Stamped> variables, long deletedHlc) {
+
+  public Session {
+    metadata = metadata == null || metadata.isEmpty() ? Map.of() : metadata;
+    programs = programs == null || programs.isEmpty() ? Map.of() : programs;
+    variables = variables == null || variables.isEmpty() ? Map.of() : variables;
+  }
+
+  /** A new, empty session. */
+  public static Session create(String id, long now, long ttlMs) {
+    return new Session(id, now, now, ttlMs, 1, null, null, null, null, null, 0);
+  }
+
+  public boolean isDeleted() {
+    return deletedHlc != 0;
+  }
+
+  /** When the session expires if nobody touches it, epoch milliseconds. */
+  public long expiresAt() {
+    return accessedAt + ttlMs;
+  }
+
+  public boolean isExpired(long now) {
+    return now >= expiresAt();
+  }
+
+  /** A variable's value, or null when it is not set (or deleted). */
+  public Object variable(String name) {
+    Stamped s = variables.get(name);
+    return s == null || s.deleted() ? null : s.value();
+  }
+
+  /** Whether the variable is set. */
+  public boolean hasVariable(String name) {
+    Stamped s = variables.get(name);
+    return s != null && !s.deleted();
+  }
+
+  /** How many live (not deleted) variables it has. */
+  public int variableCount() {
+    return liveCount(variables);
+  }
+
+  public int programCount() {
+    return liveCount(programs);
+  }
+
+  private static int liveCount(Map<String, Stamped> m) {
+    int n = 0;
+    for (Stamped s : m.values()) {
+      if (!s.deleted()) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  // ---- changes: each returns a new copy with the next version ----------------------------------
+
+  public Session withVariable(String name, Stamped value) {
+    return new Session(id, createdAt, accessedAt, ttlMs, version + 1, lastNode, lastWorker, metadata, programs,
+        put(variables, name, value), deletedHlc);
+  }
+
+  public Session withProgram(String programId, Stamped doc) {
+    return new Session(id, createdAt, accessedAt, ttlMs, version + 1, lastNode, lastWorker, metadata,
+        put(programs, programId, doc), variables, deletedHlc);
+  }
+
+  public Session withMetadata(String key, Stamped value) {
+    return new Session(id, createdAt, accessedAt, ttlMs, version + 1, lastNode, lastWorker,
+        put(metadata, key, value), programs, variables, deletedHlc);
+  }
+
+  public Session withTtl(long newTtlMs) {
+    return new Session(id, createdAt, accessedAt, newTtlMs, version + 1, lastNode, lastWorker, metadata, programs,
+        variables, deletedHlc);
+  }
+
+  /** Records the node and worker that served a call. */
+  public Session servedBy(String node, String worker) {
+    return new Session(id, createdAt, accessedAt, ttlMs, version + 1, node, worker, metadata, programs, variables,
+        deletedHlc);
+  }
+
+  /** Slides the TTL. Not a content change: the version stays. */
+  public Session touched(long now) {
+    if (now <= accessedAt) {
+      return this;
+    }
+    return new Session(id, createdAt, now, ttlMs, version, lastNode, lastWorker, metadata, programs, variables,
+        deletedHlc);
+  }
+
+  /** This session as a tombstone: no content, remembered as deleted at {@code hlc}. */
+  public Session deleted(long hlc) {
+    return new Session(id, createdAt, accessedAt, ttlMs, version + 1, null, null, null, null, null, hlc);
+  }
+
+  private static Map<String, Stamped> put(Map<String, Stamped> m, String k, Stamped v) {
+    Map<String, Stamped> copy = new HashMap<>(m.size() + 2);
+    copy.putAll(m);
+    copy.put(k, v);
+    return copy;
+  }
+
+  // ---- merge -----------------------------------------------------------------------------------
+
+  /**
+   * Merges two copies of one session that diverged (after a network partition,
+   * say). Each variable, program and metadata entry keeps its last write by
+   * hybrid logical clock; a delete of the whole session wins over any write,
+   * so a stale copy cannot resurrect it. The merge is commutative, associative
+   * and idempotent, so replicas converge whatever order they merge in.
+   */
+  public static Session merge(Session a, Session b) {
+    if (a == null) {
+      return b;
+    }
+    if (b == null) {
+      return a;
+    }
+    if (a.isDeleted() || b.isDeleted()) {
+      Session t = !b.isDeleted() || (a.isDeleted() && a.deletedHlc >= b.deletedHlc) ? a : b;
+      long created = Math.min(a.createdAt, b.createdAt);
+      return new Session(t.id, created, Math.max(a.accessedAt, b.accessedAt), Math.max(a.ttlMs, b.ttlMs),
+          Math.max(a.version, b.version), null, null, null, null, null, Math.max(a.deletedHlc, b.deletedHlc));
+    }
+    Session recent = a.accessedAt > b.accessedAt
+        || (a.accessedAt == b.accessedAt && compareNullable(a.lastWorker, b.lastWorker) >= 0) ? a : b;
+    return new Session(a.id, Math.min(a.createdAt, b.createdAt), Math.max(a.accessedAt, b.accessedAt),
+        Math.max(a.ttlMs, b.ttlMs), Math.max(a.version, b.version), recent.lastNode, recent.lastWorker,
+        mergeMaps(a.metadata, b.metadata), mergeMaps(a.programs, b.programs), mergeMaps(a.variables, b.variables),
+        0);
+  }
+
+  private static int compareNullable(String x, String y) {
+    if (x == null) {
+      return y == null ? 0 : -1;
+    }
+    return y == null ? 1 : x.compareTo(y);
+  }
+
+  private static Map<String, Stamped> mergeMaps(Map<String, Stamped> a, Map<String, Stamped> b) {
+    if (a.isEmpty()) {
+      return b;
+    }
+    if (b.isEmpty()) {
+      return a;
+    }
+    Map<String, Stamped> out = new HashMap<>(a);
+    b.forEach((k, v) -> out.merge(k, v, Stamped::merge));
+    return out;
+  }
+
+  // ---- JSON ------------------------------------------------------------------------------------
+
+  /** The public view: values only, as the HTTP API and clients see it. */
+  public JsonObject toJson() {
+    JsonObject j = new JsonObject().put("id", id).put("created_at", createdAt).put("accessed_at", accessedAt)
+        .put("expires_at", expiresAt()).put("ttl_s", ttlMs / 1000.0).put("version", version);
+    if (lastNode != null) {
+      j.put("last_node", lastNode);
+    }
+    if (lastWorker != null) {
+      j.put("last_worker", lastWorker);
+    }
+    j.put("metadata", values(metadata)).put("variables", values(variables));
+    JsonObject progs = new JsonObject();
+    programs.forEach((k, v) -> {
+      if (!v.deleted()) {
+        progs.put(k, v.value());
+      }
+    });
+    j.put("program_ids", new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(progs.fieldNames())));
+    return j;
+  }
+
+  /** Live variables as a JSON object. */
+  public JsonObject variablesJson() {
+    return values(variables);
+  }
+
+  private static JsonObject values(Map<String, Stamped> m) {
+    JsonObject o = new JsonObject();
+    m.forEach((k, v) -> {
+      if (!v.deleted()) {
+        o.put(k, v.value());
+      }
+    });
+    return o;
+  }
+
+  /** The full form, with stamps and tombstones: what stores persist and export writes. */
+  public JsonObject toStorageJson() {
+    JsonObject j = new JsonObject().put("id", id).put("created_at", createdAt).put("accessed_at", accessedAt)
+        .put("ttl_ms", ttlMs).put("version", version);
+    if (lastNode != null) {
+      j.put("last_node", lastNode);
+    }
+    if (lastWorker != null) {
+      j.put("last_worker", lastWorker);
+    }
+    if (deletedHlc != 0) {
+      j.put("deleted_hlc", deletedHlc);
+    }
+    if (!metadata.isEmpty()) {
+      j.put("metadata", stamped(metadata));
+    }
+    if (!programs.isEmpty()) {
+      j.put("programs", stamped(programs));
+    }
+    if (!variables.isEmpty()) {
+      j.put("variables", stamped(variables));
+    }
+    return j;
+  }
+
+  private static JsonObject stamped(Map<String, Stamped> m) {
+    JsonObject o = new JsonObject();
+    m.forEach((k, v) -> {
+      JsonObject e = new JsonObject().put("t", v.hlc()).put("n", v.node());
+      if (v.deleted()) {
+        e.put("d", true);
+      } else {
+        e.put("v", v.value());
+      }
+      o.put(k, e);
+    });
+    return o;
+  }
+
+  /**
+   * Reads {@link #toStorageJson()}'s form.
+   *
+   * @throws IllegalArgumentException naming the field that is wrong
+   */
+  public static Session fromStorageJson(JsonObject j) {
+    try {
+      String id = j.getString("id");
+      if (id == null || !SessionIds.isValid(id)) {
+        throw new IllegalArgumentException("'id' must be 1-128 characters of [A-Za-z0-9._:-], got " + id);
+      }
+      return new Session(id, req(j, "created_at"), req(j, "accessed_at"), req(j, "ttl_ms"), req(j, "version"),
+          j.getString("last_node"), j.getString("last_worker"), readStamped(j, "metadata"),
+          readStamped(j, "programs"), readStamped(j, "variables"), j.getLong("deleted_hlc", 0L));
+    } catch (ClassCastException e) {
+      throw new IllegalArgumentException("a field has the wrong type: " + e.getMessage());
+    }
+  }
+
+  private static long req(JsonObject j, String key) {
+    Long v = j.getLong(key);
+    if (v == null) {
+      throw new IllegalArgumentException("'" + key + "' is missing");
+    }
+    return v;
+  }
+
+  private static Map<String, Stamped> readStamped(JsonObject j, String key) {
+    JsonObject o = j.getJsonObject(key);
+    if (o == null || o.isEmpty()) {
+      return Map.of();
+    }
+    Map<String, Stamped> out = new HashMap<>(o.size() * 2);
+    for (String k : o.fieldNames()) {
+      JsonObject e = o.getJsonObject(k);
+      if (e == null || e.getLong("t") == null || e.getString("n") == null) {
+        throw new IllegalArgumentException("'" + key + "." + k + "' must be {\"v\",\"t\",\"n\"}");
+      }
+      out.put(k, new Stamped(e.getValue("v"), e.getLong("t"), e.getString("n"), e.getBoolean("d", false)));
+    }
+    return out;
+  }
+}
