@@ -1,6 +1,7 @@
 package io.snakepit.app;
 
 import io.snakepit.app.http.HttpApiVerticle;
+import io.snakepit.session.SessionStoreVerticle;
 import io.snakepit.supervisor.ProcessSupervisorVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -22,6 +23,8 @@ public final class Node {
   private final Vertx vertx;
   private HttpApiVerticle http;
   private volatile boolean closed;
+  /** Deployment ids, newest first: undeployed in that order so that nothing outlives what it uses. */
+  private final java.util.List<String> deployments = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   public Node(NodeConfig config) {
     this.config = config;
@@ -37,8 +40,17 @@ public final class Node {
   public Future<Void> start() {
     LOG.info("Starting node {} (native transport: {})", config.nodeId(), vertx.isNativeTransportEnabled());
     http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes());
-    return vertx.deployVerticle(new ProcessSupervisorVerticle(), new DeploymentOptions().setConfig(config.supervisor()))
-        .compose(id -> vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject())))
+    return vertx.deployVerticle(new SessionStoreVerticle(), new DeploymentOptions().setConfig(config.sessions()))
+        .compose(id -> {
+          deployments.add(0, id);
+          return vertx.deployVerticle(new ProcessSupervisorVerticle(),
+              new DeploymentOptions().setConfig(config.supervisor()));
+        })
+        .compose(id -> {
+          deployments.add(0, id);
+          return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()));
+        })
+        .onSuccess(id -> deployments.add(0, id))
         .mapEmpty();
   }
 
@@ -55,7 +67,12 @@ public final class Node {
     closed = true;
     LOG.info("Stopping node {}", config.nodeId());
     try {
-      vertx.close().toCompletionStage().toCompletableFuture().get(CLOSE_TIMEOUT_S, TimeUnit.SECONDS);
+      Future<Void> undeployed = Future.succeededFuture();
+      for (String id : deployments) {
+        undeployed = undeployed.transform(ar -> vertx.undeploy(id));
+      }
+      undeployed.transform(ar -> vertx.close())
+          .toCompletionStage().toCompletableFuture().get(CLOSE_TIMEOUT_S, TimeUnit.SECONDS);
     } catch (Exception e) {
       LOG.warn("Node did not stop cleanly within {} s: {}", CLOSE_TIMEOUT_S, e.toString());
     }

@@ -25,9 +25,10 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param dataDir      where the node keeps its state
  * @param maxBodyBytes the largest HTTP request body accepted
  * @param supervisor   the JSON handed to the process-supervision verticle
+ * @param sessions     the JSON handed to the session-storage verticle
  */
 public record NodeConfig(String nodeId, String host, int httpPort, Path dataDir, long maxBodyBytes,
-                         JsonObject supervisor) {
+                         JsonObject supervisor, JsonObject sessions) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
   public static JsonObject readFile(Path file) {
@@ -78,6 +79,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, Path dataDir,
     r.has("max-frame-bytes");
     String runDir = r.string("run-dir", null);
     JsonObject pools = r.object("pools");
+    JsonObject sessions = r.object("sessions");
     r.rejectUnknownKeys();
     JsonObject sup = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("pools", pools);
     if (transport != null) {
@@ -91,6 +93,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, Path dataDir,
     }
     // Validate the supervisor's part now, so every error surfaces before anything starts.
     SupervisorConfig.fromJson(sup);
-    return new NodeConfig(nodeId, host, port, Path.of(dataDir), maxBody, sup);
+    JsonObject sess = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("sessions", sessions);
+    return new NodeConfig(nodeId, host, port, Path.of(dataDir), maxBody, sup, sess);
   }
 }

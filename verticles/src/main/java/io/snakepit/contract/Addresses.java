@@ -25,6 +25,19 @@ public final class Addresses {
   /** Publish: system events (worker started, crashed, recycled, pool degraded, ...). */
   public static final String EVENTS = "snakepit.events";
 
+  /**
+   * Prefix of the session store's operations: {@code snakepit.session.<op>}, with ops
+   * create, get, exists, delete, list, count, stats, health, var.get, var.put, var.delete,
+   * vars, program.get, program.put, meta.put, served, export, import. See docs/event-bus.md.
+   */
+  public static final String SESSION_PREFIX = "snakepit.session.";
+
+  /**
+   * Prefix under which node services answer the calls Python workers make with
+   * {@code ctx.call(op)}: {@code snakepit.call.<op>}, e.g. {@code snakepit.call.session.get_var}.
+   */
+  public static final String NODE_CALL_PREFIX = "snakepit.call.";
+
   /** Prefix of the per-stream control addresses. */
   public static final String STREAM_CONTROL_PREFIX = "snakepit.stream.control.";
 }

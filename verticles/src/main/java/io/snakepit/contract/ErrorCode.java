@@ -22,6 +22,13 @@ public enum ErrorCode {
   NO_WORKERS("no_workers", 503, "The pool has no ready worker yet; retry shortly."),
   SHUTTING_DOWN("shutting_down", 503, "The node is stopping; send the call to another node."),
   PROTOCOL_ERROR("protocol_error", 502, "A worker broke the wire protocol and was replaced; check the worker's version."),
+  SESSION_NOT_FOUND("session_not_found", 404, "Create the session first (POST /v1/sessions), or check its id; it may have expired."),
+  NOT_FOUND_IN_SESSION("not_found_in_session", 404, "The session has no such variable or program; set it first."),
+  CONFLICT("conflict", 409, "The session changed concurrently too many times; retry the operation."),
+  LIMIT_EXCEEDED("limit_exceeded", 413, "The change would pass a configured session limit; see 'limit' and docs/configuration.md."),
+  SESSION_REQUIRED("session_required", 400, "This operation needs a session; call /v1/sessions/{id}/execute."),
+  UNKNOWN_OP("unknown_op", 400, "The worker asked the node for an operation it does not offer; upgrade the worker or the node."),
+  STORE_UNAVAILABLE("store_unavailable", 503, "The session store cannot serve right now; retry, and check /health/sessions."),
   INTERNAL("internal", 500, "An unexpected error in the node; report it with the correlation id.");
 
   private final String code;

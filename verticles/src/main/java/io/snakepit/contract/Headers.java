@@ -9,6 +9,9 @@ public final class Headers {
   /** The correlation id of a request, on the event bus. */
   public static final String CORRELATION_ID = "correlation-id";
 
+  /** On a node call from Python: the worker that made it. */
+  public static final String WORKER_ID = "worker-id";
+
   /** The correlation id of a request, over HTTP. */
   public static final String HTTP_CORRELATION_ID = "X-Correlation-Id";
 }

@@ -20,6 +20,8 @@ final class Call implements StreamHandle {
   final long enqueuedNanos = System.nanoTime();
 
   WorkerProcess worker;
+  /** The worker holding the session's Python-side state, preferred by dispatch; null for none. */
+  String preferredWorker;
   int requestId;
   long queueTimer = -1;
   long callTimer = -1;
@@ -45,6 +47,10 @@ final class Call implements StreamHandle {
     Call c = new Call(request, timeoutMs, null, observer);
     c.pendingCredit = initialCredit;
     return c;
+  }
+
+  ExecuteRequest.Affinity affinity() {
+    return request.affinity() != null ? request.affinity() : pool.config.affinity();
   }
 
   boolean isStream() {

@@ -15,7 +15,43 @@ import io.vertx.core.json.JsonObject;
  * @param correlationId the request's correlation id, carried into the worker's log records
  */
 public record ExecuteRequest(String pool, String tool, JsonObject args, long timeoutMs, String sessionId,
-                             String correlationId) {
+                             String correlationId, Affinity affinity) {
+
+  /** How strongly a session call sticks to the worker that holds the session's Python-side state. */
+  public enum Affinity {
+    /** Prefer that worker; take another when it is busy. */
+    HINT("hint"),
+    /** Wait in the queue for that worker. */
+    STRICT_QUEUE("strict-queue"),
+    /** Fail with {@code worker_busy} when that worker is busy. */
+    STRICT_FAIL_FAST("strict-fail-fast");
+
+    private final String wire;
+
+    Affinity(String wire) {
+      this.wire = wire;
+    }
+
+    public String wire() {
+      return wire;
+    }
+
+    /** The mode for a wire name, or null for an unknown one. */
+    public static Affinity of(String wire) {
+      for (Affinity a : values()) {
+        if (a.wire.equals(wire)) {
+          return a;
+        }
+      }
+      return null;
+    }
+  }
+
+  /** A call without session or affinity. */
+  public ExecuteRequest(String pool, String tool, JsonObject args, long timeoutMs, String sessionId,
+                        String correlationId) {
+    this(pool, tool, args, timeoutMs, sessionId, correlationId, null);
+  }
 
   /** Largest timeout a caller may ask for: one day. */
   public static final long MAX_TIMEOUT_MS = 86_400_000L;
@@ -53,8 +89,16 @@ public record ExecuteRequest(String pool, String tool, JsonObject args, long tim
     if (session != null && !(session instanceof String)) {
       throw bad("'session_id' must be a string", correlationId);
     }
+    Object aff = body.getValue("affinity");
+    Affinity affinity = null;
+    if (aff != null) {
+      affinity = aff instanceof String a ? Affinity.of(a) : null;
+      if (affinity == null) {
+        throw bad("'affinity' must be one of hint, strict-queue, strict-fail-fast", correlationId);
+      }
+    }
     return new ExecuteRequest((String) pool, t, args == null ? new JsonObject() : (JsonObject) args, timeoutMs,
-        (String) session, correlationId);
+        (String) session, correlationId, affinity);
   }
 
   /** The inverse of {@link #fromJson}. */
@@ -69,7 +113,15 @@ public record ExecuteRequest(String pool, String tool, JsonObject args, long tim
     if (sessionId != null) {
       j.put("session_id", sessionId);
     }
+    if (affinity != null) {
+      j.put("affinity", affinity.wire());
+    }
     return j;
+  }
+
+  /** The same call, bound to a session's preferred worker. */
+  public ExecuteRequest withSession(String id) {
+    return new ExecuteRequest(pool, tool, args, timeoutMs, id, correlationId, affinity);
   }
 
   private static SnakepitException bad(String message, String correlationId) {

@@ -1,6 +1,13 @@
 package io.snakepit.supervisor;
 
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.snakepit.protocol.Frame;
 import io.snakepit.protocol.FrameType;
 import io.vertx.core.Future;
@@ -10,11 +17,22 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Serves the CALL frames workers send to their node ({@code ctx.call} in
- * Python). Other parts of the node register operations by name, e.g. the
- * session store registers {@code session.get_var}; an unknown operation gets
- * an {@code unknown_op} error, never silence.
+ * Python). An operation registered here runs in place; any other goes over
+ * the event bus to {@code snakepit.call.<op>}, where other verticles serve
+ * theirs (the session store serves {@code session.*}). An operation nobody
+ * serves gets an {@code unknown_op} error, never silence.
+ *
+ * <p>A {@code session.*} call may only name a session that one of the
+ * worker's own in-flight calls runs in: a tool reaches its own session, not
+ * somebody else's.
  */
 public final class NodeCalls {
+
+  private final Vertx vertx;
+
+  NodeCalls(Vertx vertx) {
+    this.vertx = vertx;
+  }
 
   /** One operation: takes the call's arguments and who asked, returns a JSON-able result. */
   @FunctionalInterface
@@ -30,16 +48,33 @@ public final class NodeCalls {
   }
 
   void handle(WorkerProcess worker, Frame frame) {
-    String op = frame.body().getString("op");
-    Operation operation = op == null ? null : operations.get(op);
-    if (operation == null) {
-      reply(worker, frame.id(), null, "unknown_op",
-          "the node offers no operation '" + op + "'; known: " + String.join(", ", operations.keySet()));
+    Object opValue = frame.body().getValue("op");
+    if (!(opValue instanceof String op) || op.isEmpty()) {
+      reply(worker, frame.id(), null, ErrorCode.BAD_REQUEST.code(), "a CALL needs an 'op' string");
       return;
     }
+    String cid = null;
+    if (op.startsWith("session.")) {
+      Object sid = frame.body().getValue("session_id");
+      Call owner = null;
+      for (Call c : worker.inflight.values()) {
+        if (sid != null && sid.equals(c.request.sessionId())) {
+          owner = c;
+          break;
+        }
+      }
+      if (owner == null) {
+        reply(worker, frame.id(), null, ErrorCode.SESSION_REQUIRED.code(), sid == null
+            ? "this call runs without a session; make it with one (POST /v1/sessions/{id}/execute)"
+            : "session '" + sid + "' is not the session of a call running on this worker");
+        return;
+      }
+      cid = owner.request.correlationId();
+    }
+    Operation operation = operations.get(op);
     Future<Object> result;
     try {
-      result = operation.call(frame.body(), worker.id);
+      result = operation != null ? operation.call(frame.body(), worker.id) : forward(op, frame.body(), worker, cid);
     } catch (RuntimeException e) {
       result = Future.failedFuture(e);
     }
@@ -51,6 +86,19 @@ public final class NodeCalls {
         reply(worker, frame.id(), null, e.errorCode().code(), e.getMessage());
       }
     });
+  }
+
+  private Future<Object> forward(String op, JsonObject args, WorkerProcess worker, String cid) {
+    DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.WORKER_ID, worker.id);
+    if (cid != null) {
+      opts.addHeader(Headers.CORRELATION_ID, cid);
+    }
+    return vertx.eventBus().request(Addresses.NODE_CALL_PREFIX + op, args, opts)
+        .map(m -> (Object) m.body())
+        .recover(t -> t instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS
+            ? Future.failedFuture(new SnakepitException(ErrorCode.UNKNOWN_OP, "the node offers no operation '" + op
+                + "'" + (op.startsWith("session.") ? " (is the session store deployed?)" : "")))
+            : Future.failedFuture(t));
   }
 
   private static void reply(WorkerProcess worker, int id, Object result, String code, String message) {

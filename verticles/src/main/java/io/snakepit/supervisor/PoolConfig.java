@@ -34,7 +34,8 @@ public record PoolConfig(
     long backoffMinMs,
     long backoffMaxMs,
     long drainTimeoutMs,
-    long stopGraceMs) {
+    long stopGraceMs,
+    ExecuteRequest.Affinity affinity) {
 
   /** The adapter every default pool runs: the built-in demo. */
   public static final String DEMO_ADAPTER = "snakepit_worker.demo:DemoAdapter";
@@ -89,7 +90,8 @@ public record PoolConfig(
         r.longValue("backoff-min-ms", 100, 1, day),
         r.longValue("backoff-max-ms", 10_000, 1, day),
         r.longValue("drain-timeout-ms", 10_000, 0, day),
-        r.longValue("stop-grace-ms", 3_000, 1, day));
+        r.longValue("stop-grace-ms", 3_000, 1, day),
+        ExecuteRequest.Affinity.of(r.oneOf("affinity", "hint", "hint", "strict-queue", "strict-fail-fast")));
     r.rejectUnknownKeys();
     if (c.heartbeatTimeoutMs <= c.heartbeatMs) {
       throw new ConfigException(r.key("heartbeat-timeout-ms") + " must be greater than heartbeat-ms ("

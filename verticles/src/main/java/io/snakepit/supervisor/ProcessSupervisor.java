@@ -42,7 +42,7 @@ public final class ProcessSupervisor {
   private final Context context;
   private final SupervisorConfig config;
   private final Map<String, WorkerPool> pools = new LinkedHashMap<>();
-  private final NodeCalls nodeCalls = new NodeCalls();
+  private final NodeCalls nodeCalls;
   private final String token;
   private final WorkerRegistry registry;
   private WorkerEndpoint endpoint;
@@ -51,6 +51,7 @@ public final class ProcessSupervisor {
   private boolean stopping;
 
   public ProcessSupervisor(Vertx vertx, Context context, SupervisorConfig config) {
+    this.nodeCalls = new NodeCalls(vertx);
     this.vertx = vertx;
     this.context = context;
     this.config = config;
@@ -150,9 +151,17 @@ public final class ProcessSupervisor {
 
   /** Runs a tool and completes with {@code {"result","worker","node"}}, or fails with a {@link SnakepitException}. */
   public Future<JsonObject> execute(ExecuteRequest request) {
+    return execute(request, null);
+  }
+
+  /**
+   * Runs a tool, preferring the given worker (the one that holds the call's
+   * session state) as the request's affinity says.
+   */
+  public Future<JsonObject> execute(ExecuteRequest request, String preferredWorker) {
     if (Vertx.currentContext() != context) {
       Promise<JsonObject> p = Promise.promise();
-      context.runOnContext(v -> execute(request).onComplete(p));
+      context.runOnContext(v -> execute(request, preferredWorker).onComplete(p));
       return p.future();
     }
     WorkerPool pool;
@@ -162,6 +171,7 @@ public final class ProcessSupervisor {
       return Future.failedFuture(e.withCorrelationId(request.correlationId()));
     }
     Call call = Call.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config.callTimeoutMs());
+    call.preferredWorker = preferredWorker;
     pool.submit(call);
     return call.promise.future();
   }
@@ -172,6 +182,12 @@ public final class ProcessSupervisor {
    * {@link StreamHandle#request} grants later.
    */
   public StreamHandle stream(ExecuteRequest request, StreamObserver observer, int initialCredit) {
+    return stream(request, observer, initialCredit, null);
+  }
+
+  /** As {@link #stream(ExecuteRequest, StreamObserver, int)}, preferring a session's worker. */
+  public StreamHandle stream(ExecuteRequest request, StreamObserver observer, int initialCredit,
+                             String preferredWorker) {
     WorkerPool pool;
     try {
       pool = poolFor(request);
@@ -189,6 +205,7 @@ public final class ProcessSupervisor {
     }
     Call call = Call.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config.callTimeoutMs(),
         observer, Math.max(1, initialCredit));
+    call.preferredWorker = preferredWorker;
     if (Vertx.currentContext() != context) {
       context.runOnContext(v -> pool.submit(call));
       return new StreamHandle() {

@@ -46,6 +46,14 @@ public class ProcessSupervisorVerticle extends VerticleBase {
         m -> m.reply(new JsonObject().put("workers", supervisor.workers()))));
     consumers.add(eb.<JsonObject>consumer(Addresses.POOLS,
         m -> m.reply(new JsonObject().put("pools", supervisor.pools()))));
+    // Adapters drop a session's Python-side state when it is deleted or expires, wherever that happened.
+    consumers.add(eb.<JsonObject>consumer(Addresses.EVENTS, m -> {
+      JsonObject ev = m.body();
+      String type = ev == null ? null : ev.getString("type");
+      if ("session.deleted".equals(type) || "session.expired".equals(type)) {
+        supervisor.sessionClosed(ev.getString("session_id"));
+      }
+    }));
     return supervisor.start();
   }
 
@@ -64,13 +72,17 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       e.failMessage(msg);
       return;
     }
-    supervisor.execute(req).onComplete(ar -> {
-      if (ar.succeeded()) {
-        msg.reply(ar.result());
-      } else {
-        SnakepitException.from(ar.cause()).withCorrelationId(cid).failMessage(msg);
-      }
-    });
+    SessionCall session = new SessionCall(vertx, supervisor.nodeId(), req);
+    session.begin()
+        .compose(preferred -> supervisor.execute(req, preferred))
+        .compose(reply -> session.served(reply.getString("worker")).map(reply))
+        .onComplete(ar -> {
+          if (ar.succeeded()) {
+            msg.reply(ar.result());
+          } else {
+            SnakepitException.from(ar.cause()).withCorrelationId(cid).failMessage(msg);
+          }
+        });
   }
 
   private void onStreamOpen(Message<JsonObject> msg) {
@@ -94,12 +106,25 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       e.failMessage(msg);
       return;
     }
+    SessionCall session = new SessionCall(vertx, supervisor.nodeId(), req);
+    session.begin().onComplete(ar -> {
+      if (ar.failed()) {
+        SnakepitException.from(ar.cause()).withCorrelationId(cid).failMessage(msg);
+      } else {
+        openStream(msg, req, sink, credit, cid, session, ar.result());
+      }
+    });
+  }
+
+  private void openStream(Message<JsonObject> msg, ExecuteRequest req, String sink, int credit, String cid,
+                          SessionCall session, String preferred) {
     String control = Addresses.STREAM_CONTROL_PREFIX + UUID.randomUUID();
     EventBus eb = vertx.eventBus();
     MessageConsumer<JsonObject>[] controlConsumer = new MessageConsumer[1];
     StreamHandle handle = supervisor.stream(req, new StreamObserver() {
       @Override
       public void onStart(String workerId) {
+        session.served(workerId);
         eb.send(sink, new JsonObject().put("type", "start").put("worker", workerId).put("node", supervisor.nodeId()));
       }
 
@@ -125,7 +150,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
           controlConsumer[0].unregister();
         }
       }
-    }, credit);
+    }, credit, preferred);
     controlConsumer[0] = eb.consumer(control, m -> {
       JsonObject body = m.body();
       if (body == null) {

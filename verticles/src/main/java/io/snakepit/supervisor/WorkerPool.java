@@ -91,9 +91,16 @@ public final class WorkerPool {
       call.fail(ErrorCode.SHUTTING_DOWN, "Pool '" + config.name() + "' is stopping; send the call to another node.");
       return;
     }
-    WorkerProcess w = pickWorker();
+    WorkerProcess w = pickWorker(call);
     if (w != null) {
       w.dispatch(call);
+      return;
+    }
+    if (call.preferredWorker != null && call.affinity() == ExecuteRequest.Affinity.STRICT_FAIL_FAST
+        && findReady(call.preferredWorker) != null) {
+      call.fail(new SnakepitException(ErrorCode.WORKER_BUSY, "Worker " + call.preferredWorker
+          + ", which holds the session's state, is busy (affinity strict-fail-fast).", null,
+          new JsonObject().put("worker", call.preferredWorker)));
       return;
     }
     if (degraded && readyCount() == 0) {
@@ -124,7 +131,37 @@ public final class WorkerPool {
     }
   }
 
-  private WorkerProcess pickWorker() {
+  private WorkerProcess findReady(String workerId) {
+    for (WorkerProcess w : slots) {
+      if (w != null && w.isReady() && w.id.equals(workerId)) {
+        return w;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The worker a call should go to now, or null when it must wait. A session's
+   * worker is taken when it has room; when it is busy, {@code hint} falls back
+   * to any worker while the strict modes wait (or fail, in {@link #submit}).
+   * A session whose worker is gone goes anywhere: that state is lost.
+   */
+  private WorkerProcess pickWorker(Call call) {
+    if (call.preferredWorker != null) {
+      WorkerProcess w = findReady(call.preferredWorker);
+      if (w != null) {
+        if (w.hasCapacity()) {
+          return w;
+        }
+        if (call.affinity() != ExecuteRequest.Affinity.HINT) {
+          return null;
+        }
+      }
+    }
+    return leastLoaded();
+  }
+
+  private WorkerProcess leastLoaded() {
     WorkerProcess best = null;
     int n = slots.length;
     for (int i = 0; i < n; i++) {
@@ -143,14 +180,18 @@ public final class WorkerPool {
   }
 
   private void drainQueue() {
-    while (!queue.isEmpty()) {
-      WorkerProcess w = pickWorker();
-      if (w == null) {
+    // In order, but a call waiting for its session's busy worker lets later calls pass.
+    for (Iterator<Call> it = queue.iterator(); it.hasNext(); ) {
+      if (leastLoaded() == null) {
         return;
       }
-      Call call = queue.pollFirst();
-      vertx.cancelTimer(call.queueTimer);
-      w.dispatch(call);
+      Call call = it.next();
+      WorkerProcess w = pickWorker(call);
+      if (w != null) {
+        it.remove();
+        vertx.cancelTimer(call.queueTimer);
+        w.dispatch(call);
+      }
     }
   }
 

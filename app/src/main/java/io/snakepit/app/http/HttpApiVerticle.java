@@ -50,9 +50,24 @@ public final class HttpApiVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     Router router = Router.router(vertx);
+    BodyHandler bodyHandler = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
     router.route().handler(this::correlationId);
-    router.post("/v1/*").handler(BodyHandler.create(false).setBodyLimit(maxBodyBytes));
-    router.post("/v1/execute").handler(this::execute);
+    // Import streams its body itself, in constant memory; every other request body is buffered up to the limit.
+    router.post("/v1/*").handler(ctx -> {
+      if (ctx.request().path().equals("/v1/sessions/import")) {
+        ctx.next();
+      } else {
+        bodyHandler.handle(ctx);
+      }
+    });
+    router.put("/v1/*").handler(bodyHandler);
+    router.post("/v1/execute").handler(ctx -> {
+      JsonObject body = jsonBody(ctx);
+      if (body != null) {
+        execute(vertx, ctx, body);
+      }
+    });
+    new SessionRoutes(vertx).mount(router);
     router.post("/v1/execute/stream").handler(ctx -> new NdjsonStream(vertx, ctx, jsonBody(ctx)).open());
     router.get("/v1/workers").handler(ctx -> ask(ctx, Addresses.WORKERS));
     router.get("/v1/pools").handler(ctx -> ask(ctx, Addresses.POOLS));
@@ -77,11 +92,8 @@ public final class HttpApiVerticle extends VerticleBase {
     ctx.next();
   }
 
-  private void execute(RoutingContext ctx) {
-    JsonObject body = jsonBody(ctx);
-    if (body == null) {
-      return;
-    }
+  /** Runs a call through the supervisor and answers its reply or its typed error. */
+  static void execute(io.vertx.core.Vertx vertx, RoutingContext ctx, JsonObject body) {
     vertx.eventBus().<JsonObject>request(Addresses.EXECUTE, body, options(ctx)).onComplete(ar -> {
       if (ar.succeeded()) {
         ctx.json(ar.result().body());

@@ -1,0 +1,302 @@
+package io.snakepit.session;
+
+import io.snakepit.config.ConfigException;
+import io.snakepit.config.ConfigReader;
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.Headers;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.function.Function;
+
+/**
+ * Session storage, served over the event bus at
+ * {@code snakepit.session.<op>} (and, for Python workers,
+ * {@code snakepit.call.session.<op>}) from the configured
+ * {@link SessionStore} adapter. Publishes session events on
+ * {@link Addresses#EVENTS}.
+ *
+ * <p>Configuration: {@code {"node-id", "data-dir", "sessions": {"adapter", "limits",
+ * "sweep-interval-ms", "tombstone-ttl-s", "<adapter>": {...}}}}.
+ */
+public class SessionStoreVerticle extends VerticleBase {
+
+  private SessionStore store;
+  private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+
+  /** The store this verticle serves; available once started. */
+  public SessionStore store() {
+    return store;
+  }
+
+  @Override
+  public Future<?> start() {
+    SessionSettings settings;
+    SessionStoreFactory factory;
+    JsonObject adapterConfig;
+    try {
+      JsonObject cfg = config();
+      String nodeId = cfg.getString("node-id");
+      if (nodeId == null) {
+        throw new ConfigException("node-id is required");
+      }
+      ConfigReader r = new ConfigReader(cfg.getJsonObject("sessions", new JsonObject()), "sessions");
+      String adapter = r.string("adapter", "memory");
+      SessionLimits limits = SessionLimits.fromJson(r.object("limits"), "sessions.limits");
+      long sweep = r.longValue("sweep-interval-ms", 1000, 10, 3_600_000);
+      long tombstoneTtl = r.longValue("tombstone-ttl-s", 3600, 1, 30 * 86_400L) * 1000;
+      factory = findFactory(adapter);
+      adapterConfig = r.object(factory.name());
+      // Other adapters' sections may be present (a shared config); they are theirs to check.
+      for (SessionStoreFactory f : ServiceLoader.load(SessionStoreFactory.class)) {
+        r.has(f.name());
+      }
+      r.rejectUnknownKeys();
+      settings = new SessionSettings(nodeId, new HybridLogicalClock(), limits, cfg.getString("data-dir"), sweep,
+          tombstoneTtl);
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    return factory.create(vertx, settings, adapterConfig).onSuccess(s -> {
+      store = s;
+      store.setListener(new EventPublisher());
+      register();
+    });
+  }
+
+  /** Finds an adapter by name, or by the class name of its factory. */
+  static SessionStoreFactory findFactory(String adapter) {
+    List<String> known = new ArrayList<>();
+    for (SessionStoreFactory f : ServiceLoader.load(SessionStoreFactory.class)) {
+      if (f.name().equals(adapter) || f.getClass().getName().equals(adapter)) {
+        return f;
+      }
+      known.add(f.name());
+    }
+    throw new ConfigException("sessions.adapter \"" + adapter + "\" is not a known session adapter; known: "
+        + String.join(", ", known) + " (custom adapters are found through META-INF/services/"
+        + SessionStoreFactory.class.getName() + ")");
+  }
+
+  @Override
+  public Future<?> stop() {
+    consumers.forEach(MessageConsumer::unregister);
+    return store == null ? Future.succeededFuture() : store.close();
+  }
+
+  private final class EventPublisher implements SessionListener {
+    @Override
+    public void created(Session session) {
+      publish("session.created", new JsonObject().put("session_id", session.id()));
+    }
+
+    @Override
+    public void deleted(String id) {
+      publish("session.deleted", new JsonObject().put("session_id", id));
+    }
+
+    @Override
+    public void expired(String id) {
+      publish("session.expired", new JsonObject().put("session_id", id));
+    }
+
+    private void publish(String type, JsonObject event) {
+      event.put("type", type).put("node", store.settings().nodeId()).put("at", System.currentTimeMillis());
+      vertx.eventBus().publish(Addresses.EVENTS, event);
+    }
+  }
+
+  // ---- operations ------------------------------------------------------------------------------
+
+  private void register() {
+    Map<String, Function<JsonObject, Future<?>>> ops = new LinkedHashMap<>();
+    ops.put("create", b -> store.create(optString(b, "id"), ttlMs(b), optObject(b, "metadata"))
+        .map(c -> new JsonObject().put("session", c.session().toJson()).put("created", c.created())));
+    ops.put("get", b -> store.get(id(b)).map(Session::toJson));
+    ops.put("exists", b -> store.exists(id(b)).map(e -> new JsonObject().put("exists", e)));
+    ops.put("delete", b -> store.delete(id(b)).map(d -> new JsonObject().put("deleted", d)));
+    ops.put("list", b -> store.list(optString(b, "cursor"), limit(b)).map(p -> page(p, false)));
+    ops.put("export", b -> store.list(optString(b, "cursor"), limit(b)).map(p -> page(p, true)));
+    ops.put("import", this::importSessions);
+    ops.put("count", b -> store.count().map(n -> new JsonObject().put("count", n)));
+    ops.put("stats", b -> store.stats());
+    ops.put("health", b -> store.health());
+    ops.put("var.get", b -> store.getVariable(id(b), name(b, "name")).map(v -> new JsonObject().put("value", v)));
+    ops.put("var.put", b -> store.putVariable(id(b), name(b, "name"), b.getValue("value")).map(this::version));
+    ops.put("var.delete", b -> store.deleteVariable(id(b), name(b, "name")).map(this::version));
+    ops.put("vars", b -> store.get(id(b)).map(s -> new JsonObject().put("variables", s.variablesJson())));
+    ops.put("program.get", b -> store.getProgram(id(b), name(b, "program_id"))
+        .map(p -> new JsonObject().put("program", p)));
+    ops.put("program.put", b -> store.putProgram(id(b), name(b, "program_id"), program(b)).map(this::version));
+    ops.put("meta.put", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value")).map(this::version));
+    ops.put("served", b -> store.recordServedBy(id(b), optString(b, "node"), optString(b, "worker"))
+        .map(this::version));
+    ops.forEach((op, fn) -> consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.SESSION_PREFIX + op,
+        m -> serve(m, fn))));
+    registerPythonCalls();
+  }
+
+  /**
+   * The operations Python tools reach through {@code ctx.session}. Each takes
+   * {@code session_id} and answers the bare value; see docs/protocol.md.
+   */
+  private void registerPythonCalls() {
+    Map<String, Function<JsonObject, Future<?>>> calls = new LinkedHashMap<>();
+    calls.put("session.get_var", b -> store.get(id(b)).map(s -> s.variable(name(b, "name"))));
+    calls.put("session.put_var", b -> store.putVariable(id(b), name(b, "name"), b.getValue("value"))
+        .map(s -> (Object) null));
+    calls.put("session.delete_var", b -> store.deleteVariable(id(b), name(b, "name")).map(s -> (Object) null));
+    calls.put("session.vars", b -> store.get(id(b)).map(Session::variablesJson));
+    calls.put("session.get_meta", b -> store.get(id(b)).map(s -> {
+      Stamped v = s.metadata().get(name(b, "key"));
+      return v == null || v.deleted() ? null : v.value();
+    }));
+    calls.put("session.put_meta", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value"))
+        .map(s -> (Object) null));
+    calls.forEach((op, fn) -> consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.NODE_CALL_PREFIX + op,
+        m -> serve(m, fn))));
+  }
+
+  private void serve(Message<JsonObject> m, Function<JsonObject, Future<?>> fn) {
+    String cid = m.headers().get(Headers.CORRELATION_ID);
+    Future<?> result;
+    try {
+      JsonObject body = m.body();
+      if (body == null) {
+        throw new SnakepitException(ErrorCode.BAD_REQUEST, "the message body must be a JSON object");
+      }
+      result = fn.apply(body);
+    } catch (RuntimeException e) {
+      result = Future.failedFuture(e);
+    }
+    result.onComplete(ar -> {
+      if (ar.succeeded()) {
+        Object v = ar.result();
+        m.reply(v instanceof JsonObject || v instanceof JsonArray || v instanceof String || v instanceof Number
+            || v instanceof Boolean || v == null ? v : String.valueOf(v));
+      } else {
+        SnakepitException.from(ar.cause()).withCorrelationId(cid).failMessage(m);
+      }
+    });
+  }
+
+  private JsonObject version(Session s) {
+    return new JsonObject().put("version", s.version());
+  }
+
+  private static JsonObject page(SessionPage p, boolean full) {
+    JsonArray items = new JsonArray();
+    p.sessions().forEach(s -> items.add(full ? s.toStorageJson() : s.toJson()));
+    JsonObject out = new JsonObject().put("sessions", items);
+    if (p.nextCursor() != null) {
+      out.put("next_cursor", p.nextCursor());
+    }
+    return out;
+  }
+
+  /** Merges a batch of sessions in storage form; invalid ones are reported, not stored. */
+  private Future<JsonObject> importSessions(JsonObject b) {
+    JsonArray items = b.getJsonArray("sessions");
+    if (items == null) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'sessions' must be a list of sessions in export form");
+    }
+    List<Future<Session>> merges = new ArrayList<>();
+    JsonArray errors = new JsonArray();
+    for (int i = 0; i < items.size(); i++) {
+      try {
+        Object item = items.getValue(i);
+        if (!(item instanceof JsonObject o)) {
+          throw new IllegalArgumentException("not a JSON object");
+        }
+        Session s = Session.fromStorageJson(o);
+        store.settings().limits().check(s);
+        merges.add(store.merge(s));
+      } catch (RuntimeException e) {
+        errors.add(new JsonObject().put("index", i).put("message", e.getMessage()));
+      }
+    }
+    return Future.join(merges).transform(ar -> {
+      int ok = 0;
+      for (int i = 0; i < merges.size(); i++) {
+        if (merges.get(i).succeeded()) {
+          ok++;
+        } else {
+          errors.add(new JsonObject().put("message", merges.get(i).cause().getMessage()));
+        }
+      }
+      return Future.succeededFuture(new JsonObject().put("imported", ok).put("failed", errors.size())
+          .put("errors", errors));
+    });
+  }
+
+  // ---- argument checks: every bad field is a bad_request naming it -----------------------------
+
+  private static String id(JsonObject b) {
+    Object v = b.getValue("id", b.getValue("session_id"));
+    if (!(v instanceof String s) || !SessionIds.isValid(s)) {
+      throw SessionErrors.badId(v == null ? null : String.valueOf(v));
+    }
+    return s;
+  }
+
+  private static String name(JsonObject b, String key) {
+    Object v = b.getValue(key);
+    if (!(v instanceof String s) || s.isEmpty()) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'" + key + "' must be a non-empty string");
+    }
+    return s;
+  }
+
+  private static String optString(JsonObject b, String key) {
+    Object v = b.getValue(key);
+    if (v != null && !(v instanceof String)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'" + key + "' must be a string");
+    }
+    return (String) v;
+  }
+
+  private static JsonObject optObject(JsonObject b, String key) {
+    Object v = b.getValue(key);
+    if (v != null && !(v instanceof JsonObject)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'" + key + "' must be a JSON object");
+    }
+    return (JsonObject) v;
+  }
+
+  private static JsonObject program(JsonObject b) {
+    Object v = b.getValue("program");
+    if (!(v instanceof JsonObject o)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'program' must be a JSON object");
+    }
+    return o;
+  }
+
+  private static long ttlMs(JsonObject b) {
+    Object v = b.getValue("ttl_s");
+    if (v == null) {
+      return 0;
+    }
+    if (!(v instanceof Number n) || n.doubleValue() <= 0 || n.doubleValue() > 1e10) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'ttl_s' must be a positive number of seconds");
+    }
+    return Math.max(1, Math.round(n.doubleValue() * 1000));
+  }
+
+  private static int limit(JsonObject b) {
+    Object v = b.getValue("limit", 100);
+    if (!(v instanceof Number n) || n.intValue() < 1 || n.intValue() > 1000) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'limit' must be a whole number from 1 to 1000");
+    }
+    return n.intValue();
+  }
+}
