@@ -68,7 +68,7 @@ final class SessionRoutes {
   }
 
   private void create(RoutingContext ctx) {
-    JsonObject body = ctx.body().length() == 0 ? new JsonObject() : HttpApiVerticle.jsonBody(ctx);
+    JsonObject body = ctx.body().length() <= 0 ? new JsonObject() : HttpApiVerticle.jsonBody(ctx);
     if (body == null) {
       return;
     }

@@ -11,7 +11,8 @@ import java.time.Duration;
 /** A plain HTTP client for system tests: the JDK's, as any outside program would use. */
 public final class Http {
 
-  private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private static final HttpClient CLIENT = HttpClient.newBuilder()
+      .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
 
   private Http() {
   }

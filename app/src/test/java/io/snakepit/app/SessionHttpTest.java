@@ -1,0 +1,247 @@
+package io.snakepit.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Sessions over HTTP on a real node with real Python workers: CRUD, execute in a session, affinity, Python access. */
+class SessionHttpTest {
+
+  static Node node;
+  static Vertx clientVertx;
+  static WebClient client;
+  static Path dataDir;
+
+  @BeforeAll
+  static void start() throws Exception {
+    dataDir = Files.createTempDirectory("snakepit-sess-");
+    JsonObject cfg = new JsonObject().put("http-port", 0).put("data-dir", dataDir.toString())
+        .put("pools", new JsonObject().put("default", new JsonObject().put("size", 3)));
+    node = new Node(NodeConfig.fromJson(cfg, "sess-test"));
+    node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    clientVertx = Vertx.vertx();
+    client = WebClient.create(clientVertx, new WebClientOptions().setDefaultPort(node.httpPort())
+        .setDefaultHost("127.0.0.1"));
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    client.close();
+    clientVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    node.close();
+    try (var walk = Files.walk(dataDir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  static <T> T await(Future<T> f) throws Exception {
+    return f.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  static HttpResponse<Buffer> send(HttpMethod method, String path, String body) throws Exception {
+    var req = client.request(method, path).putHeader("Content-Type", "application/json");
+    return await(body == null ? req.send() : req.sendBuffer(Buffer.buffer(body)));
+  }
+
+  static JsonObject error(HttpResponse<Buffer> r) {
+    return r.bodyAsJsonObject().getJsonObject("error");
+  }
+
+  @Test
+  void createIsIdempotentAndDeleteIsToo() throws Exception {
+    HttpResponse<Buffer> first = send(HttpMethod.POST, "/v1/sessions",
+        "{\"id\":\"s-crud\",\"ttl_s\":600,\"metadata\":{\"owner\":\"ann\"}}");
+    assertThat(first.statusCode()).isEqualTo(201);
+    assertThat(first.bodyAsJsonObject().getJsonObject("metadata").getString("owner")).isEqualTo("ann");
+    HttpResponse<Buffer> again = send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-crud\"}");
+    assertThat(again.statusCode()).isEqualTo(200);
+    assertThat(again.bodyAsJsonObject().getLong("created_at"))
+        .isEqualTo(first.bodyAsJsonObject().getLong("created_at"));
+    HttpResponse<Buffer> generated = send(HttpMethod.POST, "/v1/sessions", null);
+    assertThat(generated.statusCode()).isEqualTo(201);
+    assertThat(generated.bodyAsJsonObject().getString("id")).matches("[A-Za-z0-9._:-]{1,128}");
+    assertThat(send(HttpMethod.GET, "/v1/sessions/s-crud", null).statusCode()).isEqualTo(200);
+    assertThat(send(HttpMethod.DELETE, "/v1/sessions/s-crud", null).statusCode()).isEqualTo(204);
+    assertThat(send(HttpMethod.DELETE, "/v1/sessions/s-crud", null).statusCode()).isEqualTo(204);
+    HttpResponse<Buffer> gone = send(HttpMethod.GET, "/v1/sessions/s-crud", null);
+    assertThat(gone.statusCode()).isEqualTo(404);
+    assertThat(error(gone).getString("code")).isEqualTo("session_not_found");
+    assertThat(error(gone).getString("correlation_id")).isNotBlank();
+  }
+
+  @Test
+  void variablesAndProgramsOverHttp() throws Exception {
+    send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-vars\"}");
+    assertThat(send(HttpMethod.PUT, "/v1/sessions/s-vars/variables/x", "{\"value\":{\"a\":[1,2]}}").statusCode())
+        .isEqualTo(200);
+    assertThat(send(HttpMethod.GET, "/v1/sessions/s-vars/variables/x", null).bodyAsJsonObject()
+        .getJsonObject("value")).isEqualTo(new JsonObject().put("a", new io.vertx.core.json.JsonArray().add(1).add(2)));
+    assertThat(send(HttpMethod.GET, "/v1/sessions/s-vars/variables", null).bodyAsJsonObject()
+        .getJsonObject("variables").fieldNames()).containsExactly("x");
+    assertThat(send(HttpMethod.DELETE, "/v1/sessions/s-vars/variables/x", null).statusCode()).isEqualTo(204);
+    HttpResponse<Buffer> missing = send(HttpMethod.GET, "/v1/sessions/s-vars/variables/x", null);
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(error(missing).getString("code")).isEqualTo("not_found_in_session");
+    assertThat(send(HttpMethod.PUT, "/v1/sessions/s-vars/programs/p1", "{\"steps\":[\"a\",\"b\"]}").statusCode())
+        .isEqualTo(200);
+    assertThat(send(HttpMethod.GET, "/v1/sessions/s-vars/programs/p1", null).bodyAsJsonObject()
+        .getJsonObject("program").getJsonArray("steps").getList()).containsExactly("a", "b");
+    assertThat(send(HttpMethod.PUT, "/v1/sessions/s-vars/variables/y", "{\"nope\":1}").statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void badIdsAndBadJsonAreTypedFourHundreds() throws Exception {
+    for (String body : List.of("{\"id\":\"has space\"}", "{\"id\":\"" + "x".repeat(129) + "\"}", "{\"id\":5}",
+        "{\"ttl_s\":-1}", "{\"ttl_s\":99999999}", "{\"metadata\":[1]}", "not json")) {
+      HttpResponse<Buffer> r = send(HttpMethod.POST, "/v1/sessions", body);
+      assertThat(r.statusCode()).as(body).isEqualTo(400);
+      assertThat(error(r).getString("code")).as(body).isEqualTo("bad_request");
+    }
+    assertThat(send(HttpMethod.GET, "/v1/sessions/bad%20id", null).statusCode()).isEqualTo(400);
+    assertThat(send(HttpMethod.GET, "/v1/sessions?limit=abc", null).statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void executeInASessionPrefersTheWorkerThatHoldsItsState() throws Exception {
+    send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-aff\"}");
+    JsonObject remembered = send(HttpMethod.POST, "/v1/sessions/s-aff/execute",
+        "{\"tool\":\"remember\",\"args\":{\"value\":\"kept\"}}").bodyAsJsonObject();
+    String worker = remembered.getString("worker");
+    for (int i = 0; i < 5; i++) {
+      JsonObject recall = send(HttpMethod.POST, "/v1/sessions/s-aff/execute", "{\"tool\":\"recall\"}")
+          .bodyAsJsonObject();
+      assertThat(recall.getString("worker")).isEqualTo(worker);
+      assertThat(recall.getJsonObject("result").getString("value")).isEqualTo("kept");
+    }
+    assertThat(send(HttpMethod.GET, "/v1/sessions/s-aff", null).bodyAsJsonObject().getString("last_worker"))
+        .isEqualTo(worker);
+    HttpResponse<Buffer> none = send(HttpMethod.POST, "/v1/sessions/nope-none/execute", "{\"tool\":\"echo\"}");
+    assertThat(none.statusCode()).isEqualTo(404);
+    assertThat(error(none).getString("code")).isEqualTo("session_not_found");
+  }
+
+  @Test
+  void pythonReadsAndWritesSessionVariablesVisibleAtOnce() throws Exception {
+    send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-py\"}");
+    for (int i = 1; i <= 3; i++) {
+      JsonObject r = send(HttpMethod.POST, "/v1/sessions/s-py/execute",
+          "{\"tool\":\"incr\",\"args\":{\"name\":\"n\"}}").bodyAsJsonObject();
+      assertThat(r.getInteger("result")).isEqualTo(i);
+      assertThat(send(HttpMethod.GET, "/v1/sessions/s-py/variables/n", null).bodyAsJsonObject()
+          .getInteger("value")).isEqualTo(i);
+    }
+    // Without a session, ctx.session is a clear error.
+    HttpResponse<Buffer> r = send(HttpMethod.POST, "/v1/execute", "{\"tool\":\"incr\",\"args\":{\"name\":\"n\"}}");
+    assertThat(r.statusCode()).isEqualTo(500);
+    assertThat(error(r).getString("type")).contains("SessionUnavailableError");
+    assertThat(error(r).getString("message")).contains("without a session");
+  }
+
+  @Test
+  void deletingASessionTellsTheWorkersToDropItsState() throws Exception {
+    send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-close\"}");
+    String worker = send(HttpMethod.POST, "/v1/sessions/s-close/execute",
+        "{\"tool\":\"remember\",\"args\":{\"value\":1}}").bodyAsJsonObject().getString("worker");
+    send(HttpMethod.DELETE, "/v1/sessions/s-close", null);
+    send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-close\"}");
+    // The recreated session's first call may go anywhere; ask every worker until the old one answers.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    boolean dropped = false;
+    while (!dropped && System.nanoTime() < deadline) {
+      JsonObject r = send(HttpMethod.POST, "/v1/sessions/s-close/execute",
+          "{\"tool\":\"recall\",\"affinity\":\"hint\"}").bodyAsJsonObject();
+      if (worker.equals(r.getString("worker"))) {
+        dropped = r.getJsonObject("result").getValue("value") == null;
+        if (!dropped) {
+          Thread.sleep(20); // on_session_closed is asynchronous: poll
+        }
+      } else {
+        send(HttpMethod.PUT, "/v1/sessions/s-close/variables/steer", "{\"value\":1}");
+        send(HttpMethod.DELETE, "/v1/sessions/s-close", null);
+        send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-close\"}");
+      }
+    }
+    assertThat(dropped).as("worker %s dropped the session's memory", worker).isTrue();
+  }
+
+  @Test
+  void strictFailFastAnswersWorkerBusy() throws Exception {
+    send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-busy\"}");
+    send(HttpMethod.POST, "/v1/sessions/s-busy/execute", "{\"tool\":\"echo\"}");
+    var slow = client.post("/v1/sessions/s-busy/execute").sendBuffer(Buffer.buffer(
+        "{\"tool\":\"sleep\",\"args\":{\"ms\":3000}}"));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    HttpResponse<Buffer> busy = null;
+    while (System.nanoTime() < deadline) {
+      busy = send(HttpMethod.POST, "/v1/sessions/s-busy/execute",
+          "{\"tool\":\"echo\",\"affinity\":\"strict-fail-fast\"}");
+      if (busy.statusCode() == 409 || slow.isComplete()) {
+        break;
+      }
+    }
+    assertThat(busy.statusCode()).isEqualTo(409);
+    assertThat(error(busy).getString("code")).isEqualTo("worker_busy");
+    HttpResponse<Buffer> bad = send(HttpMethod.POST, "/v1/sessions/s-busy/execute",
+        "{\"tool\":\"echo\",\"affinity\":\"sticky\"}");
+    assertThat(bad.statusCode()).isEqualTo(400);
+    await(slow);
+  }
+
+  @Test
+  void exportThenImportRoundTripsInStorageForm() throws Exception {
+    for (int i = 0; i < 30; i++) {
+      send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"exp-" + i + "\"}");
+      send(HttpMethod.PUT, "/v1/sessions/exp-" + i + "/variables/v", "{\"value\":" + i + "}");
+    }
+    HttpResponse<Buffer> export = send(HttpMethod.GET, "/v1/sessions/export", null);
+    assertThat(export.getHeader("Content-Type")).isEqualTo("application/x-ndjson");
+    List<String> lines = export.bodyAsString().lines().toList();
+    JsonObject summary = new JsonObject(lines.get(lines.size() - 1));
+    assertThat(summary.getLong("exported")).isEqualTo(lines.size() - 1L).isGreaterThanOrEqualTo(30L);
+    for (int i = 0; i < 30; i++) {
+      send(HttpMethod.DELETE, "/v1/sessions/exp-" + i, null);
+    }
+    // Re-created sessions come back from the export; a deleted one stays deleted (its tombstone wins).
+    send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"exp-new\"}");
+    String body = String.join("\n", lines) + "\n{not json}\n{\"id\":\"bad id\"}\n";
+    HttpResponse<Buffer> imported = send(HttpMethod.POST, "/v1/sessions/import", body);
+    assertThat(imported.statusCode()).isEqualTo(200);
+    JsonObject report = imported.bodyAsJsonObject();
+    assertThat(report.getLong("failed")).isEqualTo(2);
+    assertThat(report.getJsonArray("errors").getJsonObject(0).getLong("line")).isEqualTo(lines.size() + 1L);
+    assertThat(send(HttpMethod.GET, "/v1/sessions/exp-3", null).statusCode()).isEqualTo(404);
+    assertThat(send(HttpMethod.GET, "/v1/sessions/exp-new", null).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void listPagesByCursor() throws Exception {
+    for (int i = 0; i < 12; i++) {
+      send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"page-" + String.format("%02d", i) + "\"}");
+    }
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    String cursor = null;
+    int pages = 0;
+    do {
+      JsonObject page = send(HttpMethod.GET, "/v1/sessions?limit=5" + (cursor == null ? "" : "&cursor=" + cursor),
+          null).bodyAsJsonObject();
+      page.getJsonArray("sessions").forEach(s -> assertThat(seen.add(((JsonObject) s).getString("id"))).isTrue());
+      cursor = page.getString("next_cursor");
+      pages++;
+    } while (cursor != null && pages < 1000);
+    assertThat(seen).contains("page-00", "page-11");
+  }
+}
