@@ -365,6 +365,17 @@ class FrameDecoder:
         """Bytes received but not yet part of a complete frame."""
         return len(self._buf)
 
+    @property
+    def missing(self) -> int:
+        """Bytes still needed to complete the partial frame held, or 0 if unknown.
+
+        Lets a reader size one ``recv`` for a large frame instead of many small ones.
+        """
+        buf = self._buf
+        if len(buf) < 4:
+            return 0
+        return max(0, 4 + _U32.unpack_from(buf, 0)[0] - len(buf))
+
 
 async def read_frame(reader: Any, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame:
     """Reads one frame from an ``asyncio.StreamReader`` (tests, tools).

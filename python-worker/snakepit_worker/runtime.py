@@ -149,22 +149,23 @@ class _Call:
 
 
 class _NodeSocket:
-    """The node connection: read by the event loop, written from any thread.
+    """The node connection: read by the I/O threads, written from any thread.
 
-    Reading happens only on the loop (``add_reader``). Writing needs no trip
-    through the loop: a thread appends its frame to a queue, and whoever
-    holds the send lock sends everything queued, joined into one ``send``.
-    The lock is only ever *tried*, never waited for: a writer that finds it
-    taken leaves its frame to the holder, which looks at the queue again
-    after releasing it. So a tool thread usually puts its own RESULT on the
-    wire without waking the loop (that wake-up cost about a sixth of a
-    no-op call), and under load frames are batched instead of convoying on
-    a lock. What the kernel does not take at once is kept in ``_out`` and
-    flushed by the loop when the socket turns writable. Frames are never
-    interleaved: each is appended whole, and the queue is FIFO.
+    Reading: see :class:`_Reader`. The socket stays in blocking mode for
+    the reader's ``recv``; every ``send`` passes ``MSG_DONTWAIT`` instead,
+    so writers never block.
+
+    Writing needs no trip through a loop: a thread appends its frame to a
+    queue, and whoever holds the send lock sends everything queued, joined
+    into one ``send``. The lock is only ever *tried*, never waited for: a
+    writer that finds it taken leaves its frame to the holder, which looks
+    at the queue again after releasing it. So the thread that ran a tool
+    puts its own RESULT on the wire, and under load frames are batched
+    instead of convoying on a lock. What the kernel does not take at once is
+    kept in ``_out`` and flushed by the event loop when the socket turns
+    writable. Frames are never interleaved: each is appended whole, and the
+    queue is FIFO.
     """
-
-    READ_SIZE = 256 * 1024
 
     def __init__(self, runtime: "WorkerRuntime", sock: socket.socket,
                  loop: asyncio.AbstractEventLoop) -> None:
@@ -176,32 +177,11 @@ class _NodeSocket:
         self._queue: Deque[bytes] = collections.deque()  # append/popleft are atomic
         self._out = bytearray()  # unsent bytes; only touched under _lock
         self._armed = False  # add_writer registered (or about to be); under _lock
-        self._decoder = P.FrameDecoder(runtime.config.max_frame_bytes)
-        loop.add_reader(self._fd, self._on_readable)
 
     @property
     def buffered(self) -> int:
         """Bytes written but not yet taken by the kernel (approximately)."""
         return len(self._out)
-
-    def _on_readable(self) -> None:
-        try:
-            data = self._sock.recv(self.READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            # (a) of parent-death detection: the node closed us or died.
-            self._rt.die(EXIT_OK, None)
-        rt = self._rt
-        try:
-            for frame in self._decoder.feed(data):
-                rt._dispatch(frame)
-        except P.ProtocolError as exc:
-            rt.die(EXIT_PROTOCOL, f"protocol error from node: {exc}; closing")
-        except Exception:
-            rt.die(EXIT_INTERNAL, _INTERNAL_ERROR + traceback.format_exc())
 
     def write(self, data: bytes) -> None:
         """Sends one whole frame; any thread, never blocks."""
@@ -229,7 +209,7 @@ class _NodeSocket:
                         parts.append(queue.popleft())
                     data = b"".join(parts)
                 try:
-                    n = self._sock.send(data)
+                    n = self._sock.send(data, _DONTWAIT)
                 except (BlockingIOError, InterruptedError):
                     n = 0
                 except OSError:
@@ -257,7 +237,7 @@ class _NodeSocket:
         broken = False
         with self._lock:
             try:
-                n = self._sock.send(self._out)
+                n = self._sock.send(self._out, _DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 n = 0
             except OSError:

@@ -19,3 +19,25 @@ class EvilAdapter(Adapter):
     @tool
     def echo(self, **args):
         return args
+
+    @tool
+    def peek(self, other: str, ctx) -> object:
+        """Tries to read another session's variable through the node."""
+        return ctx.call("session.get_var", session_id=other, name="secret")
+
+    @tool
+    def remember(self, value, ctx):
+        _MEMORY[ctx.session.id] = value
+        return ctx.worker_id
+
+    @tool
+    def recall(self, ctx):
+        return _MEMORY.get(ctx.session.id)
+
+    @tool
+    def sleep(self, ms: int, ctx):
+        ctx.wait_cancelled(ms / 1000.0)
+        return ctx.worker_id
+
+
+_MEMORY = {}
