@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 which="${1:-workers}"
 case "$which" in
   workers) main=io.snakepit.tests.bench.WorkerBenchmark ;;
-  *) echo "usage: tests/bench.sh workers [-Dn=20000 ...]" >&2; exit 2 ;;
+  sessions) main=io.snakepit.tests.bench.SessionBenchmark ;;
+  *) echo "usage: tests/bench.sh workers|sessions [-Dn=... java options]" >&2; exit 2 ;;
 esac
 # Build in the reactor (nothing goes to ~/.m2) and write each module's classpath.
 mvn -q -B -DskipTests package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt \

@@ -36,13 +36,14 @@ import faulthandler
 import itertools
 import logging
 import os
+import select
 import signal
 import socket
 import stat
 import sys
 import threading
 import traceback
-from typing import Any, Callable, Deque, Dict, List, NoReturn, Optional
+from typing import Any, Callable, Deque, Dict, List, NoReturn, Optional, Tuple
 
 from . import protocol as P
 from .adapter import LoadedAdapter, ToolSpec
@@ -77,6 +78,9 @@ MAX_ERROR_MESSAGE = 16 * 1024
 _INTERNAL_ERROR = "internal error in the worker runtime:\n"
 _RUNTIME_FILE = os.path.normcase(os.path.abspath(__file__))
 _log = logging.getLogger("snakepit.worker")
+#: Sends never block (the socket itself is blocking, for the reader's recv).
+#: Every POSIX system has MSG_DONTWAIT.
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 def _qualified_name(exc_type: type) -> str:
@@ -146,6 +150,10 @@ class _Call:
         # the answer is the tool's or "cancelled".
         self.finished = False
         self.cancel_requested = False
+
+
+#: A plain-function call ready to run: its context, the call, the arguments.
+_SyncJob = Tuple[contextvars.Context, _Call, Dict[str, Any]]
 
 
 class _NodeSocket:
@@ -252,6 +260,144 @@ class _NodeSocket:
         self._flush()  # frames queued while we held the lock
 
 
+class _Reader:
+    """Reads the node connection on two I/O threads that take turns.
+
+    Whoever holds the *reader role* sits in a blocking ``recv`` (no event
+    loop, no ``select``: one syscall per wake-up) and dispatches the frames
+    itself. When a batch holds one plain-function REQUEST, the holder runs
+    that tool *inline*, on its own thread, instead of handing it to the
+    thread pool: that hand-off (queue, wake another thread, GIL switch) was
+    most of the cost of a no-op call.
+
+    The socket must still be read while the tool runs, for PING, CANCEL and
+    CALL_RESULT. So before running it, the holder gives the role up to the
+    second I/O thread, the *standby*, which waits in ``epoll_wait`` on the
+    socket. Handing over costs no wake-up: it only arms the socket in that
+    epoll set (``EPOLLIN | EPOLLONESHOT``). The standby wakes only if a frame
+    arrives while the tool runs; then it takes the role and reads. If
+    nothing came, the holder disarms the socket after the tool and reads on.
+    Otherwise it becomes the standby itself. A holder runs a tool inline
+    only while the other thread is on standby, so one thread is always free
+    to read, and a busy or stuck tool never delays a PONG (only a process
+    that cannot run Python at all, GIL held or stopped, stays silent).
+
+    Without ``select.epoll`` (not Linux) there is one I/O thread, and every
+    plain function goes to the thread pool.
+    """
+
+    #: recv size when no large frame is pending. Below glibc's mmap
+    #: threshold: a 256 KiB recv buffer cost an mmap/munmap pair per call.
+    READ_SIZE = 64 * 1024
+
+    def __init__(self, runtime: "WorkerRuntime", sock: socket.socket) -> None:
+        self._rt = runtime
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._decoder = P.FrameDecoder(runtime.config.max_frame_bytes)
+        self._role = threading.Lock()  # guards _free and _standby
+        self._free = False  # the role is released: the standby may take it
+        self._standby = False  # a thread waits in _wait_for_role
+        self._epoll: Any = None
+        if hasattr(select, "epoll"):
+            self._epoll = select.epoll()
+            # Registered disarmed. EPOLLONESHOT also applies to the
+            # EPOLLHUP/EPOLLERR the kernel always reports, so a closed socket
+            # wakes the standby at most once instead of spinning it.
+            self._epoll.register(self._fd, select.EPOLLONESHOT)
+
+    def start(self) -> None:
+        """Starts the I/O threads; the first one holds the role."""
+        threading.Thread(target=self._thread_main, args=(True,), name="snakepit-io-0",
+                         daemon=True).start()
+        if self._epoll is not None:
+            threading.Thread(target=self._thread_main, args=(False,), name="snakepit-io-1",
+                             daemon=True).start()
+
+    def _thread_main(self, holder: bool) -> None:
+        rt = self._rt
+        try:
+            while True:
+                if not holder:
+                    self._wait_for_role()
+                self._read_until_handover()
+                holder = False
+        except BaseException:
+            rt.die(EXIT_INTERNAL, _INTERNAL_ERROR + traceback.format_exc())
+
+    def _wait_for_role(self) -> None:
+        """Standby: blocks until the holder released the role and a frame arrived."""
+        role = self._role
+        poll = self._epoll.poll
+        while True:
+            with role:
+                self._standby = True
+            poll()
+            with role:
+                if self._free:
+                    self._free = False
+                    self._standby = False
+                    return
+            # Woken after the holder took the role back (a frame crossed its
+            # disarm), or by a hang-up the holder's recv handles: wait again.
+
+    def _release(self) -> bool:
+        """Gives the role to the standby, if there is one; True if it did."""
+        if self._epoll is None:
+            return False
+        with self._role:
+            if not self._standby:
+                return False
+            self._free = True
+            self._epoll.modify(self._fd, select.EPOLLIN | select.EPOLLONESHOT)
+        return True
+
+    def _take_back(self) -> bool:
+        """After an inline tool: keeps the role if the standby did not take it."""
+        with self._role:
+            if not self._free:
+                return False
+            self._free = False
+            self._epoll.modify(self._fd, select.EPOLLONESHOT)  # disarm
+        return True
+
+    def _read_until_handover(self) -> None:
+        """Reads and dispatches frames while this thread holds the role."""
+        rt = self._rt
+        recv = self._sock.recv
+        decoder = self._decoder
+        feed = decoder.feed
+        dispatch = rt._dispatch
+        read_size = self.READ_SIZE
+        while True:
+            missing = decoder.missing
+            try:
+                data = recv(read_size if missing <= read_size else missing)
+            except OSError:
+                data = b""
+            if not data:
+                # (a) of parent-death detection: the node closed us or died.
+                rt.die(EXIT_OK, None)
+            job = None
+            try:
+                for frame in feed(data):
+                    found = dispatch(frame)
+                    if found is not None:
+                        if job is not None:
+                            rt._submit(job)  # more than one in a batch: the pool runs the rest
+                        job = found
+            except P.ProtocolError as exc:
+                rt.die(EXIT_PROTOCOL, f"protocol error from node: {exc}; closing")
+            if job is None:
+                continue
+            if not self._release():
+                rt._submit(job)
+                continue
+            job[0].run(rt._run_sync, job[1], job[2])
+            if not self._take_back():
+                return  # the standby reads now; this thread becomes the standby
+
+
 class _Lifeline(asyncio.Protocol):
     """Reads stdin, whose write end only the node holds; EOF means the node is gone.
 
@@ -307,7 +453,7 @@ class WorkerRuntime(NodeLink):
         self._log_dropped = 0
         self._forked_child = False
         self._parent_pid = config.parent_pid if config.parent_pid is not None else os.getppid()
-        self._handlers: Dict[int, Callable[[int, Dict[str, Any]], None]] = {
+        self._handlers: Dict[int, Callable[[int, Dict[str, Any]], Optional[_SyncJob]]] = {
             P.REQUEST: self._on_request,
             P.CREDIT: self._on_credit,
             P.CANCEL: self._on_cancel,
@@ -349,6 +495,9 @@ class WorkerRuntime(NodeLink):
         self._stdio.redirect()
         faulthandler.enable(file=self._stdio.orig_stderr, all_threads=True)
         self._welcome = loop.create_future()
+        # Blocking from now on, for the I/O threads' recv; sends pass
+        # MSG_DONTWAIT (see _NodeSocket).
+        sock.setblocking(True)
         self._sock = _NodeSocket(self, sock, loop)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork_in_child)
@@ -361,6 +510,7 @@ class WorkerRuntime(NodeLink):
             "adapter": self.config.adapter,
             "tools": self.adapter.describe_tools(),
         }))
+        _Reader(self, sock).start()
         await self._welcome
         await self._stdio.start_forwarding(loop, self._send_log)
         await loop.create_future()  # serve until os._exit
@@ -374,7 +524,7 @@ class WorkerRuntime(NodeLink):
         self._install_logging()
         self._ready = True
         assert self._welcome is not None
-        self._welcome.set_result(body)
+        self._loop.call_soon_threadsafe(self._welcome.set_result, body)
 
     def _start_lifelines(self, loop: asyncio.AbstractEventLoop) -> None:
         # Why not prctl(PR_SET_PDEATHSIG)? It fires when the *thread* that
@@ -583,10 +733,15 @@ class WorkerRuntime(NodeLink):
     # Dispatch (loop thread)
     # ------------------------------------------------------------------
 
-    def _dispatch(self, frame: P.Frame) -> None:
+    def _dispatch(self, frame: P.Frame) -> Optional[_SyncJob]:
+        """Handles one frame on the I/O thread that read it.
+
+        Returns a plain-function call to run (see :meth:`_on_request`), which
+        the reader either runs inline or passes to :meth:`_submit`.
+        """
         handler = self._handlers.get(frame.type)
         if handler is not None and self._ready:
-            handler(frame.id, frame.body)
+            return handler(frame.id, frame.body)
         elif frame.type == P.WELCOME and not self._ready and self._welcome is not None:
             self._on_welcome(frame.body)
         elif frame.type == P.REJECT and not self._ready:
@@ -598,8 +753,15 @@ class WorkerRuntime(NodeLink):
         else:
             raise P.ProtocolError(
                 f"unexpected {frame.name} frame (type {frame.type}) from the node")
+        return None
 
-    def _on_request(self, fid: int, body: Dict[str, Any]) -> None:
+    def _on_request(self, fid: int, body: Dict[str, Any]) -> Optional[_SyncJob]:
+        """Checks and registers a request; returns it if it is a plain function.
+
+        Async tools are started on the event loop and sync generators go to
+        the thread pool from here; a plain function is returned to the
+        reader, which runs it inline or submits it (see :class:`_Reader`).
+        """
         if fid == 0 or fid & P.WORKER_ID_BIT:
             raise P.ProtocolError(f"REQUEST id {fid} is outside the node's range 1..2^31-1")
         if fid in self._calls:
@@ -660,29 +822,55 @@ class WorkerRuntime(NodeLink):
             call.credit = credit
         with self._lock:
             self._calls[fid] = call
-        # Run the tool inside a copy of the loop's context with the request
-        # set, so logging (and user contextvars) see the right request in
-        # threads as in tasks.
-        run_ctx = contextvars.copy_context()
+        # Run the tool inside a fresh context with the request set, so
+        # logging (and user contextvars) see the right request in threads as
+        # in tasks, and a contextvar a tool sets does not leak into the next
+        # call run by the same thread.
+        run_ctx = contextvars.Context()
         run_ctx.run(CURRENT_CONTEXT.set, ctx)
         if spec.is_async:
-            if spec.is_stream:
-                call.event = asyncio.Event()
-                coro = self._run_async_stream(call, kwargs)
-            else:
-                coro = self._run_async(call, kwargs)
-            # Task creation copies the current context: do it inside run_ctx
-            # (create_task's context= argument needs Python 3.11).
-            task = run_ctx.run(self._loop.create_task, coro)
-            call.task = task
-            # A task cancelled before its first step never runs the wrapper's
-            # except clauses; this answers for it (and _finish is idempotent).
-            task.add_done_callback(lambda _t, c=call: self._finish(c, None))
+            self._loop.call_soon_threadsafe(self._start_async, call, kwargs, run_ctx)
         elif spec.is_stream:
             call.cond = threading.Condition(threading.Lock())
             self._executor.submit(run_ctx.run, self._run_sync_stream, call, kwargs)
         else:
-            self._executor.submit(run_ctx.run, self._run_sync, call, kwargs)
+            return run_ctx, call, kwargs
+        return None
+
+    def _submit(self, job: _SyncJob) -> None:
+        """Runs a plain function in the thread pool (when the reader cannot run it inline)."""
+        run_ctx, call, kwargs = job
+        self._executor.submit(run_ctx.run, self._run_sync, call, kwargs)
+
+    def _start_async(self, call: _Call, kwargs: Dict[str, Any],
+                     run_ctx: contextvars.Context) -> None:
+        """Starts an async tool as a task (loop thread)."""
+        if call.spec.is_stream:
+            call.event = asyncio.Event()
+            coro = self._run_async_stream(call, kwargs)
+        else:
+            coro = self._run_async(call, kwargs)
+        # Task creation copies the current context: do it inside run_ctx
+        # (create_task's context= argument needs Python 3.11).
+        task = run_ctx.run(self._loop.create_task, coro)
+        call.task = task
+        # A task cancelled before its first step never runs the wrapper's
+        # except clauses; this answers for it (and _finish is idempotent).
+        task.add_done_callback(lambda _t, c=call: self._finish(c, None))
+        if call.cancel_requested:
+            task.cancel()  # CANCEL came in the same read as the REQUEST
+
+    def _add_async_credit(self, call: _Call, n: int) -> None:
+        """CREDIT for an async stream (loop thread)."""
+        call.credit += n
+        if call.event is not None:
+            call.event.set()
+
+    @staticmethod
+    def _cancel_task(call: _Call) -> None:
+        """CANCEL for an async tool (loop thread; after _start_async, which was queued first)."""
+        if call.task is not None:
+            call.task.cancel()
 
     def _on_credit(self, fid: int, body: Dict[str, Any]) -> None:
         n = body.get("n")
@@ -696,9 +884,7 @@ class WorkerRuntime(NodeLink):
                 call.credit += n
                 call.cond.notify()
         else:
-            call.credit += n
-            if call.event is not None:
-                call.event.set()
+            self._loop.call_soon_threadsafe(self._add_async_credit, call, n)
 
     def _on_cancel(self, fid: int, body: Dict[str, Any]) -> None:
         with self._lock:
@@ -707,8 +893,8 @@ class WorkerRuntime(NodeLink):
                 return  # already answered: CANCEL crossed the answer
             call.cancel_requested = True
         call.ctx._set_cancelled()
-        if call.task is not None:
-            call.task.cancel()
+        if call.spec.is_async:
+            self._loop.call_soon_threadsafe(self._cancel_task, call)
         if call.cond is not None:
             with call.cond:
                 call.cond.notify_all()
