@@ -76,7 +76,8 @@ def measure(sock: socket.socket, make_frame, n: int, warmup: int, inflight: int,
     elapsed = (clock() - start) / 1e9
     samples.sort()
 
-    # Pipelined: keep `inflight` requests outstanding.
+    # Pipelined: keep `inflight` requests outstanding. Answers may come out
+    # of order (concurrent tools), so an id is reused only once answered.
     frames = [make_frame(i + 1) for i in range(inflight)]
     start = clock()
     sent = 0
@@ -90,7 +91,7 @@ def measure(sock: socket.socket, make_frame, n: int, warmup: int, inflight: int,
             continue
         received += 1
         if sent < n:
-            sock.sendall(frames[sent % inflight])
+            sock.sendall(frames[int.from_bytes(body[1:5], "big") - 1])
             sent += 1
     pipelined = n / ((clock() - start) / 1e9)
     return {

@@ -90,7 +90,48 @@ HEADER_SIZE = _HEADER.size
 # on the wire; allow_nan=False because NaN/Infinity are not JSON and the Java
 # parser would reject the whole frame.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-_encode_json = _ENCODER.encode
+
+
+def _make_fast_encode() -> Any:
+    """``_ENCODER.encode`` without its Python layers (``encode`` -> ``iterencode``).
+
+    Builds the C encoder directly, as ``iterencode`` does, with a fresh
+    ``markers`` dict per call so circular data is still reported as such.
+    Saves about a third of a microsecond per frame. Falls back to
+    ``_ENCODER.encode`` when the C accelerator is missing or its signature
+    is not the one this was written for.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    basestring = getattr(json.encoder, "c_encode_basestring_ascii", None)
+    if make is None or basestring is None:
+        return _ENCODER.encode
+    default = _ENCODER.default
+    join = "".join
+
+    def encode(o: Any) -> str:
+        if type(o) is str:
+            return basestring(o)
+        return join(make({}, default, basestring, None, ":", ",", False, False, False)(o, 0))
+
+    try:
+        sample = {"a": [1, 2.5, "\u00e9", None, True], "b": {}}
+        if encode(sample) != _ENCODER.encode(sample):
+            return _ENCODER.encode
+        encode({"x": float("nan")})
+        return _ENCODER.encode  # allow_nan did not take: not the expected signature
+    except ValueError:
+        return encode
+    except Exception:
+        return _ENCODER.encode
+
+
+_encode_json = _make_fast_encode()
+
+# The C scanner behind json.loads, called directly: json.loads adds a str
+# check, two whitespace regex matches and a Python-level decode() on top,
+# about two thirds of a microsecond for a small REQUEST. Thread-safe: it
+# holds the GIL for the whole scan and clears its memo after each call.
+_scan_json = json.JSONDecoder().scan_once
 
 
 class ProtocolError(Exception):
@@ -288,8 +329,17 @@ def decode_body(payload: bytes, start: int, end: int, json_len: int) -> Dict[str
         text = raw.decode("utf-8") if not isinstance(raw, str) else raw
         # Placeholders are only resolved when the frame carries attachments,
         # as the node does; plain frames keep the C fast path of json.loads.
-        body = json.loads(text, object_hook=_resolve_hook(attachments)) if attachments \
-            else json.loads(text)
+        if attachments:
+            body = json.loads(text, object_hook=_resolve_hook(attachments))
+        else:
+            try:
+                body, end = _scan_json(text, 0)
+            except StopIteration:
+                end = -1
+            if end != len(text):
+                # Leading or trailing whitespace, or not JSON: the full parser
+                # accepts the former and words the error for the latter.
+                body = json.loads(text)
     except ProtocolError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

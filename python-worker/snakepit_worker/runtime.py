@@ -261,29 +261,33 @@ class _NodeSocket:
 
 
 class _Reader:
-    """Reads the node connection on two I/O threads that take turns.
+    """Reads the node connection and dispatches its frames, in one of two modes.
 
-    Whoever holds the *reader role* sits in a blocking ``recv`` (no event
-    loop, no ``select``: one syscall per wake-up) and dispatches the frames
-    itself. When a batch holds one plain-function REQUEST, the holder runs
-    that tool *inline*, on its own thread, instead of handing it to the
-    thread pool: that hand-off (queue, wake another thread, GIL switch) was
-    most of the cost of a no-op call.
+    **Thread mode** (Linux, adapters with plain-function tools). Two I/O
+    threads take turns holding the *reader role*. The holder sits in a
+    blocking ``recv`` (no event loop, no ``select``: one syscall per
+    wake-up) and dispatches the frames itself. When a read holds a
+    plain-function REQUEST, the holder runs that tool *inline*, on its own
+    thread, instead of handing it to the thread pool: that hand-off (queue,
+    wake another thread, GIL switch) was most of the cost of a no-op call.
 
     The socket must still be read while the tool runs, for PING, CANCEL and
     CALL_RESULT. So before running it, the holder gives the role up to the
-    second I/O thread, the *standby*, which waits in ``epoll_wait`` on the
-    socket. Handing over costs no wake-up: it only arms the socket in that
-    epoll set (``EPOLLIN | EPOLLONESHOT``). The standby wakes only if a frame
+    other I/O thread, the *standby*, which waits in ``epoll_wait`` on the
+    socket. Handing over wakes nobody: it only arms the socket in that epoll
+    set (``EPOLLIN | EPOLLONESHOT``). The standby wakes only if a frame
     arrives while the tool runs; then it takes the role and reads. If
-    nothing came, the holder disarms the socket after the tool and reads on.
-    Otherwise it becomes the standby itself. A holder runs a tool inline
+    nothing came, the holder disarms the socket after the tool and reads on;
+    otherwise it becomes the standby itself. A holder runs a tool inline
     only while the other thread is on standby, so one thread is always free
-    to read, and a busy or stuck tool never delays a PONG (only a process
-    that cannot run Python at all, GIL held or stopped, stays silent).
+    to read: a busy or stuck tool never delays a PONG (only a process that
+    cannot run Python at all, GIL held or stopped, stays silent). Async
+    tools still run on the event loop, reached with one thread hop.
 
-    Without ``select.epoll`` (not Linux) there is one I/O thread, and every
-    plain function goes to the thread pool.
+    **Loop mode** (adapters whose tools are all ``async``, or no
+    ``select.epoll``). The event loop reads the socket (``add_reader``), so
+    async tools start without a thread hop, and plain functions, if any,
+    go to the thread pool.
     """
 
     #: recv size when no large frame is pending. Below glibc's mmap
@@ -299,7 +303,9 @@ class _Reader:
         self._free = False  # the role is released: the standby may take it
         self._standby = False  # a thread waits in _wait_for_role
         self._epoll: Any = None
-        if hasattr(select, "epoll"):
+        has_sync = any(not spec.is_async for spec in runtime.adapter.tools.values())
+        self.loop_mode = not (has_sync and hasattr(select, "epoll"))
+        if not self.loop_mode:
             self._epoll = select.epoll()
             # Registered disarmed. EPOLLONESHOT also applies to the
             # EPOLLHUP/EPOLLERR the kernel always reports, so a closed socket
@@ -307,15 +313,68 @@ class _Reader:
             self._epoll.register(self._fd, select.EPOLLONESHOT)
 
     def start(self) -> None:
-        """Starts the I/O threads; the first one holds the role."""
-        threading.Thread(target=self._thread_main, args=(True,), name="snakepit-io-0",
-                         daemon=True).start()
-        if self._epoll is not None:
-            threading.Thread(target=self._thread_main, args=(False,), name="snakepit-io-1",
-                             daemon=True).start()
+        """Starts reading: the loop's reader, or the I/O threads (the first holds the role)."""
+        if self.loop_mode:
+            self._rt._loop.add_reader(self._fd, self._on_readable)
+            return
+        for i in range(2):
+            threading.Thread(target=self._thread_main, args=(i == 0,),
+                             name=f"snakepit-io-{i}", daemon=True).start()
+
+    def _recv(self, flags: int = 0) -> bytes:
+        missing = self._decoder.missing
+        size = self.READ_SIZE if missing <= self.READ_SIZE else missing
+        try:
+            data = self._sock.recv(size, flags)
+        except (BlockingIOError, InterruptedError):
+            raise
+        except OSError:
+            data = b""
+        if not data:
+            # (a) of parent-death detection: the node closed us or died.
+            self._rt.die(EXIT_OK, None)
+        return data
+
+    def _process(self, data: bytes) -> Optional[_SyncJob]:
+        """Dispatches the frames ``data`` completes; returns a plain-function call to run.
+
+        If the read holds several, all but the last go to the thread pool.
+        """
+        rt = self._rt
+        job = None
+        rt._loop_batch = batch = []
+        try:
+            for frame in self._decoder.feed(data):
+                found = rt._dispatch(frame)
+                if found is not None:
+                    if job is not None:
+                        rt._submit(job)
+                    job = found
+        except P.ProtocolError as exc:
+            rt.die(EXIT_PROTOCOL, f"protocol error from node: {exc}; closing")
+        rt._loop_batch = None
+        if batch:
+            if self.loop_mode:
+                rt._run_batch(batch)
+            else:
+                rt._loop.call_soon_threadsafe(rt._run_batch, batch)
+        return job
+
+    # -- loop mode ---------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        try:
+            job = self._process(self._recv(_DONTWAIT))
+            if job is not None:
+                self._rt._submit(job)
+        except (BlockingIOError, InterruptedError):
+            return
+        except Exception:
+            self._rt.die(EXIT_INTERNAL, _INTERNAL_ERROR + traceback.format_exc())
+
+    # -- thread mode -------------------------------------------------------
 
     def _thread_main(self, holder: bool) -> None:
-        rt = self._rt
         try:
             while True:
                 if not holder:
@@ -323,7 +382,7 @@ class _Reader:
                 self._read_until_handover()
                 holder = False
         except BaseException:
-            rt.die(EXIT_INTERNAL, _INTERNAL_ERROR + traceback.format_exc())
+            self._rt.die(EXIT_INTERNAL, _INTERNAL_ERROR + traceback.format_exc())
 
     def _wait_for_role(self) -> None:
         """Standby: blocks until the holder released the role and a frame arrived."""
@@ -343,8 +402,6 @@ class _Reader:
 
     def _release(self) -> bool:
         """Gives the role to the standby, if there is one; True if it did."""
-        if self._epoll is None:
-            return False
         with self._role:
             if not self._standby:
                 return False
@@ -364,34 +421,14 @@ class _Reader:
     def _read_until_handover(self) -> None:
         """Reads and dispatches frames while this thread holds the role."""
         rt = self._rt
-        recv = self._sock.recv
-        decoder = self._decoder
-        feed = decoder.feed
-        dispatch = rt._dispatch
-        read_size = self.READ_SIZE
+        recv = self._recv
+        process = self._process
         while True:
-            missing = decoder.missing
-            try:
-                data = recv(read_size if missing <= read_size else missing)
-            except OSError:
-                data = b""
-            if not data:
-                # (a) of parent-death detection: the node closed us or died.
-                rt.die(EXIT_OK, None)
-            job = None
-            try:
-                for frame in feed(data):
-                    found = dispatch(frame)
-                    if found is not None:
-                        if job is not None:
-                            rt._submit(job)  # more than one in a batch: the pool runs the rest
-                        job = found
-            except P.ProtocolError as exc:
-                rt.die(EXIT_PROTOCOL, f"protocol error from node: {exc}; closing")
+            job = process(recv())
             if job is None:
                 continue
             if not self._release():
-                rt._submit(job)
+                rt._submit(job)  # the other I/O thread runs a tool: cannot hand over
                 continue
             job[0].run(rt._run_sync, job[1], job[2])
             if not self._take_back():
@@ -442,6 +479,9 @@ class WorkerRuntime(NodeLink):
         # only for a few dict operations, never around user code or I/O.
         self._lock = threading.Lock()
         self._calls: Dict[int, _Call] = {}
+        # Loop calls of the batch of frames being dispatched (see _to_loop);
+        # only the I/O thread holding the reader role sets it.
+        self._loop_batch: Optional[List[Any]] = None
         self._pending: Dict[int, Any] = {}  # CALL id -> concurrent or asyncio Future
         self._call_ids = itertools.count()
         self._peer_max = config.max_frame_bytes
@@ -524,7 +564,7 @@ class WorkerRuntime(NodeLink):
         self._install_logging()
         self._ready = True
         assert self._welcome is not None
-        self._loop.call_soon_threadsafe(self._welcome.set_result, body)
+        self._to_loop(self._welcome.set_result, body)
 
     def _start_lifelines(self, loop: asyncio.AbstractEventLoop) -> None:
         # Why not prctl(PR_SET_PDEATHSIG)? It fires when the *thread* that
@@ -733,6 +773,26 @@ class WorkerRuntime(NodeLink):
     # Dispatch (loop thread)
     # ------------------------------------------------------------------
 
+    def _to_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Runs ``fn(*args)`` on the event loop, in the order frames arrived.
+
+        Frame handlers run on an I/O thread; whatever they do to asyncio
+        objects (start a task, cancel it, set a future) must happen on the
+        loop. During a batch the calls are collected and sent over with one
+        ``call_soon_threadsafe`` (one loop wake-up) when the batch ends.
+        """
+        batch = self._loop_batch
+        if batch is not None:
+            batch.append((fn, args))
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    @staticmethod
+    def _run_batch(batch: List[Any]) -> None:
+        """Runs the loop calls of one batch of frames (loop thread)."""
+        for fn, args in batch:
+            fn(*args)
+
     def _dispatch(self, frame: P.Frame) -> Optional[_SyncJob]:
         """Handles one frame on the I/O thread that read it.
 
@@ -829,7 +889,7 @@ class WorkerRuntime(NodeLink):
         run_ctx = contextvars.Context()
         run_ctx.run(CURRENT_CONTEXT.set, ctx)
         if spec.is_async:
-            self._loop.call_soon_threadsafe(self._start_async, call, kwargs, run_ctx)
+            self._to_loop(self._start_async, call, kwargs, run_ctx)
         elif spec.is_stream:
             call.cond = threading.Condition(threading.Lock())
             self._executor.submit(run_ctx.run, self._run_sync_stream, call, kwargs)
@@ -884,7 +944,7 @@ class WorkerRuntime(NodeLink):
                 call.credit += n
                 call.cond.notify()
         else:
-            self._loop.call_soon_threadsafe(self._add_async_credit, call, n)
+            self._to_loop(self._add_async_credit, call, n)
 
     def _on_cancel(self, fid: int, body: Dict[str, Any]) -> None:
         with self._lock:
@@ -894,7 +954,7 @@ class WorkerRuntime(NodeLink):
             call.cancel_requested = True
         call.ctx._set_cancelled()
         if call.spec.is_async:
-            self._loop.call_soon_threadsafe(self._cancel_task, call)
+            self._to_loop(self._cancel_task, call)
         if call.cond is not None:
             with call.cond:
                 call.cond.notify_all()
@@ -908,7 +968,18 @@ class WorkerRuntime(NodeLink):
 
     def _on_call_result(self, fid: int, body: Dict[str, Any]) -> None:
         fut = self._pending.pop(fid, None)
-        if fut is None or fut.done():
+        if fut is None:
+            return  # the caller gave up (cancelled)
+        if isinstance(fut, asyncio.Future):
+            # acall() awaits it on the loop; asyncio futures are not thread-safe.
+            self._to_loop(self._resolve_call, fut, body)
+        else:
+            self._resolve_call(fut, body)
+
+    @staticmethod
+    def _resolve_call(fut: Any, body: Dict[str, Any]) -> None:
+        """Completes a ctx.call/acall future with a CALL_RESULT body."""
+        if fut.done():
             return  # the caller gave up (cancelled)
         error = body.get("error")
         if error is not None:
@@ -928,10 +999,11 @@ class WorkerRuntime(NodeLink):
         deadline_ms = body.get("deadline_ms")
         if type(deadline_ms) not in (int, float) or deadline_ms < 0:
             deadline_ms = DEFAULT_SHUTDOWN_MS
-        self._loop.call_later(deadline_ms / 1000.0, self._shutdown_deadline)
-        self._maybe_exit()
+        self._to_loop(self._loop.call_later, deadline_ms / 1000.0, self._shutdown_deadline)
+        self._to_loop(self._maybe_exit)
 
     def _maybe_exit(self) -> None:
+        """Exits once SHUTDOWN came and nothing runs any more (loop thread)."""
         if self._shutting_down and not self._calls:
             self._exit_gracefully()
 
@@ -967,7 +1039,7 @@ class WorkerRuntime(NodeLink):
         if type(session_id) is not str or hook is None:
             return
         if asyncio.iscoroutinefunction(hook):
-            self._loop.create_task(self._session_closed_async(hook, session_id))
+            self._to_loop(self._loop.create_task, self._session_closed_async(hook, session_id))
         else:
             self._executor.submit(self._session_closed_sync, hook, session_id)
 

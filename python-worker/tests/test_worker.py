@@ -804,3 +804,94 @@ def test_welcome_and_request_in_one_write(harness):
         assert (await node.expect(fid=1)).body == {"result": 3}
 
     harness.run(body)
+
+
+# -- reading modes -----------------------------------------------------------------------
+# An adapter with plain functions is read by I/O threads that run a plain function
+# inline; an all-async adapter is read on the event loop. Both must keep every feature.
+
+
+def test_all_async_adapter_is_served_from_the_event_loop(harness):
+    async def body(node: FakeNode):
+        await node.start()
+        await node.handshake()
+        assert (await node.request(1, "aecho", {"x": [1, 2]})).body == {"result": {"x": [1, 2]}}
+        if os.path.isdir(f"/proc/{node.proc.pid}/task"):
+            # Loop mode: no I/O threads, and no pool thread was ever needed.
+            assert len(os.listdir(f"/proc/{node.proc.pid}/task")) == 1
+        node.send(P.REQUEST, 2, {"tool": "acount", "args": {"n": 4}, "stream": True,
+                                 "credit": 2})
+        first = [await node.expect(fid=2, types=(P.CHUNK,)) for _ in range(2)]
+        assert [f.body["item"] for f in first] == [{"i": 0}, {"i": 1}]
+        await asyncio.sleep(QUIET_S)
+        assert node.pending(2) == []  # out of credit
+        node.send(P.CREDIT, 2, {"n": 10})
+        items, last = await collect_stream(node, 2)
+        assert items == [{"i": 2}, {"i": 3}] and last.type == P.END
+        node.send(P.REQUEST, 3, {"tool": "asleep", "args": {"ms": 60_000}, "stream": False})
+        node.send(P.PING, 0, {"t": 7})
+        assert (await node.expect(types=(P.PONG,))).body["t"] == 7
+        node.send(P.CANCEL, 3, {})
+        r = await node.expect(fid=3)
+        assert r.type == P.ERROR and r.body["code"] == "cancelled"
+        # REQUEST and CANCEL in one read: the task is cancelled before it runs.
+        node.send_raw(P.encode_frame(P.REQUEST, 4, {"tool": "asleep", "args": {"ms": 60_000},
+                                                    "stream": False})
+                      + P.encode_frame(P.CANCEL, 4, {}))
+        r = await node.expect(fid=4)
+        assert r.type == P.ERROR and r.body["code"] == "cancelled"
+        node.send(P.REQUEST, 5, {"tool": "aget", "args": {"name": "v"}, "stream": False,
+                                 "session_id": "s1"})
+        call = await node.expect(types=(P.CALL,))
+        assert call.body["op"] == "session.get_var"
+        node.send(P.CALL_RESULT, call.id, {"result": 41})
+        assert (await node.expect(fid=5)).body == {"result": 41}
+        node.send(P.SESSION_CLOSED, 0, {"session_id": "s1"})
+        for _ in range(100):
+            if (await node.request(6, "closed")).body["result"] == ["s1"]:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("on_session_closed was not called")
+        node.send(P.SHUTDOWN, 0, {"deadline_ms": 5000})
+        assert await node.wait_exit() == 0
+
+    harness.run(body, adapter="async_adapter", concurrency=4)
+
+
+def test_io_threads_keep_reading_while_tools_run_inline_and_in_the_pool(harness):
+    async def body(node: FakeNode):
+        await node.start()
+        await node.handshake()
+        # One at a time, so each arrives in its own read: the first runs inline on
+        # an I/O thread, the second inline on the other one once it took over the
+        # reading, the third in the pool (no standby left to hand the reading to).
+        for fid in (1, 2, 3):
+            node.send(P.REQUEST, fid, {"tool": "sleep", "args": {"ms": 60_000},
+                                       "stream": False})
+            node.send(P.PING, 0, {"t": fid})
+            assert (await node.expect(types=(P.PONG,))).body["t"] == fid
+        assert (await node.request(4, "async_echo", {"a": 1})).body == {"result": {"a": 1}}
+        for fid in (2, 1, 3):
+            node.send(P.CANCEL, fid, {})
+            r = await node.expect(fid=fid)
+            assert r.type == P.ERROR and r.body["code"] == "cancelled", r
+            node.send(P.PING, 0, {"t": 10 + fid})
+            assert (await node.expect(types=(P.PONG,))).body["t"] == 10 + fid
+        # Everything idle again: plain calls, and a call answered by the node
+        # while the tool runs inline.
+        for fid in range(5, 25):
+            assert (await node.request(fid, "add", {"a": fid, "b": 1})).body == \
+                {"result": fid + 1}
+        node.send(P.REQUEST, 30, {"tool": "incr", "args": {"name": "n"}, "stream": False,
+                                  "session_id": "s"})
+        while True:
+            call = await node.expect(types=(P.CALL,))
+            if call.body["op"] == "session.get_var":
+                node.send(P.CALL_RESULT, call.id, {"result": 1})
+            else:
+                node.send(P.CALL_RESULT, call.id, {"result": None})
+                break
+        assert (await node.expect(fid=30)).body == {"result": 2}
+
+    harness.run(body, concurrency=4)

@@ -1,8 +1,11 @@
-"""A test adapter that misbehaves on purpose, to check the node survives it."""
+"""A test adapter that misbehaves on purpose, or exposes internals, to test the node."""
 
 import os
 
 from snakepit_worker import Adapter, tool
+
+_MEMORY = {}
+_PRODUCED = {"n": 0}
 
 
 class EvilAdapter(Adapter):
@@ -39,5 +42,13 @@ class EvilAdapter(Adapter):
         ctx.wait_cancelled(ms / 1000.0)
         return ctx.worker_id
 
+    @tool
+    def produce(self, n: int):
+        """Streams 0..n-1, counting how far the generator got."""
+        for i in range(n):
+            _PRODUCED["n"] = i + 1
+            yield i
 
-_MEMORY = {}
+    @tool
+    def produced(self) -> int:
+        return _PRODUCED["n"]

@@ -111,7 +111,8 @@ public final class ProcessSupervisor {
         pools.put(pc.name(), pool);
         started.add(pool.start());
       }
-      return Future.all(started).mapEmpty();
+      return Future.all(started).<Void>mapEmpty()
+          .onSuccess(v -> publish("node.joined", new JsonObject().put("pools", pools())));
     });
   }
 
@@ -129,6 +130,7 @@ public final class ProcessSupervisor {
           deleteTree(runDir);
           return null;
         }, false))
+        .onComplete(v -> publish("node.left", new JsonObject()))
         .mapEmpty();
   }
 

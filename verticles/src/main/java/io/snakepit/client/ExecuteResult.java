@@ -1,0 +1,17 @@
+package io.snakepit.client;
+
+import io.vertx.core.json.JsonObject;
+
+/**
+ * What a call returned.
+ *
+ * @param result the tool's return value (JSON; bytes as base64 strings)
+ * @param worker the worker that ran it
+ * @param node   the node that ran it
+ */
+public record ExecuteResult(Object result, String worker, String node) {
+
+  static ExecuteResult fromJson(JsonObject j) {
+    return new ExecuteResult(j.getValue("result"), j.getString("worker"), j.getString("node"));
+  }
+}

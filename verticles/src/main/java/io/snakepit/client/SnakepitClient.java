@@ -1,0 +1,163 @@
+package io.snakepit.client;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.Headers;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.streams.ReadStream;
+import java.util.UUID;
+
+/**
+ * The typed client of a Snakepit node (or cluster) for Vert.x applications
+ * that embed the library or join the cluster: runs tools, streams their
+ * output with backpressure, and works with sessions, all over the event bus.
+ * Failures are {@link SnakepitException}s with the product's error codes.
+ *
+ * <pre>{@code
+ * SnakepitClient client = SnakepitClient.create(vertx);
+ * client.execute("add", new JsonObject().put("a", 1).put("b", 2))
+ *     .onSuccess(r -> System.out.println(r.result()));          // 3
+ * client.stream("count", new JsonObject().put("n", 1000))
+ *     .handler(item -> ...).endHandler(v -> ...);                 // paced by this handler
+ * }</pre>
+ *
+ * <p>Thread-safe; keep one per Vert.x instance.
+ */
+public final class SnakepitClient {
+
+  private final Vertx vertx;
+  private final ClientOptions options;
+
+  private SnakepitClient(Vertx vertx, ClientOptions options) {
+    this.vertx = vertx;
+    this.options = options;
+  }
+
+  public static SnakepitClient create(Vertx vertx) {
+    return new SnakepitClient(vertx, new ClientOptions());
+  }
+
+  public static SnakepitClient create(Vertx vertx, ClientOptions options) {
+    return new SnakepitClient(vertx, options);
+  }
+
+  // ---- calls -----------------------------------------------------------------------------------
+
+  /** Runs a tool in the default pool. */
+  public Future<ExecuteResult> execute(String tool, JsonObject args) {
+    return execute(new Call(tool).args(args));
+  }
+
+  /** Runs a call described by {@code call}: pool, timeout, session, affinity, correlation id. */
+  public Future<ExecuteResult> execute(Call call) {
+    return request(Addresses.EXECUTE, call.toJson(options), call.correlationId())
+        .map(ExecuteResult::fromJson);
+  }
+
+  /** Streams a tool's items; the worker produces only as fast as the returned stream is read. */
+  public ReadStream<Object> stream(String tool, JsonObject args) {
+    return stream(new Call(tool).args(args));
+  }
+
+  /**
+   * Streams the items of a call. The stream starts when a handler is set;
+   * {@code pause()} and {@code fetch(n)} reach the Python generator, which
+   * does not advance while it has no credit. An error ends the stream through
+   * the exception handler with a {@link SnakepitException}.
+   */
+  public ReadStream<Object> stream(Call call) {
+    return new ToolStream(vertx, call.toJson(options), call.correlationId(), options.getStreamWindow());
+  }
+
+  // ---- sessions --------------------------------------------------------------------------------
+
+  /** Creates a session, or returns the existing one with that id ({@code id} may be null: generated). */
+  public Future<JsonObject> createSession(String id, long ttlSeconds, JsonObject metadata) {
+    JsonObject body = new JsonObject();
+    if (id != null) {
+      body.put("id", id);
+    }
+    if (ttlSeconds > 0) {
+      body.put("ttl_s", ttlSeconds);
+    }
+    if (metadata != null) {
+      body.put("metadata", metadata);
+    }
+    return session("create", body).map(r -> r.getJsonObject("session"));
+  }
+
+  /** A session (touching it); fails with {@code session_not_found}. */
+  public Future<JsonObject> getSession(String id) {
+    return session("get", new JsonObject().put("id", id));
+  }
+
+  /** Deletes a session; true when it existed. */
+  public Future<Boolean> deleteSession(String id) {
+    return session("delete", new JsonObject().put("id", id)).map(r -> r.getBoolean("deleted"));
+  }
+
+  /** One page of sessions; pass the previous page's {@code next_cursor} for the next. */
+  public Future<JsonObject> listSessions(String cursor, int limit) {
+    JsonObject body = new JsonObject().put("limit", limit);
+    if (cursor != null) {
+      body.put("cursor", cursor);
+    }
+    return session("list", body);
+  }
+
+  public Future<Object> getVariable(String id, String name) {
+    return session("var.get", new JsonObject().put("id", id).put("name", name)).map(r -> r.getValue("value"));
+  }
+
+  /** Sets a variable; completes with the session's new version once the write is durable. */
+  public Future<Long> putVariable(String id, String name, Object value) {
+    return session("var.put", new JsonObject().put("id", id).put("name", name).put("value", value))
+        .map(r -> r.getLong("version"));
+  }
+
+  public Future<Void> deleteVariable(String id, String name) {
+    return session("var.delete", new JsonObject().put("id", id).put("name", name)).mapEmpty();
+  }
+
+  public Future<JsonObject> variables(String id) {
+    return session("vars", new JsonObject().put("id", id)).map(r -> r.getJsonObject("variables"));
+  }
+
+  public Future<JsonObject> getProgram(String id, String programId) {
+    return session("program.get", new JsonObject().put("id", id).put("program_id", programId))
+        .map(r -> r.getJsonObject("program"));
+  }
+
+  public Future<Long> putProgram(String id, String programId, JsonObject program) {
+    return session("program.put", new JsonObject().put("id", id).put("program_id", programId)
+        .put("program", program)).map(r -> r.getLong("version"));
+  }
+
+  /**
+   * Follows the system's events (session created/expired/deleted, worker
+   * started/crashed/recycled, pool degraded/recovered, node joined/left/draining).
+   * Unregister the returned consumer to stop.
+   */
+  public MessageConsumer<JsonObject> events(io.vertx.core.Handler<JsonObject> handler) {
+    return vertx.eventBus().<JsonObject>consumer(Addresses.EVENTS, m -> handler.handle(m.body()));
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  private Future<JsonObject> session(String op, JsonObject body) {
+    return request(Addresses.SESSION_PREFIX + op, body, null);
+  }
+
+  private Future<JsonObject> request(String address, JsonObject body, String correlationId) {
+    String cid = correlationId != null ? correlationId : UUID.randomUUID().toString();
+    DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, cid)
+        .setSendTimeout(options.getRequestTimeoutMs());
+    return vertx.eventBus().<JsonObject>request(address, body, opts).map(Message::body)
+        .recover(t -> Future.failedFuture(SnakepitException.from(t).withCorrelationId(cid)));
+  }
+}

@@ -1,0 +1,203 @@
+package io.snakepit.client;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.Headers;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Context;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.streams.ReadStream;
+import java.util.ArrayDeque;
+import java.util.UUID;
+
+/**
+ * The items of one streaming call as a Vert.x {@link ReadStream}. Credit goes
+ * back to the worker only for items handed to the handler, so while the
+ * stream is paused the worker sends at most {@code window} items and then
+ * waits with its generator suspended: backpressure reaches Python.
+ * Setting the handler to null after the start cancels the call.
+ *
+ * <p>All state lives on the context the stream was created on.
+ */
+final class ToolStream implements ReadStream<Object> {
+
+  private final Vertx vertx;
+  private final Context context;
+  private final JsonObject call;
+  private final String correlationId;
+  private final int window;
+  private final ArrayDeque<Object> pending = new ArrayDeque<>();
+  private Handler<Object> handler;
+  private Handler<Void> endHandler;
+  private Handler<Throwable> exceptionHandler;
+  private MessageConsumer<JsonObject> sink;
+  private String control;
+  private long demand = Long.MAX_VALUE;
+  private int consumed;
+  private boolean started;
+  private boolean upstreamEnded;
+  private boolean finished;
+  private SnakepitException failure;
+
+  ToolStream(Vertx vertx, JsonObject call, String correlationId, int window) {
+    this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
+    this.call = call;
+    this.correlationId = correlationId != null ? correlationId : UUID.randomUUID().toString();
+    this.window = window;
+  }
+
+  @Override
+  public ReadStream<Object> handler(Handler<Object> h) {
+    context.runOnContext(v -> {
+      handler = h;
+      if (h != null && !started) {
+        start();
+      } else if (h == null && started && !finished) {
+        cancel();
+      }
+    });
+    return this;
+  }
+
+  @Override
+  public ReadStream<Object> exceptionHandler(Handler<Throwable> h) {
+    exceptionHandler = h;
+    return this;
+  }
+
+  @Override
+  public ReadStream<Object> endHandler(Handler<Void> h) {
+    endHandler = h;
+    return this;
+  }
+
+  @Override
+  public ReadStream<Object> pause() {
+    context.runOnContext(v -> demand = 0);
+    return this;
+  }
+
+  @Override
+  public ReadStream<Object> resume() {
+    return fetch(Long.MAX_VALUE);
+  }
+
+  @Override
+  public ReadStream<Object> fetch(long amount) {
+    context.runOnContext(v -> {
+      demand = amount == Long.MAX_VALUE || demand + amount < 0 ? Long.MAX_VALUE : demand + amount;
+      drain();
+    });
+    return this;
+  }
+
+  private void start() {
+    started = true;
+    String sinkAddress = "snakepit.client.sink." + UUID.randomUUID();
+    // A cluster-wide consumer: the call may run on another node.
+    sink = vertx.eventBus().consumer(sinkAddress, m -> onEvent(m.body()));
+    JsonObject open = call.copy().put("sink", sinkAddress).put("credit", window);
+    DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, correlationId);
+    sink.completion()
+        .compose(v -> vertx.eventBus().<JsonObject>request(Addresses.STREAM_OPEN, open, opts))
+        .onComplete(ar -> {
+          if (ar.failed()) {
+            fail(SnakepitException.from(ar.cause()).withCorrelationId(correlationId));
+          } else {
+            control = ar.result().body().getString("control");
+            if (finished) {
+              sendControl(new JsonObject().put("cancel", true));
+            } else {
+              grant(true);
+            }
+          }
+        });
+  }
+
+  private void onEvent(JsonObject ev) {
+    if (finished || ev == null) {
+      return;
+    }
+    switch (ev.getString("type", "")) {
+      case "item" -> {
+        Object item = ev.getValue("item");
+        pending.add(item == null ? NULL : item);
+      }
+      case "end" -> upstreamEnded = true;
+      case "error" -> failure = SnakepitException.fromJson(ev.getJsonObject("error", new JsonObject()));
+      default -> {
+        // "start" and unknown types carry nothing to deliver
+      }
+    }
+    drain();
+  }
+
+  /** Stands for a null item in the queue (ArrayDeque takes no nulls). */
+  private static final Object NULL = new Object();
+
+  private void drain() {
+    while (!finished && demand > 0 && !pending.isEmpty()) {
+      Object item = pending.poll();
+      if (demand != Long.MAX_VALUE) {
+        demand--;
+      }
+      consumed++;
+      Handler<Object> h = handler;
+      if (h != null) {
+        h.handle(item == NULL ? null : item);
+      }
+      grant(false);
+    }
+    if (!finished && pending.isEmpty()) {
+      if (failure != null) {
+        fail(failure);
+      } else if (upstreamEnded) {
+        finish();
+        if (endHandler != null) {
+          endHandler.handle(null);
+        }
+      }
+    }
+  }
+
+  /** Returns credit for consumed items, in batches of half a window to save messages. */
+  private void grant(boolean force) {
+    if (control != null && consumed > 0 && (force || consumed >= Math.max(1, window / 2))) {
+      sendControl(new JsonObject().put("credit", consumed));
+      consumed = 0;
+    }
+  }
+
+  private void cancel() {
+    finish();
+    sendControl(new JsonObject().put("cancel", true));
+  }
+
+  private void fail(SnakepitException e) {
+    if (finished) {
+      return;
+    }
+    finish();
+    if (exceptionHandler != null) {
+      exceptionHandler.handle(e);
+    }
+  }
+
+  private void finish() {
+    finished = true;
+    pending.clear();
+    if (sink != null) {
+      sink.unregister();
+    }
+  }
+
+  private void sendControl(JsonObject msg) {
+    if (control != null) {
+      vertx.eventBus().send(control, msg);
+    }
+  }
+}
