@@ -25,15 +25,17 @@ public final class RunCommand implements Callable<Integer> {
       description = "YAML or JSON configuration file (env SNAKEPIT_CONFIG).")
   Path config;
 
-  @Option(names = "--http-port", defaultValue = "${env:SNAKEPIT_HTTP_PORT}",
+  // SNAKEPIT_HTTP_PORT, SNAKEPIT_HOST and SNAKEPIT_DATA_DIR arrive through EnvironmentOverrides,
+  // like every other key, so that the order is always file < environment < --set < flag.
+  @Option(names = "--http-port",
       description = "HTTP port; 0 picks a free one (env SNAKEPIT_HTTP_PORT, default 8080).")
   Integer httpPort;
 
-  @Option(names = "--host", defaultValue = "${env:SNAKEPIT_HOST}",
+  @Option(names = "--host",
       description = "Address to bind (env SNAKEPIT_HOST, default 127.0.0.1).")
   String host;
 
-  @Option(names = "--data-dir", defaultValue = "${env:SNAKEPIT_DATA_DIR}",
+  @Option(names = "--data-dir",
       description = "Directory for the node's state (env SNAKEPIT_DATA_DIR, default ./data).")
   String dataDir;
 
@@ -45,8 +47,25 @@ public final class RunCommand implements Callable<Integer> {
       description = "Adapter of the default pool, MODULE:CLASS or MODULE (env SNAKEPIT_ADAPTER).")
   String adapter;
 
+  @Option(names = "--set", paramLabel = "KEY=VALUE",
+      description = "Sets any configuration key, e.g. --set pools.default.max-rss-mb=512 (repeatable).")
+  java.util.List<String> sets = new java.util.ArrayList<>();
+
+  @Option(names = "--log-format", defaultValue = "${env:SNAKEPIT_LOG_FORMAT:-text}",
+      description = "text (default) or json: one JSON object per log line (env SNAKEPIT_LOG_FORMAT).")
+  String logFormat;
+
+  /** The environment overrides come from; tests replace it. */
+  java.util.Map<String, String> environment = System.getenv();
+
   @Override
   public Integer call() {
+    if (!"text".equalsIgnoreCase(logFormat) && !"json".equalsIgnoreCase(logFormat)) {
+      System.err.println("snakepit: configuration error: --log-format must be text or json, got " + logFormat);
+      return EXIT_CONFIG;
+    }
+    // Read by logback.xml; set before the first logger exists.
+    System.setProperty("SNAKEPIT_LOG_FORMAT", logFormat.toUpperCase());
     NodeConfig cfg;
     try {
       cfg = resolve();
@@ -72,6 +91,10 @@ public final class RunCommand implements Callable<Integer> {
   /** Merges file, environment and flags (flags win), and validates the result. */
   NodeConfig resolve() {
     JsonObject json = config == null ? new JsonObject() : NodeConfig.readFile(config);
+    EnvironmentOverrides.applyEnvironment(json, environment);
+    for (String s : sets) {
+      EnvironmentOverrides.applySet(json, s);
+    }
     if (httpPort != null) {
       json.put("http-port", httpPort);
     }

@@ -125,6 +125,39 @@ class HttpApiTest {
   }
 
   @Test
+  void streamAsServerSentEventsWhenAsked() throws Exception {
+    HttpResponse<Buffer> r = await(client.post("/v1/execute/stream").putHeader("Accept", "text/event-stream")
+        .sendBuffer(Buffer.buffer("{\"tool\":\"count\",\"args\":{\"n\":3}}")));
+    assertThat(r.getHeader("Content-Type")).isEqualTo("text/event-stream");
+    List<String> events = r.bodyAsString().lines().filter(l -> l.startsWith("event: ")).toList();
+    assertThat(events).containsExactly("event: start", "event: item", "event: item", "event: item", "event: done");
+    assertThat(r.bodyAsString()).contains("data: {\"item\":{\"i\":2}}");
+  }
+
+  @Test
+  void aClientThatDisconnectsCancelsItsCallInTheWorker() throws Exception {
+    String body = "{\"tool\":\"count\",\"args\":{\"n\":100000000,\"delay_ms\":1}}";
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", node.httpPort())) {
+      socket.getOutputStream().write(("POST /v1/execute/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+          + "\r\nContent-Length: " + body.length() + "\r\n\r\n" + body).getBytes());
+      socket.getOutputStream().flush();
+      byte[] some = new byte[512];
+      assertThat(socket.getInputStream().read(some)).isPositive();
+      assertThat(inflight()).isEqualTo(1);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (inflight() != 0) {
+      assertThat(System.nanoTime()).as("the worker's call is cancelled").isLessThan(deadline);
+      Thread.sleep(20);
+    }
+  }
+
+  private static int inflight() throws Exception {
+    JsonObject workers = await(client.get("/v1/workers").send()).bodyAsJsonObject();
+    return workers.getJsonArray("workers").stream().mapToInt(w -> ((JsonObject) w).getInteger("inflight")).sum();
+  }
+
+  @Test
   void workersHealthAndUnknownRoutes() throws Exception {
     JsonObject workers = await(client.get("/v1/workers").send()).bodyAsJsonObject();
     assertThat(workers.getJsonArray("workers")).hasSize(2);

@@ -61,6 +61,34 @@ class NodeConfigTest {
   }
 
   @Test
+  void everyKeyCanBeOverriddenByEnvironmentAndSetWithFlagsWinning(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path file = dir.resolve("c.yaml");
+    Files.writeString(file, "http-port: 9999\npools:\n  default:\n    size: 7\n    max-rss-mb: 100\n");
+    RunCommand run = new RunCommand();
+    new CommandLine(run).parseArgs("--config", file.toString(), "--data-dir", dir.toString(),
+        "--set", "pools.default.max-rss-mb=300", "--set", "sessions.memory.durability=sync");
+    run.environment = java.util.Map.of("SNAKEPIT_HTTP_PORT", "7000", "SNAKEPIT_POOLS__DEFAULT__MAX_RSS_MB", "200",
+        "SNAKEPIT_POOLS__DEFAULT__SIZE", "2", "SNAKEPIT_LOG_LEVEL", "DEBUG", "SNAKEPIT_CONFIG", "ignored");
+    NodeConfig cfg = run.resolve();
+    assertThat(cfg.httpPort()).isEqualTo(7000);
+    SupervisorConfig sup = SupervisorConfig.fromJson(cfg.supervisor());
+    assertThat(sup.pools().get("default").size()).isEqualTo(2);
+    assertThat(sup.pools().get("default").maxRssBytes()).isEqualTo(300L * 1024 * 1024);
+    assertThat(cfg.sessions().getJsonObject("sessions").getJsonObject("memory").getString("durability"))
+        .isEqualTo("sync");
+
+    RunCommand typo = new RunCommand();
+    new CommandLine(typo).parseArgs("--data-dir", dir.toString());
+    typo.environment = java.util.Map.of("SNAKEPIT_POOLS__DEFAULT__SISE", "2");
+    assertThatThrownBy(typo::resolve).isInstanceOf(ConfigException.class)
+        .hasMessageContaining("pools.default.sise");
+    RunCommand badSet = new RunCommand();
+    new CommandLine(badSet).parseArgs("--data-dir", dir.toString(), "--set", "novalue");
+    assertThatThrownBy(badSet::resolve).hasMessageContaining("KEY=VALUE");
+  }
+
+  @Test
   void unreadableOrMalformedFilesAreConfigErrors(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
     assertThatThrownBy(() -> NodeConfig.readFile(dir.resolve("missing.yaml"))).isInstanceOf(ConfigException.class);
     Path bad = dir.resolve("bad.json");

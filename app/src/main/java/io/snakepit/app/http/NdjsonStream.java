@@ -12,7 +12,9 @@ import java.util.UUID;
 /**
  * Bridges one streaming call to an HTTP response in NDJSON: one
  * {@code {"item": ...}} line per item, then {@code {"done": true, ...}} or
- * {@code {"error": {...}}}. Credit goes back to the worker only while the
+ * {@code {"error": {...}}}. A client that sends {@code Accept: text/event-stream}
+ * gets the same objects as server-sent events instead, with the event names
+ * {@code start}, {@code item}, {@code done} and {@code error}. Credit goes back to the worker only while the
  * response's write queue has room, so a slow HTTP client slows the Python
  * generator instead of filling memory. A client that goes away cancels the call.
  */
@@ -25,6 +27,7 @@ final class NdjsonStream {
   private final RoutingContext ctx;
   private final JsonObject body;
   private final HttpServerResponse response;
+  private final boolean sse;
   private MessageConsumer<JsonObject> sink;
   private String control;
   private boolean started;
@@ -36,6 +39,13 @@ final class NdjsonStream {
     this.ctx = ctx;
     this.body = body;
     this.response = ctx.response();
+    String accept = ctx.request().getHeader("Accept");
+    this.sse = accept != null && accept.contains("text/event-stream");
+  }
+
+  /** One record, as an NDJSON line or a server-sent event. */
+  private String record(String event, JsonObject json) {
+    return sse ? "event: " + event + "\ndata: " + json.encode() + "\n\n" : json.encode() + "\n";
   }
 
   void open() {
@@ -75,12 +85,15 @@ final class NdjsonStream {
     switch (ev.getString("type", "")) {
       case "start" -> {
         started = true;
-        response.setChunked(true).putHeader("Content-Type", "application/x-ndjson");
-        response.write(new JsonObject().put("start", true).put("worker", ev.getString("worker"))
-            .put("node", ev.getString("node")).encode() + "\n");
+        response.setChunked(true).putHeader("Content-Type", sse ? "text/event-stream" : "application/x-ndjson");
+        if (sse) {
+          response.putHeader("Cache-Control", "no-cache");
+        }
+        response.write(record("start", new JsonObject().put("start", true).put("worker", ev.getString("worker"))
+            .put("node", ev.getString("node"))));
       }
       case "item" -> {
-        response.write(new JsonObject().put("item", ev.getValue("item")).encode() + "\n");
+        response.write(record("item", new JsonObject().put("item", ev.getValue("item"))));
         owed++;
         if (owed >= WINDOW / 4 && !response.writeQueueFull()) {
           grant();
@@ -88,13 +101,14 @@ final class NdjsonStream {
       }
       case "end" -> {
         finish();
-        response.end(new JsonObject().put("done", true).encode() + "\n");
+        response.end(record("done", new JsonObject().put("done", true)));
       }
       case "error" -> {
         finish();
         SnakepitException e = SnakepitException.fromJson(ev.getJsonObject("error", new JsonObject()));
         if (started) {
-          response.end(new JsonObject().put("error", e.toJson()).encode() + "\n");
+          response.end(record("error", new JsonObject().put("error",
+              e.withCorrelationId(ctx.get(HttpApiVerticle.CID)).toJson())));
         } else {
           HttpApiVerticle.fail(ctx, e);
         }
