@@ -57,18 +57,18 @@ public final class SessionBenchmark {
         vertx.eventBus().request(Addresses.SESSION_PREFIX + "create", new JsonObject().put("id", "s" + i)).await();
       }
 
-      Stats chmGet = timeSync(n, i -> chm.get("s" + (i % 10_000)));
-      Stats memGet = timeAsync(vertx, n, i -> mem.get("s" + (i % 10_000)));
-      Stats diskGet = timeAsync(vertx, n, i -> disk.get("s" + (i % 10_000)));
+      Stats chmGet = timeSync(n, i -> chm.get("s" + Math.floorMod(i, 10_000)));
+      Stats memGet = timeAsync(vertx, n, i -> mem.get("s" + Math.floorMod(i, 10_000)));
+      Stats diskGet = timeAsync(vertx, n, i -> disk.get("s" + Math.floorMod(i, 10_000)));
       Stats busGet = timeAsync(vertx, n, i -> vertx.eventBus().request(Addresses.SESSION_PREFIX + "get",
-          new JsonObject().put("id", "s" + (i % 10_000))));
+          new JsonObject().put("id", "s" + Math.floorMod(i, 10_000))));
       row("get", chmGet, memGet, diskGet, busGet);
 
-      Stats chmUpdate = timeSync(n, i -> chm.compute("s" + (i % 10_000), (k, s) -> s.withTtl(3_600_000 + i)));
-      Stats memUpdate = timeAsync(vertx, n, i -> mem.putVariable("s" + (i % 10_000), "v", i));
-      Stats diskUpdate = timeAsync(vertx, n / 10, i -> disk.putVariable("s" + (i % 10_000), "v", i));
+      Stats chmUpdate = timeSync(n, i -> chm.compute("s" + Math.floorMod(i, 10_000), (k, s) -> s.withTtl(3_600_000 + i)));
+      Stats memUpdate = timeAsync(vertx, n, i -> mem.putVariable("s" + Math.floorMod(i, 10_000), "v", i));
+      Stats diskUpdate = timeAsync(vertx, n / 10, i -> disk.putVariable("s" + Math.floorMod(i, 10_000), "v", i));
       Stats busUpdate = timeAsync(vertx, n, i -> vertx.eventBus().request(Addresses.SESSION_PREFIX + "var.put",
-          new JsonObject().put("id", "s" + (i % 10_000)).put("name", "v").put("value", i)));
+          new JsonObject().put("id", "s" + Math.floorMod(i, 10_000)).put("name", "v").put("value", i)));
       row("update (set a variable)", chmUpdate, memUpdate, diskUpdate, busUpdate);
 
       Stats chmCreate = timeSync(n, i -> chm.putIfAbsent("c" + i, Session.create("c" + i, 0, 3_600_000)));
@@ -111,7 +111,7 @@ public final class SessionBenchmark {
   }
 
   private static Stats timeSync(int n, IntFunction<Object> op) {
-    for (int i = 0; i < n; i++) {
+    for (int i = -n; i < 0; i++) {
       op.apply(i);
     }
     long[] lat = new long[n];
@@ -134,7 +134,8 @@ public final class SessionBenchmark {
       void next() {
         while (i < n) {
           long t0 = System.nanoTime();
-          Future<?> f = op.apply(i < 0 ? i + n : i);
+          // Warm-up indices are negative: creates use ids of their own, reads and updates wrap around.
+          Future<?> f = op.apply(i);
           if (!f.isComplete()) {
             f.onComplete(ar -> {
               if (record(ar.failed() ? ar.cause() : null, t0)) {
@@ -169,16 +170,20 @@ public final class SessionBenchmark {
   private static double heapPerSession(Vertx vertx, int count) throws Exception {
     SessionStore s = store(vertx, null, false);
     long before = usedAfterGc();
-    Promise<Void> done = Promise.promise();
-    vertx.runOnContext(v -> {
-      for (int i = 0; i < count; i++) {
-        String id = String.format("sess-%08d", i);
-        s.create(id, 0, null);
-        s.putVariable(id, "n", i);
-      }
-      done.complete();
-    });
-    done.future().toCompletionStage().toCompletableFuture().get(10, TimeUnit.MINUTES);
+    // In chunks, so that the event loop is never held for long.
+    for (int from = 0; from < count; from += 10_000) {
+      int start = from;
+      Promise<Void> chunk = Promise.promise();
+      vertx.runOnContext(v -> {
+        for (int i = start; i < Math.min(count, start + 10_000); i++) {
+          String id = String.format("sess-%08d", i);
+          s.create(id, 0, null);
+          s.putVariable(id, "n", i);
+        }
+        chunk.complete();
+      });
+      chunk.future().toCompletionStage().toCompletableFuture().get(1, TimeUnit.MINUTES);
+    }
     long after = usedAfterGc();
     if (s.count().await() != count) {
       throw new IllegalStateException("expected " + count + " sessions");
