@@ -1,24 +1,24 @@
-"""The worker runtime: one asyncio loop that owns the node connection and serves tools.
+"""The worker runtime: serves the adapter's tools over the node connection.
 
 Threading model
-    The main thread runs the event loop. It alone reads the socket, the
-    stdout/stderr pipes and the stdin lifeline, runs the parent-pid check
-    and answers PING, so a busy tool can never delay a heartbeat. Plain
-    functions and sync generators run in a
-    ``ThreadPoolExecutor(max_workers=concurrency)``; ``async def`` tools and
-    async generators run as tasks on the loop. Frames are written through
-    :class:`_NodeSocket`: a tool thread encodes its answer itself (JSON work
-    off the loop) and sends it directly when nothing is queued, else the
-    bytes are queued and the loop flushes them when the socket is writable.
+    The main thread runs an asyncio event loop: ``async def`` tools and
+    async generators run there as tasks, and it reads the stdout/stderr
+    pipes and the stdin lifeline, runs the parent-pid check and flushes
+    output the socket did not take at once. The socket is read by
+    :class:`_Reader`: for adapters with plain functions (on Linux), two I/O
+    threads take turns in a blocking ``recv``, answer PING themselves, and
+    run a plain function *inline* on the thread that read its REQUEST while
+    the other one keeps reading; further concurrent plain functions and sync
+    generators run in a ``ThreadPoolExecutor(max_workers=concurrency)``. For
+    all-async adapters the event loop reads the socket itself. Frames are
+    written through :class:`_NodeSocket` from whatever thread produced them.
 
-Hot path (a no-op unary call)
-    ``add_reader`` callback -> one ``recv`` -> incremental decoder (parses in
-    place when a read holds whole frames) -> dict lookup of the tool ->
-    argument check with precomputed name sets (no ``Signature.bind``) ->
-    ``executor.submit`` -> tool -> one ``JSONEncoder.encode`` with compact
-    separators -> one ``bytes`` concatenation for the frame -> one ``send``
-    from the tool thread. No per-frame ``drain()``: streams only wait when
-    more than WRITE_HIGH_WATER bytes are queued.
+Hot path (a no-op plain function)
+    blocking ``recv`` on an I/O thread -> incremental decoder (parses in
+    place, C JSON scanner) -> dict lookup of the tool -> argument check with
+    precomputed name sets (no ``Signature.bind``) -> arm the standby (one
+    ``epoll_ctl``) -> tool, inline -> C JSON encoder -> one ``send`` ->
+    disarm the standby -> ``recv``. No thread hand-off and no event loop.
 
 Exit statuses
     0 graceful shutdown, connection closed, stdin EOF or parent gone;

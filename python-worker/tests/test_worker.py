@@ -592,7 +592,7 @@ def test_ping_pong_with_rss(harness):
         pong = await node.expect(types=(P.PONG,))
         assert pong.id == 0 and pong.body["t"] == 123456789
         assert isinstance(pong.body["rss"], int) and pong.body["rss"] > 1_000_000
-        # PONG came from the loop while the tool thread was still busy.
+        # PONG came from the reading I/O thread while the tool was still busy.
         assert node.pending(1) == []
 
     harness.run(body)

@@ -125,6 +125,22 @@ class HttpApiTest {
   }
 
   @Test
+  void theOpenApiDocumentIsServedAndRequestsAreValidatedAgainstIt() throws Exception {
+    JsonObject doc = await(client.get("/openapi.json").send()).bodyAsJsonObject();
+    assertThat(doc.getString("openapi")).startsWith("3.");
+    assertThat(doc.getJsonObject("paths").fieldNames()).contains("/v1/execute", "/v1/sessions/{id}/execute");
+    HttpResponse<Buffer> extra = post("/v1/execute", "{\"tool\":\"echo\",\"bogus\":1}", null);
+    assertThat(extra.statusCode()).isEqualTo(400);
+    assertThat(extra.bodyAsJsonObject().getJsonObject("error").getString("message")).contains("/openapi.json");
+    // What `curl -d` sends: a JSON body labelled as a form. It is read as JSON.
+    HttpResponse<Buffer> curlStyle = await(client.post("/v1/execute")
+        .putHeader("Content-Type", "application/x-www-form-urlencoded")
+        .sendBuffer(Buffer.buffer("{\"tool\":\"echo\",\"args\":{\"x\":1}}")));
+    assertThat(curlStyle.statusCode()).isEqualTo(200);
+    assertThat(curlStyle.bodyAsJsonObject().getJsonObject("result").getInteger("x")).isEqualTo(1);
+  }
+
+  @Test
   void streamAsServerSentEventsWhenAsked() throws Exception {
     HttpResponse<Buffer> r = await(client.post("/v1/execute/stream").putHeader("Accept", "text/event-stream")
         .sendBuffer(Buffer.buffer("{\"tool\":\"count\",\"args\":{\"n\":3}}")));

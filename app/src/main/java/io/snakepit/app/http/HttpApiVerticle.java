@@ -14,6 +14,10 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.openapi.router.RequestExtractor;
+import io.vertx.ext.web.openapi.router.RouterBuilder;
+import io.vertx.openapi.contract.OpenAPIContract;
+import io.vertx.openapi.validation.ValidatorException;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
@@ -49,34 +53,74 @@ public final class HttpApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    Router router = Router.router(vertx);
+    JsonObject contract;
+    try (var in = HttpApiVerticle.class.getResourceAsStream("/openapi.json")) {
+      contract = new JsonObject(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+    } catch (java.io.IOException | RuntimeException e) {
+      return Future.failedFuture(new IllegalStateException("the OpenAPI contract is missing from the jar", e));
+    }
+    return OpenAPIContract.from(vertx, forValidation(contract.copy())).compose(c -> {
+      Router router = buildRouter(RouterBuilder.create(vertx, c, RequestExtractor.withBodyHandler()), contract);
+      server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
+      return server.requestHandler(router).listen();
+    });
+  }
+
+  /**
+   * The contract as the validator takes it. Vert.x OpenAPI 5.0 refuses media
+   * types it cannot validate (NDJSON, server-sent events) even where nothing is
+   * validated (stream responses, the import body); they become
+   * application/octet-stream in this copy. /openapi.json serves the original.
+   */
+  static JsonObject forValidation(JsonObject node) {
+    for (String key : new java.util.ArrayList<>(node.fieldNames())) {
+      Object v = node.getValue(key);
+      if ("content".equals(key) && v instanceof JsonObject content) {
+        JsonObject kept = new JsonObject();
+        for (String type : content.fieldNames()) {
+          boolean supported = type.startsWith("application/json") || type.startsWith("text/plain")
+              || type.equals("application/octet-stream") || type.equals("multipart/form-data");
+          kept.put(supported ? type : "application/octet-stream", content.getValue(type));
+        }
+        node.put(key, kept);
+      } else if (v instanceof JsonObject o) {
+        forValidation(o);
+      }
+    }
+    return node;
+  }
+
+  /** Routes every operation of the contract to its handler; requests are validated against it first. */
+  private Router buildRouter(RouterBuilder api, JsonObject contract) {
     BodyHandler bodyHandler = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
-    router.route().handler(this::correlationId);
-    // Import streams its body itself, in constant memory; every other request body is buffered up to the limit.
-    router.post("/v1/*").handler(ctx -> {
+    api.rootHandler(this::correlationId);
+    api.rootHandler(ctx -> {
+      // Import streams its body itself, in constant memory; every other body is buffered up to the limit.
       if (ctx.request().path().equals("/v1/sessions/import")) {
         ctx.next();
       } else {
         bodyHandler.handle(ctx);
       }
     });
-    router.put("/v1/*").handler(bodyHandler);
-    router.post("/v1/execute").handler(ctx -> {
+    api.getRoute("execute").addHandler(ctx -> {
       JsonObject body = jsonBody(ctx);
       if (body != null) {
         execute(vertx, ctx, body);
       }
     });
-    new SessionRoutes(vertx).mount(router);
-    router.post("/v1/execute/stream").handler(ctx -> new NdjsonStream(vertx, ctx, jsonBody(ctx)).open());
-    router.get("/v1/workers").handler(ctx -> ask(ctx, Addresses.WORKERS));
-    router.get("/v1/pools").handler(ctx -> ask(ctx, Addresses.POOLS));
-    router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "UP").put("node", nodeId)));
+    api.getRoute("executeStream").addHandler(ctx -> new NdjsonStream(vertx, ctx, jsonBody(ctx)).open());
+    api.getRoute("listWorkers").addHandler(ctx -> ask(ctx, Addresses.WORKERS));
+    api.getRoute("listPools").addHandler(ctx -> ask(ctx, Addresses.POOLS));
+    api.getRoute("health").addHandler(ctx -> ctx.json(new JsonObject().put("status", "UP").put("node", nodeId)));
+    new SessionRoutes(vertx).mount(api);
+    Router router = api.createRouter();
+    String served = contract.encodePrettily();
+    router.get("/openapi.json").handler(ctx -> ctx.response().putHeader("Content-Type", "application/json")
+        .end(served));
     router.route().last().handler(ctx -> fail(ctx, new SnakepitException(ErrorCode.NOT_FOUND,
-        "No route for " + ctx.request().method() + " " + ctx.request().path() + ".")));
+        "No route for " + ctx.request().method() + " " + ctx.request().path() + "; see /openapi.json.")));
     router.route().failureHandler(this::onFailure);
-    server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
-    return server.requestHandler(router).listen();
+    return router;
   }
 
   @Override
@@ -89,6 +133,13 @@ public final class HttpApiVerticle extends VerticleBase {
     String cid = given != null && VALID_CID.matcher(given).matches() ? given : UUID.randomUUID().toString();
     ctx.put(CID, cid);
     ctx.response().putHeader(Headers.HTTP_CORRELATION_ID, cid);
+    // Bodies of this API are JSON whatever the client says: `curl -d '{...}'` sends
+    // application/x-www-form-urlencoded, and a quick start must work as typed.
+    String type = ctx.request().getHeader("Content-Type");
+    if ((type == null || type.startsWith("application/x-www-form-urlencoded"))
+        && !ctx.request().path().equals("/v1/sessions/import")) {
+      ctx.request().headers().set("Content-Type", "application/json");
+    }
     ctx.next();
   }
 
@@ -149,13 +200,21 @@ public final class HttpApiVerticle extends VerticleBase {
   private void onFailure(RoutingContext ctx) {
     int status = ctx.statusCode();
     Throwable t = ctx.failure();
-    if (status == 413) {
+    // The OpenAPI router wraps validation failures in an HttpException.
+    if (t instanceof io.vertx.ext.web.handler.HttpException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof ValidatorException ve) {
+      fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, "The request does not match the API (see /openapi.json): "
+          + ve.getMessage()));
+    } else if (status == 413) {
       fail(ctx, new SnakepitException(ErrorCode.PAYLOAD_TOO_LARGE,
           "The request body is larger than max-body-bytes=" + maxBodyBytes + "."));
     } else if (t instanceof SnakepitException se) {
       fail(ctx, se);
     } else if (status >= 400 && status < 500) {
-      fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, "The request was refused (HTTP " + status + ").", null,
+      fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, "The request was refused (HTTP " + status + ")"
+          + (t == null ? "." : ": " + t.getClass().getName() + " " + t.getMessage()), null,
           new JsonObject().put("http_status", status)));
     } else {
       fail(ctx, SnakepitException.from(t == null ? new IllegalStateException("HTTP " + status) : t));

@@ -6,7 +6,7 @@ import io.snakepit.contract.SnakepitException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.vertx.ext.web.Router;
+import io.vertx.ext.web.openapi.router.RouterBuilder;
 import io.vertx.ext.web.RoutingContext;
 
 /**
@@ -21,18 +21,20 @@ final class SessionRoutes {
     this.vertx = vertx;
   }
 
-  void mount(Router router) {
-    router.post("/v1/sessions").handler(this::create);
-    router.get("/v1/sessions").handler(ctx -> ask(ctx, "list", new JsonObject()
+  /** Attaches the session handlers to the contract's operations. */
+  void mount(RouterBuilder api) {
+    api.getRoute("createSession").addHandler(this::create);
+    api.getRoute("listSessions").addHandler(ctx -> ask(ctx, "list", new JsonObject()
         .put("limit", intParam(ctx, "limit", 100)).put("cursor", ctx.request().getParam("cursor")), 200));
-    router.get("/v1/sessions/export").handler(ctx -> new SessionExport(vertx, ctx).run());
-    router.post("/v1/sessions/import").handler(ctx -> new SessionImport(vertx, ctx).run());
-    router.get("/v1/sessions/:id").handler(ctx -> ask(ctx, "get", id(ctx), 200));
-    router.delete("/v1/sessions/:id").handler(ctx -> ask(ctx, "delete", id(ctx), 204));
-    router.get("/v1/sessions/:id/variables").handler(ctx -> ask(ctx, "vars", id(ctx), 200));
-    router.get("/v1/sessions/:id/variables/:name").handler(ctx -> ask(ctx, "var.get",
+    api.getRoute("exportSessions").addHandler(ctx -> new SessionExport(vertx, ctx).run());
+    // Import reads its body as a stream, in constant memory; each line is validated by the store.
+    api.getRoute("importSessions").setDoValidation(false).addHandler(ctx -> new SessionImport(vertx, ctx).run());
+    api.getRoute("getSession").addHandler(ctx -> ask(ctx, "get", id(ctx), 200));
+    api.getRoute("deleteSession").addHandler(ctx -> ask(ctx, "delete", id(ctx), 204));
+    api.getRoute("listVariables").addHandler(ctx -> ask(ctx, "vars", id(ctx), 200));
+    api.getRoute("getVariable").addHandler(ctx -> ask(ctx, "var.get",
         id(ctx).put("name", ctx.pathParam("name")), 200));
-    router.put("/v1/sessions/:id/variables/:name").handler(ctx -> {
+    api.getRoute("putVariable").addHandler(ctx -> {
       JsonObject body = HttpApiVerticle.jsonBody(ctx);
       if (body != null) {
         if (!body.containsKey("value")) {
@@ -43,23 +45,23 @@ final class SessionRoutes {
         ask(ctx, "var.put", id(ctx).put("name", ctx.pathParam("name")).put("value", body.getValue("value")), 200);
       }
     });
-    router.delete("/v1/sessions/:id/variables/:name").handler(ctx -> ask(ctx, "var.delete",
+    api.getRoute("deleteVariable").addHandler(ctx -> ask(ctx, "var.delete",
         id(ctx).put("name", ctx.pathParam("name")), 204));
-    router.get("/v1/sessions/:id/programs/:program").handler(ctx -> ask(ctx, "program.get",
-        id(ctx).put("program_id", ctx.pathParam("program")), 200));
-    router.put("/v1/sessions/:id/programs/:program").handler(ctx -> {
+    api.getRoute("getProgram").addHandler(ctx -> ask(ctx, "program.get",
+        id(ctx).put("program_id", ctx.pathParam("program_id")), 200));
+    api.getRoute("putProgram").addHandler(ctx -> {
       JsonObject body = HttpApiVerticle.jsonBody(ctx);
       if (body != null) {
-        ask(ctx, "program.put", id(ctx).put("program_id", ctx.pathParam("program")).put("program", body), 200);
+        ask(ctx, "program.put", id(ctx).put("program_id", ctx.pathParam("program_id")).put("program", body), 200);
       }
     });
-    router.post("/v1/sessions/:id/execute").handler(ctx -> {
+    api.getRoute("executeInSession").addHandler(ctx -> {
       JsonObject body = HttpApiVerticle.jsonBody(ctx);
       if (body != null) {
         HttpApiVerticle.execute(vertx, ctx, body.put("session_id", ctx.pathParam("id")));
       }
     });
-    router.post("/v1/sessions/:id/execute/stream").handler(ctx -> {
+    api.getRoute("executeStreamInSession").addHandler(ctx -> {
       JsonObject body = HttpApiVerticle.jsonBody(ctx);
       if (body != null) {
         new NdjsonStream(vertx, ctx, body.put("session_id", ctx.pathParam("id"))).open();
