@@ -115,6 +115,18 @@ class SupervisionTest {
   }
 
   @Test
+  void recyclesAWorkerPastMaxAge() throws Exception {
+    JsonObject cfg = pool(1).put("max-age-s", 1).put("heartbeat-ms", 100);
+    try (SupervisorHarness h = new SupervisorHarness().start(cfg)) {
+      long first = h.readyPids().get(0);
+      eventually("the worker is recycled for its age", () -> h.pool().getLong("recycles") >= 1);
+      eventually("the old one is gone", () -> !alive(first));
+      eventually("a young one serves", () -> h.readyPids().size() == 1);
+      assertThat(h.pool().getLong("crashes")).isZero();
+    }
+  }
+
+  @Test
   void gracefulStopLetsInFlightCallsFinish() throws Exception {
     SupervisorHarness h = new SupervisorHarness().start(pool(1).put("drain-timeout-ms", 20_000));
     long pid = h.readyPids().get(0);
