@@ -1,5 +1,6 @@
 package io.snakepit.app;
 
+import io.snakepit.app.grpc.GrpcApiVerticle;
 import io.snakepit.app.http.HttpApiVerticle;
 import io.snakepit.session.SessionStoreVerticle;
 import io.snakepit.supervisor.ProcessSupervisorVerticle;
@@ -12,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** One running node: a Vert.x instance with the supervision and HTTP verticles deployed. */
+/** One running node: a Vert.x instance with the supervision, HTTP and gRPC verticles deployed. */
 public final class Node {
 
   private static final Logger LOG = LoggerFactory.getLogger(Node.class);
@@ -22,6 +23,7 @@ public final class Node {
   private final NodeConfig config;
   private final Vertx vertx;
   private HttpApiVerticle http;
+  private GrpcApiVerticle grpc;
   private volatile boolean closed;
   /** Deployment ids, newest first: undeployed in that order so that nothing outlives what it uses. */
   private final java.util.List<String> deployments = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -50,6 +52,11 @@ public final class Node {
           deployments.add(0, id);
           return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()));
         })
+        .compose(id -> {
+          deployments.add(0, id);
+          grpc = new GrpcApiVerticle(config.host(), config.grpcPort());
+          return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()));
+        })
         .onSuccess(id -> deployments.add(0, id))
         .mapEmpty();
   }
@@ -59,7 +66,12 @@ public final class Node {
     return http.actualPort();
   }
 
-  /** Stops gracefully: HTTP first, then workers drain and stop. Blocks until done or timed out. */
+  /** The port the gRPC API listens on. */
+  public int grpcPort() {
+    return grpc.actualPort();
+  }
+
+  /** Stops gracefully: gRPC and HTTP first, then workers drain and stop. Blocks until done or timed out. */
   public void close() {
     if (closed) {
       return;

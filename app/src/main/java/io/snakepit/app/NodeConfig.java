@@ -22,12 +22,13 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param nodeId       this node's id; generated and kept in the data directory when not set
  * @param host         the address the HTTP API binds
  * @param httpPort     the HTTP port; 0 picks a free one
+ * @param grpcPort     the gRPC port (same host); 0 picks a free one
  * @param dataDir      where the node keeps its state
  * @param maxBodyBytes the largest HTTP request body accepted
  * @param supervisor   the JSON handed to the process-supervision verticle
  * @param sessions     the JSON handed to the session-storage verticle
  */
-public record NodeConfig(String nodeId, String host, int httpPort, Path dataDir, long maxBodyBytes,
+public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          JsonObject supervisor, JsonObject sessions) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
@@ -72,6 +73,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, Path dataDir,
     String nodeId = r.string("node-id", fallbackNodeId);
     String host = r.string("host", "127.0.0.1");
     int port = r.intValue("http-port", 8080, 0, 65535);
+    int grpcPort = r.intValue("grpc-port", 9090, 0, 65535);
     String dataDir = r.string("data-dir", "./data");
     long maxBody = r.longValue("max-body-bytes", 1024 * 1024, 1024, 1L << 31);
     String transport = r.string("transport", null);
@@ -94,6 +96,6 @@ public record NodeConfig(String nodeId, String host, int httpPort, Path dataDir,
     // Validate the supervisor's part now, so every error surfaces before anything starts.
     SupervisorConfig.fromJson(sup);
     JsonObject sess = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("sessions", sessions);
-    return new NodeConfig(nodeId, host, port, Path.of(dataDir), maxBody, sup, sess);
+    return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, sup, sess);
   }
 }

@@ -25,11 +25,15 @@ public final class RunCommand implements Callable<Integer> {
       description = "YAML or JSON configuration file (env SNAKEPIT_CONFIG).")
   Path config;
 
-  // SNAKEPIT_HTTP_PORT, SNAKEPIT_HOST and SNAKEPIT_DATA_DIR arrive through EnvironmentOverrides,
+  // SNAKEPIT_HTTP_PORT, SNAKEPIT_GRPC_PORT, SNAKEPIT_HOST and SNAKEPIT_DATA_DIR arrive through EnvironmentOverrides,
   // like every other key, so that the order is always file < environment < --set < flag.
   @Option(names = "--http-port",
       description = "HTTP port; 0 picks a free one (env SNAKEPIT_HTTP_PORT, default 8080).")
   Integer httpPort;
+
+  @Option(names = "--grpc-port",
+      description = "gRPC port; 0 picks a free one (env SNAKEPIT_GRPC_PORT, default 9090).")
+  Integer grpcPort;
 
   @Option(names = "--host",
       description = "Address to bind (env SNAKEPIT_HOST, default 127.0.0.1).")
@@ -83,7 +87,8 @@ public final class RunCommand implements Callable<Integer> {
       return cause instanceof ConfigException ? EXIT_CONFIG : EXIT_START;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "snakepit-shutdown"));
-    System.out.println("snakepit: ready http=" + cfg.host() + ":" + node.httpPort() + " node=" + cfg.nodeId());
+    System.out.println("snakepit: ready http=" + cfg.host() + ":" + node.httpPort()
+        + " grpc=" + cfg.host() + ":" + node.grpcPort() + " node=" + cfg.nodeId());
     System.out.flush();
     return 0;
   }
@@ -97,6 +102,9 @@ public final class RunCommand implements Callable<Integer> {
     }
     if (httpPort != null) {
       json.put("http-port", httpPort);
+    }
+    if (grpcPort != null) {
+      json.put("grpc-port", grpcPort);
     }
     if (host != null) {
       json.put("host", host);

@@ -29,7 +29,7 @@ class HttpApiTest {
   @BeforeAll
   static void start() throws Exception {
     dataDir = Files.createTempDirectory("snakepit-http-");
-    JsonObject cfg = new JsonObject().put("http-port", 0).put("data-dir", dataDir.toString())
+    JsonObject cfg = new JsonObject().put("http-port", 0).put("grpc-port", 0).put("data-dir", dataDir.toString())
         .put("max-body-bytes", 64 * 1024)
         .put("pools", new JsonObject().put("default", new JsonObject().put("size", 2)));
     node = new Node(NodeConfig.fromJson(cfg, "http-test"));

@@ -29,7 +29,7 @@ class SessionHttpTest {
   @BeforeAll
   static void start() throws Exception {
     dataDir = Files.createTempDirectory("snakepit-sess-");
-    JsonObject cfg = new JsonObject().put("http-port", 0).put("data-dir", dataDir.toString())
+    JsonObject cfg = new JsonObject().put("http-port", 0).put("grpc-port", 0).put("data-dir", dataDir.toString())
         .put("pools", new JsonObject().put("default", new JsonObject().put("size", 3)));
     node = new Node(NodeConfig.fromJson(cfg, "sess-test"));
     node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);

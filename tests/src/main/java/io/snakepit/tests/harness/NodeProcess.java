@@ -22,13 +22,14 @@ import java.util.regex.Pattern;
 public final class NodeProcess implements AutoCloseable {
 
   private static final Pattern READY =
-      Pattern.compile("snakepit: ready http=([^:\\s]+):(\\d+)(?: grpc=\\S+)? node=(\\S+)");
+      Pattern.compile("snakepit: ready http=([^:\\s]+):(\\d+)(?: grpc=[^:\\s]+:(\\d+))? node=(\\S+)");
 
   private final Process process;
   private final Path log;
   private final CompletableFuture<Matcher> ready = new CompletableFuture<>();
   private String host;
   private int httpPort;
+  private int grpcPort = -1;
   private String nodeId;
 
   private NodeProcess(Process process, Path log) {
@@ -48,6 +49,8 @@ public final class NodeProcess implements AutoCloseable {
     cmd.add(dataDir.toString());
     cmd.add("--http-port");
     cmd.add("0");
+    cmd.add("--grpc-port");
+    cmd.add("0");
     cmd.addAll(List.of(args));
     Files.createDirectories(dataDir);
     Path log = dataDir.resolve("node.log");
@@ -58,7 +61,8 @@ public final class NodeProcess implements AutoCloseable {
       Matcher m = node.ready.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
       node.host = m.group(1);
       node.httpPort = Integer.parseInt(m.group(2));
-      node.nodeId = m.group(3);
+      node.grpcPort = m.group(3) == null ? -1 : Integer.parseInt(m.group(3));
+      node.nodeId = m.group(4);
     } catch (Exception e) {
       node.close();
       throw new IOException("node did not become ready: " + e + "\n--- node log ---\n" + node.logText(), e);
@@ -100,6 +104,16 @@ public final class NodeProcess implements AutoCloseable {
 
   public int httpPort() {
     return httpPort;
+  }
+
+  /** The gRPC port, or -1 if the node did not announce one. */
+  public int grpcPort() {
+    return grpcPort;
+  }
+
+  /** {@code host:port} of the gRPC API. */
+  public String grpcTarget() {
+    return host + ":" + grpcPort;
   }
 
   public String nodeId() {

@@ -1,0 +1,274 @@
+package io.snakepit.app.grpc;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.Headers;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.grpc.v1.CreateSessionRequest;
+import io.snakepit.grpc.v1.CreateSessionResponse;
+import io.snakepit.grpc.v1.DeleteSessionResponse;
+import io.snakepit.grpc.v1.DeleteVariableResponse;
+import io.snakepit.grpc.v1.ExecuteRequest;
+import io.snakepit.grpc.v1.ExecuteResponse;
+import io.snakepit.grpc.v1.GetProgramResponse;
+import io.snakepit.grpc.v1.GetVariableResponse;
+import io.snakepit.grpc.v1.ListSessionsResponse;
+import io.snakepit.grpc.v1.ListVariablesResponse;
+import io.snakepit.grpc.v1.PutProgramResponse;
+import io.snakepit.grpc.v1.PutVariableResponse;
+import io.snakepit.grpc.v1.Session;
+import io.snakepit.grpc.v1.SnakepitGrpcService;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.grpc.reflection.ReflectionService;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerRequest;
+import io.vertx.grpc.server.Service;
+import java.util.UUID;
+import java.util.function.BiFunction;
+import java.util.regex.Pattern;
+
+/**
+ * The gRPC API ({@code snakepit.v1.Snakepit}, see docs/grpc-api.md and
+ * src/main/proto), with the standard health service and server reflection.
+ * Like the HTTP API it talks to the rest of the node only over the event bus.
+ * Every call's response headers carry {@code x-correlation-id}: the client's
+ * own when it sent a valid one, otherwise a generated one.
+ */
+public final class GrpcApiVerticle extends VerticleBase {
+
+  /** Metadata key of the correlation id, in requests and in response headers. */
+  public static final String CORRELATION_ID = "x-correlation-id";
+  private static final Pattern VALID_CID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+  /** Event-bus timeout for calls; the supervisor enforces the real call timeout, this is only a backstop. */
+  private static final long BUS_TIMEOUT_MS = 86_400_000L + 60_000;
+  /** Largest timeout a call may ask for: one day, as over HTTP. */
+  private static final long MAX_TIMEOUT_MS = 86_400_000L;
+
+  private final String host;
+  private final int port;
+  private HttpServer server;
+  private GrpcHealth health;
+
+  public GrpcApiVerticle(String host, int port) {
+    this.host = host;
+    this.port = port;
+  }
+
+  /** The bound port, once started. */
+  public int actualPort() {
+    return server.actualPort();
+  }
+
+  @Override
+  public Future<?> start() {
+    health = new GrpcHealth(vertx);
+    GrpcServer grpc = GrpcServer.server(vertx);
+    grpc.addService(snakepit());
+    grpc.addService(health.service());
+    grpc.addService(ReflectionService.v1());
+    server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
+    return server.requestHandler(grpc).listen();
+  }
+
+  @Override
+  public Future<?> stop() {
+    if (health != null) {
+      health.stopping();
+    }
+    return server == null ? Future.succeededFuture() : server.close();
+  }
+
+  private Service snakepit() {
+    return Service.service(SnakepitGrpcService.SERVICE_NAME, SnakepitGrpcService.SERVICE_DESCRIPTOR)
+        .bind(SnakepitGrpcService.Execute, call -> unary(call, (req, cid) ->
+            bus(Addresses.EXECUTE, executeBody(req, call.timeout()), cid).map(r -> ExecuteResponse.newBuilder()
+                .setResult(JsonValues.toValue(r.getValue("result")))
+                .setWorker(r.getString("worker", "")).setNode(r.getString("node", "")).build())))
+        .bind(SnakepitGrpcService.ExecuteStream, call -> {
+          String cid = correlationId(call);
+          call.handler(req -> {
+            JsonObject body;
+            try {
+              body = executeBody(req, call.timeout());
+            } catch (SnakepitException e) {
+              GrpcErrors.fail(call.response(), e.withCorrelationId(cid));
+              return;
+            }
+            new GrpcExecuteStream(vertx, call, options(cid)).open(body);
+          });
+        })
+        .bind(SnakepitGrpcService.CreateSession, call -> unary(call, (req, cid) -> {
+          JsonObject body = new JsonObject();
+          if (!req.getId().isEmpty()) {
+            body.put("id", req.getId());
+          }
+          if (req.hasTtlS()) {
+            body.put("ttl_s", req.getTtlS());
+          }
+          if (req.hasMetadata()) {
+            body.put("metadata", JsonValues.toJson(req.getMetadata()));
+          }
+          return session("create", body, cid).map(r -> CreateSessionResponse.newBuilder()
+              .setSession(session(r.getJsonObject("session"))).setCreated(r.getBoolean("created", false)).build());
+        }))
+        .bind(SnakepitGrpcService.GetSession, call -> unary(call, (req, cid) ->
+            session("get", id(req.getId()), cid).map(GrpcApiVerticle::session)))
+        .bind(SnakepitGrpcService.DeleteSession, call -> unary(call, (req, cid) ->
+            session("delete", id(req.getId()), cid).map(r -> DeleteSessionResponse.newBuilder()
+                .setDeleted(r.getBoolean("deleted", false)).build())))
+        .bind(SnakepitGrpcService.ListSessions, call -> unary(call, (req, cid) -> {
+          JsonObject body = new JsonObject().put("limit", req.getLimit() == 0 ? 100 : req.getLimit());
+          if (!req.getCursor().isEmpty()) {
+            body.put("cursor", req.getCursor());
+          }
+          return session("list", body, cid).map(r -> {
+            ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder()
+                .setNextCursor(r.getString("next_cursor", ""));
+            JsonArray sessions = r.getJsonArray("sessions", new JsonArray());
+            for (int i = 0; i < sessions.size(); i++) {
+              b.addSessions(session(sessions.getJsonObject(i)));
+            }
+            return b.build();
+          });
+        }))
+        .bind(SnakepitGrpcService.GetVariable, call -> unary(call, (req, cid) ->
+            session("var.get", id(req.getSessionId()).put("name", req.getName()), cid)
+                .map(r -> GetVariableResponse.newBuilder().setValue(JsonValues.toValue(r.getValue("value"))).build())))
+        .bind(SnakepitGrpcService.PutVariable, call -> unary(call, (req, cid) -> {
+          if (!req.hasValue()) {
+            throw new SnakepitException(ErrorCode.BAD_REQUEST, "'value' is required; send a JSON null to store null.");
+          }
+          return session("var.put", id(req.getSessionId()).put("name", req.getName())
+              .put("value", JsonValues.toJava(req.getValue())), cid)
+              .map(r -> PutVariableResponse.newBuilder().setVersion(r.getLong("version", 0L)).build());
+        }))
+        .bind(SnakepitGrpcService.DeleteVariable, call -> unary(call, (req, cid) ->
+            session("var.delete", id(req.getSessionId()).put("name", req.getName()), cid)
+                .map(r -> DeleteVariableResponse.newBuilder().setVersion(r.getLong("version", 0L)).build())))
+        .bind(SnakepitGrpcService.ListVariables, call -> unary(call, (req, cid) ->
+            session("vars", id(req.getSessionId()), cid).map(r -> ListVariablesResponse.newBuilder()
+                .setVariables(JsonValues.toStruct(r.getJsonObject("variables"))).build())))
+        .bind(SnakepitGrpcService.GetProgram, call -> unary(call, (req, cid) ->
+            session("program.get", id(req.getSessionId()).put("program_id", req.getProgramId()), cid)
+                .map(r -> GetProgramResponse.newBuilder()
+                    .setProgram(JsonValues.toStruct(r.getJsonObject("program"))).build())))
+        .bind(SnakepitGrpcService.PutProgram, call -> unary(call, (req, cid) -> {
+          if (!req.hasProgram()) {
+            throw new SnakepitException(ErrorCode.BAD_REQUEST, "'program' is required: a JSON object.");
+          }
+          return session("program.put", id(req.getSessionId()).put("program_id", req.getProgramId())
+              .put("program", JsonValues.toJson(req.getProgram())), cid)
+              .map(r -> PutProgramResponse.newBuilder().setVersion(r.getLong("version", 0L)).build());
+        }))
+        .build();
+  }
+
+  /** Serves a unary call: reads its request, runs {@code fn}, answers its result or its typed error. */
+  private <Q, R> void unary(GrpcServerRequest<Q, R> call, BiFunction<Q, String, Future<R>> fn) {
+    String cid = correlationId(call);
+    call.handler(req -> {
+      Future<R> result;
+      try {
+        result = fn.apply(req, cid);
+      } catch (RuntimeException e) {
+        result = Future.failedFuture(e);
+      }
+      result.onComplete(ar -> {
+        if (ar.succeeded()) {
+          try {
+            call.response().end(ar.result());
+          } catch (IllegalStateException gone) {
+            // the client cancelled the call meanwhile
+          }
+        } else {
+          GrpcErrors.fail(call.response(), SnakepitException.from(ar.cause()).withCorrelationId(cid));
+        }
+      });
+    });
+  }
+
+  /** The client's correlation id when valid, else a new one; set on the response headers. */
+  private static String correlationId(GrpcServerRequest<?, ?> call) {
+    String given = call.headers().get(CORRELATION_ID);
+    String cid = given != null && VALID_CID.matcher(given).matches() ? given : UUID.randomUUID().toString();
+    call.response().headers().set(CORRELATION_ID, cid);
+    return cid;
+  }
+
+  private static DeliveryOptions options(String cid) {
+    return new DeliveryOptions().addHeader(Headers.CORRELATION_ID, cid).setSendTimeout(BUS_TIMEOUT_MS);
+  }
+
+  private Future<JsonObject> bus(String address, JsonObject body, String cid) {
+    return vertx.eventBus().<JsonObject>request(address, body, options(cid)).map(m -> m.body());
+  }
+
+  private Future<JsonObject> session(String op, JsonObject body, String cid) {
+    return bus(Addresses.SESSION_PREFIX + op, body, cid);
+  }
+
+  private static JsonObject id(String id) {
+    return new JsonObject().put("id", id);
+  }
+
+  /**
+   * The event-bus body of an execute: the request's fields as over HTTP. The client's
+   * deadline bounds the call's timeout, so the worker stops when the client gives up.
+   */
+  static JsonObject executeBody(ExecuteRequest req, long deadlineMs) {
+    JsonObject body = new JsonObject().put("tool", req.getTool());
+    if (req.hasArgs()) {
+      body.put("args", JsonValues.toJson(req.getArgs()));
+    }
+    if (!req.getPool().isEmpty()) {
+      body.put("pool", req.getPool());
+    }
+    if (req.hasTimeoutMs()) {
+      long t = req.getTimeoutMs();
+      if (t < 1 || t > MAX_TIMEOUT_MS) {
+        throw new SnakepitException(ErrorCode.BAD_REQUEST, "'timeout_ms' must be from 1 to " + MAX_TIMEOUT_MS);
+      }
+      body.put("timeout_ms", deadlineMs > 0 ? Math.min(t, deadlineMs) : t);
+    } else if (deadlineMs > 0) {
+      body.put("timeout_ms", Math.min(deadlineMs, MAX_TIMEOUT_MS));
+    }
+    if (!req.getSessionId().isEmpty()) {
+      body.put("session_id", req.getSessionId());
+    }
+    switch (req.getAffinity()) {
+      case AFFINITY_UNSPECIFIED -> { }
+      case AFFINITY_HINT -> body.put("affinity", "hint");
+      case AFFINITY_STRICT_QUEUE -> body.put("affinity", "strict-queue");
+      case AFFINITY_STRICT_FAIL_FAST -> body.put("affinity", "strict-fail-fast");
+      default -> throw new SnakepitException(ErrorCode.BAD_REQUEST,
+          "'affinity' must be one of AFFINITY_HINT, AFFINITY_STRICT_QUEUE, AFFINITY_STRICT_FAIL_FAST");
+    }
+    return body;
+  }
+
+  /** A session as the API shows it (docs/sessions.md), as a message. */
+  static Session session(JsonObject s) {
+    Session.Builder b = Session.newBuilder()
+        .setId(s.getString("id", ""))
+        .setCreatedAt(s.getLong("created_at", 0L))
+        .setAccessedAt(s.getLong("accessed_at", 0L))
+        .setExpiresAt(s.getLong("expires_at", 0L))
+        .setTtlS(s.getDouble("ttl_s", 0d))
+        .setVersion(s.getLong("version", 0L))
+        .setLastNode(s.getString("last_node", ""))
+        .setLastWorker(s.getString("last_worker", ""))
+        .setMetadata(JsonValues.toStruct(s.getJsonObject("metadata")))
+        .setVariables(JsonValues.toStruct(s.getJsonObject("variables")));
+    JsonArray programs = s.getJsonArray("program_ids", new JsonArray());
+    for (int i = 0; i < programs.size(); i++) {
+      b.addProgramIds(String.valueOf(programs.getValue(i)));
+    }
+    return b.build();
+  }
+}
