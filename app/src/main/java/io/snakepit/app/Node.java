@@ -2,7 +2,11 @@ package io.snakepit.app;
 
 import io.snakepit.app.grpc.GrpcApiVerticle;
 import io.snakepit.app.http.HttpApiVerticle;
+import io.snakepit.contract.Addresses;
+import io.snakepit.routing.RoutingVerticle;
 import io.snakepit.session.SessionStoreVerticle;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import io.snakepit.supervisor.ProcessSupervisorVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -21,7 +25,7 @@ public final class Node {
   private static final long CLOSE_TIMEOUT_S = 60;
 
   private final NodeConfig config;
-  private final Vertx vertx;
+  private Vertx vertx;
   private HttpApiVerticle http;
   private GrpcApiVerticle grpc;
   private volatile boolean closed;
@@ -30,17 +34,36 @@ public final class Node {
 
   public Node(NodeConfig config) {
     this.config = config;
-    // The native transport gives Unix domain sockets for the worker protocol; without it, loopback TCP.
-    this.vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)).build();
   }
 
+  /** The node's Vert.x, once started. */
   public Vertx vertx() {
     return vertx;
   }
 
-  /** Deploys the verticles; completes when the node can serve. */
+  /** Starts Vert.x (joining the cluster when configured) and deploys the verticles; completes when it can serve. */
   public Future<Void> start() {
-    LOG.info("Starting node {} (native transport: {})", config.nodeId(), vertx.isNativeTransportEnabled());
+    // The native transport gives Unix domain sockets for the worker protocol; without it, loopback TCP.
+    VertxOptions options = new VertxOptions().setPreferNativeTransport(true);
+    ClusterSettings cluster = config.cluster();
+    Future<Vertx> started;
+    if (cluster.enabled()) {
+      options.getEventBusOptions().setHost(cluster.host()).setPort(cluster.busPort())
+          .setClusterPublicHost(cluster.host());
+      started = Vertx.builder().with(options)
+          .withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config))).buildClustered();
+    } else {
+      started = Future.succeededFuture(Vertx.builder().with(options).build());
+    }
+    return started.compose(v -> {
+      vertx = v;
+      LOG.info("Starting node {} (native transport: {}, clustered: {})", config.nodeId(),
+          vertx.isNativeTransportEnabled(), vertx.isClustered());
+      return deploy();
+    });
+  }
+
+  private Future<Void> deploy() {
     http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes());
     return vertx.deployVerticle(new SessionStoreVerticle(), new DeploymentOptions().setConfig(config.sessions()))
         .compose(id -> {
@@ -56,6 +79,12 @@ public final class Node {
           deployments.add(0, id);
           grpc = new GrpcApiVerticle(config.host(), config.grpcPort());
           return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()));
+        })
+        .compose(id -> {
+          deployments.add(0, id);
+          // Last in, first out: on stop the node leaves the ring before anything else stops.
+          JsonObject routing = config.routing().copy().put("http", config.host() + ":" + http.actualPort());
+          return vertx.deployVerticle(new RoutingVerticle(), new DeploymentOptions().setConfig(routing));
         })
         .onSuccess(id -> deployments.add(0, id))
         .mapEmpty();
@@ -78,8 +107,17 @@ public final class Node {
     }
     closed = true;
     LOG.info("Stopping node {}", config.nodeId());
+    if (vertx == null) {
+      return;
+    }
     try {
-      Future<Void> undeployed = Future.succeededFuture();
+      // Drain: leave the ring and hand the sessions' Python state off, while everything still runs.
+      Future<Void> undeployed = vertx.eventBus().request(Addresses.DRAIN, new JsonObject(),
+              new DeliveryOptions().setSendTimeout(120_000))
+          .<Void>mapEmpty().recover(t -> {
+            LOG.warn("Drain before stop failed: {}", t.toString());
+            return Future.succeededFuture();
+          });
       for (String id : deployments) {
         undeployed = undeployed.transform(ar -> vertx.undeploy(id));
       }

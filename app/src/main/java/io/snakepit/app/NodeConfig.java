@@ -27,8 +27,11 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param maxBodyBytes the largest HTTP request body accepted
  * @param supervisor   the JSON handed to the process-supervision verticle
  * @param sessions     the JSON handed to the session-storage verticle
+ * @param cluster      how the node joins a cluster, if it does
+ * @param routing      the JSON handed to the routing verticle
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
+                         ClusterSettings cluster, JsonObject routing,
                          JsonObject supervisor, JsonObject sessions) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
@@ -82,7 +85,13 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     String runDir = r.string("run-dir", null);
     JsonObject pools = r.object("pools");
     JsonObject sessions = r.object("sessions");
+    ClusterSettings cluster = ClusterSettings.from(r);
+    JsonObject routing = r.object("routing");
     r.rejectUnknownKeys();
+    // In a cluster, sessions are global: the hazelcast adapter is the default there.
+    if (cluster.enabled() && !sessions.containsKey("adapter")) {
+      sessions = sessions.copy().put("adapter", "hazelcast");
+    }
     JsonObject sup = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("pools", pools);
     if (transport != null) {
       sup.put("transport", transport);
@@ -96,6 +105,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     // Validate the supervisor's part now, so every error surfaces before anything starts.
     SupervisorConfig.fromJson(sup);
     JsonObject sess = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("sessions", sessions);
-    return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, sup, sess);
+    JsonObject route = routing.copy().put("node-id", nodeId);
+    return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess);
   }
 }

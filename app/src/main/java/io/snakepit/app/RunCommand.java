@@ -51,6 +51,23 @@ public final class RunCommand implements Callable<Integer> {
       description = "Adapter of the default pool, MODULE:CLASS or MODULE (env SNAKEPIT_ADAPTER).")
   String adapter;
 
+  @Option(names = "--cluster", description = "Join a cluster (Hazelcast and the clustered event bus; env SNAKEPIT_CLUSTER).")
+  Boolean cluster;
+
+  @Option(names = "--cluster-host", description = "Address Hazelcast and the event bus bind and advertise "
+      + "(env SNAKEPIT_CLUSTER_HOST, default 127.0.0.1).")
+  String clusterHost;
+
+  @Option(names = "--cluster-port", description = "Hazelcast's port (env SNAKEPIT_CLUSTER_PORT, default 5701).")
+  Integer clusterPort;
+
+  @Option(names = "--members", paramLabel = "HOST:PORT,...",
+      description = "Members to join through (env SNAKEPIT_CLUSTER_MEMBERS).")
+  String members;
+
+  @Option(names = "--bus-port", description = "Port of the clustered event bus (env SNAKEPIT_BUS_PORT, default: any).")
+  Integer busPort;
+
   @Option(names = "--set", paramLabel = "KEY=VALUE",
       description = "Sets any configuration key, e.g. --set pools.default.max-rss-mb=512 (repeatable).")
   java.util.List<String> sets = new java.util.ArrayList<>();
@@ -102,6 +119,21 @@ public final class RunCommand implements Callable<Integer> {
     }
     if (httpPort != null) {
       json.put("http-port", httpPort);
+    }
+    if (cluster != null) {
+      json.put("cluster", cluster);
+    }
+    if (clusterHost != null) {
+      json.put("cluster-host", clusterHost);
+    }
+    if (clusterPort != null) {
+      json.put("cluster-port", clusterPort);
+    }
+    if (members != null) {
+      json.put("cluster-members", members);
+    }
+    if (busPort != null) {
+      json.put("bus-port", busPort);
     }
     if (grpcPort != null) {
       json.put("grpc-port", grpcPort);

@@ -150,7 +150,7 @@ public final class SnakepitClient {
   // ---- plumbing --------------------------------------------------------------------------------
 
   private Future<JsonObject> session(String op, JsonObject body) {
-    return request(Addresses.SESSION_PREFIX + op, body, null);
+    return request(Addresses.CLUSTER_SESSION_PREFIX + op, body, null);
   }
 
   private Future<JsonObject> request(String address, JsonObject body, String correlationId) {

@@ -52,7 +52,7 @@ final class ToolStream implements ReadStream<Object> {
 
   @Override
   public ReadStream<Object> handler(Handler<Object> h) {
-    context.runOnContext(v -> {
+    onContext(() -> {
       handler = h;
       if (h != null && !started) {
         start();
@@ -75,9 +75,18 @@ final class ToolStream implements ReadStream<Object> {
     return this;
   }
 
+  /** Runs at once on the stream's context (so a handler's pause() takes effect before the next item), else hops. */
+  private void onContext(Runnable r) {
+    if (Vertx.currentContext() == context) {
+      r.run();
+    } else {
+      context.runOnContext(v -> r.run());
+    }
+  }
+
   @Override
   public ReadStream<Object> pause() {
-    context.runOnContext(v -> demand = 0);
+    onContext(() -> demand = 0);
     return this;
   }
 
@@ -88,7 +97,7 @@ final class ToolStream implements ReadStream<Object> {
 
   @Override
   public ReadStream<Object> fetch(long amount) {
-    context.runOnContext(v -> {
+    onContext(() -> {
       demand = amount == Long.MAX_VALUE || demand + amount < 0 ? Long.MAX_VALUE : demand + amount;
       drain();
     });
@@ -139,7 +148,22 @@ final class ToolStream implements ReadStream<Object> {
   /** Stands for a null item in the queue (ArrayDeque takes no nulls). */
   private static final Object NULL = new Object();
 
+  private boolean draining;
+
   private void drain() {
+    // A handler that calls fetch() re-enters here; the running loop picks its demand up.
+    if (draining) {
+      return;
+    }
+    draining = true;
+    try {
+      drainLoop();
+    } finally {
+      draining = false;
+    }
+  }
+
+  private void drainLoop() {
     while (!finished && demand > 0 && !pending.isEmpty()) {
       Object item = pending.poll();
       if (demand != Long.MAX_VALUE) {

@@ -6,7 +6,10 @@ public final class Addresses {
   private Addresses() {
   }
 
-  /** Request-reply: run a tool; body {@code {"tool","args","pool"?,"timeout_ms"?,"session_id"?}}. */
+  /**
+   * Request-reply, node-local: run a tool; body {@code {"tool","args","pool"?,"timeout_ms"?,"session_id"?}}.
+   * The routing verticle takes it and sends the call to the node that should run it.
+   */
   public static final String EXECUTE = "snakepit.execute";
 
   /**
@@ -37,6 +40,38 @@ public final class Addresses {
    * {@code ctx.call(op)}: {@code snakepit.call.<op>}, e.g. {@code snakepit.call.session.get_var}.
    */
   public static final String NODE_CALL_PREFIX = "snakepit.call.";
+
+  /**
+   * Cluster-wide session operations, {@code snakepit.cluster.session.<op>}: the same as
+   * {@link #SESSION_PREFIX} for applications in other JVMs of the cluster.
+   */
+  public static final String CLUSTER_SESSION_PREFIX = "snakepit.cluster.session.";
+
+  /** Node-local: the supervisor's own execute, after routing. */
+  public static final String SUPERVISOR_EXECUTE = "snakepit.supervisor.execute";
+
+  /** Node-local: the supervisor's own stream open, after routing. */
+  public static final String SUPERVISOR_STREAM_OPEN = "snakepit.supervisor.stream.open";
+
+  /** Node-local: the supervisor's handoff of sessions' Python-side state before the node leaves. */
+  public static final String SUPERVISOR_HANDOFF = "snakepit.supervisor.handoff";
+
+  /** Publish, cluster-wide: each node's routing verticle announces itself here twice a second. */
+  public static final String RING_HEARTBEAT = "snakepit.ring.heartbeat";
+
+  /** Node-local request: the cluster as this node sees it ({@code GET /v1/cluster}). */
+  public static final String CLUSTER_VIEW = "snakepit.cluster.view";
+
+  /** Node-local request: the owner node of a session, {@code {"id"}} → {@code {"owner"}}. */
+  public static final String SESSION_OWNER = "snakepit.cluster.owner";
+
+  /** Node-local request: start draining this node (leave the ring, hand off state). */
+  public static final String DRAIN = "snakepit.node.drain";
+
+  /** The cluster-wide address of one node's router for {@code op} ({@code execute}, {@code stream.open}). */
+  public static String node(String nodeId, String op) {
+    return "snakepit.node." + nodeId + "." + op;
+  }
 
   /** Prefix of the per-stream control addresses. */
   public static final String STREAM_CONTROL_PREFIX = "snakepit.stream.control.";

@@ -29,6 +29,9 @@ public enum ErrorCode {
   SESSION_REQUIRED("session_required", 400, "This operation needs a session; call /v1/sessions/{id}/execute."),
   UNKNOWN_OP("unknown_op", 400, "The worker asked the node for an operation it does not offer; upgrade the worker or the node."),
   STORE_UNAVAILABLE("store_unavailable", 503, "The session store cannot serve right now; retry, and check /health/sessions."),
+  NODE_LOST("node_lost", 502, "The node running the call left the cluster during it; retry if the tool is idempotent."),
+  OWNER_UNAVAILABLE("owner_unavailable", 503, "No node could take the call while the cluster was changing; retry shortly."),
+  MINORITY_PARTITION("minority_partition", 503, "This node is on the minority side of a network partition and refuses writes; retry against the majority or wait for the partition to heal."),
   INTERNAL("internal", 500, "An unexpected error in the node; report it with the correlation id.");
 
   private final String code;

@@ -12,6 +12,9 @@ public final class Headers {
   /** On a node call from Python: the worker that made it. */
   public static final String WORKER_ID = "worker-id";
 
+  /** How many times a call was forwarded between nodes; bounded so that disagreeing rings cannot bounce it. */
+  public static final String HOPS = "snakepit-hops";
+
   /** The correlation id of a request, over HTTP. */
   public static final String HTTP_CORRELATION_ID = "X-Correlation-Id";
 }

@@ -141,8 +141,11 @@ public class SessionStoreVerticle extends VerticleBase {
     ops.put("meta.put", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value")).map(this::version));
     ops.put("served", b -> store.recordServedBy(id(b), optString(b, "node"), optString(b, "worker"))
         .map(this::version));
-    ops.forEach((op, fn) -> consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.SESSION_PREFIX + op,
-        m -> serve(m, fn))));
+    // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
+    ops.forEach((op, fn) -> {
+      consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.SESSION_PREFIX + op, m -> serve(m, fn)));
+      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.CLUSTER_SESSION_PREFIX + op, m -> serve(m, fn)));
+    });
     registerPythonCalls();
   }
 
@@ -163,8 +166,8 @@ public class SessionStoreVerticle extends VerticleBase {
     }));
     calls.put("session.put_meta", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value"))
         .map(s -> (Object) null));
-    calls.forEach((op, fn) -> consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.NODE_CALL_PREFIX + op,
-        m -> serve(m, fn))));
+    calls.forEach((op, fn) -> consumers.add(vertx.eventBus().<JsonObject>localConsumer(
+        Addresses.NODE_CALL_PREFIX + op, m -> serve(m, fn))));
   }
 
   private void serve(Message<JsonObject> m, Function<JsonObject, Future<?>> fn) {

@@ -40,11 +40,12 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     }
     supervisor = new ProcessSupervisor(vertx, context, cfg);
     EventBus eb = vertx.eventBus();
-    consumers.add(eb.<JsonObject>consumer(Addresses.EXECUTE, this::onExecute));
-    consumers.add(eb.<JsonObject>consumer(Addresses.STREAM_OPEN, this::onStreamOpen));
-    consumers.add(eb.<JsonObject>consumer(Addresses.WORKERS,
+    // Node-local: calls arrive here after the routing verticle chose this node.
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.SUPERVISOR_EXECUTE, this::onExecute));
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.SUPERVISOR_STREAM_OPEN, this::onStreamOpen));
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.WORKERS,
         m -> m.reply(new JsonObject().put("workers", supervisor.workers()))));
-    consumers.add(eb.<JsonObject>consumer(Addresses.POOLS,
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.POOLS,
         m -> m.reply(new JsonObject().put("pools", supervisor.pools()))));
     // Adapters drop a session's Python-side state when it is deleted or expires, wherever that happened.
     consumers.add(eb.<JsonObject>consumer(Addresses.EVENTS, m -> {

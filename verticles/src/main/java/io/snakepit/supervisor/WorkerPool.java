@@ -369,7 +369,14 @@ public final class WorkerPool {
     for (Iterator<WorkerProcess> it = allWorkers().iterator(); it.hasNext(); ) {
       workers.add(it.next().id);
     }
+    int inflight = 0;
+    for (WorkerProcess w : slots) {
+      if (w != null) {
+        inflight += w.inflight.size();
+      }
+    }
     return new JsonObject().put("name", config.name()).put("size", config.size()).put("ready", readyCount())
+        .put("inflight", inflight)
         .put("degraded", degraded).put("queue_depth", queue.size()).put("adapter", config.adapter())
         .put("concurrency", config.concurrency()).put("restarts", restarts).put("recycles", recycles)
         .put("crashes", crashes).put("workers", workers);

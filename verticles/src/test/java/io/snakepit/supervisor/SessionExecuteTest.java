@@ -26,8 +26,11 @@ class SessionExecuteTest {
     await(h.vertx.deployVerticle(new SessionStoreVerticle(), new DeploymentOptions().setConfig(new JsonObject()
         .put("node-id", "test-node").put("sessions", new JsonObject().put("memory",
             new JsonObject().put("persistence", false))))));
-    return h.start(new JsonObject().put("size", size).put("adapter", "evil_adapter:EvilAdapter")
+    h.start(new JsonObject().put("size", size).put("adapter", "evil_adapter:EvilAdapter")
         .put("python-path", PY_PATH).put("drain-timeout-ms", 200).put("backoff-min-ms", 50));
+    await(h.vertx.deployVerticle(new io.snakepit.routing.RoutingVerticle(), new DeploymentOptions()
+        .setConfig(new JsonObject().put("node-id", "test-node"))));
+    return h;
   }
 
   private static Future<JsonObject> call(SupervisorHarness h, JsonObject body) {

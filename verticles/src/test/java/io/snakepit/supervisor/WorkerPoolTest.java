@@ -239,6 +239,8 @@ class WorkerPoolTest {
   @Test
   void eventBusExecuteCarriesTypedErrors() throws Exception {
     try (SupervisorHarness h = new SupervisorHarness().start(pool(1))) {
+      await(h.vertx.deployVerticle(new io.snakepit.routing.RoutingVerticle(),
+          new io.vertx.core.DeploymentOptions().setConfig(new JsonObject().put("node-id", "test-node"))));
       JsonObject ok = await(h.vertx.eventBus().<JsonObject>request(Addresses.EXECUTE,
           new JsonObject().put("tool", "add").put("args", new JsonObject().put("a", 1).put("b", 2)))).body();
       assertThat(ok.getInteger("result")).isEqualTo(3);

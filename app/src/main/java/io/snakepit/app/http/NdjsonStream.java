@@ -53,7 +53,8 @@ final class NdjsonStream {
       return;
     }
     String sinkAddress = "snakepit.http.sink." + UUID.randomUUID();
-    sink = vertx.eventBus().localConsumer(sinkAddress, m -> onEvent(m.body()));
+    // Cluster-wide: the call may run on another node, which sends its items here.
+    sink = vertx.eventBus().consumer(sinkAddress, m -> onEvent(m.body()));
     response.closeHandler(v -> {
       if (!finished) {
         finished = true;
@@ -63,7 +64,8 @@ final class NdjsonStream {
     });
     response.drainHandler(v -> grant());
     JsonObject open = body.copy().put("sink", sinkAddress).put("credit", WINDOW);
-    vertx.eventBus().<JsonObject>request(Addresses.STREAM_OPEN, open, HttpApiVerticle.options(ctx)).onComplete(ar -> {
+    sink.completion().compose(v -> vertx.eventBus().<JsonObject>request(Addresses.STREAM_OPEN, open,
+        HttpApiVerticle.options(ctx))).onComplete(ar -> {
       if (ar.failed()) {
         finish();
         HttpApiVerticle.fail(ctx, SnakepitException.from(ar.cause()));

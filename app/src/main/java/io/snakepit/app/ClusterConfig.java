@@ -1,0 +1,39 @@
+package io.snakepit.app;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.XmlConfigBuilder;
+import io.snakepit.config.ConfigException;
+import java.io.IOException;
+import java.io.InputStream;
+
+/** Builds the Hazelcast configuration of a clustered node from config/cluster.xml and the node's settings. */
+final class ClusterConfig {
+
+  private ClusterConfig() {
+  }
+
+  static Config hazelcast(NodeConfig node) {
+    ClusterSettings c = node.cluster();
+    Config hz;
+    try (InputStream in = ClusterConfig.class.getResourceAsStream("/cluster.xml")) {
+      if (in == null) {
+        throw new ConfigException("cluster.xml is missing from the node's classpath");
+      }
+      hz = new XmlConfigBuilder(in).build();
+    } catch (IOException e) {
+      throw new ConfigException("cannot read cluster.xml: " + e.getMessage());
+    }
+    hz.setClusterName(c.name());
+    hz.setInstanceName("snakepit-" + node.nodeId());
+    hz.getNetworkConfig().setPort(c.port()).setPortAutoIncrement(false).setPublicAddress(c.host() + ":" + c.port());
+    // Bind the configured address only, so that nodes in separate network namespaces each keep to theirs.
+    hz.setProperty("hazelcast.socket.bind.any", "false");
+    hz.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(c.host());
+    hz.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
+    var tcp = hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true);
+    for (String m : c.members()) {
+      tcp.addMember(m);
+    }
+    return hz;
+  }
+}

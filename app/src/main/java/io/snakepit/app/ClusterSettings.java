@@ -1,0 +1,69 @@
+package io.snakepit.app;
+
+import io.snakepit.config.ConfigException;
+import io.snakepit.config.ConfigReader;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How a node joins a cluster (top-level keys, so that the environment
+ * variables read naturally: {@code SNAKEPIT_CLUSTER_MEMBERS}, ...).
+ *
+ * @param enabled     {@code cluster}: join a cluster through Hazelcast and the clustered event bus
+ * @param name        {@code cluster-name}: nodes of different names never join
+ * @param host        {@code cluster-host}: the address Hazelcast and the event bus bind and advertise
+ * @param port        {@code cluster-port}: Hazelcast's port (5701)
+ * @param members     {@code cluster-members}: HOST:PORT of other members to join through (TCP-IP)
+ * @param busPort     {@code bus-port}: the clustered event bus's port; 0 = any free port
+ * @param partitionMode {@code partition-mode}: {@code available} (both sides of a partition serve)
+ *                    or {@code majority} (the minority side refuses writes)
+ * @param expectedSize {@code cluster-size}: the cluster's full size, for {@code majority}; 0 = the largest seen
+ */
+public record ClusterSettings(boolean enabled, String name, String host, int port, List<String> members,
+                              int busPort, String partitionMode, int expectedSize) {
+
+  static ClusterSettings from(ConfigReader r) {
+    boolean enabled = r.bool("cluster", false);
+    String name = r.string("cluster-name", "snakepit");
+    String host = r.string("cluster-host", "127.0.0.1");
+    int port = r.intValue("cluster-port", 5701, 1, 65535);
+    List<String> members = new ArrayList<>();
+    if (r.has("cluster-members")) {
+      Object raw = rawMembers(r);
+      if (raw instanceof String s) {
+        for (String m : s.split(",")) {
+          if (!m.isBlank()) {
+            members.add(m.trim());
+          }
+        }
+      } else if (raw instanceof JsonArray a) {
+        a.forEach(m -> members.add(String.valueOf(m).trim()));
+      }
+    }
+    for (String m : members) {
+      if (!m.matches("[^:\\s]+(:\\d{1,5})?")) {
+        throw new ConfigException("cluster-members must be HOST:PORT entries separated by commas, got \"" + m + "\"");
+      }
+    }
+    int busPort = r.intValue("bus-port", 0, 0, 65535);
+    String mode = r.oneOf("partition-mode", "available", "available", "majority");
+    int size = r.intValue("cluster-size", 0, 0, 1000);
+    return new ClusterSettings(enabled, name, host, port, List.copyOf(members), busPort, mode, size);
+  }
+
+  private static Object rawMembers(ConfigReader r) {
+    try {
+      return r.string("cluster-members", "");
+    } catch (ConfigException e) {
+      return r.array("cluster-members");
+    }
+  }
+
+  JsonObject toJson() {
+    return new JsonObject().put("enabled", enabled).put("name", name).put("host", host).put("port", port)
+        .put("members", new JsonArray(new ArrayList<>(members))).put("bus-port", busPort)
+        .put("partition-mode", partitionMode).put("cluster-size", expectedSize);
+  }
+}

@@ -1,0 +1,324 @@
+package io.snakepit.routing;
+
+import io.snakepit.config.ConfigReader;
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.Headers;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Routing: keeps the ring of live nodes and sends each call to the node that
+ * should run it. A call in a session goes to the session's owner on the ring,
+ * where the supervisor prefers the worker that holds the session's state; a
+ * call without a session goes to the least-loaded node, preferring this one.
+ *
+ * <p>Membership comes from heartbeats that every routing verticle publishes on
+ * {@link Addresses#RING_HEARTBEAT}: a node silent for {@code failure-timeout-ms}
+ * is gone, and the calls in flight on it fail with {@code node_lost} instead
+ * of hanging. A call whose owner cannot be reached while the ring converges
+ * is retried until {@code forward-retry-ms}; forwarding is bounded by
+ * {@code max-hops}, so nodes that briefly disagree cannot bounce a call forever.
+ * On a single node the ring has one member and every call stays local.
+ */
+public class RoutingVerticle extends VerticleBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(RoutingVerticle.class);
+
+  private String nodeId;
+  private String http;
+  private long heartbeatMs;
+  private long forwardRetryMs;
+  private int maxHops;
+  private NodeDirectory directory;
+  private volatile boolean draining;
+  private int localFree;
+  private long heartbeatTimer = -1;
+  private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+  /** Calls forwarded to each node and not yet answered: failed at once if that node disappears. */
+  private final Map<String, Set<Forward>> inflight = new HashMap<>();
+
+  /** One forwarded call, failed by whoever comes first: its reply, or the loss of its node. */
+  private static final class Forward {
+    final Message<JsonObject> msg;
+    final String sink;
+    boolean done;
+
+    Forward(Message<JsonObject> msg, String sink) {
+      this.msg = msg;
+      this.sink = sink;
+    }
+  }
+
+  @Override
+  public Future<?> start() {
+    try {
+      ConfigReader r = new ConfigReader(config(), "routing");
+      nodeId = r.string("node-id", null);
+      if (nodeId == null) {
+        throw new io.snakepit.config.ConfigException("node-id is required");
+      }
+      http = r.string("http", null);
+      heartbeatMs = r.longValue("heartbeat-ms", 500, 10, 60_000);
+      long failureTimeoutMs = r.longValue("failure-timeout-ms", 5_000, 50, 600_000);
+      forwardRetryMs = r.longValue("forward-retry-ms", 15_000, 0, 600_000);
+      maxHops = r.intValue("max-hops", 3, 1, 16);
+      r.rejectUnknownKeys();
+      if (failureTimeoutMs <= heartbeatMs) {
+        throw new io.snakepit.config.ConfigException("routing.failure-timeout-ms must exceed heartbeat-ms");
+      }
+      directory = new NodeDirectory(failureTimeoutMs);
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    EventBus eb = vertx.eventBus();
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.EXECUTE, m -> route(m, false, 0, deadline())));
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.STREAM_OPEN, m -> route(m, true, 0, deadline())));
+    consumers.add(eb.<JsonObject>consumer(Addresses.node(nodeId, "execute"),
+        m -> route(m, false, hops(m), deadline())));
+    consumers.add(eb.<JsonObject>consumer(Addresses.node(nodeId, "stream.open"),
+        m -> route(m, true, hops(m), deadline())));
+    consumers.add(eb.<JsonObject>consumer(Addresses.RING_HEARTBEAT, m -> onHeartbeat(m.body())));
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.CLUSTER_VIEW, m -> m.reply(view())));
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.SESSION_OWNER, m -> {
+      String id = m.body() == null ? null : m.body().getString("id");
+      m.reply(new JsonObject().put("owner", id == null ? null : directory.ring().owner(id)));
+    }));
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.DRAIN, this::onDrain));
+    List<Future<Void>> registered = new ArrayList<>();
+    consumers.forEach(c -> registered.add(c.completion()));
+    return Future.all(registered).compose(v -> heartbeat()).onSuccess(v ->
+        heartbeatTimer = vertx.setPeriodic(heartbeatMs, t -> heartbeat()));
+  }
+
+  @Override
+  public Future<?> stop() {
+    vertx.cancelTimer(heartbeatTimer);
+    // Tell the others at once, rather than letting them wait for the failure timeout.
+    vertx.eventBus().publish(Addresses.RING_HEARTBEAT, heartbeatBody().put("leaving", true));
+    consumers.forEach(MessageConsumer::unregister);
+    return Future.succeededFuture();
+  }
+
+  private long deadline() {
+    return System.nanoTime() + forwardRetryMs * 1_000_000;
+  }
+
+  private static int hops(Message<?> m) {
+    try {
+      return Integer.parseInt(m.headers().get(Headers.HOPS));
+    } catch (RuntimeException e) {
+      return 0;
+    }
+  }
+
+  // ---- membership ------------------------------------------------------------------------------
+
+  private JsonObject heartbeatBody() {
+    return new JsonObject().put("node", nodeId).put("http", http).put("draining", draining)
+        .put("capacity", Math.max(1, capacity)).put("free", localFree).put("queued", localQueued)
+        .put("at", System.currentTimeMillis());
+  }
+
+  private int capacity = 1;
+  private int localQueued;
+
+  private Future<Void> heartbeat() {
+    return vertx.eventBus().<JsonObject>request(Addresses.POOLS, new JsonObject())
+        .map(m -> {
+          int cap = 0;
+          int free = 0;
+          int queued = 0;
+          for (Object o : m.body().getJsonArray("pools", new JsonArray())) {
+            JsonObject p = (JsonObject) o;
+            int conc = p.getInteger("concurrency", 1);
+            cap += p.getInteger("size", 0) * conc;
+            free += p.getInteger("ready", 0) * conc - p.getInteger("inflight", 0);
+            queued += p.getInteger("queue_depth", 0);
+          }
+          capacity = cap;
+          localFree = Math.max(0, free);
+          localQueued = queued;
+          return (Void) null;
+        })
+        .recover(t -> Future.succeededFuture()) // no supervisor here (a client-only member): advertise defaults
+        .onComplete(v -> {
+          vertx.eventBus().publish(Addresses.RING_HEARTBEAT, heartbeatBody());
+          Collection<String> gone = directory.expire(System.nanoTime());
+          gone.forEach(this::nodeGone);
+        });
+  }
+
+  private void onHeartbeat(JsonObject hb) {
+    if (hb == null) {
+      return;
+    }
+    if (hb.getBoolean("leaving", false)) {
+      String id = hb.getString("node");
+      if (id != null && !id.equals(nodeId) && directory.get(id) != null) {
+        directory.forget(id);
+        nodeGone(id);
+      }
+      return;
+    }
+    boolean isNew = directory.get(hb.getString("node", "")) == null;
+    if (directory.heard(hb, System.nanoTime())) {
+      LOG.info("Ring changed: {}", directory.ring());
+    }
+    if (isNew && !nodeId.equals(hb.getString("node"))) {
+      publishEvent("node.joined", new JsonObject().put("joined", hb.getString("node")));
+    }
+  }
+
+  private void nodeGone(String id) {
+    LOG.warn("Node {} left the cluster (or stopped answering); ring now {}", id, directory.ring());
+    publishEvent("node.left", new JsonObject().put("left", id));
+    Set<Forward> lost = inflight.remove(id);
+    if (lost != null) {
+      for (Forward f : lost) {
+        failForward(f, new SnakepitException(ErrorCode.NODE_LOST, "Node " + id
+            + " left the cluster while running the call.", null, new JsonObject().put("node", id)));
+      }
+    }
+  }
+
+  private void publishEvent(String type, JsonObject ev) {
+    vertx.eventBus().publish(Addresses.EVENTS, ev.put("type", type).put("node", nodeId)
+        .put("at", System.currentTimeMillis()));
+  }
+
+  private JsonObject view() {
+    JsonObject v = new JsonObject().put("node", nodeId).put("draining", draining).put("nodes", directory.toJson());
+    JsonArray ring = new JsonArray();
+    directory.ring().nodes().forEach(ring::add);
+    return v.put("ring", ring);
+  }
+
+  // ---- routing ---------------------------------------------------------------------------------
+
+  private void route(Message<JsonObject> msg, boolean stream, int hops, long deadline) {
+    JsonObject body = msg.body();
+    if (body == null) {
+      new SnakepitException(ErrorCode.BAD_REQUEST, "the body must be a JSON object").failMessage(msg);
+      return;
+    }
+    Object sid = body.getValue("session_id");
+    String target = sid instanceof String s ? directory.ring().owner(s) : pickWithoutSession();
+    if (target == null || target.equals(nodeId) || hops >= maxHops) {
+      deliverLocally(msg, stream);
+    } else {
+      forward(msg, stream, target, hops + 1, deadline);
+    }
+  }
+
+  /** The least-loaded node for a call without a session, preferring this one while it has room. */
+  private String pickWithoutSession() {
+    if (!draining && localFree > 0) {
+      return nodeId;
+    }
+    NodeDirectory.NodeInfo best = directory.leastLoaded();
+    if (best == null || best.free() - best.queued() <= localFree - localQueued) {
+      return nodeId;
+    }
+    return best.id();
+  }
+
+  private void deliverLocally(Message<JsonObject> msg, boolean stream) {
+    vertx.eventBus().<JsonObject>request(stream ? Addresses.SUPERVISOR_STREAM_OPEN : Addresses.SUPERVISOR_EXECUTE,
+        msg.body(), options(msg.headers(), 0)).onComplete(ar -> {
+          if (ar.succeeded()) {
+            msg.reply(ar.result().body());
+          } else {
+            SnakepitException.from(ar.cause()).withCorrelationId(msg.headers().get(Headers.CORRELATION_ID))
+                .failMessage(msg);
+          }
+        });
+  }
+
+  private void forward(Message<JsonObject> msg, boolean stream, String target, int hops, long deadline) {
+    Forward f = new Forward(msg, stream ? msg.body().getString("sink") : null);
+    inflight.computeIfAbsent(target, k -> new HashSet<>()).add(f);
+    vertx.eventBus().<JsonObject>request(Addresses.node(target, stream ? "stream.open" : "execute"), msg.body(),
+        options(msg.headers(), hops)).onComplete(ar -> {
+          Set<Forward> set = inflight.get(target);
+          if (set != null) {
+            set.remove(f);
+          }
+          if (f.done) {
+            return;
+          }
+          if (ar.succeeded()) {
+            f.done = true;
+            msg.reply(ar.result().body());
+          } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS
+              && System.nanoTime() < deadline) {
+            // The owner is not (or no longer) there; wait for the ring to catch up, then route again.
+            f.done = true;
+            vertx.setTimer(Math.max(50, heartbeatMs / 2), t -> route(msg, stream, hops - 1, deadline));
+          } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
+            failForward(f, new SnakepitException(ErrorCode.OWNER_UNAVAILABLE, "No node took the call within "
+                + "forward-retry-ms=" + forwardRetryMs + " (last tried " + target + ")."));
+          } else {
+            failForward(f, SnakepitException.from(ar.cause()));
+          }
+        });
+  }
+
+  private void failForward(Forward f, SnakepitException e) {
+    if (f.done) {
+      return;
+    }
+    f.done = true;
+    SnakepitException stamped = e.withCorrelationId(f.msg.headers().get(Headers.CORRELATION_ID));
+    if (f.sink != null) {
+      // A stream whose node died: its consumer gets the error where it waits for items.
+      vertx.eventBus().send(f.sink, new JsonObject().put("type", "error").put("error", stamped.toJson()));
+    }
+    stamped.failMessage(f.msg);
+  }
+
+  private static DeliveryOptions options(MultiMap headers, int hops) {
+    DeliveryOptions o = new DeliveryOptions().setSendTimeout(86_400_000L + 60_000);
+    headers.forEach(e -> o.addHeader(e.getKey(), e.getValue()));
+    if (hops > 0) {
+      o.getHeaders().set(Headers.HOPS, Integer.toString(hops));
+    }
+    return o;
+  }
+
+  // ---- drain -----------------------------------------------------------------------------------
+
+  /** Leaves the ring (the others stop sending new calls here), then hands off the sessions' Python state. */
+  private void onDrain(Message<JsonObject> m) {
+    if (!draining) {
+      draining = true;
+      LOG.info("Node {} draining: leaving the ring", nodeId);
+      publishEvent("node.draining", new JsonObject());
+    }
+    vertx.eventBus().publish(Addresses.RING_HEARTBEAT, heartbeatBody());
+    vertx.eventBus().<JsonObject>request(Addresses.SUPERVISOR_HANDOFF, new JsonObject(),
+            new DeliveryOptions().setSendTimeout(120_000))
+        .map(Message::body)
+        .recover(t -> Future.succeededFuture(new JsonObject().put("handoff", "unavailable: " + t.getMessage())))
+        .onComplete(ar -> m.reply(new JsonObject().put("draining", true).mergeIn(ar.result())));
+  }
+}

@@ -1,0 +1,322 @@
+package io.snakepit.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.From;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.LongRange;
+import net.jqwik.api.constraints.Size;
+
+/**
+ * Properties of {@link Session#merge} (replicas converge whatever order they
+ * merge in) and of {@link HybridLogicalClock}.
+ *
+ * <p>The copies are diverged copies of one session: a few shared entry names,
+ * timestamps from a narrow range (so that equal stamps, from the same or
+ * different nodes, are common), tombstoned entries, and deleted sessions. As
+ * in a real cluster, a (timestamp, node) pair names one write: the same stamp
+ * on the same node always carries the same value.
+ */
+public class SessionMergeProperties {
+
+  private static final String ID = "s-1";
+  private static final List<String> NAMES = List.of("a", "b", "c", "d");
+  private static final List<String> NODES = List.of("n1", "n2", "n3");
+
+  /** The node and worker that last served a copy; a worker belongs to one node. */
+  private record Server(String node, String worker) {
+  }
+
+  private static final List<Server> SERVERS = List.of(new Server(null, null), new Server("n1", "n1/pool-0.0"),
+      new Server("n1", "n1/pool-1.0"), new Server("n2", "n2/pool-0.0"), new Server("n3", "n3/pool-0.3"));
+
+  // ---- generators ------------------------------------------------------------------------------
+
+  private static Arbitrary<Long> stamps() {
+    return Combinators.combine(Arbitraries.longs().between(1_000, 1_003), Arbitraries.integers().between(0, 2))
+        .as(HybridLogicalClock::of);
+  }
+
+  /** The one write a node made to an entry at a stamp: what it is follows from where and when. */
+  static Stamped write(String kind, String name, long hlc, String node) {
+    int h = Objects.hash(kind, name, hlc, node);
+    if (Math.floorMod(h, 5) == 0) {
+      return Stamped.tombstone(hlc, node);
+    }
+    if (kind.equals("program")) {
+      return Stamped.of(new JsonObject().put("code", "x = " + h), hlc, node);
+    }
+    Object value = switch (Math.floorMod(h >> 3, 7)) {
+      case 0 -> "v" + h;
+      case 1 -> h;
+      case 2 -> h / 7.0;
+      case 3 -> h % 2 == 0;
+      case 4 -> null;
+      case 5 -> new JsonObject().put("h", h).put("list", new JsonArray().add(h).addNull());
+      default -> new JsonArray().add("v").add(h);
+    };
+    return Stamped.of(value, hlc, node);
+  }
+
+  private static Arbitrary<Map<String, Stamped>> entries(String kind) {
+    List<Arbitrary<Optional<Stamped>>> perName = new ArrayList<>();
+    for (String name : NAMES) {
+      perName.add(Combinators.combine(stamps(), Arbitraries.of(NODES))
+          .as((t, n) -> write(kind, name, t, n)).optional(0.7));
+    }
+    return Combinators.combine(perName).as(list -> {
+      Map<String, Stamped> m = new HashMap<>();
+      for (int i = 0; i < NAMES.size(); i++) {
+        int k = i;
+        list.get(i).ifPresent(s -> m.put(NAMES.get(k), s));
+      }
+      return m;
+    });
+  }
+
+  /** A diverged copy of the session; about one in five is a deleted one (a tombstone). */
+  @Provide
+  Arbitrary<Session> copies() {
+    Arbitrary<Session> live = Combinators.combine(Arbitraries.longs().between(100, 102),
+        Arbitraries.longs().between(200, 203), Arbitraries.of(60_000L, 120_000L), Arbitraries.longs().between(1, 6),
+        Arbitraries.of(SERVERS), entries("metadata"), entries("program"), entries("variable"))
+        .as((created, accessed, ttl, version, server, meta, progs, vars) -> new Session(ID, created, accessed, ttl,
+            version, server.node(), server.worker(), meta, progs, vars, 0));
+    return Combinators.combine(live, stamps().optional(0.2))
+        .as((s, deletedAt) -> deletedAt.map(s::deleted).orElse(s));
+  }
+
+  @Provide
+  Arbitrary<Session> liveCopies() {
+    return copies().filter(s -> !s.isDeleted());
+  }
+
+  // ---- merge -----------------------------------------------------------------------------------
+
+  @Property(tries = 1_000)
+  void mergeIsCommutative(@ForAll("copies") Session a, @ForAll("copies") Session b) {
+    assertThat(Session.merge(a, b)).isEqualTo(Session.merge(b, a));
+  }
+
+  @Property(tries = 1_000)
+  void mergeIsAssociative(@ForAll("copies") Session a, @ForAll("copies") Session b,
+                          @ForAll("copies") Session c) {
+    assertThat(Session.merge(Session.merge(a, b), c)).isEqualTo(Session.merge(a, Session.merge(b, c)));
+  }
+
+  @Property(tries = 500)
+  void mergeIsIdempotent(@ForAll("copies") Session a, @ForAll("copies") Session b) {
+    assertThat(Session.merge(a, a)).isEqualTo(a);
+    Session ab = Session.merge(a, b);
+    assertThat(Session.merge(ab, b)).isEqualTo(ab);
+    assertThat(Session.merge(ab, a)).isEqualTo(ab);
+    assertThat(Session.merge(ab, ab)).isEqualTo(ab);
+  }
+
+  @Property(tries = 500)
+  void mergeWithNothingIsTheCopy(@ForAll("copies") Session a) {
+    assertThat(Session.merge(a, null)).isSameAs(a);
+    assertThat(Session.merge(null, a)).isSameAs(a);
+  }
+
+  @Property(tries = 300)
+  void replicasConvergeWhateverTheOrder(@ForAll @Size(min = 1, max = 6) List<@From("copies") Session> copies,
+                                        @ForAll long seed) {
+    List<Session> shuffled = new ArrayList<>(copies);
+    Collections.shuffle(shuffled, new Random(seed));
+    // Left to right over one order, and as a balanced tree over another.
+    assertThat(tree(shuffled)).isEqualTo(fold(copies));
+    assertThat(fold(shuffled).toStorageJson()).isEqualTo(fold(copies).toStorageJson());
+  }
+
+  private static Session fold(List<Session> copies) {
+    Session out = null;
+    for (Session s : copies) {
+      out = Session.merge(out, s);
+    }
+    return out;
+  }
+
+  private static Session tree(List<Session> copies) {
+    if (copies.size() == 1) {
+      return copies.get(0);
+    }
+    int mid = copies.size() / 2;
+    return Session.merge(tree(copies.subList(0, mid)), tree(copies.subList(mid, copies.size())));
+  }
+
+  @Property(tries = 1_000)
+  void eachEntryKeepsItsLastWrite(@ForAll("liveCopies") Session a, @ForAll("liveCopies") Session b) {
+    Session m = Session.merge(a, b);
+    assertThat(m.isDeleted()).isFalse();
+    assertLastWriteWins(m.variables(), a.variables(), b.variables());
+    assertLastWriteWins(m.programs(), a.programs(), b.programs());
+    assertLastWriteWins(m.metadata(), a.metadata(), b.metadata());
+    assertThat(m.version()).isEqualTo(Math.max(a.version(), b.version()));
+    assertThat(m.accessedAt()).isEqualTo(Math.max(a.accessedAt(), b.accessedAt()));
+    assertThat(m.createdAt()).isEqualTo(Math.min(a.createdAt(), b.createdAt()));
+  }
+
+  /** An oracle written apart from {@link Stamped#winsOver}: later stamp, then greater node. */
+  private static void assertLastWriteWins(Map<String, Stamped> merged, Map<String, Stamped> a,
+                                          Map<String, Stamped> b) {
+    Set<String> names = new HashSet<>(a.keySet());
+    names.addAll(b.keySet());
+    assertThat(merged.keySet()).isEqualTo(names);
+    for (String name : names) {
+      Stamped x = a.get(name);
+      Stamped y = b.get(name);
+      Stamped expected;
+      if (x == null || y == null) {
+        expected = x == null ? y : x;
+      } else if (x.hlc() != y.hlc()) {
+        expected = x.hlc() > y.hlc() ? x : y;
+      } else {
+        expected = x.node().compareTo(y.node()) >= 0 ? x : y;
+      }
+      assertThat(merged.get(name)).as("entry %s", name).isEqualTo(expected);
+    }
+  }
+
+  @Property(tries = 1_000)
+  void aDeleteWinsOverAnyCopy(@ForAll("copies") Session a, @ForAll("copies") Session b) {
+    Session m = Session.merge(a, b);
+    assertThat(m.isDeleted()).isEqualTo(a.isDeleted() || b.isDeleted());
+    if (m.isDeleted()) {
+      assertThat(m.deletedHlc()).isEqualTo(Math.max(a.deletedHlc(), b.deletedHlc()));
+      assertThat(m.variables()).isEmpty();
+      assertThat(m.programs()).isEmpty();
+      assertThat(m.metadata()).isEmpty();
+      assertThat(m.lastNode()).isNull();
+      assertThat(m.lastWorker()).isNull();
+    }
+  }
+
+  @Property(tries = 1_000)
+  void aDeletedSessionStaysDeletedWhateverStaleCopiesArrive(
+      @ForAll("copies") Session before, @ForAll @Size(min = 1, max = 4) List<@From("copies") Session> stale,
+      @ForAll @IntRange(min = 1, max = 100) int after) {
+    // Deleted after everything the stale copies hold: later than all their stamps.
+    long newest = 0;
+    for (Session s : stale) {
+      newest = Math.max(newest, Math.max(s.deletedHlc(), maxStamp(s)));
+    }
+    long deletedAt = Math.max(newest, Math.max(maxStamp(before), before.deletedHlc())) + after;
+    Session tomb = before.deleted(deletedAt);
+    Session m = tomb;
+    for (Session s : stale) {
+      m = Session.merge(m, s);
+      assertThat(m.isDeleted()).isTrue();
+      assertThat(m.deletedHlc()).isEqualTo(deletedAt);
+    }
+    Session other = tomb;
+    for (Session s : stale) {
+      other = Session.merge(s, other);
+    }
+    assertThat(other).isEqualTo(m);
+    assertThat(m.toStorageJson().containsKey("variables")).isFalse();
+  }
+
+  private static long maxStamp(Session s) {
+    long max = 0;
+    for (Map<String, Stamped> m : List.of(s.metadata(), s.programs(), s.variables())) {
+      for (Stamped v : m.values()) {
+        max = Math.max(max, v.hlc());
+      }
+    }
+    return max;
+  }
+
+  @Property(tries = 500)
+  void mergeSurvivesTheStorageForm(@ForAll("copies") Session a, @ForAll("copies") Session b) {
+    Session a2 = Session.fromStorageJson(new JsonObject(a.toStorageJson().encode()));
+    Session b2 = Session.fromStorageJson(new JsonObject(b.toStorageJson().encode()));
+    assertThat(a2.toStorageJson()).isEqualTo(a.toStorageJson());
+    assertThat(Session.merge(a2, b2).toStorageJson()).isEqualTo(Session.merge(a, b).toStorageJson());
+  }
+
+  /**
+   * Worker ids are per node ({@code pool-slot.generation}, see WorkerPool), so two nodes can
+   * record the same worker name at the same millisecond during a partition. The merge must still
+   * be commutative, or the replicas never agree on the session's last node.
+   */
+  @Example
+  void mergeIsCommutativeWhenTwoNodesRecordTheSameWorkerNameAtOnce() {
+    Session base = Session.create(ID, 1_000, 60_000);
+    Session onN1 = base.servedBy("n1", "default-0.0").touched(2_000);
+    Session onN2 = base.servedBy("n2", "default-0.0").touched(2_000);
+    assertThat(Session.merge(onN1, onN2)).isEqualTo(Session.merge(onN2, onN1));
+  }
+
+  // ---- hybrid logical clock ---------------------------------------------------------------------
+
+  /** A wall clock that reads the given values in turn (it may go backwards, or stand still). */
+  private static java.util.function.LongSupplier wall(List<Long> readings) {
+    AtomicInteger i = new AtomicInteger();
+    return () -> readings.get(Math.floorMod(i.getAndIncrement(), readings.size()));
+  }
+
+  @Property(tries = 500)
+  void nowIsStrictlyIncreasingAndFollowsTheWallClock(
+      @ForAll @Size(min = 1, max = 50) List<@LongRange(min = 0, max = 1L << 44) Long> readings) {
+    HybridLogicalClock clock = new HybridLogicalClock(wall(readings));
+    long previous = Long.MIN_VALUE;
+    for (int i = 0; i < readings.size() * 2; i++) {
+      long wallNow = readings.get(i % readings.size());
+      long t = clock.now();
+      assertThat(t).isGreaterThan(previous);
+      assertThat(HybridLogicalClock.millis(t)).isGreaterThanOrEqualTo(wallNow);
+      previous = t;
+    }
+  }
+
+  @Property(tries = 500)
+  void observeExceedsTheRemoteAndEverythingBefore(
+      @ForAll @Size(min = 1, max = 20) List<@LongRange(min = 0, max = 1L << 44) Long> readings,
+      @ForAll @Size(min = 1, max = 30) List<@LongRange(min = -1, max = 1L << 60) Long> remotes) {
+    HybridLogicalClock clock = new HybridLogicalClock(wall(readings));
+    long previous = Long.MIN_VALUE;
+    for (long remote : remotes) {
+      // -1 stands for a local event between two remote ones.
+      long t = remote < 0 ? clock.now() : clock.observe(remote);
+      assertThat(t).isGreaterThan(previous);
+      if (remote >= 0) {
+        assertThat(t).as("observe(%s)", remote).isGreaterThan(remote);
+      }
+      long after = clock.now();
+      assertThat(after).as("a local event after it").isGreaterThan(t);
+      previous = after;
+    }
+  }
+
+  @Property(tries = 500)
+  void stampsPackMillisAndCounter(@ForAll @LongRange(min = 0, max = (1L << 47) - 2) long millis,
+                                  @ForAll @IntRange(min = 0, max = 65_535) int logical) {
+    long t = HybridLogicalClock.of(millis, logical);
+    assertThat(HybridLogicalClock.millis(t)).isEqualTo(millis);
+    assertThat(HybridLogicalClock.logical(t)).isEqualTo(logical);
+    assertThat(HybridLogicalClock.of(millis, logical + 1 > 65_535 ? 65_535 : logical + 1))
+        .isGreaterThanOrEqualTo(t);
+    assertThat(HybridLogicalClock.of(millis + 1, 0)).isGreaterThan(t);
+  }
+}

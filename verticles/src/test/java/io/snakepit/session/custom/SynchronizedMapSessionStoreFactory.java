@@ -1,0 +1,24 @@
+package io.snakepit.session.custom;
+
+import io.snakepit.session.SessionSettings;
+import io.snakepit.session.SessionStore;
+import io.snakepit.session.SessionStoreFactory;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+
+/** Makes the {@code test-treemap} adapter; registered in the tests' META-INF/services. */
+public final class SynchronizedMapSessionStoreFactory implements SessionStoreFactory {
+
+  public static final String NAME = "test-treemap";
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public Future<SessionStore> create(Vertx vertx, SessionSettings settings, JsonObject config) {
+    return Future.succeededFuture(new SynchronizedMapSessionStore(settings));
+  }
+}
