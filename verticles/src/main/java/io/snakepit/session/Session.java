@@ -158,11 +158,16 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
           Math.max(a.version, b.version), null, null, null, null, null, Math.max(a.deletedHlc, b.deletedHlc));
     }
     Session recent = a.accessedAt > b.accessedAt
-        || (a.accessedAt == b.accessedAt && compareNullable(a.lastWorker, b.lastWorker) >= 0) ? a : b;
+        || (a.accessedAt == b.accessedAt && compareServedBy(a, b) >= 0) ? a : b;
     return new Session(a.id, Math.min(a.createdAt, b.createdAt), Math.max(a.accessedAt, b.accessedAt),
         Math.max(a.ttlMs, b.ttlMs), Math.max(a.version, b.version), recent.lastNode, recent.lastWorker,
         mergeMaps(a.metadata, b.metadata), mergeMaps(a.programs, b.programs), mergeMaps(a.variables, b.variables),
         0);
+  }
+
+  private static int compareServedBy(Session a, Session b) {
+    int byNode = compareNullable(a.lastNode, b.lastNode);
+    return byNode != 0 ? byNode : compareNullable(a.lastWorker, b.lastWorker);
   }
 
   private static int compareNullable(String x, String y) {

@@ -256,6 +256,10 @@ public final class MemorySessionStore implements SessionStore {
     liveCount.decrementAndGet();
     Session tomb = s.deleted(settings.clock().now());
     tombstones.put(id, tomb);
+    if (live.containsKey(id)) {
+      // A create won the race after the remove above: the new session supersedes this delete.
+      tombstones.remove(id, tomb);
+    }
     boolean wasLive = !s.isExpired(System.currentTimeMillis());
     return persist(tomb).map(v -> {
       if (wasLive) {
@@ -327,6 +331,9 @@ public final class MemorySessionStore implements SessionStore {
           listener.deleted(id);
         }
         tombstones.put(id, merged);
+        if (live.containsKey(id)) {
+          tombstones.remove(id, merged);
+        }
         return persist(merged).map(v -> merged);
       }
       if (current == null) {
