@@ -90,6 +90,19 @@ class Adapter:
         """Called (in a worker thread) when the node closes a session, so that
         per-session state kept in this process can be dropped."""
 
+    def export_session(self, session_id: str) -> Optional[bytes]:
+        """Returns this process's state for a session as bytes, or None if it has none.
+
+        Called when the session moves to another worker or node (a node drains,
+        or a periodic checkpoint), so that :meth:`import_session` can restore it
+        there. The default keeps nothing: the session's Python-side state is
+        then lost on a move, as the store's own variables are not.
+        """
+        return None
+
+    def import_session(self, session_id: str, data: bytes) -> None:
+        """Restores what :meth:`export_session` returned, before the session's next call here."""
+
 
 # ---------------------------------------------------------------------------
 # Tool introspection
@@ -239,8 +252,31 @@ class LoadedAdapter:
                 )
 
     def describe_tools(self) -> List[Dict[str, str]]:
-        """The ``HELLO.tools`` list, sorted by name."""
-        return [self.tools[n].describe() for n in sorted(self.tools)]
+        """The ``HELLO.tools`` list, sorted by name (the reserved handoff tools are not listed)."""
+        return [self.tools[n].describe() for n in sorted(self.tools) if not n.startswith(RESERVED_PREFIX)]
+
+    def add_handoff_tools(self, export: Optional[Callable[[str], Any]],
+                          restore: Optional[Callable[[str, bytes], Any]]) -> None:
+        """Serves the adapter's export/import hooks as the reserved tools the node calls."""
+
+        def export_tool(session_id: str) -> Any:
+            data = export(session_id) if export is not None else None
+            if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"export_session must return bytes or None, not {type(data).__name__}")
+            return bytes(data) if data is not None else None
+
+        def import_tool(session_id: str, data: bytes) -> None:
+            if restore is not None and data is not None:
+                restore(session_id, bytes(data))
+
+        self.tools[EXPORT_TOOL] = ToolSpec(EXPORT_TOOL, "export a session's state", export_tool)
+        self.tools[IMPORT_TOOL] = ToolSpec(IMPORT_TOOL, "import a session's state", import_tool)
+
+
+#: Tool names the runtime reserves for the node's own use (state handoff).
+RESERVED_PREFIX = "__snakepit_"
+EXPORT_TOOL = "__snakepit_export__"
+IMPORT_TOOL = "__snakepit_import__"
 
 
 def _add_tool(tools: Dict[str, ToolSpec], origin: Dict[str, str], where: str,
@@ -248,6 +284,8 @@ def _add_tool(tools: Dict[str, ToolSpec], origin: Dict[str, str], where: str,
     name = mark.name or getattr(func, "__name__", None)
     if not name or not isinstance(name, str):
         raise AdapterError(f"{spec}: cannot tell the name of tool {where}; use @tool(name=...)")
+    if name.startswith(RESERVED_PREFIX):
+        raise AdapterError(f"{spec}: tool name {name!r} is reserved ({RESERVED_PREFIX}...); rename it")
     if name in tools:
         raise AdapterError(
             f"{spec}: duplicate tool name {name!r} ({origin[name]} and {where}); "
@@ -308,6 +346,8 @@ def load_adapter(spec: str) -> LoadedAdapter:
         closed = getattr(instance, "on_session_closed", None)
         result = LoadedAdapter(spec, tools, setup if callable(setup) else None,
                                closed if callable(closed) else None, instance)
+        export = getattr(instance, "export_session", None)
+        restore = getattr(instance, "import_session", None)
     else:
         seen_funcs: Dict[int, str] = {}
         for attr_name, value in list(vars(module).items()):
@@ -322,9 +362,13 @@ def load_adapter(spec: str) -> LoadedAdapter:
         closed = getattr(module, "on_session_closed", None)
         result = LoadedAdapter(spec, tools, setup if inspect.isfunction(setup) else None,
                                closed if inspect.isfunction(closed) else None)
+        export = getattr(module, "export_session", None)
+        restore = getattr(module, "import_session", None)
     if not tools:
         raise AdapterError(
             f"adapter {spec!r} defines no tools: decorate functions or methods with "
             "@snakepit_worker.tool"
         )
+    result.add_handoff_tools(export if callable(export) else None,
+                             restore if callable(restore) else None)
     return result

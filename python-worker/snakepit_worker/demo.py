@@ -8,6 +8,7 @@ crash, print, log, and use the session.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -156,6 +157,17 @@ class DemoAdapter(Adapter):
         with self._lock:
             self._memory[session_id] = value
         return {"worker_id": ctx.worker_id}
+
+    def export_session(self, session_id: str) -> Optional[bytes]:
+        """Hands what :meth:`remember` kept for a session to the session's next worker."""
+        with self._lock:
+            if session_id not in self._memory:
+                return None
+            return json.dumps(self._memory[session_id]).encode("utf-8")
+
+    def import_session(self, session_id: str, data: bytes) -> None:
+        with self._lock:
+            self._memory[session_id] = json.loads(data.decode("utf-8"))
 
     @tool
     def recall(self, ctx: Context) -> Dict[str, Any]:

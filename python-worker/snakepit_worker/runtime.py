@@ -303,7 +303,9 @@ class _Reader:
         self._free = False  # the role is released: the standby may take it
         self._standby = False  # a thread waits in _wait_for_role
         self._epoll: Any = None
-        has_sync = any(not spec.is_async for spec in runtime.adapter.tools.values())
+        # The reserved handoff tools are rare and may take the slower path; they do not decide it.
+        has_sync = any(not spec.is_async for name, spec in runtime.adapter.tools.items()
+                       if not name.startswith("__snakepit_"))
         self.loop_mode = not (has_sync and hasattr(select, "epoll"))
         if not self.loop_mode:
             self._epoll = select.epoll()
@@ -467,7 +469,7 @@ class WorkerRuntime(NodeLink):
         self.config = config
         self.adapter = adapter
         self._tools: Dict[str, ToolSpec] = adapter.tools
-        self._tool_names: List[str] = sorted(adapter.tools)
+        self._tool_names: List[str] = sorted(n for n in adapter.tools if not n.startswith("__snakepit_"))
         # Set once, first thing in _main, before anything can use it.
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._loop_thread: Optional[int] = None

@@ -136,7 +136,7 @@ def test_subclass_inherits_and_overrides_tools():
         loaded = load_adapter("inherit_mod:Child")
     finally:
         del sys.modules["inherit_mod"]
-    assert sorted(loaded.tools) == ["a", "c"]
+    assert sorted(n for n in loaded.tools if not n.startswith("__snakepit_")) == ["a", "c"]
 
 
 # -- argument binding --------------------------------------------------------------
@@ -320,3 +320,23 @@ def test_package_parses_as_python_3_9():
             path = os.path.join(PACKAGE_DIR, name)
             with open(path, encoding="utf-8") as f:
                 ast.parse(f.read(), filename=path, feature_version=(3, 9))
+
+
+def test_handoff_hooks_are_served_as_reserved_tools_and_not_listed() -> None:
+    loaded = load_adapter("snakepit_worker.demo:DemoAdapter")
+    loaded.setup()
+    names = [t["name"] for t in loaded.describe_tools()]
+    assert "__snakepit_export__" not in names and "remember" in names
+    export = loaded.tools["__snakepit_export__"].func
+    restore = loaded.tools["__snakepit_import__"].func
+    assert export("nobody") is None
+    restore("s1", b'{"k": [1, 2]}')
+    assert export("s1") == b'{"k": [1, 2]}'
+
+
+def test_reserved_tool_names_are_refused(tmp_path, monkeypatch) -> None:
+    (tmp_path / "reserved_names.py").write_text(
+        "from snakepit_worker import tool\n\n@tool(name='__snakepit_export__')\ndef x():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AdapterError, match="reserved"):
+        load_adapter("reserved_names")

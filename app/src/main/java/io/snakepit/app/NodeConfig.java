@@ -83,6 +83,8 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     Object maxFrame = json.getValue("max-frame-bytes");
     r.has("max-frame-bytes");
     String runDir = r.string("run-dir", null);
+    Object checkpoint = json.getValue("checkpoint-interval-s");
+    r.has("checkpoint-interval-s");
     JsonObject pools = r.object("pools");
     JsonObject sessions = r.object("sessions");
     ClusterSettings cluster = ClusterSettings.from(r);
@@ -101,6 +103,9 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     }
     if (runDir != null) {
       sup.put("run-dir", runDir);
+    }
+    if (checkpoint != null) {
+      sup.put("checkpoint-interval-s", checkpoint);
     }
     // Validate the supervisor's part now, so every error surfaces before anything starts.
     SupervisorConfig.fromJson(sup);

@@ -38,6 +38,19 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
   }
 
   /** A new, empty session. */
+  /**
+   * Metadata key under which a session's exported Python-side state waits for
+   * its next worker ({@code {"data": base64, "from_node", "from_worker"}}).
+   * Reserved keys are not shown by {@link #toJson()} and not counted against limits.
+   */
+  public static final String HANDOFF_KEY = "__snakepit_handoff";
+
+  /** Whether exported Python-side state waits to be imported. */
+  public boolean hasHandoff() {
+    Stamped h = metadata.get(HANDOFF_KEY);
+    return h != null && !h.deleted();
+  }
+
   public static Session create(String id, long now, long ttlMs) {
     return new Session(id, now, now, ttlMs, 1, null, null, null, null, null, 0);
   }
@@ -201,7 +214,12 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
     if (lastWorker != null) {
       j.put("last_worker", lastWorker);
     }
-    j.put("metadata", values(metadata)).put("variables", values(variables));
+    JsonObject meta = values(metadata);
+    meta.remove(HANDOFF_KEY);
+    j.put("metadata", meta).put("variables", values(variables));
+    if (hasHandoff()) {
+      j.put("handoff_pending", true);
+    }
     JsonObject progs = new JsonObject();
     programs.forEach((k, v) -> {
       if (!v.deleted()) {

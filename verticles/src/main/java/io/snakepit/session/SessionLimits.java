@@ -81,7 +81,7 @@ public record SessionLimits(long maxSessions, int maxVariables, int maxValueByte
     }
     int metaBytes = 0;
     for (var e : s.metadata().entrySet()) {
-      if (!e.getValue().deleted()) {
+      if (!e.getValue().deleted() && !e.getKey().equals(Session.HANDOFF_KEY)) {
         metaBytes += e.getKey().length() + encodedSize(e.getValue().value());
       }
     }

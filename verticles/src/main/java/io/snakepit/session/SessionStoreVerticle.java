@@ -139,6 +139,33 @@ public class SessionStoreVerticle extends VerticleBase {
         .map(p -> new JsonObject().put("program", p)));
     ops.put("program.put", b -> store.putProgram(id(b), name(b, "program_id"), program(b)).map(this::version));
     ops.put("meta.put", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value")).map(this::version));
+    // State handoff: a draining (or checkpointing) node leaves a session's exported Python-side
+    // state here; the session's next owner imports it into a worker, then clears it.
+    ops.put("handoff.put", b -> {
+      Object data = b.getValue("data");
+      if (!(data instanceof String d)) {
+        throw new SnakepitException(ErrorCode.BAD_REQUEST, "'data' must be the state, base64-encoded");
+      }
+      if (d.length() > store.settings().limits().maxProgramBytes() * 4 / 3 + 4) {
+        throw new SnakepitException(ErrorCode.LIMIT_EXCEEDED, "Exported state of " + d.length() * 3 / 4
+            + " bytes exceeds sessions.limits.max-program-bytes");
+      }
+      SessionSettings st = store.settings();
+      JsonObject blob = new JsonObject().put("data", d).put("from_node", optString(b, "node"))
+          .put("from_worker", optString(b, "worker"));
+      return store.update(id(b), s -> s.withMetadata(Session.HANDOFF_KEY,
+          Stamped.of(blob, st.clock().now(), st.nodeId()))).map(this::version);
+    });
+    ops.put("handoff.get", b -> store.get(id(b)).map(s -> {
+      Stamped h = s.metadata().get(Session.HANDOFF_KEY);
+      return h == null || h.deleted() ? new JsonObject() : new JsonObject().put("handoff", h.value());
+    }));
+    ops.put("handoff.clear", b -> {
+      SessionSettings st = store.settings();
+      return store.update(id(b), s -> s.hasHandoff()
+          ? s.withMetadata(Session.HANDOFF_KEY, Stamped.tombstone(st.clock().now(), st.nodeId())) : s)
+          .map(this::version);
+    });
     ops.put("served", b -> store.recordServedBy(id(b), optString(b, "node"), optString(b, "worker"))
         .map(this::version));
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.

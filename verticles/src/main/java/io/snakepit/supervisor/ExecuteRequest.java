@@ -53,6 +53,9 @@ public record ExecuteRequest(String pool, String tool, JsonObject args, long tim
     this(pool, tool, args, timeoutMs, sessionId, correlationId, null);
   }
 
+  /** Tools the node itself calls (state export and import); callers may not. */
+  public static final String RESERVED_PREFIX = "__snakepit_";
+
   /** Largest timeout a caller may ask for: one day. */
   public static final long MAX_TIMEOUT_MS = 86_400_000L;
 
@@ -67,6 +70,9 @@ public record ExecuteRequest(String pool, String tool, JsonObject args, long tim
     Object tool = body.getValue("tool");
     if (!(tool instanceof String t) || t.isEmpty() || t.length() > 128) {
       throw bad("'tool' must be a non-empty string of at most 128 characters", correlationId);
+    }
+    if (t.startsWith(RESERVED_PREFIX)) {
+      throw bad("tool names starting with " + RESERVED_PREFIX + " are reserved for the node", correlationId);
     }
     Object args = body.getValue("args");
     if (args != null && !(args instanceof JsonObject)) {

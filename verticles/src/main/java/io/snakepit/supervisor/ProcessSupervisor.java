@@ -237,7 +237,7 @@ public final class ProcessSupervisor {
           new JsonObject().put("pools", new JsonArray(new ArrayList<>(pools.keySet()))));
     }
     JsonArray tools = pool.tools();
-    if (!tools.isEmpty() && tools.stream().noneMatch(t -> t instanceof JsonObject o
+    if (!request.tool().startsWith(ExecuteRequest.RESERVED_PREFIX) && !tools.isEmpty() && tools.stream().noneMatch(t -> t instanceof JsonObject o
         && request.tool().equals(o.getString("name")))) {
       JsonArray names = new JsonArray();
       tools.forEach(t -> names.add(((JsonObject) t).getString("name")));
@@ -245,6 +245,71 @@ public final class ProcessSupervisor {
           + request.tool() + "'.", null, new JsonObject().put("tools", names));
     }
     return pool;
+  }
+
+  /**
+   * Exports the Python-side state of every session this node's workers served,
+   * through the adapters' {@code export_session} hooks, and leaves it with the
+   * session in the store, where the session's next worker imports it. Runs one
+   * export at a time per worker, all workers at once.
+   *
+   * @return {@code {"exported": n, "empty": n, "failed": n}}
+   */
+  public Future<JsonObject> exportSessions() {
+    if (Vertx.currentContext() != context) {
+      Promise<JsonObject> p = Promise.promise();
+      context.runOnContext(v -> exportSessions().onComplete(p));
+      return p.future();
+    }
+    int[] counts = new int[3];
+    List<Future<Void>> perWorker = new ArrayList<>();
+    for (WorkerPool pool : pools.values()) {
+      for (WorkerProcess w : pool.allWorkers()) {
+        if (!w.isReady() && w.state != WorkerProcess.State.DRAINING) {
+          continue;
+        }
+        Future<Void> chain = Future.succeededFuture();
+        for (String sid : new ArrayList<>(w.sessions)) {
+          chain = chain.transform(ar -> exportOne(pool, w, sid).map(r -> {
+            counts[r]++;
+            return (Void) null;
+          }));
+        }
+        perWorker.add(chain);
+      }
+    }
+    return Future.join(perWorker).transform(ar -> Future.succeededFuture(new JsonObject()
+        .put("exported", counts[0]).put("empty", counts[1]).put("failed", counts[2])));
+  }
+
+  /** 0 = exported, 1 = nothing to export, 2 = failed. */
+  private Future<Integer> exportOne(WorkerPool pool, WorkerProcess w, String sessionId) {
+    ExecuteRequest req = new ExecuteRequest(pool.name(), ExecuteRequest.RESERVED_PREFIX + "export__",
+        new JsonObject().put("session_id", sessionId), 0, null, "handoff-" + sessionId,
+        ExecuteRequest.Affinity.STRICT_QUEUE);
+    return execute(req, w.id).compose(reply -> {
+      String data = reply.getValue("result") == null ? null : reply.getString("result");
+      if (data == null) {
+        return Future.succeededFuture(1);
+      }
+      return vertx.eventBus().request(Addresses.SESSION_PREFIX + "handoff.put", new JsonObject()
+          .put("id", sessionId).put("data", data).put("node", config.nodeId()).put("worker", w.id)).map(m -> 0);
+    }).recover(t -> {
+      LOG.warn("Could not hand off session {} from worker {}: {}", sessionId, w.id, t.getMessage());
+      return Future.succeededFuture(2);
+    });
+  }
+
+  /** Whether a worker with this id is alive on this node. */
+  boolean isAlive(String workerId) {
+    for (WorkerPool p : pools.values()) {
+      for (WorkerProcess w : p.allWorkers()) {
+        if (w.id.equals(workerId) && w.isReady()) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /** Tells every worker that a session is gone, so adapters can drop its state. */

@@ -24,6 +24,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
 
   private ProcessSupervisor supervisor;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+  private long checkpointTimer = -1;
 
   /** The supervisor this verticle serves; available once started. */
   public ProcessSupervisor supervisor() {
@@ -47,6 +48,13 @@ public class ProcessSupervisorVerticle extends VerticleBase {
         m -> m.reply(new JsonObject().put("workers", supervisor.workers()))));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.POOLS,
         m -> m.reply(new JsonObject().put("pools", supervisor.pools()))));
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.SUPERVISOR_HANDOFF,
+        m -> supervisor.exportSessions().onComplete(ar -> m.reply(ar.succeeded() ? ar.result()
+            : new JsonObject().put("error", String.valueOf(ar.cause()))))));
+    if (cfg.checkpointIntervalMs() > 0) {
+      // Off by default: a periodic export lets an adapter's state survive a crash of its node too.
+      checkpointTimer = vertx.setPeriodic(cfg.checkpointIntervalMs(), t -> supervisor.exportSessions());
+    }
     // Adapters drop a session's Python-side state when it is deleted or expires, wherever that happened.
     consumers.add(eb.<JsonObject>consumer(Addresses.EVENTS, m -> {
       JsonObject ev = m.body();
@@ -61,6 +69,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     consumers.forEach(MessageConsumer::unregister);
+    vertx.cancelTimer(checkpointTimer);
     return supervisor == null ? Future.succeededFuture() : supervisor.stop();
   }
 
@@ -73,7 +82,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       e.failMessage(msg);
       return;
     }
-    SessionCall session = new SessionCall(vertx, supervisor.nodeId(), req);
+    SessionCall session = new SessionCall(vertx, supervisor, req);
     session.begin()
         .compose(preferred -> supervisor.execute(req, preferred))
         .compose(reply -> session.served(reply.getString("worker")).map(reply))
@@ -107,7 +116,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       e.failMessage(msg);
       return;
     }
-    SessionCall session = new SessionCall(vertx, supervisor.nodeId(), req);
+    SessionCall session = new SessionCall(vertx, supervisor, req);
     session.begin().onComplete(ar -> {
       if (ar.failed()) {
         SnakepitException.from(ar.cause()).withCorrelationId(cid).failMessage(msg);

@@ -23,12 +23,14 @@ final class SessionCall {
   private final Vertx vertx;
   private final String nodeId;
   private final ExecuteRequest request;
+  private final ProcessSupervisor supervisor;
   private String lastNode;
   private String lastWorker;
 
-  SessionCall(Vertx vertx, String nodeId, ExecuteRequest request) {
+  SessionCall(Vertx vertx, ProcessSupervisor supervisor, ExecuteRequest request) {
     this.vertx = vertx;
-    this.nodeId = nodeId;
+    this.supervisor = supervisor;
+    this.nodeId = supervisor.nodeId();
     this.request = request;
   }
 
@@ -51,12 +53,48 @@ final class SessionCall {
             ? new SnakepitException(ErrorCode.SESSION_NOT_FOUND,
                 "This node has no session store, so calls cannot run in a session.")
             : SnakepitException.from(t)))
-        .map(m -> {
+        .compose(m -> {
           lastNode = m.body().getString("last_node");
           lastWorker = m.body().getString("last_worker");
-          return nodeId.equals(lastNode) ? lastWorker : null;
+          boolean here = nodeId.equals(lastNode) && lastWorker != null && supervisor.isAlive(lastWorker);
+          if (m.body().getBoolean("handoff_pending", false) && !here) {
+            return importHandoff();
+          }
+          return Future.succeededFuture(here ? lastWorker : null);
         });
   }
+
+  /**
+   * The session's Python-side state was handed off (its node drained, or a
+   * checkpoint was taken): import it into a worker here, which then runs the
+   * call. A failed import is logged and the call runs without that state.
+   */
+  private Future<String> importHandoff() {
+    String sid = request.sessionId();
+    return vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "handoff.get",
+            new JsonObject().put("id", sid), options())
+        .compose(m -> {
+          JsonObject h = m.body().getJsonObject("handoff");
+          if (h == null || h.getString("data") == null) {
+            return Future.succeededFuture((String) null);
+          }
+          JsonObject args = new JsonObject().put("session_id", sid);
+          // Raw in the map, so that the bytes travel as an attachment, not base64.
+          args.getMap().put("data", io.vertx.core.buffer.Buffer.buffer(
+              java.util.Base64.getDecoder().decode(h.getString("data"))));
+          ExecuteRequest imp = new ExecuteRequest(request.pool(), ExecuteRequest.RESERVED_PREFIX + "import__", args,
+              0, null, request.correlationId());
+          return supervisor.execute(imp).compose(r -> vertx.eventBus().request(Addresses.SESSION_PREFIX
+                  + "handoff.clear", new JsonObject().put("id", sid), options())
+              .map(v -> r.getString("worker")));
+        })
+        .recover(t -> {
+          LOG.warn("Importing the handed-off state of session {} failed: {}", sid, t.getMessage());
+          return Future.succeededFuture((String) null);
+        });
+  }
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SessionCall.class);
 
   /** Records the serving worker when it changed; completes once recorded, so the next call sees it. */
   Future<Void> served(String workerId) {

@@ -16,9 +16,10 @@ import java.util.Map;
  * @param transport     {@code auto} (Unix socket when the native transport is there, else TCP), {@code unix} or {@code tcp}
  * @param maxFrameBytes largest frame accepted from a worker
  * @param pools         pools by name, in configuration order
+ * @param checkpointIntervalMs how often the sessions' Python-side state is exported to the store; 0 = never
  */
 public record SupervisorConfig(String nodeId, String dataDir, String runDirBase, String transport,
-                               int maxFrameBytes, Map<String, PoolConfig> pools) {
+                               int maxFrameBytes, Map<String, PoolConfig> pools, long checkpointIntervalMs) {
 
   /** Parses {@code {"node-id","data-dir","run-dir","transport","max-frame-bytes","pools":{name:{...}}}}. */
   public static SupervisorConfig fromJson(JsonObject json) {
@@ -32,6 +33,7 @@ public record SupervisorConfig(String nodeId, String dataDir, String runDirBase,
     String transport = r.oneOf("transport", "auto", "auto", "unix", "tcp");
     int maxFrame = r.intValue("max-frame-bytes", 16 * 1024 * 1024, 1024, Integer.MAX_VALUE);
     JsonObject poolsJson = r.object("pools");
+    long checkpointMs = r.longValue("checkpoint-interval-s", 0, 0, 86_400) * 1000;
     r.rejectUnknownKeys();
     Map<String, PoolConfig> pools = new LinkedHashMap<>();
     if (poolsJson.isEmpty()) {
@@ -45,6 +47,6 @@ public record SupervisorConfig(String nodeId, String dataDir, String runDirBase,
       pools.put(name, PoolConfig.fromJson(name, (JsonObject) p));
     }
     return new SupervisorConfig(nodeId, dataDir, runDir, transport, maxFrame,
-        java.util.Collections.unmodifiableMap(pools));
+        java.util.Collections.unmodifiableMap(pools), checkpointMs);
   }
 }

@@ -50,6 +50,9 @@ final class WorkerProcess {
   String killReason;
   JsonArray tools = new JsonArray();
   final Map<Integer, Call> inflight = new HashMap<>();
+  /** Sessions that ran calls here, whose Python-side state this process may hold (for handoff). */
+  final java.util.LinkedHashSet<String> sessions = new java.util.LinkedHashSet<>();
+  private static final int SESSIONS_TRACKED = 100_000;
   /** Completes when the OS process has exited and been reaped. */
   final io.vertx.core.Promise<Void> exited = io.vertx.core.Promise.promise();
   private final Deque<String> lastStderr = new ArrayDeque<>();
@@ -239,6 +242,10 @@ final class WorkerProcess {
     call.requestId = rid;
     inflight.put(rid, call);
     ExecuteRequest r = call.request;
+    if (r.sessionId() != null && !r.tool().startsWith(ExecuteRequest.RESERVED_PREFIX)
+        && sessions.add(r.sessionId()) && sessions.size() > SESSIONS_TRACKED) {
+      sessions.remove(sessions.iterator().next());
+    }
     JsonObject body = new JsonObject().put("tool", r.tool()).put("args", r.args())
         .put("correlation_id", r.correlationId()).put("stream", call.isStream());
     if (r.sessionId() != null) {
@@ -289,6 +296,7 @@ final class WorkerProcess {
   }
 
   void sessionClosed(String sessionId) {
+    sessions.remove(sessionId);
     if (socket != null && state != State.DEAD) {
       send(Frame.of(FrameType.SESSION_CLOSED, 0, new JsonObject().put("session_id", sessionId)));
     }
