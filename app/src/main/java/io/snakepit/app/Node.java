@@ -1,5 +1,7 @@
 package io.snakepit.app;
 
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.snakepit.app.grpc.GrpcApiVerticle;
 import io.snakepit.app.http.HttpApiVerticle;
 import io.snakepit.contract.Addresses;
@@ -13,6 +15,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,6 +30,10 @@ public final class Node {
 
   private final NodeConfig config;
   private Vertx vertx;
+  /** Where the node's metrics live (Vert.x's own and snakepit_*), served at /metrics. */
+  private final PrometheusMeterRegistry meterRegistry;
+  /** The name under which Vert.x Micrometer knows that registry; unique, so nodes in one JVM stay apart. */
+  private final String metricsRegistryName;
   private HttpApiVerticle http;
   private GrpcApiVerticle grpc;
   private volatile boolean closed;
@@ -34,6 +42,9 @@ public final class Node {
 
   public Node(NodeConfig config) {
     this.config = config;
+    this.meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    this.meterRegistry.config().commonTags("node", config.nodeId());
+    this.metricsRegistryName = "snakepit-" + config.nodeId() + "-" + java.util.UUID.randomUUID();
   }
 
   /** The node's Vert.x, once started. */
@@ -41,19 +52,27 @@ public final class Node {
     return vertx;
   }
 
+  /** The registry the node's metrics are recorded in. */
+  public PrometheusMeterRegistry meterRegistry() {
+    return meterRegistry;
+  }
+
   /** Starts Vert.x (joining the cluster when configured) and deploys the verticles; completes when it can serve. */
   public Future<Void> start() {
     // The native transport gives Unix domain sockets for the worker protocol; without it, loopback TCP.
-    VertxOptions options = new VertxOptions().setPreferNativeTransport(true);
+    MicrometerMetricsOptions metrics = new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true)
+        .setRegistryName(metricsRegistryName);
+    VertxOptions options = new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metrics);
     ClusterSettings cluster = config.cluster();
     Future<Vertx> started;
     if (cluster.enabled()) {
       options.getEventBusOptions().setHost(cluster.host()).setPort(cluster.busPort())
           .setClusterPublicHost(cluster.host());
-      started = Vertx.builder().with(options)
+      started = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(meterRegistry))
           .withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config))).buildClustered();
     } else {
-      started = Future.succeededFuture(Vertx.builder().with(options).build());
+      started = Future.succeededFuture(Vertx.builder().with(options)
+          .withMetrics(new MicrometerMetricsFactory(meterRegistry)).build());
     }
     return started.compose(v -> {
       vertx = v;
@@ -65,15 +84,17 @@ public final class Node {
 
   private Future<Void> deploy() {
     http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes());
-    return vertx.deployVerticle(new SessionStoreVerticle(), new DeploymentOptions().setConfig(config.sessions()))
+    return vertx.deployVerticle(new SessionStoreVerticle(meterRegistry),
+            new DeploymentOptions().setConfig(config.sessions()))
         .compose(id -> {
           deployments.add(0, id);
-          return vertx.deployVerticle(new ProcessSupervisorVerticle(),
+          return vertx.deployVerticle(new ProcessSupervisorVerticle(meterRegistry),
               new DeploymentOptions().setConfig(config.supervisor()));
         })
         .compose(id -> {
           deployments.add(0, id);
-          return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()));
+          return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()
+              .put("health", config.health()).put("metrics-registry", metricsRegistryName)));
         })
         .compose(id -> {
           deployments.add(0, id);

@@ -1,5 +1,6 @@
 package io.snakepit.app;
 
+import io.snakepit.app.http.HealthConfig;
 import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
 import io.snakepit.supervisor.SupervisorConfig;
@@ -29,10 +30,11 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param sessions     the JSON handed to the session-storage verticle
  * @param cluster      how the node joins a cluster, if it does
  * @param routing      the JSON handed to the routing verticle
+ * @param health       the {@code health} section (validated), handed to the HTTP verticle
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          ClusterSettings cluster, JsonObject routing,
-                         JsonObject supervisor, JsonObject sessions) {
+                         JsonObject supervisor, JsonObject sessions, JsonObject health) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
   public static JsonObject readFile(Path file) {
@@ -89,7 +91,9 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     JsonObject sessions = r.object("sessions");
     ClusterSettings cluster = ClusterSettings.from(r);
     JsonObject routing = r.object("routing");
+    JsonObject health = r.object("health");
     r.rejectUnknownKeys();
+    HealthConfig.fromJson(health);
     // In a cluster, sessions are global: the hazelcast adapter is the default there.
     if (cluster.enabled() && !sessions.containsKey("adapter")) {
       sessions = sessions.copy().put("adapter", "hazelcast");
@@ -111,6 +115,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     SupervisorConfig.fromJson(sup);
     JsonObject sess = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("sessions", sessions);
     JsonObject route = routing.copy().put("node-id", nodeId);
-    return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess);
+    return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
+        health);
   }
 }

@@ -73,6 +73,31 @@ public final class ConfigReader {
     return n;
   }
 
+  /** A number (whole or not) within [min, max]. */
+  public double doubleValue(String key, double def, double min, double max) {
+    known.add(key);
+    Object v = json.getValue(key);
+    if (v == null) {
+      return def;
+    }
+    double n;
+    if (v instanceof Number num) {
+      n = num.doubleValue();
+    } else if (v instanceof String s) {
+      try {
+        n = Double.parseDouble(s.trim());
+      } catch (NumberFormatException e) {
+        throw new ConfigException(key(key) + " must be a number, got \"" + s + "\"");
+      }
+    } else {
+      throw new ConfigException(key(key) + " must be a number, got " + describe(v));
+    }
+    if (Double.isNaN(n) || n < min || n > max) {
+      throw new ConfigException(key(key) + " must be between " + min + " and " + max + ", got " + v);
+    }
+    return n;
+  }
+
   public int intValue(String key, int def, int min, int max) {
     return (int) longValue(key, def, min, max);
   }

@@ -1,5 +1,10 @@
 package io.snakepit.session;
 
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+import io.micrometer.core.instrument.Timer;
 import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
 import io.snakepit.contract.Addresses;
@@ -12,11 +17,15 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
@@ -33,6 +42,22 @@ public class SessionStoreVerticle extends VerticleBase {
 
   private SessionStore store;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+  private final MeterRegistry meterRegistry;
+  private final List<Meter> meters = new ArrayList<>();
+  private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+  private final OperationStats recent = new OperationStats();
+  private final AtomicLong activeSessions = new AtomicLong();
+  private long countTimer = -1;
+
+  /** Records metrics into Micrometer's global registry (a no-op until a backend is added to it). */
+  public SessionStoreVerticle() {
+    this(Metrics.globalRegistry);
+  }
+
+  /** Records metrics of session operations into {@code registry}. */
+  public SessionStoreVerticle(MeterRegistry registry) {
+    this.meterRegistry = registry;
+  }
 
   /** The store this verticle serves; available once started. */
   public SessionStore store() {
@@ -71,6 +96,10 @@ public class SessionStoreVerticle extends VerticleBase {
       store = s;
       store.setListener(new EventPublisher());
       register();
+      meters.add(Gauge.builder("snakepit.sessions.active", activeSessions, AtomicLong::get)
+          .tags("adapter", store.name()).description("Live sessions in the store").register(meterRegistry));
+      refreshCount();
+      countTimer = vertx.setPeriodic(COUNT_REFRESH_MS, t -> refreshCount());
     });
   }
 
@@ -88,8 +117,15 @@ public class SessionStoreVerticle extends VerticleBase {
         + SessionStoreFactory.class.getName() + ")");
   }
 
+  private void refreshCount() {
+    store.count().onSuccess(activeSessions::set);
+  }
+
   @Override
   public Future<?> stop() {
+    vertx.cancelTimer(countTimer);
+    meters.forEach(meterRegistry::remove);
+    meters.clear();
     consumers.forEach(MessageConsumer::unregister);
     return store == null ? Future.succeededFuture() : store.close();
   }
@@ -129,7 +165,7 @@ public class SessionStoreVerticle extends VerticleBase {
     ops.put("export", b -> store.list(optString(b, "cursor"), limit(b)).map(p -> page(p, true)));
     ops.put("import", this::importSessions);
     ops.put("count", b -> store.count().map(n -> new JsonObject().put("count", n)));
-    ops.put("stats", b -> store.stats());
+    ops.put("stats", b -> store.stats().map(st -> st.copy().put("recent", recent.snapshot())));
     ops.put("health", b -> store.health());
     ops.put("var.get", b -> store.getVariable(id(b), name(b, "name")).map(v -> new JsonObject().put("value", v)));
     ops.put("var.put", b -> store.putVariable(id(b), name(b, "name"), b.getValue("value")).map(this::version));
@@ -170,8 +206,8 @@ public class SessionStoreVerticle extends VerticleBase {
         .map(this::version));
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
     ops.forEach((op, fn) -> {
-      consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.SESSION_PREFIX + op, m -> serve(m, fn)));
-      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.CLUSTER_SESSION_PREFIX + op, m -> serve(m, fn)));
+      consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.SESSION_PREFIX + op, m -> serve(op, m, fn)));
+      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.CLUSTER_SESSION_PREFIX + op, m -> serve(op, m, fn)));
     });
     registerPythonCalls();
   }
@@ -194,11 +230,12 @@ public class SessionStoreVerticle extends VerticleBase {
     calls.put("session.put_meta", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value"))
         .map(s -> (Object) null));
     calls.forEach((op, fn) -> consumers.add(vertx.eventBus().<JsonObject>localConsumer(
-        Addresses.NODE_CALL_PREFIX + op, m -> serve(m, fn))));
+        Addresses.NODE_CALL_PREFIX + op, m -> serve(op, m, fn))));
   }
 
-  private void serve(Message<JsonObject> m, Function<JsonObject, Future<?>> fn) {
+  private void serve(String op, Message<JsonObject> m, Function<JsonObject, Future<?>> fn) {
     String cid = m.headers().get(Headers.CORRELATION_ID);
+    long started = System.nanoTime();
     Future<?> result;
     try {
       JsonObject body = m.body();
@@ -210,6 +247,7 @@ public class SessionStoreVerticle extends VerticleBase {
       result = Future.failedFuture(e);
     }
     result.onComplete(ar -> {
+      measure(op, started, ar.succeeded() ? null : SnakepitException.from(ar.cause()).errorCode());
       if (ar.succeeded()) {
         Object v = ar.result();
         m.reply(v instanceof JsonObject || v instanceof JsonArray || v instanceof String || v instanceof Number
@@ -219,6 +257,40 @@ public class SessionStoreVerticle extends VerticleBase {
       }
     });
   }
+
+  /**
+   * Records an operation's latency and outcome: in the meters, and in the window
+   * that {@code /health/sessions} judges. Monitoring operations (stats, health) are
+   * left out so that watching the store does not change its figures. Only failures
+   * on the store's side (5xx codes such as {@code store_unavailable}) count as errors
+   * there; a caller's mistake (a missing session, a bad id) does not.
+   */
+  private void measure(String op, long startedNanos, ErrorCode failure) {
+    if (UNMEASURED.contains(op)) {
+      return;
+    }
+    long nanos = System.nanoTime() - startedNanos;
+    String outcome = failure == null ? "ok" : failure.code();
+    Timer timer = timers.computeIfAbsent(op + '|' + outcome, k -> {
+      Timer t = Timer.builder("snakepit.session.operation.duration")
+          .tags("operation", op, "adapter", store.name(), "outcome", outcome)
+          .description("Latency of session store operations served over the event bus")
+          .serviceLevelObjectives(SESSION_BUCKETS).register(meterRegistry);
+      meters.add(t);
+      return t;
+    });
+    timer.record(nanos, TimeUnit.NANOSECONDS);
+    recent.record(nanos, failure != null && failure.httpStatus() >= 500);
+  }
+
+  private static final java.util.Set<String> UNMEASURED = java.util.Set.of("stats", "health", "count");
+  private static final long COUNT_REFRESH_MS = 1000;
+  /** Bucket bounds of the session-operation histogram: from 10 µs (in-process) to 1 s (a troubled replica). */
+  private static final Duration[] SESSION_BUCKETS = {
+      Duration.ofNanos(10_000), Duration.ofNanos(50_000), Duration.ofNanos(100_000), Duration.ofNanos(250_000),
+      Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5),
+      Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100),
+      Duration.ofMillis(250), Duration.ofSeconds(1)};
 
   private JsonObject version(Session s) {
     return new JsonObject().put("version", s.version());

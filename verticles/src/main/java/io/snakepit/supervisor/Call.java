@@ -63,7 +63,15 @@ final class Call implements StreamHandle {
       return;
     }
     finished = true;
+    record(PoolMetrics.OK);
     promise.tryComplete(reply);
+  }
+
+  /** Records the call's latency and outcome in its pool's metrics. */
+  private void record(String outcome) {
+    if (pool != null) {
+      pool.metrics.callDone(request.tool(), outcome, System.nanoTime() - enqueuedNanos);
+    }
   }
 
   void item(Object item) {
@@ -77,6 +85,7 @@ final class Call implements StreamHandle {
       return;
     }
     finished = true;
+    record(PoolMetrics.OK);
     observer.onEnd();
   }
 
@@ -86,6 +95,7 @@ final class Call implements StreamHandle {
       return;
     }
     finished = true;
+    record(e.errorCode().code());
     SnakepitException stamped = e.withCorrelationId(request.correlationId());
     if (promise != null) {
       promise.tryFail(stamped);

@@ -3,6 +3,8 @@ package io.snakepit.supervisor;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -49,8 +51,15 @@ public final class ProcessSupervisor {
   private ProcessLauncher launcher;
   private Path runDir;
   private boolean stopping;
+  private final MeterRegistry meterRegistry;
 
   public ProcessSupervisor(Vertx vertx, Context context, SupervisorConfig config) {
+    this(vertx, context, config, Metrics.globalRegistry);
+  }
+
+  /** As {@link #ProcessSupervisor(Vertx, Context, SupervisorConfig)}, recording metrics into {@code registry}. */
+  public ProcessSupervisor(Vertx vertx, Context context, SupervisorConfig config, MeterRegistry registry) {
+    this.meterRegistry = registry;
     this.nodeCalls = new NodeCalls(vertx);
     this.vertx = vertx;
     this.context = context;
@@ -68,6 +77,11 @@ public final class ProcessSupervisor {
 
   public String nodeId() {
     return config.nodeId();
+  }
+
+  /** Where the pools record their metrics. */
+  MeterRegistry meterRegistry() {
+    return meterRegistry;
   }
 
   int maxFrameBytes() {
@@ -125,6 +139,7 @@ public final class ProcessSupervisor {
       stopped.add(p.stop());
     }
     return Future.join(stopped)
+        .onComplete(v -> pools.values().forEach(p -> p.metrics.close()))
         .transform(v -> endpoint == null ? Future.succeededFuture() : endpoint.close())
         .transform(v -> context.executeBlocking(() -> {
           deleteTree(runDir);

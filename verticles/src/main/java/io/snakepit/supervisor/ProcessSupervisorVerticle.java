@@ -1,5 +1,7 @@
 package io.snakepit.supervisor;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -25,6 +27,17 @@ public class ProcessSupervisorVerticle extends VerticleBase {
   private ProcessSupervisor supervisor;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private long checkpointTimer = -1;
+  private final MeterRegistry meterRegistry;
+
+  /** Records metrics into Micrometer's global registry (a no-op until a backend is added to it). */
+  public ProcessSupervisorVerticle() {
+    this(Metrics.globalRegistry);
+  }
+
+  /** Records metrics of pools and calls into {@code registry}. */
+  public ProcessSupervisorVerticle(MeterRegistry registry) {
+    this.meterRegistry = registry;
+  }
 
   /** The supervisor this verticle serves; available once started. */
   public ProcessSupervisor supervisor() {
@@ -39,7 +52,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
-    supervisor = new ProcessSupervisor(vertx, context, cfg);
+    supervisor = new ProcessSupervisor(vertx, context, cfg, meterRegistry);
     EventBus eb = vertx.eventBus();
     // Node-local: calls arrive here after the routing verticle chose this node.
     consumers.add(eb.<JsonObject>localConsumer(Addresses.SUPERVISOR_EXECUTE, this::onExecute));

@@ -46,6 +46,7 @@ public final class WorkerPool {
   private long recycles;
   private long crashes;
   private int everReady;
+  final PoolMetrics metrics;
 
   WorkerPool(PoolConfig config, Vertx vertx, ProcessSupervisor supervisor) {
     this.config = config;
@@ -54,6 +55,7 @@ public final class WorkerPool {
     this.slots = new WorkerProcess[config.size()];
     this.generations = new int[config.size()];
     this.backoffMs = new long[config.size()];
+    this.metrics = new PoolMetrics(supervisor.meterRegistry(), config.name());
   }
 
   public String name() {
@@ -70,6 +72,7 @@ public final class WorkerPool {
       spawn(i);
     }
     heartbeatTimer = vertx.setPeriodic(config.heartbeatMs(), t -> heartbeat());
+    refreshMetrics();
     return firstReady.future();
   }
 
@@ -116,8 +119,10 @@ public final class WorkerPool {
       return;
     }
     queue.addLast(call);
+    metrics.queueDepth(queue.size());
     call.queueTimer = vertx.setTimer(config.queueTimeoutMs(), t -> {
       if (queue.remove(call)) {
+        metrics.queueDepth(queue.size());
         call.fail(new SnakepitException(ErrorCode.QUEUE_TIMEOUT, "No worker of pool '" + config.name()
             + "' became free within queue-timeout-ms=" + config.queueTimeoutMs() + ".", null,
             new JsonObject().put("pool", config.name())));
@@ -128,6 +133,7 @@ public final class WorkerPool {
   void dequeue(Call call) {
     if (queue.remove(call)) {
       vertx.cancelTimer(call.queueTimer);
+      metrics.queueDepth(queue.size());
     }
   }
 
@@ -189,6 +195,7 @@ public final class WorkerPool {
       WorkerProcess w = pickWorker(call);
       if (w != null) {
         it.remove();
+        metrics.queueDepth(queue.size());
         vertx.cancelTimer(call.queueTimer);
         w.dispatch(call);
       }
@@ -210,6 +217,7 @@ public final class WorkerPool {
   void onWorkerReady(WorkerProcess w) {
     backoffMs[w.slot] = 0;
     everReady++;
+    metrics.tools(w.tools);
     supervisor.publish("worker.started", w.toJson());
     LOG.info("Worker {} ready (pid {}) in {} ms", w.id, w.pid, w.readyAtMillis - w.startedAtMillis);
     if (degraded) {
@@ -221,17 +229,21 @@ public final class WorkerPool {
       firstReady.tryComplete();
     }
     drainQueue();
+    refreshMetrics();
   }
 
   void onWorkerExit(WorkerProcess w, WorkerProcess.State was, int exitCode, String stderr) {
     if (retiring.remove(w)) {
       LOG.info("Retired worker {} exited ({})", w.id, exitCode);
+      refreshMetrics();
       return;
     }
     if (slots[w.slot] != w || stopping) {
+      refreshMetrics();
       return;
     }
     crashes++;
+    metrics.crashed();
     boolean neverReady = was == WorkerProcess.State.STARTING;
     String why = w.killReason != null ? w.killReason : "exit code " + exitCode;
     LOG.warn("Worker {} {} ({}); restarting", w.id, neverReady ? "failed to start" : "died", why);
@@ -256,10 +268,13 @@ public final class WorkerPool {
         : Math.min(config.backoffMaxMs(), backoffMs[w.slot] == 0 ? config.backoffMinMs() : backoffMs[w.slot] * 2);
     backoffMs[w.slot] = delay;
     slots[w.slot] = null;
+    refreshMetrics();
     vertx.setTimer(delay, t -> {
       if (!stopping && slots[w.slot] == null) {
         restarts++;
+        metrics.restarted();
         spawn(w.slot);
+        refreshMetrics();
       }
     });
   }
@@ -270,6 +285,7 @@ public final class WorkerPool {
     }
     Call c;
     while ((c = queue.pollFirst()) != null) {
+      metrics.queueDepth(queue.size());
       vertx.cancelTimer(c.queueTimer);
       c.fail(new SnakepitException(ErrorCode.POOL_DEGRADED, "Pool '" + config.name()
           + "' is degraded: its workers keep failing to start. " + ErrorCode.POOL_DEGRADED.hint(), null,
@@ -283,11 +299,13 @@ public final class WorkerPool {
       return;
     }
     recycles++;
+    metrics.recycled();
     LOG.info("Recycling worker {}: {}", w.id, reason);
     supervisor.publish("worker.recycled", w.toJson().put("reason", reason));
     retiring.add(w);
     w.stop(config.drainTimeoutMs(), "recycled: " + reason);
     spawn(w.slot);
+    refreshMetrics();
   }
 
   private void heartbeat() {
@@ -303,6 +321,12 @@ public final class WorkerPool {
     for (WorkerProcess w : new ArrayList<>(retiring)) {
       w.tick(now);
     }
+    refreshMetrics();
+  }
+
+  /** Snapshots workers by state, queue depth and degradation for the gauges. */
+  private void refreshMetrics() {
+    metrics.refresh(allWorkers(), queue.size(), degraded);
   }
 
   /** Drains in-flight calls up to drain-timeout-ms, then stops every worker; completes when all have exited. */
@@ -314,6 +338,7 @@ public final class WorkerPool {
       vertx.cancelTimer(c.queueTimer);
       c.fail(ErrorCode.SHUTTING_DOWN, "The node is stopping; the call had not reached a worker.");
     }
+    metrics.queueDepth(0);
     List<Future<Void>> exits = new ArrayList<>();
     for (WorkerProcess w : allWorkers()) {
       w.stop(config.drainTimeoutMs(), "node stopping");

@@ -18,6 +18,9 @@ import io.vertx.ext.web.openapi.router.RequestExtractor;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
 import io.vertx.openapi.contract.OpenAPIContract;
 import io.vertx.openapi.validation.ValidatorException;
+import io.vertx.micrometer.PrometheusScrapingHandler;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
@@ -38,12 +41,23 @@ public final class HttpApiVerticle extends VerticleBase {
   private final int port;
   private final long maxBodyBytes;
   private HttpServer server;
+  private final Map<String, ReadinessCheck> readinessChecks = new LinkedHashMap<>();
+  private HealthConfig health;
 
   public HttpApiVerticle(String nodeId, String host, int port, long maxBodyBytes) {
     this.nodeId = nodeId;
     this.host = host;
     this.port = port;
     this.maxBodyBytes = maxBodyBytes;
+  }
+
+  /**
+   * Adds a condition to {@code GET /ready}, next to {@code workers} and {@code sessions};
+   * call before deploying. Clustering adds {@code cluster} (the node joined its cluster) here.
+   */
+  public HttpApiVerticle addReadinessCheck(String name, ReadinessCheck check) {
+    readinessChecks.put(name, check);
+    return this;
   }
 
   /** The bound port, once started. */
@@ -53,6 +67,11 @@ public final class HttpApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    try {
+      health = HealthConfig.fromJson(config().getJsonObject("health", new JsonObject()));
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
     JsonObject contract;
     try (var in = HttpApiVerticle.class.getResourceAsStream("/openapi.json")) {
       contract = new JsonObject(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
@@ -111,9 +130,14 @@ public final class HttpApiVerticle extends VerticleBase {
     api.getRoute("executeStream").addHandler(ctx -> new NdjsonStream(vertx, ctx, jsonBody(ctx)).open());
     api.getRoute("listWorkers").addHandler(ctx -> ask(ctx, Addresses.WORKERS));
     api.getRoute("listPools").addHandler(ctx -> ask(ctx, Addresses.POOLS));
-    api.getRoute("health").addHandler(ctx -> ctx.json(new JsonObject().put("status", "UP").put("node", nodeId)));
+    new HealthRoutes(vertx, nodeId, health, readinessChecks).mount(api);
     new SessionRoutes(vertx).mount(api);
     Router router = api.createRouter();
+    // Prometheus text format, from the node's Micrometer registry (named in the config by the Node).
+    String registry = config().getString("metrics-registry");
+    if (registry != null) {
+      router.get("/metrics").handler(PrometheusScrapingHandler.create(registry));
+    }
     String served = contract.encodePrettily();
     router.get("/openapi.json").handler(ctx -> ctx.response().putHeader("Content-Type", "application/json")
         .end(served));
