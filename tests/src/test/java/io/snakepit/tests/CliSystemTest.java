@@ -1,0 +1,103 @@
+package io.snakepit.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.snakepit.tests.harness.Http;
+import io.snakepit.tests.harness.NodeProcess;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The admin CLI as an operator runs it: its own JVM, against a node in another JVM. */
+class CliSystemTest {
+
+  static final Duration DEADLINE = Duration.ofSeconds(60);
+  Path dir;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    dir = Files.createTempDirectory("snakepit-cli-sys-");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    try (var walk = Files.walk(dir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  record Run(int code, String out, String err) {
+  }
+
+  /** Runs {@code snakepit ARGS...} in a new JVM with SNAKEPIT_URL set. */
+  Run cli(String url, String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "io.snakepit.app.Main"));
+    cmd.addAll(List.of(args));
+    Path out = Files.createTempFile(dir, "cli-", ".out");
+    Path err = Files.createTempFile(dir, "cli-", ".err");
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    pb.environment().put("SNAKEPIT_URL", url);
+    Process p = pb.start();
+    try {
+      if (!p.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS)) {
+        throw new AssertionError("the CLI did not finish within " + DEADLINE);
+      }
+    } finally {
+      p.destroyForcibly();
+    }
+    return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+        Files.readString(err, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void anOperatorChecksExportsAndImportsThroughTheCli() throws Exception {
+    Path file = dir.resolve("sessions.ndjson");
+    String url;
+    try (NodeProcess node = NodeProcess.start(dir.resolve("node"), DEADLINE, "--pool-size", "1")) {
+      url = node.baseUrl();
+      for (int i = 0; i < 5; i++) {
+        assertThat(Http.post(url + "/v1/sessions", "{\"id\":\"sys-" + i + "\"}").statusCode()).isEqualTo(201);
+      }
+      Http.put(url + "/v1/sessions/sys-0/variables/n", "{\"value\":42}");
+
+      Run health = cli(url, "health");
+      assertThat(health.code()).as(health.toString()).isZero();
+      assertThat(health.out()).contains("READY");
+
+      Run export = cli(url, "sessions", "export", "--out", file.toString());
+      assertThat(export.code()).as(export.toString()).isZero();
+      assertThat(export.out()).contains("exported 5 sessions to " + file);
+      assertThat(Files.readAllLines(file)).hasSize(6).last().isEqualTo("{\"exported\":5}");
+
+      Run delete = cli(url, "sessions", "delete", "sys-0", "--json");
+      assertThat(delete.code()).isZero();
+      assertThat(new JsonObject(delete.out().strip()).getString("deleted")).isEqualTo("sys-0");
+    }
+
+    // The node is gone: the CLI says it cannot reach it.
+    Run gone = cli(url, "workers");
+    assertThat(gone.code()).as(gone.toString()).isEqualTo(3);
+    assertThat(gone.err()).contains("cannot reach the node");
+
+    // A fresh node takes the export back.
+    try (NodeProcess node = NodeProcess.start(dir.resolve("node2"), DEADLINE, "--pool-size", "1")) {
+      Run imported = cli(node.baseUrl(), "sessions", "import", file.toString());
+      assertThat(imported.code()).as(imported.toString()).isZero();
+      assertThat(imported.out()).contains("imported 5 sessions, 0 failed");
+      Run show = cli(node.baseUrl(), "sessions", "show", "sys-0", "--json");
+      assertThat(show.code()).as(show.toString()).isZero();
+      assertThat(new JsonObject(show.out().strip()).getJsonObject("variables").getInteger("n")).isEqualTo(42);
+    }
+  }
+}
