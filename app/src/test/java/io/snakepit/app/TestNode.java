@@ -28,7 +28,8 @@ final class TestNode implements AutoCloseable {
   /** Starts a node; {@code cfg} is merged over http-port 0 and a fresh data dir. */
   static TestNode start(String nodeId, JsonObject cfg) throws Exception {
     Path dir = Files.createTempDirectory("snakepit-" + nodeId + "-");
-    JsonObject json = new JsonObject().put("http-port", 0).put("data-dir", dir.toString()).mergeIn(cfg, true);
+    JsonObject json = new JsonObject().put("http-port", 0).put("grpc-port", 0).put("data-dir", dir.toString())
+        .mergeIn(cfg, true);
     Node node = new Node(NodeConfig.fromJson(json, nodeId));
     try {
       node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
