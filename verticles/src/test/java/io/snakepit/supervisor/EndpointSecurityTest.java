@@ -9,7 +9,7 @@ import io.snakepit.protocol.FrameCodec;
 import io.snakepit.protocol.FrameType;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.NetClient;
 import io.vertx.core.net.SocketAddress;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -35,13 +35,21 @@ class EndpointSecurityTest {
   private static List<Frame> exchange(SupervisorHarness h, Buffer bytes) {
     List<Frame> got = new CopyOnWriteArrayList<>();
     AtomicBoolean closed = new AtomicBoolean();
-    NetSocket s = await(h.vertx.createNetClient().connect(address(h.supervisor().workerEndpoint())));
     FrameCodec codec = new FrameCodec(1 << 20, got::add);
-    s.handler(codec::feed);
-    s.closeHandler(v -> closed.set(true));
-    s.write(bytes);
-    eventually("the node closes the connection", closed::get);
-    return got;
+    // Held until the end: Vert.x closes the connections of a client that is garbage-collected.
+    NetClient client = h.vertx.createNetClient();
+    try {
+      // Handlers go on in the connect callback, on the socket's own event loop, before anything is written.
+      await(client.connect(address(h.supervisor().workerEndpoint())).compose(s -> {
+        s.handler(codec::feed);
+        s.closeHandler(v -> closed.set(true));
+        return s.write(bytes);
+      }));
+      eventually("the node closes the connection", closed::get);
+      return got;
+    } finally {
+      client.close();
+    }
   }
 
   private static Buffer hello(String token, int protocol, String workerId) {

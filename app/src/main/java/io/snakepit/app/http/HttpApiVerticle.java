@@ -130,6 +130,8 @@ public final class HttpApiVerticle extends VerticleBase {
     api.getRoute("executeStream").addHandler(ctx -> new NdjsonStream(vertx, ctx, jsonBody(ctx)).open());
     api.getRoute("listWorkers").addHandler(ctx -> ask(ctx, Addresses.WORKERS));
     api.getRoute("listPools").addHandler(ctx -> ask(ctx, Addresses.POOLS));
+    api.getRoute("getCluster").addHandler(ctx -> ask(ctx, Addresses.CLUSTER_VIEW));
+    api.getRoute("drainNode").addHandler(ctx -> ask(ctx, Addresses.DRAIN));
     new HealthRoutes(vertx, nodeId, health, readinessChecks).mount(api);
     new SessionRoutes(vertx).mount(api);
     Router router = api.createRouter();

@@ -29,7 +29,7 @@ final class SessionRoutes {
     api.getRoute("exportSessions").addHandler(ctx -> new SessionExport(vertx, ctx).run());
     // Import reads its body as a stream, in constant memory; each line is validated by the store.
     api.getRoute("importSessions").setDoValidation(false).addHandler(ctx -> new SessionImport(vertx, ctx).run());
-    api.getRoute("getSession").addHandler(ctx -> ask(ctx, "get", id(ctx), 200));
+    api.getRoute("getSession").addHandler(this::getWithOwner);
     api.getRoute("deleteSession").addHandler(ctx -> ask(ctx, "delete", id(ctx), 204));
     api.getRoute("listVariables").addHandler(ctx -> ask(ctx, "vars", id(ctx), 200));
     api.getRoute("getVariable").addHandler(ctx -> ask(ctx, "var.get",
@@ -67,6 +67,18 @@ final class SessionRoutes {
         new NdjsonStream(vertx, ctx, body.put("session_id", ctx.pathParam("id"))).open();
       }
     });
+  }
+
+  /** A session, with the node that owns it on the ring. */
+  private void getWithOwner(RoutingContext ctx) {
+    request(ctx, "get", id(ctx)).onSuccess(session -> vertx.eventBus()
+        .<JsonObject>request(Addresses.SESSION_OWNER, id(ctx), HttpApiVerticle.options(ctx))
+        .onComplete(owner -> {
+          if (owner.succeeded()) {
+            session.put("owner", owner.result().body().getString("owner"));
+          }
+          ctx.response().putHeader("Content-Type", "application/json").end(session.encode());
+        }));
   }
 
   private void create(RoutingContext ctx) {

@@ -24,6 +24,14 @@ public final class NodeProcess implements AutoCloseable {
   private static final Pattern READY =
       Pattern.compile("snakepit: ready http=([^:\\s]+):(\\d+)(?: grpc=[^:\\s]+:(\\d+))? node=(\\S+)");
 
+  /** What Hazelcast asks of a Java 17+ JVM (the launcher passes the same). */
+  public static final List<String> HAZELCAST_JVM_FLAGS = List.of("--add-modules", "java.se",
+      "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
+      "--add-opens", "java.base/java.lang=ALL-UNNAMED",
+      "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+      "--add-opens", "java.management/sun.management=ALL-UNNAMED",
+      "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED");
+
   private final Process process;
   private final Path log;
   private final CompletableFuture<Matcher> ready = new CompletableFuture<>();
@@ -41,6 +49,8 @@ public final class NodeProcess implements AutoCloseable {
   public static NodeProcess start(Path dataDir, Duration deadline, String... args) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(HAZELCAST_JVM_FLAGS);
+    cmd.add("-Xmx512m");
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add("io.snakepit.app.Main");

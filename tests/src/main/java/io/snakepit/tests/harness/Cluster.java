@@ -1,0 +1,144 @@
+package io.snakepit.tests.harness;
+
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Several nodes as separate JVMs forming a real cluster on loopback: each its
+ * own Hazelcast port, event-bus port, data directory and Python workers. Ends
+ * every node and removes every directory when closed.
+ */
+public final class Cluster implements AutoCloseable {
+
+  public static final Duration DEADLINE = Duration.ofSeconds(90);
+
+  private final Path root;
+  private final List<NodeProcess> nodes = new ArrayList<>();
+  private final List<Integer> hzPorts = new ArrayList<>();
+  private final String name;
+  private final String[] extraArgs;
+
+  public Cluster(String... extraArgs) throws IOException {
+    this.root = Files.createTempDirectory("snakepit-cluster-");
+    this.name = "test-" + Long.toHexString(System.nanoTime());
+    this.extraArgs = extraArgs;
+  }
+
+  /** Starts {@code n} nodes and waits until every one sees all of them in its ring. */
+  public Cluster start(int n) throws Exception {
+    for (int i = 0; i < n; i++) {
+      hzPorts.add(freePort());
+    }
+    List<Thread> starters = new ArrayList<>();
+    NodeProcess[] started = new NodeProcess[n];
+    Exception[] failure = new Exception[1];
+    for (int i = 0; i < n; i++) {
+      int k = i;
+      // Nodes start together, as a real cluster's would.
+      Thread t = new Thread(() -> {
+        try {
+          started[k] = startNode(k, hzPorts);
+        } catch (Exception e) {
+          failure[0] = e;
+        }
+      });
+      t.start();
+      starters.add(t);
+    }
+    for (Thread t : starters) {
+      t.join();
+    }
+    for (NodeProcess p : started) {
+      if (p != null) {
+        nodes.add(p);
+      }
+    }
+    if (failure[0] != null) {
+      throw failure[0];
+    }
+    awaitRing(nodes.size());
+    return this;
+  }
+
+  /** Starts one more node that joins the running ones. */
+  public NodeProcess join() throws Exception {
+    int port = freePort();
+    List<Integer> members = new ArrayList<>(hzPorts);
+    hzPorts.add(port);
+    NodeProcess p = startNode(hzPorts.size() - 1, members.isEmpty() ? List.of(port) : members);
+    nodes.add(p);
+    return p;
+  }
+
+  private NodeProcess startNode(int index, List<Integer> memberPorts) throws IOException {
+    int port = hzPorts.get(index);
+    StringBuilder members = new StringBuilder();
+    for (int p : memberPorts) {
+      if (p != port) {
+        members.append(members.length() == 0 ? "" : ",").append("127.0.0.1:").append(p);
+      }
+    }
+    List<String> args = new ArrayList<>(List.of("--cluster", "--cluster-host", "127.0.0.1", "--cluster-port",
+        Integer.toString(port), "--set", "cluster-name=" + name, "--pool-size", "2"));
+    if (members.length() > 0) {
+      args.add("--members");
+      args.add(members.toString());
+    }
+    args.addAll(List.of(extraArgs));
+    return NodeProcess.start(root.resolve("node-" + index), DEADLINE, args.toArray(String[]::new));
+  }
+
+  /** Waits until every live node's ring has {@code size} members. */
+  public void awaitRing(int size) throws Exception {
+    for (NodeProcess n : nodes) {
+      if (n.process().isAlive()) {
+        Poll.until(n.nodeId() + " sees a ring of " + size, DEADLINE,
+            () -> ring(n).size() == size);
+      }
+    }
+  }
+
+  public static List<String> ring(NodeProcess n) throws Exception {
+    JsonObject view = Http.getJson(n.baseUrl() + "/v1/cluster");
+    List<String> ring = new ArrayList<>();
+    view.getJsonArray("ring").forEach(r -> ring.add((String) r));
+    return ring;
+  }
+
+  public List<NodeProcess> nodes() {
+    return nodes;
+  }
+
+  public NodeProcess node(int i) {
+    return nodes.get(i);
+  }
+
+  /** The live node with this id. */
+  public NodeProcess byId(String id) {
+    return nodes.stream().filter(n -> n.nodeId().equals(id)).findFirst().orElseThrow();
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    for (NodeProcess n : nodes) {
+      n.close();
+    }
+    try (Stream<Path> walk = Files.walk(root)) {
+      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+}
