@@ -140,10 +140,18 @@ public final class Node {
             return Future.succeededFuture();
           });
       for (String id : deployments) {
-        undeployed = undeployed.transform(ar -> vertx.undeploy(id));
+        undeployed = undeployed.transform(ar -> vertx.undeploy(id)
+            .onComplete(u -> LOG.debug("Undeployed {}: {}", id, u.succeeded() ? "ok" : u.cause())));
       }
-      undeployed.transform(ar -> vertx.close())
-          .toCompletionStage().toCompletableFuture().get(CLOSE_TIMEOUT_S, TimeUnit.SECONDS);
+      // vertx.close() is called from this thread, not from a callback on one of Vert.x's event loops:
+      // the future of a close started on an event loop never completes, as that loop is gone.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_TIMEOUT_S);
+      try {
+        undeployed.toCompletionStage().toCompletableFuture().get(CLOSE_TIMEOUT_S, TimeUnit.SECONDS);
+      } finally {
+        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+        vertx.close().toCompletionStage().toCompletableFuture().get(left, TimeUnit.MILLISECONDS);
+      }
     } catch (Exception e) {
       LOG.warn("Node did not stop cleanly within {} s: {}", CLOSE_TIMEOUT_S, e.toString());
     }
