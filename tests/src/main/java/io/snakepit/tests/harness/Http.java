@@ -29,12 +29,6 @@ public final class Http {
         HttpResponse.BodyHandlers.ofString());
   }
 
-  public static HttpResponse<String> put(String url, String json) throws IOException, InterruptedException {
-    return CLIENT.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
-        .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(json)).build(),
-        HttpResponse.BodyHandlers.ofString());
-  }
-
   public static HttpResponse<String> get(String url) throws IOException, InterruptedException {
     return CLIENT.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
