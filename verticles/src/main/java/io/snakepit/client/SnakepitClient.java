@@ -33,9 +33,31 @@ public final class SnakepitClient {
   private final Vertx vertx;
   private final ClientOptions options;
 
+  private final ClusterView cluster;
+
   private SnakepitClient(Vertx vertx, ClientOptions options) {
     this.vertx = vertx;
     this.options = options;
+    // In a cluster the client holds the ring itself and goes straight to the owner: one hop.
+    this.cluster = vertx.isClustered() ? new ClusterView(vertx, 5_000) : null;
+  }
+
+  /** Where a call goes: the chosen node's router in a cluster, the local router otherwise. */
+  String address(JsonObject call, String op) {
+    if (cluster != null) {
+      String target = cluster.target(call.getString("session_id"));
+      if (target != null) {
+        return Addresses.node(target, op);
+      }
+    }
+    return "execute".equals(op) ? Addresses.EXECUTE : Addresses.STREAM_OPEN;
+  }
+
+  /** Stops following the cluster's heartbeats. */
+  public void close() {
+    if (cluster != null) {
+      cluster.close();
+    }
   }
 
   public static SnakepitClient create(Vertx vertx) {
@@ -55,7 +77,8 @@ public final class SnakepitClient {
 
   /** Runs a call described by {@code call}: pool, timeout, session, affinity, correlation id. */
   public Future<ExecuteResult> execute(Call call) {
-    return request(Addresses.EXECUTE, call.toJson(options), call.correlationId())
+    JsonObject body = call.toJson(options);
+    return request(address(body, "execute"), body, call.correlationId())
         .map(ExecuteResult::fromJson);
   }
 
@@ -71,7 +94,8 @@ public final class SnakepitClient {
    * the exception handler with a {@link SnakepitException}.
    */
   public ReadStream<Object> stream(Call call) {
-    return new ToolStream(vertx, call.toJson(options), call.correlationId(), options.getStreamWindow());
+    JsonObject body = call.toJson(options);
+    return new ToolStream(vertx, body, call.correlationId(), options.getStreamWindow(), address(body, "stream.open"));
   }
 
   // ---- sessions --------------------------------------------------------------------------------

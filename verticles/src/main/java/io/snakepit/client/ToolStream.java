@@ -42,7 +42,10 @@ final class ToolStream implements ReadStream<Object> {
   private boolean finished;
   private SnakepitException failure;
 
-  ToolStream(Vertx vertx, JsonObject call, String correlationId, int window) {
+  private final String openAddress;
+
+  ToolStream(Vertx vertx, JsonObject call, String correlationId, int window, String openAddress) {
+    this.openAddress = openAddress;
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
     this.call = call;
@@ -112,7 +115,7 @@ final class ToolStream implements ReadStream<Object> {
     JsonObject open = call.copy().put("sink", sinkAddress).put("credit", window);
     DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, correlationId);
     sink.completion()
-        .compose(v -> vertx.eventBus().<JsonObject>request(Addresses.STREAM_OPEN, open, opts))
+        .compose(v -> vertx.eventBus().<JsonObject>request(openAddress, open, opts))
         .onComplete(ar -> {
           if (ar.failed()) {
             fail(SnakepitException.from(ar.cause()).withCorrelationId(correlationId));

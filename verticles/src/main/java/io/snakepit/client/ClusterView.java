@@ -1,0 +1,82 @@
+package io.snakepit.client;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.routing.HashRing;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The client's own view of the cluster, from the nodes' ring heartbeats, so
+ * that a call reaches the node that should run it in one hop: a session's
+ * owner, or the least-loaded node for a call without a session. Only used
+ * when Vert.x is clustered; a single JVM goes through its local router.
+ */
+final class ClusterView {
+
+  private record Node(int capacity, int free, boolean draining, long heardAtNanos) {
+  }
+
+  private final Map<String, Node> nodes = new ConcurrentHashMap<>();
+  private final long failureTimeoutNanos;
+  private volatile HashRing ring = HashRing.empty();
+  private final MessageConsumer<JsonObject> consumer;
+
+  ClusterView(Vertx vertx, long failureTimeoutMs) {
+    this.failureTimeoutNanos = failureTimeoutMs * 1_000_000;
+    this.consumer = vertx.eventBus().consumer(Addresses.RING_HEARTBEAT, m -> heard(m.body()));
+  }
+
+  private void heard(JsonObject hb) {
+    String id = hb == null ? null : hb.getString("node");
+    if (id == null) {
+      return;
+    }
+    if (hb.getBoolean("leaving", false)) {
+      nodes.remove(id);
+    } else {
+      nodes.put(id, new Node(Math.max(1, hb.getInteger("capacity", 1)), hb.getInteger("free", 0),
+          hb.getBoolean("draining", false), System.nanoTime()));
+    }
+    rebuild();
+  }
+
+  private void rebuild() {
+    long now = System.nanoTime();
+    nodes.entrySet().removeIf(e -> now - e.getValue().heardAtNanos() > failureTimeoutNanos);
+    Map<String, Integer> members = new TreeMap<>();
+    nodes.forEach((id, n) -> {
+      if (!n.draining()) {
+        members.put(id, n.capacity());
+      }
+    });
+    HashRing next = HashRing.of(members);
+    if (!next.equals(ring)) {
+      ring = next;
+    }
+  }
+
+  /** The node a call should go to, or null when no node is known yet. */
+  String target(String sessionId) {
+    rebuild();
+    if (sessionId != null) {
+      return ring.owner(sessionId);
+    }
+    String best = null;
+    int bestFree = Integer.MIN_VALUE;
+    for (Map.Entry<String, Node> e : new TreeMap<>(nodes).entrySet()) {
+      if (!e.getValue().draining() && e.getValue().free() > bestFree) {
+        best = e.getKey();
+        bestFree = e.getValue().free();
+      }
+    }
+    return best;
+  }
+
+  void close() {
+    consumer.unregister();
+  }
+}
