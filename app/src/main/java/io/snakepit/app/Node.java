@@ -84,6 +84,16 @@ public final class Node {
 
   private Future<Void> deploy() {
     http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes());
+    if (config.cluster().enabled()) {
+      // Ready only once this node is in its own ring, i.e. it has joined and announced itself.
+      http.addReadinessCheck("cluster", (vx, timeoutMs) -> vx.eventBus().<JsonObject>request(Addresses.CLUSTER_VIEW,
+              new JsonObject(), new DeliveryOptions().setSendTimeout(timeoutMs))
+          .map(m -> {
+            boolean in = m.body().getJsonArray("ring").contains(config.nodeId());
+            JsonObject r = new JsonObject().put("ok", in).put("ring", m.body().getJsonArray("ring"));
+            return in ? r : r.put("reason", "this node is not in the cluster's ring yet");
+          }));
+    }
     return vertx.deployVerticle(new SessionStoreVerticle(meterRegistry),
             new DeploymentOptions().setConfig(config.sessions()))
         .compose(id -> {

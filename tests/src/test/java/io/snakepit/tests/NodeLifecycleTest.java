@@ -101,4 +101,22 @@ class NodeLifecycleTest {
     assertThat(p.waitFor()).isEqualTo(2);
     assertThat(out).contains("pools.default.sise");
   }
+
+  @Test
+  void oneCorrelationIdFindsEveryLineOfACallInJsonLogs() throws Exception {
+    try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1", "--log-format", "json")) {
+      java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newBuilder()
+          .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(java.net.http.HttpRequest.newBuilder(
+              java.net.URI.create(node.baseUrl() + "/v1/execute")).header("X-Correlation-Id", "find-me-4711")
+              .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                  "{\"tool\":\"log\",\"args\":{\"message\":\"hello from python\"}}")).build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.headers().firstValue("X-Correlation-Id")).contains("find-me-4711");
+      // The worker's record comes back through the node's log, as one JSON object carrying the id.
+      Poll.until("the Python log line appears with its correlation id", DEADLINE, () -> node.logText().lines()
+          .filter(l -> l.startsWith("{")).map(JsonObject::new)
+          .anyMatch(j -> j.encode().contains("find-me-4711") && j.encode().contains("hello from python")));
+    }
+  }
 }
