@@ -24,16 +24,14 @@ class HttpApiTest {
   static Node node;
   static Vertx clientVertx;
   static WebClient client;
-  static Path dataDir;
+
+  static TestNode testNode;
 
   @BeforeAll
   static void start() throws Exception {
-    dataDir = Files.createTempDirectory("snakepit-http-");
-    JsonObject cfg = new JsonObject().put("http-port", 0).put("grpc-port", 0).put("data-dir", dataDir.toString())
-        .put("max-body-bytes", 64 * 1024)
-        .put("pools", new JsonObject().put("default", new JsonObject().put("size", 2)));
-    node = new Node(NodeConfig.fromJson(cfg, "http-test"));
-    node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    testNode = TestNode.start("http-test", new JsonObject().put("max-body-bytes", 64 * 1024)
+        .put("pools", new JsonObject().put("default", new JsonObject().put("size", 2))));
+    node = testNode.node;
     clientVertx = Vertx.vertx();
     client = WebClient.create(clientVertx, new WebClientOptions().setDefaultPort(node.httpPort())
         .setDefaultHost("127.0.0.1"));
@@ -43,10 +41,7 @@ class HttpApiTest {
   static void stop() throws Exception {
     client.close();
     clientVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    node.close();
-    try (var walk = Files.walk(dataDir)) {
-      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    testNode.close();
   }
 
   static <T> T await(Future<T> f) throws Exception {

@@ -24,15 +24,14 @@ class SessionHttpTest {
   static Node node;
   static Vertx clientVertx;
   static WebClient client;
-  static Path dataDir;
+
+  static TestNode testNode;
 
   @BeforeAll
   static void start() throws Exception {
-    dataDir = Files.createTempDirectory("snakepit-sess-");
-    JsonObject cfg = new JsonObject().put("http-port", 0).put("grpc-port", 0).put("data-dir", dataDir.toString())
-        .put("pools", new JsonObject().put("default", new JsonObject().put("size", 3)));
-    node = new Node(NodeConfig.fromJson(cfg, "sess-test"));
-    node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    testNode = TestNode.start("sess-test", new JsonObject()
+        .put("pools", new JsonObject().put("default", new JsonObject().put("size", 3))));
+    node = testNode.node;
     clientVertx = Vertx.vertx();
     client = WebClient.create(clientVertx, new WebClientOptions().setDefaultPort(node.httpPort())
         .setDefaultHost("127.0.0.1"));
@@ -42,10 +41,7 @@ class SessionHttpTest {
   static void stop() throws Exception {
     client.close();
     clientVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    node.close();
-    try (var walk = Files.walk(dataDir)) {
-      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    testNode.close();
   }
 
   static <T> T await(Future<T> f) throws Exception {
