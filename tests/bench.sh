@@ -6,10 +6,14 @@ which="${1:-workers}"
 case "$which" in
   workers) main=io.snakepit.tests.bench.WorkerBenchmark ;;
   sessions) main=io.snakepit.tests.bench.SessionBenchmark ;;
-  *) echo "usage: tests/bench.sh workers|sessions [-Dn=... java options]" >&2; exit 2 ;;
+  cluster) main=io.snakepit.tests.bench.ClusterBenchmark ;;
+  *) echo "usage: tests/bench.sh workers|sessions|cluster [-Dn=... java options]" >&2; exit 2 ;;
 esac
 # Build in the reactor (nothing goes to ~/.m2) and write each module's classpath.
 mvn -q -B -DskipTests package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt \
   -pl tests -am >&2
-exec java -Dsnakepit.bench.dir=python-worker/bench "${@:2}" \
+exec java --add-modules java.se --add-exports java.base/jdk.internal.ref=ALL-UNNAMED \
+  --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+  --add-opens java.management/sun.management=ALL-UNNAMED \
+  --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED -Dsnakepit.bench.dir=python-worker/bench "${@:2}" \
   -cp "tests/target/classes:$(cat tests/target/classpath.txt)" "$main"

@@ -113,6 +113,23 @@ public final class Cluster implements AutoCloseable {
     return ring;
   }
 
+  /** The cluster's name, for a member that joins from outside (a benchmark, a client application). */
+  public String name() {
+    return name;
+  }
+
+  /** HOST:PORT of every node's Hazelcast member. */
+  public List<String> members() {
+    List<String> out = new ArrayList<>();
+    hzPorts.forEach(p -> out.add("127.0.0.1:" + p));
+    return out;
+  }
+
+  /** A free local port. */
+  public static int port() throws IOException {
+    return freePort();
+  }
+
   public List<NodeProcess> nodes() {
     return nodes;
   }

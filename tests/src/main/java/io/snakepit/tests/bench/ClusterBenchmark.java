@@ -1,0 +1,172 @@
+package io.snakepit.tests.bench;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import io.snakepit.client.SnakepitClient;
+import io.snakepit.tests.harness.Cluster;
+import io.snakepit.tests.harness.Http;
+import io.snakepit.tests.harness.NodeProcess;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.shareddata.AsyncMap;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+
+/**
+ * The cluster benchmark of docs/benchmarks.md. Starts three node JVMs on
+ * loopback, joins them as a fourth (client-only) member, and measures in one
+ * run: session get and update through {@link SnakepitClient} (p50, p99 and
+ * throughput), raw IMap get and set on the same cluster, Vert.x's clustered
+ * AsyncMap, and an HTTP call in a session sent to its owner against one sent
+ * to another node (the routing hop). Run with {@code tests/bench.sh cluster}.
+ */
+public final class ClusterBenchmark {
+
+  private ClusterBenchmark() {
+  }
+
+  public static void main(String[] args) throws Exception {
+    int sessions = Integer.getInteger("sessions", 10_000);
+    int n = Integer.getInteger("n", 20_000);
+    int inflight = Integer.getInteger("inflight", 64);
+    try (Cluster cluster = new Cluster().start(3)) {
+      Config hz = new Config().setClusterName(cluster.name());
+      hz.getNetworkConfig().setPort(Cluster.port()).setPortAutoIncrement(false);
+      hz.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
+      var tcp = hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true);
+      cluster.members().forEach(tcp::addMember);
+      hz.setProperty("hazelcast.logging.type", "slf4j");
+      HazelcastClusterManager mgr = new HazelcastClusterManager(hz);
+      VertxOptions options = new VertxOptions();
+      options.getEventBusOptions().setHost("127.0.0.1").setClusterPublicHost("127.0.0.1");
+      Vertx vertx = Vertx.builder().with(options).withClusterManager(mgr).buildClustered().await();
+      try {
+        SnakepitClient client = SnakepitClient.create(vertx);
+        System.err.println("creating " + sessions + " sessions ...");
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < sessions; i++) {
+          ids.add("b-" + i);
+        }
+        run(vertx, sessions, 64, i -> client.createSession(ids.get(i), 3600, null));
+        HazelcastInstance instance = mgr.getHazelcastInstance();
+        IMap<String, String> raw = instance.getMap("bench-raw");
+        AsyncMap<String, String> async = vertx.sharedData().<String, String>getAsyncMap("bench-async").await();
+        for (int i = 0; i < sessions; i++) {
+          raw.set("k" + i, "{\"v\":" + i + "}");
+        }
+        for (int i = 0; i < 1000; i++) {
+          async.put("k" + i, "{\"v\":" + i + "}").await();
+        }
+
+        System.out.println("| operation (3 nodes, loopback, " + sessions + " sessions) | p50 µs | p99 µs | ops/s ("
+            + inflight + " in flight) |");
+        System.out.println("| --- | ---: | ---: | ---: |");
+        row("session get (SnakepitClient, event bus → owner's store)", vertx, n, inflight,
+            i -> client.getSession(ids.get(i % sessions)));
+        row("session update: set a variable (entry processor, sync backup)", vertx, n, inflight,
+            i -> client.putVariable(ids.get(i % sessions), "v", i));
+        row("raw IMap get (same cluster, floor)", vertx, n, inflight,
+            i -> Future.fromCompletionStage(raw.getAsync("k" + (i % sessions)), vertx.getOrCreateContext()));
+        row("raw IMap set (same cluster, floor)", vertx, n, inflight,
+            i -> Future.fromCompletionStage(raw.setAsync("k" + (i % sessions), "{\"v\":" + i + "}"),
+                vertx.getOrCreateContext()));
+        row("Vert.x clustered AsyncMap get", vertx, n, inflight, i -> async.get("k" + (i % 1000)));
+        row("Vert.x clustered AsyncMap put", vertx, n, inflight, i -> async.put("k" + (i % 1000), "x" + i));
+
+        // The routing hop: the same session call sent to its owner, and to another node.
+        NodeProcess entry = cluster.node(0);
+        String local = null;
+        String remote = null;
+        for (String id : ids) {
+          String owner = Http.getJson(entry.baseUrl() + "/v1/sessions/" + id).getString("owner");
+          if (local == null && entry.nodeId().equals(owner)) {
+            local = id;
+          } else if (remote == null && !entry.nodeId().equals(owner)) {
+            remote = id;
+          }
+          if (local != null && remote != null) {
+            break;
+          }
+        }
+        Stats atOwner = http(entry, local, 3000);
+        Stats routed = http(entry, remote, 3000);
+        System.out.println();
+        System.out.printf("HTTP execute in a session, sent to its owner: p50 %.0f µs, p99 %.0f µs; sent to another "
+                + "node (one routing hop): p50 %.0f µs, p99 %.0f µs; hop overhead p50 %.0f µs (%.2fx)%n",
+            atOwner.p50(), atOwner.p99(), routed.p50(), routed.p99(), routed.p50() - atOwner.p50(),
+            routed.p50() / atOwner.p50());
+        client.close();
+      } finally {
+        vertx.close().await();
+      }
+    }
+  }
+
+  private static Stats http(NodeProcess entry, String session, int calls) throws Exception {
+    String url = entry.baseUrl() + "/v1/sessions/" + session + "/execute";
+    for (int i = 0; i < 500; i++) {
+      Http.post(url, "{\"tool\":\"noop\"}");
+    }
+    long[] lat = new long[calls];
+    for (int i = 0; i < calls; i++) {
+      long t0 = System.nanoTime();
+      if (Http.post(url, "{\"tool\":\"noop\"}").statusCode() != 200) {
+        throw new IllegalStateException("call failed");
+      }
+      lat[i] = System.nanoTime() - t0;
+    }
+    return Stats.of(lat);
+  }
+
+  private static void row(String name, Vertx vertx, int n, int inflight, IntFunction<Future<?>> op)
+      throws Exception {
+    run(vertx, Math.min(n, 5_000), inflight, op); // warm-up
+    long[] lat = new long[n];
+    long t0 = System.nanoTime();
+    run(vertx, n, inflight, i -> {
+      long s = System.nanoTime();
+      return op.apply(i).onSuccess(v -> lat[i] = System.nanoTime() - s);
+    });
+    double perSecond = n / ((System.nanoTime() - t0) / 1e9);
+    Stats st = Stats.of(lat);
+    System.out.printf("| %s | %.0f | %.0f | %.0f |%n", name, st.p50(), st.p99(), perSecond);
+  }
+
+  /** Runs {@code total} operations with {@code inflight} outstanding at a time, on an event loop. */
+  private static void run(Vertx vertx, int total, int inflight, IntFunction<Future<?>> op) throws Exception {
+    Promise<Void> done = Promise.promise();
+    vertx.runOnContext(v -> new Object() {
+      int sent;
+      int received;
+
+      void start() {
+        for (int k = 0; k < inflight && sent < total; k++) {
+          send();
+        }
+      }
+
+      void send() {
+        int i = sent++;
+        op.apply(i).onComplete(ar -> {
+          if (ar.failed()) {
+            done.tryFail(ar.cause());
+            return;
+          }
+          if (++received == total) {
+            done.tryComplete();
+          } else if (sent < total) {
+            send();
+          }
+        });
+      }
+    }.start());
+    done.future().toCompletionStage().toCompletableFuture().get(10, TimeUnit.MINUTES);
+  }
+}
