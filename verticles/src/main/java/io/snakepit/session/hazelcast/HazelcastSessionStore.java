@@ -1,0 +1,621 @@
+package io.snakepit.session.hazelcast;
+
+import com.hazelcast.aggregation.Aggregators;
+import com.hazelcast.core.EntryEvent;
+import com.hazelcast.core.HazelcastJsonValue;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.EntryProcessor;
+import com.hazelcast.map.IMap;
+import com.hazelcast.map.LocalMapStats;
+import com.hazelcast.map.listener.EntryEvictedListener;
+import com.hazelcast.map.listener.EntryExpiredListener;
+import com.hazelcast.query.PagingPredicate;
+import com.hazelcast.query.Predicate;
+import com.hazelcast.query.Predicates;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.Session;
+import io.snakepit.session.SessionErrors;
+import io.snakepit.session.SessionIds;
+import io.snakepit.session.SessionListener;
+import io.snakepit.session.SessionPage;
+import io.snakepit.session.SessionSettings;
+import io.snakepit.session.SessionStore;
+import io.snakepit.session.Stamped;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sessions in a Hazelcast {@link IMap} ({@link HazelcastSessionStoreFactory}
+ * makes it and says how to configure Hazelcast).
+ *
+ * <h2>Storage</h2>
+ * One entry per session id: a {@link HazelcastJsonValue} of the session's
+ * storage JSON with a boolean {@code deleted} ({@link StoredSession}). Each
+ * entry has its own TTL, set again by every write, so that it slides with the
+ * session's accesses; a deleted session stays as a tombstone entry for
+ * {@link SessionSettings#tombstoneTtlMs()}, so that the split-brain merge
+ * ({@link HlcMergePolicy}) and {@link #merge} see the delete. Every write is
+ * acknowledged after the synchronous backups have it.
+ *
+ * <h2>Writes</h2>
+ * Every change runs as one entry processor ({@link Processors}): atomic at the
+ * key's partition owner, one network round trip, never read-then-write. The
+ * caller computes the time, the HLC stamp and the node id and ships them with
+ * the limits; the processor checks the limits against the current value and,
+ * on a violation, returns an error and changes nothing.
+ *
+ * <p>The generic {@link #update} cannot ship its function (a lambda) to the
+ * owner, so it is optimistic: read the session, apply the function here, then
+ * store the result with a compare-version-and-set processor; if the version
+ * moved on meanwhile, read again and retry, at most
+ * {@code limits.maxUpdateRetries()} times, then fail with {@code conflict}.
+ * The dedicated operations ({@link #putVariable}, {@link #deleteVariable},
+ * {@link #putProgram}, {@link #putMetadata}, {@link #recordServedBy}) never
+ * conflict: they are single processors.
+ *
+ * <h2>Reads and touches</h2>
+ * {@link #get} reads asynchronously and records the access (a touch processor,
+ * sent without waiting) only when the last recorded one is at least
+ * {@code limits.touchGranularityMs()} old. A touch is a write to the primary
+ * and to each backup; the granularity bounds them to one per session per
+ * granularity, whatever the read rate, at the price of a TTL that slides in
+ * steps of that size. {@link #getVariable} and {@link #getProgram} read only
+ * the one value at the owner (a read-only processor), and touch the same way.
+ *
+ * <h2>Queries</h2>
+ * {@link #list} and {@link #count} are cluster-wide queries (every member scans
+ * its partitions), run off the event loop: {@code list} costs one such query per
+ * page (a paging predicate on {@code __key > cursor and deleted = false}, sorted
+ * by key), acceptable for admin listing, not for a hot path.
+ * {@code max-sessions} is enforced from a count estimate (refreshed periodically
+ * and by this store's own creates and deletes) and, near the limit, an exact
+ * count; in a cluster, creates on other nodes since the last count may pass the
+ * limit slightly.
+ *
+ * <h2>Events</h2>
+ * Expiry is Hazelcast's: a local entry listener, which fires on the member that
+ * owns the partition, reports expired and evicted sessions (not tombstones) to
+ * the listener, so each expiry is reported once in the cluster, by the store of
+ * the owning member. {@code created} and {@code deleted} are reported by the
+ * store that made the change.
+ *
+ * <p>No method blocks the event loop: map operations use the asynchronous API
+ * and queries run in {@code executeBlocking}.
+ */
+public final class HazelcastSessionStore implements SessionStore {
+
+  private static final Logger LOG = LoggerFactory.getLogger(HazelcastSessionStore.class);
+  private static final long ESTIMATE_REFRESH_MS = 30_000;
+
+  private final Vertx vertx;
+  private final SessionSettings settings;
+  private final HazelcastInstance hz;
+  private final IMap<String, HazelcastJsonValue> map;
+  private final String mapName;
+  private final int backupCount;
+  private final boolean ownsInstance;
+  private final Context context;
+  private final AtomicLong operations = new AtomicLong();
+  private final AtomicLong failures = new AtomicLong();
+  private final AtomicLong liveEstimate = new AtomicLong();
+  private volatile SessionListener listener = SessionListener.NONE;
+  private UUID listenerId;
+  private long refreshTimer = -1;
+  private volatile boolean closed;
+
+  HazelcastSessionStore(Vertx vertx, SessionSettings settings, HazelcastInstance hz, String mapName, int backupCount,
+                        boolean ownsInstance) {
+    this.vertx = vertx;
+    this.settings = settings;
+    this.hz = hz;
+    this.mapName = mapName;
+    this.backupCount = backupCount;
+    this.ownsInstance = ownsInstance;
+    this.map = hz.getMap(mapName);
+    this.context = vertx.getOrCreateContext();
+  }
+
+  /** Blocking: registers the expiry listener, counts the sessions, starts the estimate refresh. */
+  void open() {
+    listenerId = map.addLocalEntryListener(new ExpiryListener(), Predicates.alwaysTrue(), true);
+    liveEstimate.set(exactCount());
+    long every = Math.max(ESTIMATE_REFRESH_MS, settings.sweepIntervalMs());
+    refreshTimer = vertx.setPeriodic(every, t -> vertx.executeBlocking(() -> {
+      if (!closed) {
+        liveEstimate.set(exactCount());
+      }
+      return null;
+    }, false));
+  }
+
+  /** The member this store uses. */
+  public HazelcastInstance hazelcast() {
+    return hz;
+  }
+
+  /** The map the sessions live in. */
+  public IMap<String, HazelcastJsonValue> map() {
+    return map;
+  }
+
+  @Override
+  public String name() {
+    return HazelcastSessionStoreFactory.NAME;
+  }
+
+  @Override
+  public SessionSettings settings() {
+    return settings;
+  }
+
+  @Override
+  public void setListener(SessionListener listener) {
+    this.listener = listener == null ? SessionListener.NONE : listener;
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------------
+
+  private static long now() {
+    return System.currentTimeMillis();
+  }
+
+  private Context ctx() {
+    Context c = Vertx.currentContext();
+    return c != null ? c : context;
+  }
+
+  /** A Hazelcast future as a Vert.x one, completed on the caller's context; Hazelcast failures made typed. */
+  private <T> Future<T> call(java.util.function.Supplier<CompletionStage<T>> op) {
+    CompletionStage<T> stage;
+    try {
+      stage = op.get();
+    } catch (RuntimeException e) {
+      return Future.failedFuture(unavailable(e));
+    }
+    return Future.fromCompletionStage(stage, ctx()).recover(t -> Future.failedFuture(unavailable(t)));
+  }
+
+  private Future<Outcome> submit(String id, EntryProcessor<String, HazelcastJsonValue, Outcome> p) {
+    return call(() -> map.submitToKey(id, p));
+  }
+
+  private Future<HazelcastJsonValue> read(String id) {
+    return call(() -> map.getAsync(id));
+  }
+
+  private <T> Future<T> blocking(java.util.concurrent.Callable<T> op) {
+    return vertx.<T>executeBlocking(op, false).recover(t -> Future.failedFuture(unavailable(t)));
+  }
+
+  private SnakepitException unavailable(Throwable t) {
+    while (t instanceof CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    failures.incrementAndGet();
+    if (t instanceof SnakepitException se) {
+      return se;
+    }
+    return new SnakepitException(ErrorCode.STORE_UNAVAILABLE, "The Hazelcast session store cannot serve: "
+        + t.getClass().getSimpleName() + ": " + t.getMessage());
+  }
+
+  private <T> Future<T> fail(SnakepitException e) {
+    failures.incrementAndGet();
+    return Future.failedFuture(e);
+  }
+
+  /** Sends a touch without waiting, if the last recorded access is at least the granularity old. */
+  private void maybeTouch(String id, long accessedAt, long now) {
+    if (now - accessedAt >= settings.limits().touchGranularityMs() && !closed) {
+      try {
+        map.submitToKey(id, new Processors.Touch(now)).whenComplete((r, t) -> {
+          if (t != null) {
+            LOG.debug("Touch of session {} failed: {}", id, t.toString());
+          }
+        });
+      } catch (RuntimeException e) {
+        LOG.debug("Touch of session {} failed: {}", id, e.toString());
+      }
+    }
+  }
+
+  private Future<Session> changed(String id, Outcome o) {
+    return switch (o.status()) {
+      case Outcome.OK, Outcome.UNCHANGED -> Future.succeededFuture(StoredSession.decodeJson(o.session()));
+      case Outcome.NOT_FOUND -> fail(SessionErrors.notFound(id));
+      case Outcome.ERROR -> fail(o.exception());
+      default -> fail(new SnakepitException(ErrorCode.INTERNAL, "Unexpected outcome " + o.status()));
+    };
+  }
+
+  // ---- SessionStore ------------------------------------------------------------------------------
+
+  @Override
+  public Future<Created> create(String id, long ttlMs, JsonObject metadata) {
+    operations.incrementAndGet();
+    String sid = id == null ? SessionIds.generate() : id;
+    Session fresh;
+    try {
+      if (!SessionIds.isValid(sid)) {
+        throw SessionErrors.badId(sid);
+      }
+      long ttl = settings.limits().ttl(ttlMs);
+      long now = now();
+      fresh = Session.create(sid, now, ttl);
+      if (metadata != null && !metadata.isEmpty()) {
+        long hlc = settings.clock().now();
+        Map<String, Stamped> meta = new HashMap<>();
+        for (String k : metadata.fieldNames()) {
+          settings.limits().checkName("a metadata key", k);
+          meta.put(k, Stamped.of(metadata.getValue(k), hlc, settings.nodeId()));
+        }
+        fresh = new Session(sid, now, now, ttl, 1, null, null, meta, null, null, 0);
+        settings.limits().check(fresh);
+      }
+    } catch (SnakepitException e) {
+      return fail(e);
+    }
+    Session f = fresh;
+    return checkCapacity(sid).compose(v -> submit(sid, new Processors.Create(f))).compose(o -> {
+      if (o.status() == Outcome.CREATED) {
+        liveEstimate.incrementAndGet();
+        Session created = StoredSession.decodeJson(o.session());
+        listener.created(created);
+        return Future.succeededFuture(new Created(created, true));
+      }
+      return Future.succeededFuture(new Created(StoredSession.decodeJson(o.session()), false));
+    });
+  }
+
+  /** Fails with limit_exceeded when the store is full, unless {@code id} is live already (create is idempotent). */
+  private Future<Void> checkCapacity(String id) {
+    long max = settings.limits().maxSessions();
+    long margin = Math.max(16, max / 64);
+    if (liveEstimate.get() + margin < max) {
+      return Future.succeededFuture();
+    }
+    return count().compose(n -> {
+      liveEstimate.set(n);
+      if (n < max) {
+        return Future.succeededFuture();
+      }
+      return exists(id).compose(e -> e ? Future.succeededFuture() : fail(SessionErrors.tooMany(max)));
+    });
+  }
+
+  @Override
+  public Future<Session> get(String id) {
+    operations.incrementAndGet();
+    if (id == null) {
+      return fail(SessionErrors.notFound("null"));
+    }
+    return read(id).compose(v -> {
+      long now = now();
+      Session s = StoredSession.decode(v);
+      if (!StoredSession.live(s, now)) {
+        return fail(SessionErrors.notFound(id));
+      }
+      maybeTouch(id, s.accessedAt(), now);
+      return Future.succeededFuture(s.touched(now));
+    });
+  }
+
+  @Override
+  public Future<Boolean> exists(String id) {
+    operations.incrementAndGet();
+    if (id == null) {
+      return Future.succeededFuture(false);
+    }
+    return read(id).map(v -> StoredSession.live(StoredSession.decode(v), now()));
+  }
+
+  @Override
+  public Future<Session> update(String id, UnaryOperator<Session> fn) {
+    operations.incrementAndGet();
+    if (id == null) {
+      return fail(SessionErrors.notFound("null"));
+    }
+    return attempt(id, fn, 0);
+  }
+
+  private Future<Session> attempt(String id, UnaryOperator<Session> fn, int attempt) {
+    return read(id).compose(v -> {
+      long now = now();
+      Session current = StoredSession.decode(v);
+      if (!StoredSession.live(current, now)) {
+        return fail(SessionErrors.notFound(id));
+      }
+      Session next;
+      try {
+        next = fn.apply(current);
+      } catch (RuntimeException e) {
+        failures.incrementAndGet();
+        return Future.failedFuture(e);
+      }
+      if (next == current) {
+        return Future.succeededFuture(current);
+      }
+      Session stored = next.touched(now);
+      return submit(id, new Processors.CompareAndSet(current.version(), stored, now)).compose(o -> {
+        if (o.status() == Outcome.CONFLICT) {
+          int retries = settings.limits().maxUpdateRetries();
+          return attempt < retries ? attempt(id, fn, attempt + 1) : fail(SessionErrors.conflict(id, retries));
+        }
+        return changed(id, o);
+      });
+    });
+  }
+
+  @Override
+  public Future<Boolean> delete(String id) {
+    operations.incrementAndGet();
+    if (id == null) {
+      return Future.succeededFuture(false);
+    }
+    long hlc = settings.clock().now();
+    return submit(id, new Processors.Delete(hlc, now(), settings.tombstoneTtlMs())).map(o -> {
+      switch (o.status()) {
+        case Outcome.DELETED -> {
+          liveEstimate.decrementAndGet();
+          listener.deleted(id);
+          return true;
+        }
+        case Outcome.EXPIRED -> {
+          listener.expired(id);
+          return false;
+        }
+        default -> {
+          return false;
+        }
+      }
+    });
+  }
+
+  @Override
+  public Future<SessionPage> list(String cursor, int limit) {
+    operations.incrementAndGet();
+    int n = Math.max(1, Math.min(limit, 1000));
+    return blocking(() -> {
+      Predicate<String, HazelcastJsonValue> live = Predicates.equal(StoredSession.DELETED, false);
+      Predicate<String, HazelcastJsonValue> where = cursor == null ? live
+          : Predicates.and(Predicates.greaterThan("__key", cursor), live);
+      PagingPredicate<String, HazelcastJsonValue> page = Predicates.pagingPredicate(where, new KeyComparator(), n + 1);
+      Collection<Map.Entry<String, HazelcastJsonValue>> entries = map.entrySet(page);
+      long now = now();
+      List<Session> out = new ArrayList<>(Math.min(n, entries.size()));
+      String last = null;
+      int seen = 0;
+      for (Map.Entry<String, HazelcastJsonValue> e : entries) {
+        if (seen == n) {
+          break;
+        }
+        seen++;
+        last = e.getKey();
+        Session s = StoredSession.decode(e.getValue());
+        if (StoredSession.live(s, now)) {
+          out.add(s);
+        }
+      }
+      return new SessionPage(out, entries.size() > n ? last : null);
+    });
+  }
+
+  @Override
+  public Future<Long> count() {
+    return blocking(this::exactCount);
+  }
+
+  /** Blocking: live sessions, counted on the members. */
+  private long exactCount() {
+    Long n = map.aggregate(Aggregators.count(), Predicates.equal(StoredSession.DELETED, false));
+    return n == null ? 0 : n;
+  }
+
+  @Override
+  public Future<JsonObject> stats() {
+    return count().map(n -> {
+      LocalMapStats local = map.getLocalMapStats();
+      return new JsonObject().put("adapter", name()).put("count", n).put("map", mapName)
+          .put("backup-count", backupCount).put("members", hz.getCluster().getMembers().size())
+          .put("operations", operations.get()).put("failures", failures.get())
+          .put("local-owned-entries", local.getOwnedEntryCount())
+          .put("local-backup-entries", local.getBackupEntryCount())
+          .put("embedded", ownsInstance);
+    });
+  }
+
+  @Override
+  public Future<JsonObject> health() {
+    return vertx.executeBlocking(() -> {
+      JsonObject h = new JsonObject().put("adapter", name());
+      boolean running = hz.getLifecycleService().isRunning();
+      h.put("status", running ? "UP" : "DOWN");
+      if (running) {
+        h.put("members", hz.getCluster().getMembers().size())
+            .put("cluster-safe", hz.getPartitionService().isClusterSafe());
+      }
+      return h;
+    }, false).otherwise(t -> new JsonObject().put("adapter", name()).put("status", "DOWN")
+        .put("error", t.toString()));
+  }
+
+  @Override
+  public Future<Session> merge(Session incoming) {
+    operations.incrementAndGet();
+    settings.clock().observe(Math.max(incoming.deletedHlc(), maxStamp(incoming)));
+    String id = incoming.id();
+    return submit(id, new Processors.Merge(incoming, now(), settings.tombstoneTtlMs())).map(o -> {
+      Session merged = StoredSession.decodeJson(o.session());
+      if (o.status() == Outcome.CREATED) {
+        liveEstimate.incrementAndGet();
+        listener.created(merged);
+      } else if (o.status() == Outcome.DELETED) {
+        liveEstimate.decrementAndGet();
+        listener.deleted(id);
+      }
+      return merged;
+    });
+  }
+
+  private static long maxStamp(Session s) {
+    long max = 0;
+    for (var m : List.of(s.metadata(), s.programs(), s.variables())) {
+      for (var v : m.values()) {
+        max = Math.max(max, v.hlc());
+      }
+    }
+    return max;
+  }
+
+  @Override
+  public Future<Void> close() {
+    if (closed) {
+      return Future.succeededFuture();
+    }
+    closed = true;
+    vertx.cancelTimer(refreshTimer);
+    return vertx.executeBlocking(() -> {
+      try {
+        if (listenerId != null && hz.getLifecycleService().isRunning()) {
+          map.removeEntryListener(listenerId);
+        }
+      } finally {
+        if (ownsInstance) {
+          hz.shutdown();
+        }
+      }
+      return null;
+    }, false);
+  }
+
+  // ---- single-processor operations ------------------------------------------------------------------
+
+  private Future<Session> change(String id, byte kind, String name, String value, boolean delete) {
+    operations.incrementAndGet();
+    if (id == null) {
+      return fail(SessionErrors.notFound("null"));
+    }
+    long hlc = settings.clock().now();
+    return submit(id, new Processors.Change(kind, name, value, delete, hlc, settings.nodeId(), now(),
+        settings.limits())).compose(o -> changed(id, o));
+  }
+
+  @Override
+  public Future<Session> putVariable(String id, String name, Object value) {
+    try {
+      settings.limits().checkName("a variable name", name);
+      settings.limits().checkValue(value);
+    } catch (SnakepitException e) {
+      return fail(e);
+    }
+    return change(id, Processors.Change.VARIABLE, name, Processors.encodeValue(value), false);
+  }
+
+  @Override
+  public Future<Session> deleteVariable(String id, String name) {
+    return change(id, Processors.Change.VARIABLE, name, null, true);
+  }
+
+  @Override
+  public Future<Session> putProgram(String id, String programId, JsonObject doc) {
+    try {
+      settings.limits().checkName("a program id", programId);
+      settings.limits().checkProgram(doc);
+    } catch (SnakepitException e) {
+      return fail(e);
+    }
+    return change(id, Processors.Change.PROGRAM, programId, Processors.encodeValue(doc), false);
+  }
+
+  @Override
+  public Future<Session> putMetadata(String id, String key, Object value) {
+    try {
+      settings.limits().checkName("a metadata key", key);
+    } catch (SnakepitException e) {
+      return fail(e);
+    }
+    return change(id, Processors.Change.METADATA, key, Processors.encodeValue(value), false);
+  }
+
+  @Override
+  public Future<Session> recordServedBy(String id, String node, String worker) {
+    return change(id, Processors.Change.SERVED_BY, node, worker, false);
+  }
+
+  @Override
+  public Future<Object> getVariable(String id, String name) {
+    return readOne(id, Processors.Change.VARIABLE, "variable", name);
+  }
+
+  @Override
+  public Future<JsonObject> getProgram(String id, String programId) {
+    return readOne(id, Processors.Change.PROGRAM, "program", programId).map(v -> (JsonObject) v);
+  }
+
+  private Future<Object> readOne(String id, byte kind, String what, String name) {
+    operations.incrementAndGet();
+    if (id == null) {
+      return fail(SessionErrors.notFound("null"));
+    }
+    long now = now();
+    return submit(id, new Processors.Read(kind, name, now)).compose(o -> {
+      if (o.status() == Outcome.NOT_FOUND) {
+        return fail(SessionErrors.notFound(id));
+      }
+      maybeTouch(id, o.accessedAt(), now);
+      if (o.status() == Outcome.ABSENT) {
+        return fail(SessionErrors.noSuch(what, name, id));
+      }
+      return Future.succeededFuture(Processors.decodeValue(o.value()));
+    });
+  }
+
+  // ---- expiry ------------------------------------------------------------------------------------
+
+  /** Hears, on the partition owner only, entries that Hazelcast expired or evicted. */
+  private final class ExpiryListener implements EntryExpiredListener<String, HazelcastJsonValue>,
+      EntryEvictedListener<String, HazelcastJsonValue> {
+
+    @Override
+    public void entryExpired(EntryEvent<String, HazelcastJsonValue> event) {
+      gone(event);
+    }
+
+    @Override
+    public void entryEvicted(EntryEvent<String, HazelcastJsonValue> event) {
+      gone(event);
+    }
+
+    private void gone(EntryEvent<String, HazelcastJsonValue> event) {
+      HazelcastJsonValue old = event.getOldValue();
+      if (old != null) {
+        try {
+          if (new JsonObject(old.toString()).getBoolean(StoredSession.DELETED, false)) {
+            return; // a tombstone was forgotten: not an event
+          }
+        } catch (RuntimeException e) {
+          return;
+        }
+      }
+      String id = event.getKey();
+      if (!closed) {
+        context.runOnContext(v -> listener.expired(id));
+      }
+    }
+  }
+}
