@@ -31,12 +31,13 @@ final class TestCluster implements AutoCloseable {
   final int basePort = 20_000 + ThreadLocalRandom.current().nextInt(400) * 50;
   final List<HazelcastInstance> members = new ArrayList<>();
   final List<SessionStore> stores = new ArrayList<>();
+  private int configs;
 
   /** A member config: joins the others of this cluster by TCP-IP on loopback. */
   Config config(int backups) {
     Config c = new Config();
     c.setClusterName(clusterName);
-    c.setInstanceName(clusterName + "-" + members.size());
+    c.setInstanceName(clusterName + "-" + configs++);
     c.setProperty("hazelcast.phone.home.enabled", "false");
     c.setProperty("hazelcast.logging.type", "slf4j");
     c.setProperty("hazelcast.socket.bind.any", "false");

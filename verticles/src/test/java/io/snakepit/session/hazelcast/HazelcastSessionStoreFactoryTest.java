@@ -1,0 +1,116 @@
+package io.snakepit.session.hazelcast;
+
+import static io.snakepit.session.hazelcast.TestCluster.get;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.InMemoryFormat;
+import com.hazelcast.config.MapConfig;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import io.snakepit.config.ConfigException;
+import io.snakepit.session.SessionLimits;
+import io.snakepit.session.SessionStore;
+import io.snakepit.session.SessionStoreFactory;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.util.ServiceLoader;
+import org.junit.jupiter.api.Test;
+
+/** Finding the factory, configuring Hazelcast, and which member the store uses and owns. */
+class HazelcastSessionStoreFactoryTest {
+
+  @Test
+  void isFoundByServiceLoaderBesideMemory() {
+    assertThat(ServiceLoader.load(SessionStoreFactory.class).stream().map(p -> p.get().name()))
+        .contains("memory", "hazelcast");
+  }
+
+  @Test
+  void mapConfigAndConfigure() {
+    MapConfig mc = HazelcastSessionStoreFactory.mapConfig("m", 2);
+    assertThat(mc.getBackupCount()).isEqualTo(2);
+    assertThat(mc.getAsyncBackupCount()).isZero();
+    assertThat(mc.getInMemoryFormat()).isEqualTo(InMemoryFormat.BINARY);
+    assertThat(mc.getMergePolicyConfig().getPolicy()).isEqualTo(HlcMergePolicy.class.getName());
+    Config c = HazelcastSessionStoreFactory.configure(new Config(), new JsonObject().put("map-name", "x"));
+    assertThat(c.getMapConfigOrNull("x")).isNotNull();
+    assertThat(c.getSerializationConfig().getDataSerializableFactories())
+        .containsKey(SessionDataSerializableFactory.FACTORY_ID);
+    assertThat(c.getProperty(HazelcastSessionStoreFactory.MERGE_FIRST_RUN_DELAY_PROPERTY)).isEqualTo("5");
+    assertThatThrownBy(() -> HazelcastSessionStoreFactory.configure(new Config(), new JsonObject().put("nope", 1)))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("sessions.hazelcast.nope");
+    assertThatThrownBy(() -> HazelcastSessionStoreFactory.configure(new Config(),
+        new JsonObject().put("embedded", new JsonObject().put("members", new JsonArray().add(3)))))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("members[0]");
+  }
+
+  @Test
+  void startsAnEmbeddedMemberAndShutsItDownOnClose() {
+    Vertx vertx = Vertx.vertx();
+    TestCluster tc = new TestCluster();
+    try {
+      JsonObject cfg = new JsonObject().put("backup-count", 0).put("embedded", new JsonObject()
+          .put("cluster-name", tc.clusterName).put("port", tc.basePort).put("interface", "127.0.0.1")
+          .put("members", new JsonArray().add("127.0.0.1:" + tc.basePort)));
+      SessionStore store = get(new HazelcastSessionStoreFactory().create(vertx,
+          TestCluster.settings("n1", SessionLimits.defaults()), cfg));
+      HazelcastInstance hz = ((HazelcastSessionStore) store).hazelcast();
+      assertThat(hz.getConfig().getClusterName()).isEqualTo(tc.clusterName);
+      get(store.create("e1", 0, null));
+      assertThat(get(store.stats()).getBoolean("embedded")).isTrue();
+      assertThat(get(store.health()).getString("status")).isEqualTo("UP");
+      get(store.close());
+      assertThat(hz.getLifecycleService().isRunning()).isFalse();
+    } finally {
+      get(vertx.close());
+      tc.close();
+    }
+  }
+
+  @Test
+  void usesTheClusterManagersMemberAndLeavesItRunning() {
+    TestCluster tc = new TestCluster();
+    Config c = tc.config(1);
+    Vertx vertx = get(Vertx.builder().withClusterManager(new HazelcastClusterManager(c)).buildClustered());
+    try {
+      HazelcastInstance hz = HazelcastSessionStoreFactory.clusterInstance(vertx);
+      assertThat(hz).isNotNull();
+      SessionStore store = get(new HazelcastSessionStoreFactory().create(vertx,
+          TestCluster.settings("n1", SessionLimits.defaults()), new JsonObject()));
+      assertThat(((HazelcastSessionStore) store).hazelcast()).isSameAs(hz);
+      get(store.create("c1", 0, null));
+      assertThat(get(store.exists("c1"))).isTrue();
+      get(store.close());
+      assertThat(hz.getLifecycleService().isRunning()).isTrue();
+    } finally {
+      get(vertx.close());
+    }
+  }
+
+  @Test
+  void namedInstanceWithoutTheSerializationFactoryIsRefused() {
+    Vertx vertx = Vertx.vertx();
+    TestCluster tc = new TestCluster();
+    Config c = tc.config(1);
+    c.getSerializationConfig().getDataSerializableFactories().clear();
+    HazelcastInstance hz = tc.start(c);
+    try {
+      assertThatThrownBy(() -> get(new HazelcastSessionStoreFactory().create(vertx,
+          TestCluster.settings("n1", SessionLimits.defaults()),
+          new JsonObject().put("instance-name", hz.getName()))))
+          .isInstanceOf(ConfigException.class).hasMessageContaining("HazelcastSessionStoreFactory.configure");
+      assertThatThrownBy(() -> get(new HazelcastSessionStoreFactory().create(vertx,
+          TestCluster.settings("n1", SessionLimits.defaults()), new JsonObject().put("instance-name", "nobody"))))
+          .isInstanceOf(ConfigException.class).hasMessageContaining("nobody");
+      assertThat(hz.getLifecycleService().isRunning()).isTrue();
+      assertThat(Hazelcast.getHazelcastInstanceByName(hz.getName())).isSameAs(hz);
+    } finally {
+      get(vertx.close());
+      tc.close();
+    }
+  }
+}
