@@ -28,7 +28,7 @@ final class TestCluster implements AutoCloseable {
   static final String MAP = HazelcastSessionStoreFactory.DEFAULT_MAP_NAME;
 
   final String clusterName = "snakepit-test-" + UUID.randomUUID();
-  final int basePort = 20_000 + ThreadLocalRandom.current().nextInt(400) * 50;
+  final int basePort = 20_000 + ThreadLocalRandom.current().nextInt(240) * 50;
   final List<HazelcastInstance> members = new ArrayList<>();
   final List<SessionStore> stores = new ArrayList<>();
   private int configs;
