@@ -324,39 +324,62 @@ public final class HazelcastSessionStore implements SessionStore {
     return read(id).map(v -> StoredSession.live(StoredSession.decode(v), now()));
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Optimistic, because a function cannot be shipped to the partition owner:
+   * read the session, apply {@code fn} here, then store the result with a
+   * compare-version-and-set entry processor; when the version moved on in
+   * between, read again and retry, at most {@code limits.maxUpdateRetries()}
+   * times, then fail with {@code conflict}. Two round trips per attempt; the
+   * dedicated operations ({@link #putVariable} and the like) need one and never
+   * conflict, so prefer them.
+   *
+   * <p>Called on an event loop, {@code fn} runs there and must not block.
+   * Called from any other thread, {@code fn} runs on a worker thread, so it may
+   * block, even on other calls to this store.
+   */
   @Override
   public Future<Session> update(String id, UnaryOperator<Session> fn) {
     operations.incrementAndGet();
     if (id == null) {
       return fail(SessionErrors.notFound("null"));
     }
-    return attempt(id, fn, 0);
+    return attempt(id, fn, 0, Context.isOnEventLoopThread());
   }
 
-  private Future<Session> attempt(String id, UnaryOperator<Session> fn, int attempt) {
+  private Future<Session> attempt(String id, UnaryOperator<Session> fn, int attempt, boolean inline) {
     return read(id).compose(v -> {
       long now = now();
       Session current = StoredSession.decode(v);
       if (!StoredSession.live(current, now)) {
         return fail(SessionErrors.notFound(id));
       }
-      Session next;
-      try {
-        next = fn.apply(current);
-      } catch (RuntimeException e) {
+      Future<Session> applied;
+      if (inline) {
+        try {
+          applied = Future.succeededFuture(fn.apply(current));
+        } catch (RuntimeException e) {
+          applied = Future.failedFuture(e);
+        }
+      } else {
+        applied = vertx.executeBlocking(() -> fn.apply(current), false);
+      }
+      return applied.recover(e -> {
         failures.incrementAndGet();
         return Future.failedFuture(e);
-      }
-      if (next == current) {
-        return Future.succeededFuture(current);
-      }
-      Session stored = next.touched(now);
-      return submit(id, new Processors.CompareAndSet(current.version(), stored, now)).compose(o -> {
-        if (o.status() == Outcome.CONFLICT) {
-          int retries = settings.limits().maxUpdateRetries();
-          return attempt < retries ? attempt(id, fn, attempt + 1) : fail(SessionErrors.conflict(id, retries));
+      }).compose(next -> {
+        if (next == current) {
+          return Future.succeededFuture(current);
         }
-        return changed(id, o);
+        Session stored = next.touched(now);
+        return submit(id, new Processors.CompareAndSet(current.version(), stored, now)).compose(o -> {
+          if (o.status() == Outcome.CONFLICT) {
+            int retries = settings.limits().maxUpdateRetries();
+            return attempt < retries ? attempt(id, fn, attempt + 1, inline) : fail(SessionErrors.conflict(id, retries));
+          }
+          return changed(id, o);
+        });
       });
     });
   }

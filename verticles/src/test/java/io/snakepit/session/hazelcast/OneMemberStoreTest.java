@@ -1,9 +1,0 @@
-package io.snakepit.session.hazelcast;
-
-/** The contract on a single member. */
-class OneMemberStoreTest extends StoreContractTest {
-  @Override
-  int members() {
-    return 1;
-  }
-}
