@@ -3,6 +3,8 @@ package io.snakepit.app;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.XmlConfigBuilder;
 import io.snakepit.config.ConfigException;
+import io.snakepit.session.hazelcast.HazelcastSessionStoreFactory;
+import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
 
@@ -34,6 +36,9 @@ final class ClusterConfig {
     for (String m : c.members()) {
       tcp.addMember(m);
     }
+    // The session store's map, merge policy and serialization factory must be in place before the member starts.
+    Object sessions = node.sessions().getJsonObject("sessions", new JsonObject()).getValue("hazelcast");
+    HazelcastSessionStoreFactory.configure(hz, sessions instanceof JsonObject o ? o : new JsonObject());
     return hz;
   }
 }
