@@ -1,6 +1,8 @@
 package io.snakepit.app;
 
 import com.hazelcast.config.Config;
+import com.hazelcast.config.SplitBrainProtectionConfig;
+import com.hazelcast.splitbrainprotection.SplitBrainProtectionOn;
 import com.hazelcast.config.XmlConfigBuilder;
 import io.snakepit.config.ConfigException;
 import io.snakepit.session.hazelcast.HazelcastSessionStoreFactory;
@@ -10,6 +12,8 @@ import java.io.InputStream;
 
 /** Builds the Hazelcast configuration of a clustered node from config/cluster.xml and the node's settings. */
 final class ClusterConfig {
+
+  private static final String MAJORITY = "snakepit-majority";
 
   private ClusterConfig() {
   }
@@ -38,7 +42,19 @@ final class ClusterConfig {
     }
     // The session store's map, merge policy and serialization factory must be in place before the member starts.
     Object sessions = node.sessions().getJsonObject("sessions", new JsonObject()).getValue("hazelcast");
-    HazelcastSessionStoreFactory.configure(hz, sessions instanceof JsonObject o ? o : new JsonObject());
+    JsonObject hzSessions = sessions instanceof JsonObject o ? o : new JsonObject();
+    HazelcastSessionStoreFactory.configure(hz, hzSessions);
+    if ("majority".equals(c.partitionMode())) {
+      // The minority side of a partition refuses session writes (Hazelcast's split-brain protection).
+      if (c.expectedSize() < 1) {
+        throw new ConfigException("partition-mode: majority needs cluster-size, the cluster's full size, to know "
+            + "what a majority is");
+      }
+      int quorum = c.expectedSize() / 2 + 1;
+      hz.addSplitBrainProtectionConfig(new SplitBrainProtectionConfig(MAJORITY, true, quorum)
+          .setProtectOn(SplitBrainProtectionOn.WRITE));
+      hz.getMapConfig(hzSessions.getString("map-name", "snakepit-sessions")).setSplitBrainProtectionName(MAJORITY);
+    }
     return hz;
   }
 }

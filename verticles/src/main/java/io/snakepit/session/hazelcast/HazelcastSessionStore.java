@@ -210,6 +210,11 @@ public final class HazelcastSessionStore implements SessionStore {
     if (t instanceof SnakepitException se) {
       return se;
     }
+    if (t instanceof com.hazelcast.splitbrainprotection.SplitBrainProtectionException) {
+      // partition-mode: majority, and this member is on the minority side.
+      return new SnakepitException(ErrorCode.MINORITY_PARTITION, "This node is on the minority side of a network "
+          + "partition (partition-mode: majority) and refuses writes: " + t.getMessage());
+    }
     return new SnakepitException(ErrorCode.STORE_UNAVAILABLE, "The Hazelcast session store cannot serve: "
         + t.getClass().getSimpleName() + ": " + t.getMessage());
   }
