@@ -47,7 +47,19 @@ public final class NodeProcess implements AutoCloseable {
 
   /** Starts {@code snakepit run ARGS...} and waits for its ready line. */
   public static NodeProcess start(Path dataDir, Duration deadline, String... args) throws IOException {
-    List<String> cmd = new ArrayList<>();
+    return start(List.of(), dataDir, deadline, args);
+  }
+
+  /**
+   * As {@link #start(Path, Duration, String...)}, with the JVM's command line
+   * behind {@code prefix}, e.g. {@code ip netns exec NAME} to start the node in
+   * a network namespace. The prefix must exec the command in its own process
+   * (as {@code ip netns exec} does), so that {@link #pid()} and the signals
+   * reach the JVM.
+   */
+  public static NodeProcess start(List<String> prefix, Path dataDir, Duration deadline, String... args)
+      throws IOException {
+    List<String> cmd = new ArrayList<>(prefix);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(HAZELCAST_JVM_FLAGS);
     cmd.add("-Xmx512m");
