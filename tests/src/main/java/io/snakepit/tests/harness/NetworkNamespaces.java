@@ -161,13 +161,13 @@ public final class NetworkNamespaces implements AutoCloseable {
 
   /** The command prefix that runs a command inside namespace {@code i}. */
   public List<String> prefix(int i) {
-    return List.of("ip", "netns", "exec", namespace(i));
+    return resolve(List.of("ip", "netns", "exec", namespace(i)));
   }
 
   /** Runs a command inside namespace {@code i} and waits for it. */
   public Result exec(int i, String... command) throws IOException {
     List<String> cmd = new ArrayList<>(prefix(i));
-    cmd.addAll(List.of(command));
+    cmd.addAll(resolve(List.of(command)));
     return run(cmd);
   }
 
@@ -350,9 +350,24 @@ public final class NetworkNamespaces implements AutoCloseable {
     return r.output();
   }
 
+  /** {@code ip} and {@code iptables} live in /usr/sbin, which a non-login PATH may lack. */
+  private static List<String> resolve(List<String> command) {
+    String tool = command.get(0);
+    if (!tool.contains("/")) {
+      for (String dir : List.of("/usr/sbin", "/sbin")) {
+        if (java.nio.file.Files.isExecutable(java.nio.file.Path.of(dir, tool))) {
+          List<String> resolved = new ArrayList<>(command);
+          resolved.set(0, dir + "/" + tool);
+          return resolved;
+        }
+      }
+    }
+    return command;
+  }
+
   /** Runs a command in the root namespace and waits for it (at most 30 s). */
   static Result run(List<String> command) throws IOException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE)
+    Process p = new ProcessBuilder(resolve(command)).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE)
         .start();
     p.getOutputStream().close();
     try {
