@@ -43,6 +43,9 @@ public final class ClusterBenchmark {
       var tcp = hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true);
       cluster.members().forEach(tcp::addMember);
       hz.setProperty("hazelcast.logging.type", "slf4j");
+      // A lite member: it holds no partitions, so the nodes own all the data, as in production.
+      hz.setLiteMember(true);
+      io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.configure(hz, new JsonObject());
       HazelcastClusterManager mgr = new HazelcastClusterManager(hz);
       VertxOptions options = new VertxOptions();
       options.getEventBusOptions().setHost("127.0.0.1").setClusterPublicHost("127.0.0.1");
