@@ -54,8 +54,12 @@ public final class WorkerBenchmark {
     Path data = Files.createTempDirectory("snakepit-bench-");
     try {
       ProcessSupervisorVerticle one = deploy(vertx, data, 1, 1);
+      // The event-bus path is the one HTTP and the client take: router, then supervisor.
+      String router = vertx.deployVerticle(new io.snakepit.routing.RoutingVerticle(), new DeploymentOptions()
+          .setConfig(new JsonObject().put("node-id", "bench"))).await();
       Stats lib = sequential(vertx, one.supervisor(), n, warmup, false);
       Stats bus = sequential(vertx, one.supervisor(), n, warmup, true);
+      vertx.undeploy(router).await();
       vertx.undeploy(one.deploymentID()).await();
       int size = 2 * Runtime.getRuntime().availableProcessors();
       ProcessSupervisorVerticle many = deploy(vertx, data, size, 16);
@@ -75,7 +79,7 @@ public final class WorkerBenchmark {
 
       rows.add(row("raw Unix-socket echo, Java <-> minimal Python loop (floor)", floor, floorPipelined));
       rows.add(row("Snakepit no-op call, in-process API (pool of 1)", lib, Double.NaN));
-      rows.add(row("Snakepit no-op call, over the local event bus (pool of 1)", bus, Double.NaN));
+      rows.add(row("Snakepit no-op call, over the local event bus via the router (pool of 1)", bus, Double.NaN));
       rows.add(new String[] {"Snakepit no-op calls, pipelined (" + inflight + " in flight, " + size
           + " workers)", "", "", String.format("%.0f", pipelined)});
       rows.add(new String[] {"Python ProcessPoolExecutor round trip (1 worker)",
