@@ -174,6 +174,10 @@ class ClusterFailoverTest {
     try (Cluster c = new Cluster().start(3)) {
       NodeProcess entry = c.node(0);
       List<String> sessions = createSessions(entry, "j", 60);
+      for (String s : sessions) {
+        assertThat(Http.post(entry.baseUrl() + "/v1/sessions/" + s + "/execute",
+            "{\"tool\":\"remember\",\"args\":{\"value\":\"kept-" + s + "\"}}").statusCode()).isEqualTo(200);
+      }
       AtomicInteger callFailures = new AtomicInteger();
       AtomicBoolean calling = new AtomicBoolean(true);
       List<String> messages = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -212,6 +216,13 @@ class ClusterFailoverTest {
         assertThat(callFailures.get()).as("calls that failed during the join: %s", messages).isZero();
         assertThat(w.failures.get()).as("writes that failed during the join: %s", w.failureMessages).isZero();
         assertNoAckedWriteLost(w, fourth);
+        // The sessions that moved took their Python-side state along (pulled by the new owner).
+        for (String s : sessions) {
+          JsonObject r = new JsonObject(Http.post(entry.baseUrl() + "/v1/sessions/" + s + "/execute",
+              "{\"tool\":\"recall\"}").body());
+          assertThat(r.getJsonObject("result").getString("value")).as(s + " on " + r.getString("node"))
+              .isEqualTo("kept-" + s);
+        }
       } finally {
         calling.set(false);
         caller.join();

@@ -271,9 +271,17 @@ public final class ProcessSupervisor {
    * @return {@code {"exported": n, "empty": n, "failed": n}}
    */
   public Future<JsonObject> exportSessions() {
+    return exportSessions(sid -> true);
+  }
+
+  /**
+   * Exports the sessions that {@code which} selects; those that moved away
+   * (a ring given by the router) are forgotten by their workers afterwards.
+   */
+  public Future<JsonObject> exportSessions(java.util.function.Predicate<String> which) {
     if (Vertx.currentContext() != context) {
       Promise<JsonObject> p = Promise.promise();
-      context.runOnContext(v -> exportSessions().onComplete(p));
+      context.runOnContext(v -> exportSessions(which).onComplete(p));
       return p.future();
     }
     int[] counts = new int[3];
@@ -285,6 +293,9 @@ public final class ProcessSupervisor {
         }
         Future<Void> chain = Future.succeededFuture();
         for (String sid : new ArrayList<>(w.sessions)) {
+          if (!which.test(sid)) {
+            continue;
+          }
           chain = chain.transform(ar -> exportOne(pool, w, sid).map(r -> {
             counts[r]++;
             return (Void) null;
@@ -313,6 +324,33 @@ public final class ProcessSupervisor {
       LOG.warn("Could not hand off session {} from worker {}: {}", sessionId, w.id, t.getMessage());
       return Future.succeededFuture(2);
     });
+  }
+
+  /**
+   * Exports one session's Python-side state for the node that now owns it (a
+   * pull, when the new owner takes a call for it), and forgets the session
+   * here. Completes with the base64 state, or null when no worker holds any.
+   */
+  public Future<String> handOver(String sessionId) {
+    if (Vertx.currentContext() != context) {
+      Promise<String> p = Promise.promise();
+      context.runOnContext(v -> handOver(sessionId).onComplete(p));
+      return p.future();
+    }
+    for (WorkerPool pool : pools.values()) {
+      for (WorkerProcess w : pool.allWorkers()) {
+        if (w.sessions.contains(sessionId) && (w.isReady() || w.state == WorkerProcess.State.DRAINING)) {
+          ExecuteRequest req = new ExecuteRequest(pool.name(), ExecuteRequest.RESERVED_PREFIX + "export__",
+              new JsonObject().put("session_id", sessionId), 0, null, "handover-" + sessionId,
+              ExecuteRequest.Affinity.STRICT_QUEUE);
+          return execute(req, w.id).map(reply -> {
+            w.sessions.remove(sessionId);
+            return reply.getValue("result") == null ? null : reply.getString("result");
+          });
+        }
+      }
+    }
+    return Future.succeededFuture(null);
   }
 
   /** Whether a worker with this id is alive on this node. */

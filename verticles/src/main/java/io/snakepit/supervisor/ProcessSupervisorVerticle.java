@@ -68,6 +68,16 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       // Off by default: a periodic export lets an adapter's state survive a crash of its node too.
       checkpointTimer = vertx.setPeriodic(cfg.checkpointIntervalMs(), t -> supervisor.exportSessions());
     }
+    // Cluster-wide: the new owner of a session pulls its Python-side state from here before running it.
+    consumers.add(eb.<JsonObject>consumer(Addresses.node(cfg.nodeId(), "handover"), m -> {
+      String sid = m.body() == null ? null : m.body().getString("session_id");
+      if (sid == null) {
+        m.reply(new JsonObject());
+        return;
+      }
+      supervisor.handOver(sid).onComplete(ar -> m.reply(new JsonObject().put("data", ar.succeeded() ? ar.result()
+          : null)));
+    }));
     // Adapters drop a session's Python-side state when it is deleted or expires, wherever that happened.
     consumers.add(eb.<JsonObject>consumer(Addresses.EVENTS, m -> {
       JsonObject ev = m.body();

@@ -57,10 +57,21 @@ final class SessionCall {
           lastNode = m.body().getString("last_node");
           lastWorker = m.body().getString("last_worker");
           boolean here = nodeId.equals(lastNode) && lastWorker != null && supervisor.isAlive(lastWorker);
-          if (m.body().getBoolean("handoff_pending", false) && !here) {
-            return importHandoff();
+          boolean pending = m.body().getBoolean("handoff_pending", false);
+          if (here) {
+            if (pending) {
+              // This node served the session since the export: its worker's state is newer than the blob.
+              clearHandoff();
+            }
+            return Future.succeededFuture(lastWorker);
           }
-          return Future.succeededFuture(here ? lastWorker : null);
+          if (lastNode != null && !nodeId.equals(lastNode)) {
+            // The session moved here (a join, a drain): pull its state from the node that served it, while the
+            // call waits; if that node is gone, fall back to what it left in the store.
+            return pullFrom(lastNode).compose(data -> data != null ? importState(data)
+                : pending ? importHandoff() : Future.succeededFuture((String) null));
+          }
+          return pending ? importHandoff() : Future.succeededFuture((String) null);
         });
   }
 
@@ -78,20 +89,41 @@ final class SessionCall {
           if (h == null || h.getString("data") == null) {
             return Future.succeededFuture((String) null);
           }
-          JsonObject args = new JsonObject().put("session_id", sid);
-          // Raw in the map, so that the bytes travel as an attachment, not base64.
-          args.getMap().put("data", io.vertx.core.buffer.Buffer.buffer(
-              java.util.Base64.getDecoder().decode(h.getString("data"))));
-          ExecuteRequest imp = new ExecuteRequest(request.pool(), ExecuteRequest.RESERVED_PREFIX + "import__", args,
-              0, null, request.correlationId());
-          return supervisor.execute(imp).compose(r -> vertx.eventBus().request(Addresses.SESSION_PREFIX
-                  + "handoff.clear", new JsonObject().put("id", sid), options())
-              .map(v -> r.getString("worker")));
+          return importState(h.getString("data"));
         })
         .recover(t -> {
           LOG.warn("Importing the handed-off state of session {} failed: {}", sid, t.getMessage());
           return Future.succeededFuture((String) null);
         });
+  }
+
+  /** Imports base64 state into a worker here and clears any blob left in the store; completes with the worker. */
+  private Future<String> importState(String base64) {
+    String sid = request.sessionId();
+    JsonObject args = new JsonObject().put("session_id", sid);
+    // Raw in the map, so that the bytes travel as an attachment, not base64.
+    args.getMap().put("data", io.vertx.core.buffer.Buffer.buffer(java.util.Base64.getDecoder().decode(base64)));
+    ExecuteRequest imp = new ExecuteRequest(request.pool(), ExecuteRequest.RESERVED_PREFIX + "import__", args,
+        0, null, request.correlationId());
+    return supervisor.execute(imp).compose(r -> vertx.eventBus().request(Addresses.SESSION_PREFIX
+            + "handoff.clear", new JsonObject().put("id", sid), options())
+        .map(v -> r.getString("worker")))
+        .recover(t -> {
+          LOG.warn("Importing the state of session {} failed: {}", sid, t.getMessage());
+          return Future.succeededFuture((String) null);
+        });
+  }
+
+  private Future<String> pullFrom(String node) {
+    return vertx.eventBus().<JsonObject>request(Addresses.node(node, "handover"),
+            new JsonObject().put("session_id", request.sessionId()), options().setSendTimeout(10_000))
+        .map(m -> m.body().getString("data"))
+        .recover(t -> Future.succeededFuture((String) null));
+  }
+
+  private void clearHandoff() {
+    vertx.eventBus().request(Addresses.SESSION_PREFIX + "handoff.clear",
+        new JsonObject().put("id", request.sessionId()), options());
   }
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SessionCall.class);
