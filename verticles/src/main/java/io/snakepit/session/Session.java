@@ -2,6 +2,7 @@ package io.snakepit.session;
 
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -78,6 +79,17 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
   public boolean hasVariable(String name) {
     Stamped s = variables.get(name);
     return s != null && !s.deleted();
+  }
+
+  /** The latest HLC stamp of any entry or of the delete: what a node merging this copy must have seen. */
+  public long latestStamp() {
+    long max = deletedHlc;
+    for (Map<String, Stamped> m : List.of(metadata, programs, variables)) {
+      for (Stamped v : m.values()) {
+        max = Math.max(max, v.hlc());
+      }
+    }
+    return max;
   }
 
   /** How many live (not deleted) variables it has. */

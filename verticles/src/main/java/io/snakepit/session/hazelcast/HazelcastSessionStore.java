@@ -485,7 +485,7 @@ public final class HazelcastSessionStore implements SessionStore {
   @Override
   public Future<Session> merge(Session incoming) {
     operations.incrementAndGet();
-    settings.clock().observe(Math.max(incoming.deletedHlc(), maxStamp(incoming)));
+    settings.clock().observe(incoming.latestStamp());
     String id = incoming.id();
     return submit(id, new Processors.Merge(incoming, now(), settings.tombstoneTtlMs())).map(o -> {
       Session merged = StoredSession.decodeJson(o.session());
@@ -498,16 +498,6 @@ public final class HazelcastSessionStore implements SessionStore {
       }
       return merged;
     });
-  }
-
-  private static long maxStamp(Session s) {
-    long max = 0;
-    for (var m : List.of(s.metadata(), s.programs(), s.variables())) {
-      for (var v : m.values()) {
-        max = Math.max(max, v.hlc());
-      }
-    }
-    return max;
   }
 
   @Override

@@ -315,7 +315,7 @@ public final class MemorySessionStore implements SessionStore {
   @Override
   public Future<Session> merge(Session incoming) {
     operations.incrementAndGet();
-    settings.clock().observe(Math.max(incoming.deletedHlc(), maxStamp(incoming)));
+    settings.clock().observe(incoming.latestStamp());
     String id = incoming.id();
     while (true) {
       Session current = live.get(id);
@@ -347,16 +347,6 @@ public final class MemorySessionStore implements SessionStore {
       }
       return persist(merged).map(v -> merged);
     }
-  }
-
-  private static long maxStamp(Session s) {
-    long max = 0;
-    for (var m : List.of(s.metadata(), s.programs(), s.variables())) {
-      for (var v : m.values()) {
-        max = Math.max(max, v.hlc());
-      }
-    }
-    return max;
   }
 
   @Override
