@@ -1,0 +1,136 @@
+package io.snakepit.app;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import java.util.UUID;
+
+/**
+ * The event-bus side of one streaming call served to an API client (HTTP or
+ * gRPC): opens the stream with a sink address for its events, hands them to
+ * the client, and gives credit back to the worker only for items the client
+ * took while its write queue had room, so a slow client slows the Python
+ * generator. A client that goes away cancels the call in the worker.
+ *
+ * <p>Lives on the API verticle's event loop.
+ */
+public final class StreamBridge {
+
+  /** Items the worker may send ahead of the client. */
+  public static final int WINDOW = 32;
+
+  /** What the API does with the stream's events. */
+  public interface Client {
+    void onStart(String worker, String node);
+
+    void onItem(Object item);
+
+    void onEnd();
+
+    /** The call failed, before or after it started. */
+    void onError(SnakepitException error);
+
+    /** Whether the client can take more now; credit waits while it cannot. */
+    boolean writable();
+  }
+
+  private final Vertx vertx;
+  private final Client client;
+  private MessageConsumer<JsonObject> sink;
+  private String control;
+  private boolean finished;
+  private int owed;
+
+  public StreamBridge(Vertx vertx, Client client) {
+    this.vertx = vertx;
+    this.client = client;
+  }
+
+  /** Opens the stream for a call body (as for {@link Addresses#EXECUTE}). */
+  public void open(JsonObject body, DeliveryOptions options) {
+    String sinkAddress = "snakepit.api.sink." + UUID.randomUUID();
+    // Cluster-wide: the call may run on another node, which sends its events here.
+    sink = vertx.eventBus().consumer(sinkAddress, m -> onEvent(m.body()));
+    JsonObject open = body.copy().put("sink", sinkAddress).put("credit", WINDOW);
+    sink.completion().compose(v -> vertx.eventBus().<JsonObject>request(Addresses.STREAM_OPEN, open, options))
+        .onComplete(ar -> {
+          if (ar.failed()) {
+            if (!finished) {
+              finish();
+              client.onError(SnakepitException.from(ar.cause()));
+            }
+          } else {
+            control = ar.result().body().getString("control");
+            if (finished) {
+              sendControl(new JsonObject().put("cancel", true));
+            } else {
+              drained();
+            }
+          }
+        });
+  }
+
+  /** The client went away: the call is cancelled in the worker. */
+  public void cancel() {
+    if (!finished) {
+      finish();
+      sendControl(new JsonObject().put("cancel", true));
+    }
+  }
+
+  /** The client's write queue has room again: give back the credit it owes. */
+  public void drained() {
+    if (control == null || owed == 0 || finished) {
+      return;
+    }
+    sendControl(new JsonObject().put("credit", owed));
+    owed = 0;
+  }
+
+  private void onEvent(JsonObject ev) {
+    if (finished || ev == null) {
+      return;
+    }
+    try {
+      switch (ev.getString("type", "")) {
+        case "start" -> client.onStart(ev.getString("worker", ""), ev.getString("node", ""));
+        case "item" -> {
+          client.onItem(ev.getValue("item"));
+          owed++;
+          // In batches, to save messages, and only while the client keeps up.
+          if (owed >= WINDOW / 4 && client.writable()) {
+            drained();
+          }
+        }
+        case "end" -> {
+          finish();
+          client.onEnd();
+        }
+        case "error" -> {
+          finish();
+          client.onError(SnakepitException.fromJson(ev.getJsonObject("error", new JsonObject())));
+        }
+        default -> {
+          // unknown event types are ignored, so newer nodes can add some
+        }
+      }
+    } catch (IllegalStateException gone) {
+      // the client's stream was reset under us: it went away
+      cancel();
+    }
+  }
+
+  private void sendControl(JsonObject msg) {
+    if (control != null) {
+      vertx.eventBus().send(control, msg);
+    }
+  }
+
+  private void finish() {
+    finished = true;
+    sink.unregister();
+  }
+}
