@@ -310,10 +310,7 @@ public final class ProcessSupervisor {
 
   /** 0 = exported, 1 = nothing to export, 2 = failed. */
   private Future<Integer> exportOne(WorkerPool pool, WorkerProcess w, String sessionId) {
-    ExecuteRequest req = new ExecuteRequest(pool.name(), ExecuteRequest.RESERVED_PREFIX + "export__",
-        new JsonObject().put("session_id", sessionId), 0, null, "handoff-" + sessionId,
-        ExecuteRequest.Affinity.STRICT_QUEUE);
-    return execute(req, w.id).compose(reply -> {
+    return execute(exportRequest(pool, sessionId, "handoff-"), w.id).compose(reply -> {
       String data = reply.getValue("result") == null ? null : reply.getString("result");
       if (data == null) {
         return Future.succeededFuture(1);
@@ -340,10 +337,7 @@ public final class ProcessSupervisor {
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
         if (w.sessions.contains(sessionId) && (w.isReady() || w.state == WorkerProcess.State.DRAINING)) {
-          ExecuteRequest req = new ExecuteRequest(pool.name(), ExecuteRequest.RESERVED_PREFIX + "export__",
-              new JsonObject().put("session_id", sessionId), 0, null, "handover-" + sessionId,
-              ExecuteRequest.Affinity.STRICT_QUEUE);
-          return execute(req, w.id).map(reply -> {
+          return execute(exportRequest(pool, sessionId, "handover-"), w.id).map(reply -> {
             w.sessions.remove(sessionId);
             return reply.getValue("result") == null ? null : reply.getString("result");
           });
@@ -351,6 +345,12 @@ public final class ProcessSupervisor {
       }
     }
     return Future.succeededFuture(null);
+  }
+
+  /** The reserved call that exports one session's state, pinned to the worker it is sent to. */
+  private static ExecuteRequest exportRequest(WorkerPool pool, String sessionId, String why) {
+    return new ExecuteRequest(pool.name(), ExecuteRequest.RESERVED_PREFIX + "export__",
+        new JsonObject().put("session_id", sessionId), 0, null, why + sessionId, ExecuteRequest.Affinity.STRICT_QUEUE);
   }
 
   /** Whether a worker with this id is alive on this node. */
