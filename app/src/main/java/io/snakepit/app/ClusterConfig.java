@@ -36,9 +36,19 @@ final class ClusterConfig {
     hz.setProperty("hazelcast.socket.bind.any", "false");
     hz.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(c.host());
     hz.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
-    var tcp = hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true);
-    for (String m : c.members()) {
-      tcp.addMember(m);
+    var join = hz.getNetworkConfig().getJoin();
+    if (c.dns().isEmpty()) {
+      var tcp = join.getTcpIpConfig().setEnabled(true);
+      for (String m : c.members()) {
+        tcp.addMember(m);
+      }
+    } else {
+      // Hazelcast's Kubernetes discovery in DNS-lookup mode: every address the name resolves to (a headless
+      // service's pods) is a member candidate on the cluster port. It needs no access to the Kubernetes API.
+      join.getTcpIpConfig().setEnabled(false);
+      join.getKubernetesConfig().setEnabled(true)
+          .setProperty("service-dns", c.dns())
+          .setProperty("service-port", String.valueOf(c.port()));
     }
     // The session store's map, merge policy and serialization factory must be in place before the member starts.
     Object sessions = node.sessions().getJsonObject("sessions", new JsonObject()).getValue("hazelcast");

@@ -16,13 +16,15 @@ import java.util.List;
  * @param host        {@code cluster-host}: the address Hazelcast and the event bus bind and advertise
  * @param port        {@code cluster-port}: Hazelcast's port (5701)
  * @param members     {@code cluster-members}: HOST:PORT of other members to join through (TCP-IP)
+ * @param dns         {@code cluster-dns}: a DNS name that resolves to every member's address, such as a
+ *                    Kubernetes headless service, to join through instead of {@code members}; empty = none
  * @param busPort     {@code bus-port}: the clustered event bus's port; 0 = any free port
  * @param partitionMode {@code partition-mode}: {@code available} (both sides of a partition serve)
  *                    or {@code majority} (the minority side refuses writes)
  * @param expectedSize {@code cluster-size}: the cluster's full size, for {@code majority}; 0 = the largest seen
  */
 public record ClusterSettings(boolean enabled, String name, String host, int port, List<String> members,
-                              int busPort, String partitionMode, int expectedSize) {
+                              String dns, int busPort, String partitionMode, int expectedSize) {
 
   static ClusterSettings from(ConfigReader r) {
     boolean enabled = r.bool("cluster", false);
@@ -47,10 +49,19 @@ public record ClusterSettings(boolean enabled, String name, String host, int por
         throw new ConfigException("cluster-members must be HOST:PORT entries separated by commas, got \"" + m + "\"");
       }
     }
+    String dns = r.string("cluster-dns", "").trim();
+    if (!dns.isEmpty() && !dns.matches("[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?")) {
+      throw new ConfigException("cluster-dns must be a DNS name such as snakepit-headless.default.svc.cluster.local, "
+          + "got \"" + dns + "\"");
+    }
+    if (!dns.isEmpty() && !members.isEmpty()) {
+      throw new ConfigException("cluster-members and cluster-dns are two ways to find the other members: "
+          + "set one of them, not both");
+    }
     int busPort = r.intValue("bus-port", 0, 0, 65535);
     String mode = r.oneOf("partition-mode", "available", "available", "majority");
     int size = r.intValue("cluster-size", 0, 0, 1000);
-    return new ClusterSettings(enabled, name, host, port, List.copyOf(members), busPort, mode, size);
+    return new ClusterSettings(enabled, name, host, port, List.copyOf(members), dns, busPort, mode, size);
   }
 
   private static Object rawMembers(ConfigReader r) {
@@ -63,7 +74,7 @@ public record ClusterSettings(boolean enabled, String name, String host, int por
 
   JsonObject toJson() {
     return new JsonObject().put("enabled", enabled).put("name", name).put("host", host).put("port", port)
-        .put("members", new JsonArray(new ArrayList<>(members))).put("bus-port", busPort)
+        .put("members", new JsonArray(new ArrayList<>(members))).put("dns", dns).put("bus-port", busPort)
         .put("partition-mode", partitionMode).put("cluster-size", expectedSize);
   }
 }

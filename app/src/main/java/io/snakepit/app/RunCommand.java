@@ -65,6 +65,11 @@ public final class RunCommand implements Callable<Integer> {
       description = "Members to join through (env SNAKEPIT_CLUSTER_MEMBERS).")
   String members;
 
+  @Option(names = "--cluster-dns", paramLabel = "NAME",
+      description = "A DNS name resolving to every member, e.g. a Kubernetes headless service, to join through "
+          + "instead of --members (env SNAKEPIT_CLUSTER_DNS).")
+  String clusterDns;
+
   @Option(names = "--bus-port", description = "Port of the clustered event bus (env SNAKEPIT_BUS_PORT, default: any).")
   Integer busPort;
 
@@ -131,6 +136,9 @@ public final class RunCommand implements Callable<Integer> {
     }
     if (members != null) {
       json.put("cluster-members", members);
+    }
+    if (clusterDns != null) {
+      json.put("cluster-dns", clusterDns);
     }
     if (busPort != null) {
       json.put("bus-port", busPort);

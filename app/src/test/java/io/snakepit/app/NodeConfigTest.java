@@ -98,4 +98,42 @@ class NodeConfigTest {
     Files.writeString(list, "- a\n- b\n");
     assertThatThrownBy(() -> NodeConfig.readFile(list)).hasMessageContaining("mapping");
   }
+
+  @Test
+  void aClusterJoinsThroughItsMembersOrThroughADnsNameNeverBoth(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    RunCommand members = new RunCommand();
+    new CommandLine(members).parseArgs("--data-dir", dir.toString(), "--cluster", "--members", "10.0.0.2:5701");
+    members.environment = java.util.Map.of();
+    var tcp = ClusterConfig.hazelcast(members.resolve()).getNetworkConfig().getJoin();
+    assertThat(tcp.getTcpIpConfig().isEnabled()).isTrue();
+    assertThat(tcp.getTcpIpConfig().getMembers()).containsExactly("10.0.0.2:5701");
+    assertThat(tcp.getKubernetesConfig().isEnabled()).isFalse();
+
+    // As the Kubernetes manifest sets it: Hazelcast's DNS lookup of the headless service, on the cluster port.
+    RunCommand dns = new RunCommand();
+    new CommandLine(dns).parseArgs("--data-dir", dir.toString(), "--cluster-port", "5710");
+    dns.environment = java.util.Map.of("SNAKEPIT_CLUSTER", "true",
+        "SNAKEPIT_CLUSTER_DNS", "snakepit-headless.snakepit.svc.cluster.local");
+    NodeConfig cfg = dns.resolve();
+    assertThat(cfg.cluster().dns()).isEqualTo("snakepit-headless.snakepit.svc.cluster.local");
+    var k8s = ClusterConfig.hazelcast(cfg).getNetworkConfig().getJoin();
+    assertThat(k8s.getTcpIpConfig().isEnabled()).isFalse();
+    assertThat(k8s.getMulticastConfig().isEnabled()).isFalse();
+    assertThat(k8s.getKubernetesConfig().isEnabled()).isTrue();
+    assertThat(k8s.getKubernetesConfig().getProperties())
+        .containsEntry("service-dns", "snakepit-headless.snakepit.svc.cluster.local")
+        .containsEntry("service-port", "5710");
+
+    RunCommand both = new RunCommand();
+    new CommandLine(both).parseArgs("--data-dir", dir.toString(), "--cluster", "--members", "10.0.0.2:5701",
+        "--cluster-dns", "snakepit-headless");
+    both.environment = java.util.Map.of();
+    assertThatThrownBy(both::resolve).isInstanceOf(ConfigException.class)
+        .hasMessageContaining("cluster-members").hasMessageContaining("cluster-dns");
+    RunCommand badName = new RunCommand();
+    new CommandLine(badName).parseArgs("--data-dir", dir.toString(), "--cluster", "--cluster-dns", "not a name!");
+    badName.environment = java.util.Map.of();
+    assertThatThrownBy(badName::resolve).isInstanceOf(ConfigException.class).hasMessageContaining("cluster-dns");
+  }
 }

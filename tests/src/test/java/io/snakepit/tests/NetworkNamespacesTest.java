@@ -102,6 +102,33 @@ class NetworkNamespacesTest {
   }
 
   @Test
+  void aNameResolvesToEveryHostInsideTheNamespacesOnlyAndIsRemovedWithThem() throws Exception {
+    String name = "snakepit-headless.test.invalid";
+    String resolve = "import socket; print(sorted({a[4][0] for a in socket.getaddrinfo('" + name
+        + "', 5701, socket.AF_INET, socket.SOCK_STREAM)}))";
+    List<String> names = new ArrayList<>();
+    String hostsBefore = Files.readString(Path.of("/etc/hosts"));
+    try (NetworkNamespaces net = NetworkNamespaces.create(3)) {
+      net.resolveInside(name);
+      for (int i = 0; i < net.size(); i++) {
+        names.add(net.namespace(i));
+      }
+      String expected = "['" + net.address(0) + "', '" + net.address(1) + "', '" + net.address(2) + "']";
+      for (int i = 0; i < net.size(); i++) {
+        NetworkNamespaces.Result r = net.exec(i, "python3", "-c", resolve);
+        assertThat(r.ok()).as("resolving in %d: %s", i, r.output()).isTrue();
+        assertThat(r.output().trim()).as("addresses of the name in " + i).isEqualTo(expected);
+        // The machine's own names still resolve there.
+        assertThat(net.exec(i, "python3", "-c", "import socket; socket.getaddrinfo('localhost', 1)").ok()).isTrue();
+      }
+    }
+    assertThat(Files.readString(Path.of("/etc/hosts"))).as("the machine's /etc/hosts").isEqualTo(hostsBefore);
+    for (String n : names) {
+      assertThat(Path.of("/etc/netns", n)).doesNotExist();
+    }
+  }
+
+  @Test
   void aCrashedRunsLeftoversAreRemovedAtTheStart() throws Exception {
     // A pid that no process has: that of a process that has ended.
     Process gone = new ProcessBuilder("true").start();

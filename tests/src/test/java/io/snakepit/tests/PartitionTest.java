@@ -3,7 +3,6 @@ package io.snakepit.tests;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.snakepit.tests.harness.Cluster;
 import io.snakepit.tests.harness.Http;
 import io.snakepit.tests.harness.NetworkNamespaces;
 import io.snakepit.tests.harness.NodeProcess;
@@ -11,18 +10,12 @@ import io.snakepit.tests.harness.Poll;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -46,136 +39,6 @@ class PartitionTest {
   static void needsNamespaces() {
     String why = NetworkNamespaces.unavailableReason();
     assumeTrue(why == null, () -> "PartitionTest skipped: " + why);
-  }
-
-  /** Three nodes, one per namespace, clustered over the bridge. Removes everything when closed. */
-  static final class NamespacedCluster implements AutoCloseable {
-    final NetworkNamespaces net;
-    final Path root;
-    final List<NodeProcess> nodes = new ArrayList<>();
-
-    NamespacedCluster(int n, String... extraArgs) throws Exception {
-      root = Files.createTempDirectory("snakepit-partition-");
-      try {
-        net = NetworkNamespaces.create(n);
-      } catch (IOException | RuntimeException e) {
-        deleteTree(root);
-        throw e;
-      }
-      System.out.println("partition test network: " + net);
-      try {
-        start(n, extraArgs);
-      } catch (Exception | Error e) {
-        close();
-        throw e;
-      }
-    }
-
-    private void start(int n, String... extraArgs) throws Exception {
-      String name = "partition-" + Long.toHexString(System.nanoTime());
-      NodeProcess[] started = new NodeProcess[n];
-      Exception[] failure = new Exception[1];
-      List<Thread> starters = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        int k = i;
-        StringBuilder members = new StringBuilder();
-        for (int j = 0; j < n; j++) {
-          if (j != k) {
-            members.append(members.length() == 0 ? "" : ",").append(net.address(j)).append(":5701");
-          }
-        }
-        List<String> args = new ArrayList<>(List.of("--cluster", "--cluster-host", net.address(k),
-            "--cluster-port", "5701", "--members", members.toString(), "--host", net.address(k),
-            "--set", "cluster-name=" + name, "--pool-size", "2",
-            // Every node holds every session (primary + 2 backups), so each side of a split has them all.
-            "--set", "sessions.hazelcast.backup-count=2"));
-        args.addAll(List.of(extraArgs));
-        Thread t = new Thread(() -> {
-          try {
-            started[k] = NodeProcess.start(net.prefix(k), root.resolve("n" + (k + 1)), Cluster.DEADLINE,
-                args.toArray(String[]::new));
-          } catch (Exception e) {
-            failure[0] = e;
-          }
-        }, "start-n" + (k + 1));
-        t.start();
-        starters.add(t);
-      }
-      for (Thread t : starters) {
-        t.join();
-      }
-      for (NodeProcess p : started) {
-        if (p != null) {
-          nodes.add(p);
-        }
-      }
-      if (failure[0] != null) {
-        throw failure[0];
-      }
-      awaitRings(List.of(List.of(0, 1, 2)));
-    }
-
-    NodeProcess node(int i) {
-      return nodes.get(i);
-    }
-
-    /** Waits until each group's nodes see exactly that group in their ring. */
-    void awaitRings(List<List<Integer>> groups) throws Exception {
-      for (List<Integer> group : groups) {
-        Set<String> ids = new HashSet<>();
-        group.forEach(i -> ids.add(node(i).nodeId()));
-        for (int i : group) {
-          NodeProcess n = node(i);
-          Poll.until(n.nodeId() + " sees the ring " + ids, DEADLINE,
-              () -> new HashSet<>(Cluster.ring(n)).equals(ids));
-        }
-      }
-    }
-
-    @Override
-    public void close() throws Exception {
-      List<Exception> problems = new ArrayList<>();
-      for (NodeProcess n : nodes) {
-        try {
-          n.close();
-        } catch (RuntimeException e) {
-          problems.add(e);
-        }
-      }
-      if (net != null) {
-        try {
-          net.close();
-        } catch (IOException e) {
-          problems.add(e);
-        }
-      }
-      deleteTree(root);
-      if (!problems.isEmpty()) {
-        Exception e = new IOException("cleanup failed");
-        problems.forEach(e::addSuppressed);
-        throw e;
-      }
-    }
-
-    /** Every node's log, for a failure message. */
-    String logs() {
-      StringBuilder b = new StringBuilder();
-      for (int i = 0; i < nodes.size(); i++) {
-        String log = nodes.get(i).logText();
-        b.append("\n--- n").append(i + 1).append(" (last 4000 chars) ---\n")
-            .append(log.substring(Math.max(0, log.length() - 4000)));
-      }
-      return b.toString();
-    }
-  }
-
-  static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
   }
 
   static String url(NodeProcess n, String path) {

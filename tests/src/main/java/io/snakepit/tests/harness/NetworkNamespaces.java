@@ -2,6 +2,8 @@ package io.snakepit.tests.harness;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -27,8 +29,8 @@ import java.util.regex.Pattern;
  * digits) and a per-JVM counter, so that runs never collide, and so that a
  * crashed run's leftovers (whose pid is gone) can be recognised and removed
  * when the next one starts. {@link #close()} removes everything this
- * instance made — processes in its namespaces, rules, namespaces, veths and
- * the bridge — and is safe to call after a partial setup.
+ * instance made — processes in its namespaces, rules, namespaces (with their
+ * {@code /etc/netns} files), veths and the bridge — and is safe to call after a partial setup.
  *
  * <p>Traffic stays between these namespaces and the root namespace: the
  * subnet is a /24 of {@code 10.213.0.0/16} that no interface or route on the
@@ -164,6 +166,36 @@ public final class NetworkNamespaces implements AutoCloseable {
     return resolve(List.of("ip", "netns", "exec", namespace(i)));
   }
 
+  /**
+   * Makes {@code name} resolve, inside every namespace, to the addresses of
+   * all hosts, as a Kubernetes headless service's name resolves to its pods.
+   * {@code ip netns exec} mounts {@code /etc/netns/NS/hosts} over
+   * {@code /etc/hosts} for the commands it runs, so only processes started
+   * after this call see the name; the machine's own {@code /etc/hosts} is
+   * copied in first and never changed. Removed by {@link #close()}.
+   */
+  public void resolveInside(String name) throws IOException {
+    if (!name.matches("[A-Za-z0-9][A-Za-z0-9.-]*")) {
+      throw new IllegalArgumentException("not a host name: " + name);
+    }
+    Path system = Path.of("/etc/hosts");
+    StringBuilder hosts = new StringBuilder(Files.exists(system) ? Files.readString(system) : "127.0.0.1 localhost\n");
+    hosts.append("\n# ").append(id).append(": every host of the test network\n");
+    for (int i = 0; i < size; i++) {
+      hosts.append(address(i)).append(' ').append(name).append('\n');
+    }
+    for (String ns : namespaces) {
+      Path dir = etcDir(ns);
+      Files.createDirectories(dir);
+      Files.writeString(dir.resolve("hosts"), hosts);
+    }
+  }
+
+  /** Where {@code ip netns exec} finds files to mount over {@code /etc} in namespace {@code ns}. */
+  private static Path etcDir(String ns) {
+    return Path.of("/etc/netns", ns);
+  }
+
   /** Runs a command inside namespace {@code i} and waits for it. */
   public Result exec(int i, String... command) throws IOException {
     List<String> cmd = new ArrayList<>(prefix(i));
@@ -269,6 +301,15 @@ public final class NetworkNamespaces implements AutoCloseable {
     if (!del.ok() && namespaceExists(ns)) {
       problems.add("ip netns del " + ns + ": " + del.output().trim());
     }
+    Path etc = etcDir(ns);
+    if (Files.isDirectory(etc)) {
+      try (var files = Files.list(etc)) {
+        for (Path f : files.toList()) {
+          Files.deleteIfExists(f);
+        }
+      }
+      Files.deleteIfExists(etc);
+    }
     return problems;
   }
 
@@ -280,6 +321,17 @@ public final class NetworkNamespaces implements AutoCloseable {
       String ns = line.trim().split("\\s+")[0];
       if (isLeftover(ns, self)) {
         removeNamespace(ns);
+      }
+    }
+    // A namespace's /etc/netns files outlive it when a run crashed between the two removals.
+    if (Files.isDirectory(Path.of("/etc/netns"))) {
+      try (var dirs = Files.list(Path.of("/etc/netns"))) {
+        for (Path d : dirs.toList()) {
+          String ns = d.getFileName().toString();
+          if (isLeftover(ns, self) && !namespaceExists(ns)) {
+            removeNamespace(ns);
+          }
+        }
       }
     }
     Result links = run(List.of("ip", "-o", "link", "show"));
