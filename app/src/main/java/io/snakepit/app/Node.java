@@ -37,8 +37,31 @@ public final class Node {
   private HttpApiVerticle http;
   private GrpcApiVerticle grpc;
   private volatile boolean closed;
-  /** Deployment ids, newest first: undeployed in that order so that nothing outlives what it uses. */
-  private final java.util.List<String> deployments = new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** Deployment ids by verticle; see {@link #close()} for the order they stop in. */
+  private final java.util.Map<String, String> deployments = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * The order verticles stop in: the APIs first (no new calls), then the
+   * supervisor (calls in flight finish, up to drain-timeout-ms; queued calls
+   * fail with shutting_down, which the other nodes' routers retry elsewhere),
+   * then the router, whose last heartbeat tells the others the node is gone
+   * only once nothing runs here any more, and the session store last.
+   */
+  private static final java.util.List<String> STOP_ORDER = java.util.List.of("grpc", "http", "supervisor",
+      "routing", "sessions");
+
+  /** What a stop asked over the API ({@code POST /v1/admin/drain}) does; by default, {@link #close()}. */
+  private volatile Runnable stopRequested = () -> new Thread(this::close, "snakepit-stop").start();
+
+  /**
+   * Sets what happens when a client asks the node to drain and stop
+   * ({@code POST /v1/admin/drain}). The default closes the node on a new
+   * thread; the launcher exits the JVM instead, which closes the node through
+   * its shutdown hook, exactly as SIGTERM does. Runs on a Vert.x thread: must not block.
+   */
+  public void onStopRequested(Runnable action) {
+    this.stopRequested = java.util.Objects.requireNonNull(action);
+  }
 
   public Node(NodeConfig config) {
     this.config = config;
@@ -83,6 +106,11 @@ public final class Node {
   }
 
   private Future<Void> deploy() {
+    vertx.eventBus().<JsonObject>localConsumer(Addresses.STOP, m -> {
+      LOG.info("Stop requested over the API (correlation id {})", m.headers().get(io.snakepit.contract.Headers.CORRELATION_ID));
+      m.reply(new JsonObject().put("node", config.nodeId()).put("stopping", true));
+      stopRequested.run();
+    });
     http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes());
     if (config.cluster().enabled()) {
       // Ready only once this node is in its own ring, i.e. it has joined and announced itself.
@@ -97,27 +125,34 @@ public final class Node {
     return vertx.deployVerticle(new SessionStoreVerticle(meterRegistry),
             new DeploymentOptions().setConfig(config.sessions()))
         .compose(id -> {
-          deployments.add(0, id);
+          deployments.put("sessions", id);
           return vertx.deployVerticle(new ProcessSupervisorVerticle(meterRegistry),
               new DeploymentOptions().setConfig(config.supervisor()));
         })
         .compose(id -> {
-          deployments.add(0, id);
+          deployments.put("supervisor", id);
           return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()
               .put("health", config.health()).put("metrics-registry", metricsRegistryName)));
         })
         .compose(id -> {
-          deployments.add(0, id);
+          deployments.put("http", id);
           grpc = new GrpcApiVerticle(config.host(), config.grpcPort());
           return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()));
         })
         .compose(id -> {
-          deployments.add(0, id);
-          // Last in, first out: on stop the node leaves the ring before anything else stops.
-          JsonObject routing = config.routing().copy().put("http", config.host() + ":" + http.actualPort());
+          deployments.put("grpc", id);
+          // Last: a node joins the ring only once everything it serves with is up.
+          JsonObject routing = config.routing().copy().put("http", config.host() + ":" + http.actualPort())
+              .put("grpc", config.host() + ":" + grpc.actualPort());
+          if (vertx.isClustered()) {
+            // What GET /v1/cluster shows an operator: where this node's Hazelcast member and event bus listen.
+            var bus = ((io.vertx.core.internal.VertxInternal) vertx).clusterManager().getNodeInfo();
+            routing.put("cluster", config.cluster().host() + ":" + config.cluster().port())
+                .put("bus", bus.host() + ":" + bus.port());
+          }
           return vertx.deployVerticle(new RoutingVerticle(), new DeploymentOptions().setConfig(routing));
         })
-        .onSuccess(id -> deployments.add(0, id))
+        .onSuccess(id -> deployments.put("routing", id))
         .mapEmpty();
   }
 
@@ -149,9 +184,13 @@ public final class Node {
             LOG.warn("Drain before stop failed: {}", t.toString());
             return Future.succeededFuture();
           });
-      for (String id : deployments) {
+      for (String name : STOP_ORDER) {
+        String id = deployments.get(name);
+        if (id == null) {
+          continue; // a start that failed part way
+        }
         undeployed = undeployed.transform(ar -> vertx.undeploy(id)
-            .onComplete(u -> LOG.debug("Undeployed {}: {}", id, u.succeeded() ? "ok" : u.cause())));
+            .onComplete(u -> LOG.debug("Undeployed {}: {}", name, u.succeeded() ? "ok" : u.cause())));
       }
       // vertx.close() is called from this thread, not from a callback on one of Vert.x's event loops:
       // the future of a close started on an event loop never completes, as that loop is gone.

@@ -100,6 +100,9 @@ public final class RunCommand implements Callable<Integer> {
       return EXIT_CONFIG;
     }
     Node node = new Node(cfg);
+    // POST /v1/admin/drain ends the process like SIGTERM: the shutdown hook below drains and closes the node.
+    // A new thread, because exit waits for that hook, which waits for the event loop asking.
+    node.onStopRequested(() -> new Thread(() -> System.exit(0), "snakepit-exit").start());
     try {
       node.start().toCompletionStage().toCompletableFuture().join();
     } catch (RuntimeException e) {

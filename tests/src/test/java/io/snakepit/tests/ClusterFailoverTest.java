@@ -72,6 +72,100 @@ class ClusterFailoverTest {
     }
   }
 
+  /**
+   * Runs a tool in each session, round after round, through the given nodes,
+   * keeping every failure's status and body: the calls that go through the
+   * routing (unlike variable writes, which go straight to the store).
+   */
+  static final class Caller implements AutoCloseable {
+    final AtomicInteger calls = new AtomicInteger();
+    final List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final AtomicBoolean running = new AtomicBoolean(true);
+    final Thread thread;
+
+    Caller(List<String> sessions, List<NodeProcess> via) {
+      thread = new Thread(() -> {
+        int round = 0;
+        while (running.get()) {
+          round++;
+          for (String s : sessions) {
+            if (!running.get()) {
+              break;
+            }
+            NodeProcess n = via.get((round + s.hashCode() & 0x7fffffff) % via.size());
+            try {
+              HttpResponse<String> r = Http.post(n.baseUrl() + "/v1/sessions/" + s + "/execute",
+                  "{\"tool\":\"echo\",\"args\":{\"round\":" + round + "}}");
+              calls.incrementAndGet();
+              if (r.statusCode() != 200) {
+                failures.add(r.statusCode() + " " + r.body());
+              }
+            } catch (Exception e) {
+              failures.add(e.toString());
+            }
+          }
+        }
+      }, "caller");
+      thread.start();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      running.set(false);
+      thread.join();
+    }
+  }
+
+  /**
+   * GET /v1/cluster lists every node with its addresses and workers, and the
+   * sessions it owns: each node counts its own share of the store per owner,
+   * and the view sums the counts, so they match the owners the sessions report.
+   */
+  static void assertClusterViewShows(Cluster c, NodeProcess via, Map<String, Long> perOwner) throws Exception {
+    Poll.until("GET /v1/cluster counts the sessions each node owns: " + perOwner, DEADLINE, () -> {
+      Map<String, Long> shown = new java.util.TreeMap<>();
+      for (Object o : Http.getJson(via.baseUrl() + "/v1/cluster").getJsonArray("nodes")) {
+        JsonObject n = (JsonObject) o;
+        if (n.getValue("sessions_owned") != null && n.getLong("sessions_owned") > 0) {
+          shown.put(n.getString("id"), n.getLong("sessions_owned"));
+        }
+      }
+      return shown.equals(perOwner);
+    });
+    for (Object o : Http.getJson(via.baseUrl() + "/v1/cluster").getJsonArray("nodes")) {
+      JsonObject n = (JsonObject) o;
+      NodeProcess p = c.byId(n.getString("id"));
+      assertThat(p).as("a node of the cluster: " + n).isNotNull();
+      JsonObject addresses = n.getJsonObject("addresses");
+      assertThat(p.baseUrl()).endsWith(addresses.getString("http"));
+      assertThat(addresses.getString("grpc")).isNotBlank();
+      assertThat(addresses.getString("cluster")).isNotBlank();
+      assertThat(addresses.getString("bus")).isNotBlank();
+      assertThat(n.getJsonObject("workers").getInteger("size")).isPositive();
+      assertThat(n.getInteger("capacity")).isPositive();
+      assertThat(n.getBoolean("draining")).isFalse();
+      assertThat(n.getBoolean("in_ring")).isTrue();
+      // Its readiness includes the cluster check: it has joined and is in its own ring.
+      JsonObject ready = Http.getJson(p.baseUrl() + "/ready");
+      assertThat(ready.getString("status")).as(ready.encode()).isEqualTo("READY");
+      assertThat(ready.getJsonObject("checks").getJsonObject("cluster").getBoolean("ok")).isTrue();
+    }
+  }
+
+  /** The error code of a failed call's body, or null. */
+  static String errorCode(String statusAndBody) {
+    int brace = statusAndBody.indexOf('{');
+    if (brace < 0) {
+      return null;
+    }
+    try {
+      JsonObject error = new JsonObject(statusAndBody.substring(brace)).getJsonObject("error");
+      return error == null ? null : error.getString("code");
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
   static List<String> createSessions(NodeProcess via, String prefix, int n) throws Exception {
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -102,15 +196,32 @@ class ClusterFailoverTest {
       List<String> sessions = createSessions(entry, "k", 60);
       NodeProcess victim = c.node(2);
       List<String> owned = new ArrayList<>();
+      Map<String, Long> perOwner = new java.util.TreeMap<>();
       for (String s : sessions) {
-        if (victim.nodeId().equals(owner(entry, s))) {
+        String o = owner(entry, s);
+        perOwner.merge(o, 1L, Long::sum);
+        if (victim.nodeId().equals(o)) {
           owned.add(s);
         }
       }
       assertThat(owned).as("the victim owns some sessions").isNotEmpty();
+      assertClusterViewShows(c, entry, perOwner);
       List<NodeProcess> survivors = List.of(c.node(0), c.node(1));
-      try (Writer w = new Writer(sessions, survivors)) {
-        Poll.until("writes flow", DEADLINE, () -> w.acked.size() == sessions.size());
+      // A long call running on the victim when it dies, sent through a survivor.
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> inFlight =
+          java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+              return Http.post(entry.baseUrl() + "/v1/sessions/" + owned.get(0) + "/execute",
+                  "{\"tool\":\"sleep\",\"args\":{\"ms\":30000}}");
+            } catch (Exception e) {
+              throw new java.util.concurrent.CompletionException(e);
+            }
+          });
+      try (Writer w = new Writer(sessions, survivors); Caller calls = new Caller(sessions, survivors)) {
+        Poll.until("writes and calls flow", DEADLINE, () -> w.acked.size() == sessions.size()
+            && calls.calls.get() > sessions.size());
+        Poll.until("the long call runs on the victim", DEADLINE, () -> Http.getJson(victim.baseUrl() + "/v1/workers")
+            .getJsonArray("workers").stream().anyMatch(o -> ((JsonObject) o).getInteger("inflight", 0) > 0));
         long t0 = System.nanoTime();
         victim.signal("KILL");
         victim.process().waitFor();
@@ -122,12 +233,23 @@ class ClusterFailoverTest {
         }
         long failoverMs = (System.nanoTime() - t0) / 1_000_000;
         System.out.println("FIGURE failover_ms=" + failoverMs + " sessions_owned_by_victim=" + owned.size());
+        // The call in flight on the victim failed with a typed error; it did not hang (nor wait its 30 s out).
+        HttpResponse<String> lost = inFlight.get(DEADLINE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(lost.statusCode()).as(lost.body()).isEqualTo(502);
+        assertThat(errorCode(lost.statusCode() + " " + lost.body())).isEqualTo("node_lost");
+        assertThat(new JsonObject(lost.body()).getJsonObject("error").getString("correlation_id")).isNotBlank();
         c.awaitRing(2);
         for (String s : owned) {
           assertThat(owner(entry, s)).isNotEqualTo(victim.nodeId());
         }
         w.close();
+        calls.close();
         assertThat(w.failures.get()).as("writes that failed during the failover: %s", w.failureMessages).isZero();
+        // Calls arriving at the survivors waited for the ring instead of failing; only a call that was
+        // running on the victim when it died may fail, and then as node_lost.
+        assertThat(calls.failures).as("calls that failed other than as node_lost")
+            .allMatch(f -> "node_lost".equals(errorCode(f)));
+        System.out.println("FIGURE failover_calls=" + calls.calls.get() + " node_lost=" + calls.failures.size());
         assertNoAckedWriteLost(w, entry);
         assertNoAckedWriteLost(w, c.node(1));
       }
@@ -151,13 +273,33 @@ class ClusterFailoverTest {
         }
       }
       assertThat(owned).isNotEmpty();
-      try (Writer w = new Writer(sessions, List.of(c.node(0), c.node(1)))) {
-        Poll.until("writes flow", DEADLINE, () -> w.acked.size() == sessions.size());
+      List<NodeProcess> survivors = List.of(c.node(0), c.node(1));
+      // A call running on the victim when the drain starts: the drain lets it finish.
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> inFlight =
+          java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+              return Http.post(entry.baseUrl() + "/v1/sessions/" + owned.get(0) + "/execute",
+                  "{\"tool\":\"sleep\",\"args\":{\"ms\":2000}}");
+            } catch (Exception e) {
+              throw new java.util.concurrent.CompletionException(e);
+            }
+          });
+      try (Writer w = new Writer(sessions, survivors); Caller calls = new Caller(sessions, survivors)) {
+        Poll.until("writes and calls flow", DEADLINE, () -> w.acked.size() == sessions.size()
+            && calls.calls.get() > sessions.size());
+        Poll.until("the long call runs on the victim", DEADLINE, () -> Http.getJson(victim.baseUrl() + "/v1/workers")
+            .getJsonArray("workers").stream().anyMatch(o -> ((JsonObject) o).getInteger("inflight", 0) > 0));
         victim.signal("TERM");
         victim.process().waitFor();
         c.awaitRing(2);
+        HttpResponse<String> finished = inFlight.get(DEADLINE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(finished.statusCode()).as("the call in flight during the drain: %s", finished.body())
+            .isEqualTo(200);
         w.close();
+        calls.close();
         assertThat(w.failures.get()).as("failed writes: %s", w.failureMessages).isZero();
+        // Calls for the draining node's sessions waited for their handoff instead of failing.
+        assertThat(calls.failures).as("calls that failed during the drain").isEmpty();
         assertNoAckedWriteLost(w, entry);
       }
       for (String s : owned) {
@@ -174,46 +316,34 @@ class ClusterFailoverTest {
     try (Cluster c = new Cluster().start(3)) {
       NodeProcess entry = c.node(0);
       List<String> sessions = createSessions(entry, "j", 60);
+      Map<String, String> ownerBefore = new java.util.HashMap<>();
+      for (String s : sessions) {
+        ownerBefore.put(s, owner(entry, s));
+      }
       for (String s : sessions) {
         assertThat(Http.post(entry.baseUrl() + "/v1/sessions/" + s + "/execute",
             "{\"tool\":\"remember\",\"args\":{\"value\":\"kept-" + s + "\"}}").statusCode()).isEqualTo(200);
       }
-      AtomicInteger callFailures = new AtomicInteger();
-      AtomicBoolean calling = new AtomicBoolean(true);
-      List<String> messages = new java.util.concurrent.CopyOnWriteArrayList<>();
-      Thread caller = new Thread(() -> {
-        while (calling.get()) {
-          for (String s : sessions) {
-            try {
-              HttpResponse<String> r = Http.post(entry.baseUrl() + "/v1/sessions/" + s + "/execute",
-                  "{\"tool\":\"echo\"}");
-              if (r.statusCode() != 200) {
-                callFailures.incrementAndGet();
-                messages.add(r.body());
-              }
-            } catch (Exception e) {
-              callFailures.incrementAndGet();
-              messages.add(e.toString());
-            }
-          }
-        }
-      });
-      caller.start();
-      try (Writer w = new Writer(sessions, List.of(c.node(0), c.node(1), c.node(2)))) {
+      try (Writer w = new Writer(sessions, List.of(c.node(0), c.node(1), c.node(2)));
+           Caller calls = new Caller(sessions, List.of(entry))) {
+        Poll.until("calls flow", DEADLINE, () -> calls.calls.get() > sessions.size());
         NodeProcess fourth = c.join();
         c.awaitRing(4);
         long moved = 0;
         for (String s : sessions) {
-          if (fourth.nodeId().equals(owner(entry, s))) {
+          String now = owner(entry, s);
+          if (fourth.nodeId().equals(now)) {
             moved++;
+          } else {
+            // Only the sessions that must move do: every other one keeps its owner.
+            assertThat(now).as("owner of " + s + ", which did not move to the new node").isEqualTo(ownerBefore.get(s));
           }
         }
         // About a quarter of the sessions move to the new node; none of the calls fail meanwhile.
         assertThat(moved).isBetween(3L, 35L);
         w.close();
-        calling.set(false);
-        caller.join();
-        assertThat(callFailures.get()).as("calls that failed during the join: %s", messages).isZero();
+        calls.close();
+        assertThat(calls.failures).as("calls that failed during the join").isEmpty();
         assertThat(w.failures.get()).as("writes that failed during the join: %s", w.failureMessages).isZero();
         assertNoAckedWriteLost(w, fourth);
         // The sessions that moved took their Python-side state along (pulled by the new owner).
@@ -223,10 +353,41 @@ class ClusterFailoverTest {
           assertThat(r.getJsonObject("result").getString("value")).as(s + " on " + r.getString("node"))
               .isEqualTo("kept-" + s);
         }
-      } finally {
-        calling.set(false);
-        caller.join();
       }
+    }
+  }
+
+  @Test
+  void aCheckpointLetsPythonStateSurviveTheCrashOfItsNodeEvenWhileTheSessionIsInUse() throws Exception {
+    try (Cluster c = new Cluster("--set", "checkpoint-interval-s=1").start(3)) {
+      NodeProcess entry = c.node(0);
+      NodeProcess victim = c.node(2);
+      String session = null;
+      for (String s : createSessions(entry, "cp", 30)) {
+        if (victim.nodeId().equals(owner(entry, s))) {
+          session = s;
+          break;
+        }
+      }
+      assertThat(session).as("a session the victim owns").isNotNull();
+      String url = entry.baseUrl() + "/v1/sessions/" + session;
+      JsonObject r = new JsonObject(Http.post(url + "/execute",
+          "{\"tool\":\"remember\",\"args\":{\"value\":\"checkpointed\"}}").body());
+      assertThat(r.getString("node")).isEqualTo(victim.nodeId());
+      Poll.until("a checkpoint of the session is stored", DEADLINE,
+          () -> Http.getJson(url).getBoolean("handoff_checkpoint", false));
+      // Calls on the node that took the checkpoint leave it in place: it is what survives a crash.
+      for (int i = 0; i < 3; i++) {
+        assertThat(Http.post(url + "/execute", "{\"tool\":\"recall\"}").statusCode()).isEqualTo(200);
+      }
+      assertThat(Http.getJson(url).getBoolean("handoff_checkpoint", false)).as("checkpoint after calls").isTrue();
+
+      victim.signal("KILL");
+      victim.process().waitFor();
+      c.awaitRing(2);
+      JsonObject recalled = new JsonObject(Http.post(url + "/execute", "{\"tool\":\"recall\"}").body());
+      assertThat(recalled.getString("node")).isNotEqualTo(victim.nodeId());
+      assertThat(recalled.getJsonObject("result").getString("value")).isEqualTo("checkpointed");
     }
   }
 
@@ -235,6 +396,8 @@ class ClusterFailoverTest {
     try (Cluster c = new Cluster().start(3)) {
       NodeProcess stopped = c.node(2);
       List<String> sessions = createSessions(c.node(0), "p", 30);
+      Writer w = new Writer(sessions, List.of(c.node(0), c.node(1)));
+      Poll.until("writes flow", DEADLINE, () -> w.acked.size() == sessions.size());
       stopped.signal("STOP");
       try {
         Poll.until("the others drop the stopped node", DEADLINE, () -> Cluster.ring(c.node(0)).size() == 2
@@ -246,8 +409,19 @@ class ClusterFailoverTest {
         }
       } finally {
         stopped.signal("CONT");
+        w.close();
       }
       c.awaitRing(3);
+      assertThat(w.failures.get()).as("writes that failed while a node was frozen: %s", w.failureMessages).isZero();
+      // Every acknowledged write is there, read through the node that was frozen, once it has rejoined.
+      Poll.until("the returned node serves the sessions' data", DEADLINE, () -> {
+        try {
+          assertNoAckedWriteLost(w, stopped);
+          return true;
+        } catch (AssertionError e) {
+          return false;
+        }
+      });
       for (String s : sessions) {
         Poll.until(s + " is served after the return", DEADLINE, () -> Http.post(stopped.baseUrl() + "/v1/sessions/"
             + s + "/execute", "{\"tool\":\"echo\"}").statusCode() == 200);

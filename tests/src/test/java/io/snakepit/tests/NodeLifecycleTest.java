@@ -70,6 +70,23 @@ class NodeLifecycleTest {
   }
 
   @Test
+  void adminDrainStopsTheNodeLikeSigtermAndTheProcessExitsCleanly() throws Exception {
+    try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "2")) {
+      List<Long> pids = workerPids(node);
+      HttpResponse<String> r = Http.post(node.baseUrl() + "/v1/admin/drain", "");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+      assertThat(new JsonObject(r.body()).getBoolean("stopping")).isTrue();
+      assertThat(node.process().waitFor(DEADLINE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS))
+          .as("the node's process ends after the drain").isTrue();
+      assertThat(node.process().exitValue()).isZero();
+      assertThat(node.logText()).contains("Stop requested over the API").contains("Stopping node");
+      for (long pid : pids) {
+        assertThat(Poll.alive(pid)).as("worker %d after the drain", pid).isFalse();
+      }
+    }
+  }
+
+  @Test
   void aRestartedNodeEndsWorkersItsEarlierRunLeftBehind() throws Exception {
     long stuck;
     try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1")) {
@@ -117,6 +134,17 @@ class NodeLifecycleTest {
       Poll.until("the Python log line appears with its correlation id", DEADLINE, () -> node.logText().lines()
           .filter(l -> l.startsWith("{")).map(JsonObject::new)
           .anyMatch(j -> j.encode().contains("find-me-4711") && j.encode().contains("hello from python")));
+      // A failed call: the node's own line about it carries the caller's id too.
+      java.net.http.HttpResponse<String> failed = java.net.http.HttpClient.newBuilder()
+          .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(java.net.http.HttpRequest.newBuilder(
+              java.net.URI.create(node.baseUrl() + "/v1/execute")).header("X-Correlation-Id", "find-me-4712")
+              .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                  "{\"tool\":\"fail\",\"args\":{\"message\":\"boom\"}}")).build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(failed.statusCode()).isEqualTo(500);
+      Poll.until("the node's line about the failed call appears with its correlation id", DEADLINE,
+          () -> node.logText().lines().filter(l -> l.startsWith("{")).map(JsonObject::new)
+              .anyMatch(j -> j.encode().contains("find-me-4712") && j.encode().contains("tool_failed")));
     }
   }
 }

@@ -68,6 +68,12 @@ public final class Addresses {
   /** Node-local request: start draining this node (leave the ring, hand off state). */
   public static final String DRAIN = "snakepit.node.drain";
 
+  /**
+   * Node-local request: stop this node gracefully, as on SIGTERM (drain, let calls in
+   * flight finish, stop the workers, leave the cluster). Replies at once; the stop follows.
+   */
+  public static final String STOP = "snakepit.node.stop";
+
   /** The cluster-wide address of one node's router for {@code op} ({@code execute}, {@code stream.open}). */
   public static String node(String nodeId, String op) {
     return "snakepit.node." + nodeId + "." + op;

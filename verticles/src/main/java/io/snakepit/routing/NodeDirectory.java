@@ -62,13 +62,7 @@ final class NodeDirectory {
   }
 
   private boolean rebuild() {
-    Map<String, Integer> members = new TreeMap<>();
-    for (NodeInfo n : nodes.values()) {
-      if (!n.draining()) {
-        members.put(n.id(), n.capacity());
-      }
-    }
-    HashRing next = HashRing.of(members);
+    HashRing next = HashRing.of(ringMembers());
     boolean changed = !next.equals(ring);
     ring = next;
     return changed;
@@ -76,6 +70,17 @@ final class NodeDirectory {
 
   HashRing ring() {
     return ring;
+  }
+
+  /** The ring's members and their capacities: {@link HashRing#of} of this gives {@link #ring()}. */
+  Map<String, Integer> ringMembers() {
+    Map<String, Integer> members = new TreeMap<>();
+    for (NodeInfo n : nodes.values()) {
+      if (!n.draining()) {
+        members.put(n.id(), n.capacity());
+      }
+    }
+    return members;
   }
 
   NodeInfo get(String id) {
@@ -102,9 +107,32 @@ final class NodeDirectory {
     return best;
   }
 
-  JsonArray toJson() {
+  /**
+   * The nodes for {@code GET /v1/cluster}, in id order. {@code sessions_owned}
+   * sums, for each node, the counts every node's heartbeat carries for it
+   * (each counts its own share of the store); null until a count arrived.
+   */
+  JsonArray toJson(long nowNanos) {
+    Map<String, Long> owned = new HashMap<>();
+    boolean counted = false;
+    for (NodeInfo n : nodes.values()) {
+      JsonObject counts = n.raw().getJsonObject("owned");
+      if (counts != null) {
+        counted = true;
+        counts.forEach(e -> owned.merge(e.getKey(), ((Number) e.getValue()).longValue(), Long::sum));
+      }
+    }
     JsonArray out = new JsonArray();
-    new TreeMap<>(nodes).values().forEach(n -> out.add(n.raw().copy().put("in_ring", ring.contains(n.id()))));
+    for (NodeInfo n : new TreeMap<>(nodes).values()) {
+      JsonObject raw = n.raw();
+      JsonObject addresses = new JsonObject().put("http", raw.getString("http")).put("grpc", raw.getString("grpc"))
+          .put("cluster", raw.getString("cluster")).put("bus", raw.getString("bus"));
+      out.add(new JsonObject().put("id", n.id()).put("addresses", addresses).put("capacity", n.capacity())
+          .put("free", n.free()).put("queued", n.queued()).put("workers", raw.getJsonObject("workers"))
+          .put("sessions_owned", counted ? owned.getOrDefault(n.id(), 0L) : null)
+          .put("draining", n.draining()).put("in_ring", ring.contains(n.id()))
+          .put("last_heard_ms", (nowNanos - n.heardAtNanos()) / 1_000_000));
+    }
     return out;
   }
 }

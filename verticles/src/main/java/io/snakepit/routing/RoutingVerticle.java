@@ -2,6 +2,7 @@ package io.snakepit.routing;
 
 import io.snakepit.config.ConfigReader;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
@@ -43,9 +44,19 @@ import org.slf4j.LoggerFactory;
 public class RoutingVerticle extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(RoutingVerticle.class);
+  private static final long COUNT_MS = 5_000;
 
   private String nodeId;
   private String http;
+  /** The node's other addresses, as the node reports them: gRPC, Hazelcast, the clustered event bus. */
+  private String grpc;
+  private String clusterAddress;
+  private String busAddress;
+  private int workersReady;
+  private int workersSize;
+  /** Sessions per ring owner among this member's share of the store, counted every {@link #COUNT_MS}. */
+  private JsonObject ownedCounts;
+  private long countTimer = -1;
   private long heartbeatMs;
   private long forwardRetryMs;
   private int maxHops;
@@ -78,6 +89,9 @@ public class RoutingVerticle extends VerticleBase {
         throw new io.snakepit.config.ConfigException("node-id is required");
       }
       http = r.string("http", null);
+      grpc = r.string("grpc", null);
+      clusterAddress = r.string("cluster", null);
+      busAddress = r.string("bus", null);
       heartbeatMs = r.longValue("heartbeat-ms", 500, 10, 60_000);
       long failureTimeoutMs = r.longValue("failure-timeout-ms", 5_000, 50, 600_000);
       forwardRetryMs = r.longValue("forward-retry-ms", 15_000, 0, 600_000);
@@ -106,13 +120,29 @@ public class RoutingVerticle extends VerticleBase {
     consumers.add(eb.<JsonObject>localConsumer(Addresses.DRAIN, this::onDrain));
     List<Future<Void>> registered = new ArrayList<>();
     consumers.forEach(c -> registered.add(c.completion()));
-    return Future.all(registered).compose(v -> heartbeat()).onSuccess(v ->
-        heartbeatTimer = vertx.setPeriodic(heartbeatMs, t -> heartbeat()));
+    return Future.all(registered).compose(v -> heartbeat()).onSuccess(v -> {
+      heartbeatTimer = vertx.setPeriodic(heartbeatMs, t -> heartbeat());
+      countTimer = vertx.setPeriodic(COUNT_MS, t -> countOwnedSessions());
+    });
+  }
+
+  /**
+   * Asks this node's session store how many of the sessions it holds (its
+   * share of the cluster's data) each ring member owns; the heartbeat carries
+   * the counts, and every node's view sums them per owner.
+   */
+  private void countOwnedSessions() {
+    JsonObject ring = new JsonObject();
+    directory.ringMembers().forEach(ring::put);
+    vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "count-by-owner", new JsonObject().put("ring", ring))
+        .onSuccess(m -> ownedCounts = m.body().getJsonObject("counts"))
+        .onFailure(t -> LOG.debug("Counting sessions per owner failed: {}", t.toString()));
   }
 
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(heartbeatTimer);
+    vertx.cancelTimer(countTimer);
     // Tell the others at once, rather than letting them wait for the failure timeout.
     vertx.eventBus().publish(Addresses.RING_HEARTBEAT, heartbeatBody().put("leaving", true));
     consumers.forEach(MessageConsumer::unregister);
@@ -134,9 +164,11 @@ public class RoutingVerticle extends VerticleBase {
   // ---- membership ------------------------------------------------------------------------------
 
   private JsonObject heartbeatBody() {
-    return new JsonObject().put("node", nodeId).put("http", http).put("draining", draining)
+    return new JsonObject().put("node", nodeId).put("http", http).put("grpc", grpc).put("cluster", clusterAddress)
+        .put("bus", busAddress).put("draining", draining)
         .put("capacity", Math.max(1, capacity)).put("free", localFree).put("queued", localQueued)
-        .put("at", System.currentTimeMillis());
+        .put("workers", new JsonObject().put("ready", workersReady).put("size", workersSize))
+        .put("owned", ownedCounts).put("at", System.currentTimeMillis());
   }
 
   private int capacity = 1;
@@ -148,14 +180,20 @@ public class RoutingVerticle extends VerticleBase {
           int cap = 0;
           int free = 0;
           int queued = 0;
+          int ready = 0;
+          int size = 0;
           for (Object o : m.body().getJsonArray("pools", new JsonArray())) {
             JsonObject p = (JsonObject) o;
             int conc = p.getInteger("concurrency", 1);
             cap += p.getInteger("size", 0) * conc;
             free += p.getInteger("ready", 0) * conc - p.getInteger("inflight", 0);
             queued += p.getInteger("queue_depth", 0);
+            ready += p.getInteger("ready", 0);
+            size += p.getInteger("size", 0);
           }
           capacity = cap;
+          workersReady = ready;
+          workersSize = size;
           localFree = Math.max(0, free);
           localQueued = queued;
           return (Void) null;
@@ -184,14 +222,21 @@ public class RoutingVerticle extends VerticleBase {
     if (directory.heard(hb, System.nanoTime())) {
       LOG.info("Ring changed: {}", directory.ring());
     }
-    if (isNew && !nodeId.equals(hb.getString("node"))) {
-      publishEvent("node.joined", new JsonObject().put("joined", hb.getString("node")));
+    if (isNew && nodeId.equals(hb.getString("node"))) {
+      // Each node announces its own arrival, once, when it first hears itself: one event per join.
+      publishEvent("node.joined", new JsonObject().put("addresses", new JsonObject().put("http", http)
+          .put("grpc", grpc).put("cluster", clusterAddress).put("bus", busAddress))
+          .put("capacity", hb.getInteger("capacity")));
     }
   }
 
   private void nodeGone(String id) {
     LOG.warn("Node {} left the cluster (or stopped answering); ring now {}", id, directory.ring());
-    publishEvent("node.left", new JsonObject().put("left", id));
+    if (reportsForTheRing()) {
+      // One event per departure: the first of the remaining ring members (by id) reports it.
+      vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "node.left").put("node", id)
+          .put("reported_by", nodeId).put("at", System.currentTimeMillis()));
+    }
     Set<Forward> lost = inflight.remove(id);
     if (lost != null) {
       for (Forward f : lost) {
@@ -201,13 +246,19 @@ public class RoutingVerticle extends VerticleBase {
     }
   }
 
+  /** Whether this node is the one that reports ring events: the first member of the ring by id. */
+  private boolean reportsForTheRing() {
+    return directory.ring().nodes().stream().sorted().findFirst().map(nodeId::equals).orElse(true);
+  }
+
   private void publishEvent(String type, JsonObject ev) {
     vertx.eventBus().publish(Addresses.EVENTS, ev.put("type", type).put("node", nodeId)
         .put("at", System.currentTimeMillis()));
   }
 
   private JsonObject view() {
-    JsonObject v = new JsonObject().put("node", nodeId).put("draining", draining).put("nodes", directory.toJson());
+    JsonObject v = new JsonObject().put("node", nodeId).put("draining", draining)
+        .put("nodes", directory.toJson(System.nanoTime()));
     JsonArray ring = new JsonArray();
     directory.ring().nodes().forEach(ring::add);
     return v.put("ring", ring);
@@ -269,9 +320,9 @@ public class RoutingVerticle extends VerticleBase {
           if (ar.succeeded()) {
             f.done = true;
             msg.reply(ar.result().body());
-          } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS
-              && System.nanoTime() < deadline) {
-            // The owner is not (or no longer) there; wait for the ring to catch up, then route again.
+          } else if (neverRan(ar.cause()) && System.nanoTime() < deadline) {
+            // The owner is not (or no longer) there, or it is stopping and refused the call before it ran:
+            // wait for the ring to catch up, then route again.
             f.done = true;
             vertx.setTimer(Math.max(50, heartbeatMs / 2), t -> route(msg, stream, hops - 1, deadline));
           } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
@@ -283,12 +334,25 @@ public class RoutingVerticle extends VerticleBase {
         });
   }
 
+  /** Whether a forwarded call failed before it reached a worker, so that sending it elsewhere is safe. */
+  private static boolean neverRan(Throwable t) {
+    if (t instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
+      return true;
+    }
+    return SnakepitException.from(t).errorCode() == ErrorCode.SHUTTING_DOWN;
+  }
+
   private void failForward(Forward f, SnakepitException e) {
     if (f.done) {
       return;
     }
     f.done = true;
     SnakepitException stamped = e.withCorrelationId(f.msg.headers().get(Headers.CORRELATION_ID));
+    if (e.errorCode() == ErrorCode.NODE_LOST || e.errorCode() == ErrorCode.OWNER_UNAVAILABLE) {
+      // This node's own verdict on a forwarded call; other failures are logged where the call ran.
+      CorrelatedLog.with(stamped.correlationId(), () -> LOG.warn("Forwarded call failed: {}: {}",
+          e.errorCode().code(), e.getMessage()));
+    }
     if (f.sink != null) {
       // A stream whose node died: its consumer gets the error where it waits for items.
       vertx.eventBus().send(f.sink, new JsonObject().put("type", "error").put("error", stamped.toJson()));

@@ -41,7 +41,8 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
   /** A new, empty session. */
   /**
    * Metadata key under which a session's exported Python-side state waits for
-   * its next worker ({@code {"data": base64, "from_node", "from_worker"}}).
+   * its next worker ({@code {"data": base64, "from_node", "from_worker", "checkpoint"}}); a
+   * checkpoint stays while the node that took it serves the session, a drain's export does not.
    * Reserved keys are not shown by {@link #toJson()} and not counted against limits.
    */
   public static final String HANDOFF_KEY = "__snakepit_handoff";
@@ -231,6 +232,9 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
     j.put("metadata", meta).put("variables", values(variables));
     if (hasHandoff()) {
       j.put("handoff_pending", true);
+      if (metadata.get(HANDOFF_KEY).value() instanceof JsonObject h && h.getBoolean("checkpoint", false)) {
+        j.put("handoff_checkpoint", true);
+      }
     }
     JsonObject progs = new JsonObject();
     programs.forEach((k, v) -> {

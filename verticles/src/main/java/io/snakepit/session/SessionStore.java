@@ -93,6 +93,17 @@ public interface SessionStore {
   /** How many live sessions there are (may lag by the sweep interval for expired ones). */
   Future<Long> count();
 
+  /**
+   * Counts the live sessions whose primary copy this member holds, grouped by
+   * {@code ownerOf(id)}: summed over every member, the sessions each node owns
+   * on the routing ring ({@code GET /v1/cluster}). Scans this member's data,
+   * off the event loop; callers ask seldom (every few seconds). An adapter
+   * that cannot tell completes with an empty map, the default.
+   */
+  default Future<java.util.Map<String, Long>> countByOwner(java.util.function.Function<String, String> ownerOf) {
+    return Future.succeededFuture(java.util.Map.of());
+  }
+
   /** Figures for {@code /health/sessions}: at least {@code count} and {@code adapter}. */
   Future<JsonObject> stats();
 

@@ -188,7 +188,7 @@ public class SessionStoreVerticle extends VerticleBase {
       }
       SessionSettings st = store.settings();
       JsonObject blob = new JsonObject().put("data", d).put("from_node", optString(b, "node"))
-          .put("from_worker", optString(b, "worker"));
+          .put("from_worker", optString(b, "worker")).put("checkpoint", b.getBoolean("checkpoint", false));
       return store.update(id(b), s -> s.withMetadata(Session.HANDOFF_KEY,
           Stamped.of(blob, st.clock().now(), st.nodeId()))).map(this::version);
     });
@@ -204,6 +204,22 @@ public class SessionStoreVerticle extends VerticleBase {
     });
     ops.put("served", b -> store.recordServedBy(id(b), optString(b, "node"), optString(b, "worker"))
         .map(this::version));
+    // The router asks with its ring ({"ring": {node: capacity}}): sessions per owner among this member's data.
+    ops.put("count-by-owner", b -> {
+      java.util.Map<String, Integer> members = new java.util.TreeMap<>();
+      b.getJsonObject("ring", new JsonObject()).forEach(e -> members.put(e.getKey(), ((Number) e.getValue()).intValue()));
+      io.snakepit.routing.HashRing ring = io.snakepit.routing.HashRing.of(members);
+      return store.countByOwner(id -> java.util.Objects.requireNonNullElse(ring.owner(id), ""))
+          .map(counts -> {
+            JsonObject out = new JsonObject();
+            counts.forEach((node, n) -> {
+              if (!node.isEmpty()) {
+                out.put(node, n);
+              }
+            });
+            return new JsonObject().put("counts", out);
+          });
+    });
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
     ops.forEach((op, fn) -> {
       consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.SESSION_PREFIX + op, m -> serve(op, m, fn)));

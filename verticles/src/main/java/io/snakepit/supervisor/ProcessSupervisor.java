@@ -271,17 +271,25 @@ public final class ProcessSupervisor {
    * @return {@code {"exported": n, "empty": n, "failed": n}}
    */
   public Future<JsonObject> exportSessions() {
-    return exportSessions(sid -> true);
+    return exportSessions(sid -> true, false);
   }
 
   /**
-   * Exports the sessions that {@code which} selects; those that moved away
-   * (a ring given by the router) are forgotten by their workers afterwards.
+   * A checkpoint: exports every session's state as {@link #exportSessions()}
+   * does, marked as a checkpoint, which stays in the store while this node
+   * keeps serving the session (a drain's export is cleared by the next call
+   * here, since the worker's state is newer). If this node crashes, the
+   * session's next owner imports the last checkpoint.
    */
-  public Future<JsonObject> exportSessions(java.util.function.Predicate<String> which) {
+  public Future<JsonObject> checkpointSessions() {
+    return exportSessions(sid -> true, true);
+  }
+
+  /** Exports the sessions that {@code which} selects. */
+  public Future<JsonObject> exportSessions(java.util.function.Predicate<String> which, boolean checkpoint) {
     if (Vertx.currentContext() != context) {
       Promise<JsonObject> p = Promise.promise();
-      context.runOnContext(v -> exportSessions(which).onComplete(p));
+      context.runOnContext(v -> exportSessions(which, checkpoint).onComplete(p));
       return p.future();
     }
     int[] counts = new int[3];
@@ -296,7 +304,7 @@ public final class ProcessSupervisor {
           if (!which.test(sid)) {
             continue;
           }
-          chain = chain.transform(ar -> exportOne(pool, w, sid).map(r -> {
+          chain = chain.transform(ar -> exportOne(pool, w, sid, checkpoint).map(r -> {
             counts[r]++;
             return (Void) null;
           }));
@@ -309,14 +317,15 @@ public final class ProcessSupervisor {
   }
 
   /** 0 = exported, 1 = nothing to export, 2 = failed. */
-  private Future<Integer> exportOne(WorkerPool pool, WorkerProcess w, String sessionId) {
-    return execute(exportRequest(pool, sessionId, "handoff-"), w.id).compose(reply -> {
+  private Future<Integer> exportOne(WorkerPool pool, WorkerProcess w, String sessionId, boolean checkpoint) {
+    return execute(exportRequest(pool, sessionId, checkpoint ? "checkpoint-" : "handoff-"), w.id).compose(reply -> {
       String data = reply.getValue("result") == null ? null : reply.getString("result");
       if (data == null) {
         return Future.succeededFuture(1);
       }
       return vertx.eventBus().request(Addresses.SESSION_PREFIX + "handoff.put", new JsonObject()
-          .put("id", sessionId).put("data", data).put("node", config.nodeId()).put("worker", w.id)).map(m -> 0);
+          .put("id", sessionId).put("data", data).put("node", config.nodeId()).put("worker", w.id)
+          .put("checkpoint", checkpoint)).map(m -> 0);
     }).recover(t -> {
       LOG.warn("Could not hand off session {} from worker {}: {}", sessionId, w.id, t.getMessage());
       return Future.succeededFuture(2);

@@ -3,6 +3,7 @@ package io.snakepit.supervisor;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
@@ -23,6 +24,8 @@ import java.util.UUID;
  * {@link SupervisorConfig} in JSON.
  */
 public class ProcessSupervisorVerticle extends VerticleBase {
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProcessSupervisorVerticle.class);
 
   private ProcessSupervisor supervisor;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
@@ -66,7 +69,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
             : new JsonObject().put("error", String.valueOf(ar.cause()))))));
     if (cfg.checkpointIntervalMs() > 0) {
       // Off by default: a periodic export lets an adapter's state survive a crash of its node too.
-      checkpointTimer = vertx.setPeriodic(cfg.checkpointIntervalMs(), t -> supervisor.exportSessions());
+      checkpointTimer = vertx.setPeriodic(cfg.checkpointIntervalMs(), t -> supervisor.checkpointSessions());
     }
     // Cluster-wide: the new owner of a session pulls its Python-side state from here before running it.
     consumers.add(eb.<JsonObject>consumer(Addresses.node(cfg.nodeId(), "handover"), m -> {
@@ -111,11 +114,30 @@ public class ProcessSupervisorVerticle extends VerticleBase {
         .compose(reply -> session.served(reply.getString("worker")).map(reply))
         .onComplete(ar -> {
           if (ar.succeeded()) {
+            CorrelatedLog.with(cid, () -> LOG.debug("Call {} on pool {} ran on worker {}", req.tool(), req.pool(),
+                ar.result().getString("worker")));
             msg.reply(ar.result());
           } else {
-            SnakepitException.from(ar.cause()).withCorrelationId(cid).failMessage(msg);
+            SnakepitException e = SnakepitException.from(ar.cause()).withCorrelationId(cid);
+            logFailure(req, e);
+            e.failMessage(msg);
           }
         });
+  }
+
+  /**
+   * One line per failed call, with its correlation id: what the node did
+   * about a call shows next to what its Python worker logged for it.
+   * Failures the node caused or met (5xx) are warnings; the caller's are info.
+   */
+  static void logFailure(ExecuteRequest req, SnakepitException e) {
+    CorrelatedLog.with(e.correlationId(), () -> {
+      if (e.errorCode().httpStatus() >= 500 && e.errorCode() != ErrorCode.TOOL_FAILED) {
+        LOG.warn("Call {} on pool {} failed: {}: {}", req.tool(), req.pool(), e.errorCode().code(), e.getMessage());
+      } else {
+        LOG.info("Call {} on pool {} failed: {}: {}", req.tool(), req.pool(), e.errorCode().code(), e.getMessage());
+      }
+    });
   }
 
   private void onStreamOpen(Message<JsonObject> msg) {

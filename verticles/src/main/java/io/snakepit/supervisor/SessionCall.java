@@ -1,6 +1,7 @@
 package io.snakepit.supervisor;
 
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
@@ -59,8 +60,9 @@ final class SessionCall {
           boolean here = nodeId.equals(lastNode) && lastWorker != null && supervisor.isAlive(lastWorker);
           boolean pending = m.body().getBoolean("handoff_pending", false);
           if (here) {
-            if (pending) {
-              // This node served the session since the export: its worker's state is newer than the blob.
+            if (pending && !m.body().getBoolean("handoff_checkpoint", false)) {
+              // This node served the session since its drain's export: its worker's state is newer than the
+              // blob. A checkpoint stays, though: it is what survives if this node crashes.
               clearHandoff();
             }
             return Future.succeededFuture(lastWorker);
@@ -92,7 +94,8 @@ final class SessionCall {
           return importState(h.getString("data"));
         })
         .recover(t -> {
-          LOG.warn("Importing the handed-off state of session {} failed: {}", sid, t.getMessage());
+          CorrelatedLog.with(request.correlationId(),
+              () -> LOG.warn("Importing the handed-off state of session {} failed: {}", sid, t.getMessage()));
           return Future.succeededFuture((String) null);
         });
   }
@@ -109,7 +112,8 @@ final class SessionCall {
             + "handoff.clear", new JsonObject().put("id", sid), options())
         .map(v -> r.getString("worker")))
         .recover(t -> {
-          LOG.warn("Importing the state of session {} failed: {}", sid, t.getMessage());
+          CorrelatedLog.with(request.correlationId(),
+              () -> LOG.warn("Importing the state of session {} failed: {}", sid, t.getMessage()));
           return Future.succeededFuture((String) null);
         });
   }

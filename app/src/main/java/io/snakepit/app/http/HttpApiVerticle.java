@@ -131,7 +131,16 @@ public final class HttpApiVerticle extends VerticleBase {
     api.getRoute("listWorkers").addHandler(ctx -> ask(ctx, Addresses.WORKERS));
     api.getRoute("listPools").addHandler(ctx -> ask(ctx, Addresses.POOLS));
     api.getRoute("getCluster").addHandler(ctx -> ask(ctx, Addresses.CLUSTER_VIEW));
-    api.getRoute("drainNode").addHandler(ctx -> ask(ctx, Addresses.DRAIN));
+    // A full drain, as on SIGTERM: the node answers 202, then drains and stops.
+    api.getRoute("drainNode").addHandler(ctx -> vertx.eventBus().<JsonObject>request(Addresses.STOP,
+        new JsonObject(), options(ctx)).onComplete(ar -> {
+          if (ar.succeeded()) {
+            ctx.response().setStatusCode(202);
+            ctx.json(ar.result().body());
+          } else {
+            fail(ctx, SnakepitException.from(ar.cause()));
+          }
+        }));
     new HealthRoutes(vertx, nodeId, health, readinessChecks).mount(api);
     new SessionRoutes(vertx).mount(api);
     Router router = api.createRouter();

@@ -1,6 +1,5 @@
 package io.snakepit.tests.bench;
 
-import com.hazelcast.config.Config;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
 import io.snakepit.client.SnakepitClient;
@@ -10,7 +9,6 @@ import io.snakepit.tests.harness.NodeProcess;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
@@ -37,19 +35,9 @@ public final class ClusterBenchmark {
     int n = Integer.getInteger("n", 20_000);
     int inflight = Integer.getInteger("inflight", 64);
     try (Cluster cluster = new Cluster().start(3)) {
-      Config hz = new Config().setClusterName(cluster.name());
-      hz.getNetworkConfig().setPort(Cluster.port()).setPortAutoIncrement(false);
-      hz.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
-      var tcp = hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true);
-      cluster.members().forEach(tcp::addMember);
-      hz.setProperty("hazelcast.logging.type", "slf4j");
-      // A lite member: it holds no partitions, so the nodes own all the data, as in production.
-      hz.setLiteMember(true);
-      io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.configure(hz, new JsonObject());
-      HazelcastClusterManager mgr = new HazelcastClusterManager(hz);
-      VertxOptions options = new VertxOptions();
-      options.getEventBusOptions().setHost("127.0.0.1").setClusterPublicHost("127.0.0.1");
-      Vertx vertx = Vertx.builder().with(options).withClusterManager(mgr).buildClustered().await();
+      Vertx vertx = cluster.joinAsApplication();
+      HazelcastClusterManager mgr = (HazelcastClusterManager) ((io.vertx.core.internal.VertxInternal) vertx)
+          .clusterManager();
       try {
         SnakepitClient client = SnakepitClient.create(vertx);
         System.err.println("creating " + sessions + " sessions ...");
@@ -83,7 +71,23 @@ public final class ClusterBenchmark {
         row("Vert.x clustered AsyncMap get", vertx, n, inflight, i -> async.get("k" + (i % 1000)));
         row("Vert.x clustered AsyncMap put", vertx, n, inflight, i -> async.put("k" + (i % 1000), "x" + i));
 
-        // The routing hop: the same session call sent to its owner, and to another node.
+        // The routing hop over the event bus: a call in a session sent by SnakepitClient straight to the
+        // session's owner (the client holds the ring: one hop), against the same call sent to a node that
+        // is not the owner, which forwards it (two hops). 1,000 sessions, their owners read once.
+        int hopSessions = Math.min(1_000, sessions);
+        List<String> notOwner = new ArrayList<>();
+        for (int i = 0; i < hopSessions; i++) {
+          String owner = Http.getJson(cluster.node(0).baseUrl() + "/v1/sessions/" + ids.get(i)).getString("owner");
+          notOwner.add(cluster.nodes().stream().map(NodeProcess::nodeId).filter(id -> !id.equals(owner))
+              .findFirst().orElseThrow());
+        }
+        row("execute no-op in a session: SnakepitClient → owner (one hop)", vertx, n, inflight,
+            i -> client.execute(new io.snakepit.client.Call("noop").session(ids.get(i % hopSessions))));
+        row("execute no-op in a session: sent to another node, forwarded to the owner", vertx, n, inflight,
+            i -> vertx.eventBus().request(io.snakepit.contract.Addresses.node(notOwner.get(i % hopSessions),
+                "execute"), new JsonObject().put("tool", "noop").put("session_id", ids.get(i % hopSessions))));
+
+        // The routing hop over HTTP: the same session call sent to its owner, and to another node.
         NodeProcess entry = cluster.node(0);
         String local = null;
         String remote = null;

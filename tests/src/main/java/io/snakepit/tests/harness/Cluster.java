@@ -113,6 +113,29 @@ public final class Cluster implements AutoCloseable {
     return ring;
   }
 
+  /**
+   * A clustered Vert.x in this JVM that joins the cluster as a Hazelcast lite
+   * member (it holds no data, so the nodes own all of it, as in production),
+   * the way a Vert.x application that uses {@code SnakepitClient} joins.
+   * The caller closes it.
+   */
+  public io.vertx.core.Vertx joinAsApplication() throws Exception {
+    com.hazelcast.config.Config hz = new com.hazelcast.config.Config().setClusterName(name);
+    hz.getNetworkConfig().setPort(port()).setPortAutoIncrement(false);
+    hz.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
+    var tcp = hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true);
+    members().forEach(tcp::addMember);
+    hz.setProperty("hazelcast.logging.type", "slf4j");
+    hz.setLiteMember(true);
+    // The session map's serialization must be known to every member, lite ones included.
+    io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.configure(hz, new JsonObject());
+    io.vertx.core.VertxOptions options = new io.vertx.core.VertxOptions();
+    options.getEventBusOptions().setHost("127.0.0.1").setClusterPublicHost("127.0.0.1");
+    return io.vertx.core.Vertx.builder().with(options)
+        .withClusterManager(new io.vertx.spi.cluster.hazelcast.HazelcastClusterManager(hz)).buildClustered()
+        .await();
+  }
+
   /** The cluster's name, for a member that joins from outside (a benchmark, a client application). */
   public String name() {
     return name;

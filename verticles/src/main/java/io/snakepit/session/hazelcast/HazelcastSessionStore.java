@@ -448,6 +448,18 @@ public final class HazelcastSessionStore implements SessionStore {
     return blocking(this::exactCount);
   }
 
+  @Override
+  public Future<java.util.Map<String, Long>> countByOwner(java.util.function.Function<String, String> ownerOf) {
+    // localKeySet: the keys whose primary partition is on this member, so the members' counts add up.
+    return blocking(() -> {
+      java.util.Map<String, Long> counts = new java.util.HashMap<>();
+      for (String id : map.localKeySet(Predicates.equal(StoredSession.DELETED, false))) {
+        counts.merge(ownerOf.apply(id), 1L, Long::sum);
+      }
+      return counts;
+    });
+  }
+
   /** Blocking: live sessions, counted on the members. */
   private long exactCount() {
     Long n = map.aggregate(Aggregators.count(), Predicates.equal(StoredSession.DELETED, false));

@@ -301,6 +301,20 @@ public final class MemorySessionStore implements SessionStore {
   }
 
   @Override
+  public Future<java.util.Map<String, Long>> countByOwner(java.util.function.Function<String, String> ownerOf) {
+    return vertx.executeBlocking(() -> {
+      long now = System.currentTimeMillis();
+      java.util.Map<String, Long> counts = new java.util.HashMap<>();
+      for (Session s : live.values()) {
+        if (!s.isExpired(now)) {
+          counts.merge(ownerOf.apply(s.id()), 1L, Long::sum);
+        }
+      }
+      return counts;
+    }, false);
+  }
+
+  @Override
   public Future<JsonObject> stats() {
     return Future.succeededFuture(new JsonObject().put("adapter", name()).put("count", liveCount.get())
         .put("tombstones", tombstones.size()).put("operations", operations.get()).put("failures", failures.get())
