@@ -5,8 +5,6 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 import io.micrometer.core.instrument.Timer;
-import io.snakepit.config.ConfigException;
-import io.snakepit.config.ConfigReader;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -22,7 +20,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -36,7 +33,8 @@ import java.util.function.Function;
  * {@link Addresses#EVENTS}.
  *
  * <p>Configuration: {@code {"node-id", "data-dir", "sessions": {"adapter", "limits",
- * "sweep-interval-ms", "tombstone-ttl-s", "<adapter>": {...}}}}.
+ * "sweep-interval-ms", "tombstone-ttl-s", "<adapter>": {...}}}}, read by
+ * {@link SessionConfig#fromJson}.
  */
 public class SessionStoreVerticle extends VerticleBase {
 
@@ -66,33 +64,13 @@ public class SessionStoreVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    SessionSettings settings;
-    SessionStoreFactory factory;
-    JsonObject adapterConfig;
+    SessionConfig cfg;
     try {
-      JsonObject cfg = config();
-      String nodeId = cfg.getString("node-id");
-      if (nodeId == null) {
-        throw new ConfigException("node-id is required");
-      }
-      ConfigReader r = new ConfigReader(cfg.getJsonObject("sessions", new JsonObject()), "sessions");
-      String adapter = r.string("adapter", "memory");
-      SessionLimits limits = SessionLimits.fromJson(r.object("limits"), "sessions.limits");
-      long sweep = r.longValue("sweep-interval-ms", 1000, 10, 3_600_000);
-      long tombstoneTtl = r.longValue("tombstone-ttl-s", 3600, 1, 30 * 86_400L) * 1000;
-      factory = findFactory(adapter);
-      adapterConfig = r.object(factory.name());
-      // Other adapters' sections may be present (a shared config); they are theirs to check.
-      for (SessionStoreFactory f : ServiceLoader.load(SessionStoreFactory.class)) {
-        r.has(f.name());
-      }
-      r.rejectUnknownKeys();
-      settings = new SessionSettings(nodeId, new HybridLogicalClock(), limits, cfg.getString("data-dir"), sweep,
-          tombstoneTtl);
+      cfg = SessionConfig.fromJson(config());
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
-    return factory.create(vertx, settings, adapterConfig).onSuccess(s -> {
+    return cfg.factory().create(vertx, cfg.settings(), cfg.adapterConfig()).onSuccess(s -> {
       store = s;
       store.setListener(new EventPublisher());
       register();
@@ -101,20 +79,6 @@ public class SessionStoreVerticle extends VerticleBase {
       refreshCount();
       countTimer = vertx.setPeriodic(COUNT_REFRESH_MS, t -> refreshCount());
     });
-  }
-
-  /** Finds an adapter by name, or by the class name of its factory. */
-  static SessionStoreFactory findFactory(String adapter) {
-    List<String> known = new ArrayList<>();
-    for (SessionStoreFactory f : ServiceLoader.load(SessionStoreFactory.class)) {
-      if (f.name().equals(adapter) || f.getClass().getName().equals(adapter)) {
-        return f;
-      }
-      known.add(f.name());
-    }
-    throw new ConfigException("sessions.adapter \"" + adapter + "\" is not a known session adapter; known: "
-        + String.join(", ", known) + " (custom adapters are found through META-INF/services/"
-        + SessionStoreFactory.class.getName() + ")");
   }
 
   private void refreshCount() {

@@ -13,19 +13,19 @@ class SessionStoreFactoryLookupTest {
 
   @Test
   void findsACustomAdapterRegisteredInMetaInfServices() {
-    assertThat(SessionStoreVerticle.findFactory("test-treemap")).isInstanceOf(SynchronizedMapSessionStoreFactory.class);
-    assertThat(SessionStoreVerticle.findFactory(SynchronizedMapSessionStoreFactory.class.getName()))
+    assertThat(SessionConfig.findFactory("test-treemap")).isInstanceOf(SynchronizedMapSessionStoreFactory.class);
+    assertThat(SessionConfig.findFactory(SynchronizedMapSessionStoreFactory.class.getName()))
         .isInstanceOf(SynchronizedMapSessionStoreFactory.class);
   }
 
   @Test
   void findsTheBuiltInMemoryAdapter() {
-    assertThat(SessionStoreVerticle.findFactory("memory")).isInstanceOf(MemorySessionStoreFactory.class);
+    assertThat(SessionConfig.findFactory("memory")).isInstanceOf(MemorySessionStoreFactory.class);
   }
 
   @Test
   void aMistypedNameListsTheKnownAdapters() {
-    assertThatThrownBy(() -> SessionStoreVerticle.findFactory("test-tremap"))
+    assertThatThrownBy(() -> SessionConfig.findFactory("test-tremap"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("\"test-tremap\"")
         .hasMessageContaining("known:")

@@ -112,6 +112,11 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
   }
 
   @Override
+  public void validate(JsonObject config, SessionSettings settings) {
+    Options.parse(config);
+  }
+
+  @Override
   public Future<SessionStore> create(Vertx vertx, SessionSettings settings, JsonObject config) {
     Options options;
     try {

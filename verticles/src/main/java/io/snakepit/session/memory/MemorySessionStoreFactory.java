@@ -1,5 +1,6 @@
 package io.snakepit.session.memory;
 
+import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
 import io.snakepit.session.SessionSettings;
 import io.snakepit.session.SessionStore;
@@ -22,29 +23,41 @@ public final class MemorySessionStoreFactory implements SessionStoreFactory {
     return "memory";
   }
 
+  /** The adapter's own settings, read from {@code sessions.memory}. */
+  private record Options(boolean persistent, SessionFile.Durability durability, long writeBehindMs) {
+
+    static Options parse(JsonObject config, SessionSettings settings) {
+      ConfigReader r = new ConfigReader(config, "sessions.memory");
+      boolean persistent = r.bool("persistence", settings.dataDir() != null);
+      String d = r.oneOf("durability", "commit", "commit", "sync", "write-behind");
+      long writeBehindMs = r.longValue("write-behind-ms", 100, 0, 60_000);
+      r.rejectUnknownKeys();
+      if (persistent && settings.dataDir() == null) {
+        throw new ConfigException("sessions.memory.persistence needs a data-dir");
+      }
+      return new Options(persistent, SessionFile.Durability.valueOf(d.toUpperCase().replace('-', '_')),
+          writeBehindMs);
+    }
+  }
+
+  @Override
+  public void validate(JsonObject config, SessionSettings settings) {
+    Options.parse(config, settings);
+  }
+
   @Override
   public Future<SessionStore> create(Vertx vertx, SessionSettings settings, JsonObject config) {
-    SessionFile.Durability durability;
-    boolean persistent;
-    long writeBehindMs;
+    Options o;
     try {
-      ConfigReader r = new ConfigReader(config, "sessions.memory");
-      persistent = r.bool("persistence", settings.dataDir() != null);
-      String d = r.oneOf("durability", "commit", "commit", "sync", "write-behind");
-      writeBehindMs = r.longValue("write-behind-ms", 100, 0, 60_000);
-      r.rejectUnknownKeys();
-      durability = SessionFile.Durability.valueOf(d.toUpperCase().replace('-', '_'));
-      if (persistent && settings.dataDir() == null) {
-        throw new io.snakepit.config.ConfigException("sessions.memory.persistence needs a data-dir");
-      }
+      o = Options.parse(config, settings);
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
     return vertx.executeBlocking(() -> {
       MemorySessionStore store = new MemorySessionStore(vertx, settings);
-      if (persistent) {
-        store.attach(new SessionFile(Path.of(settings.dataDir(), "sessions.mv.db"), durability, writeBehindMs,
-            store::stored));
+      if (o.persistent()) {
+        store.attach(new SessionFile(Path.of(settings.dataDir(), "sessions.mv.db"), o.durability(),
+            o.writeBehindMs(), store::stored));
       }
       store.open();
       return store;
