@@ -3,6 +3,7 @@ package io.snakepit.app;
 import io.snakepit.app.http.HealthConfig;
 import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
+import io.snakepit.session.SessionConfig;
 import io.snakepit.supervisor.SupervisorConfig;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -114,8 +115,31 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     // Validate the supervisor's part now, so every error surfaces before anything starts.
     SupervisorConfig.fromJson(sup);
     JsonObject sess = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("sessions", sessions);
+    // The same parser the session-storage verticle starts from: sessions.* (limits, adapter sections) fail here.
+    SessionConfig.fromJson(sess);
+    validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
         health);
+  }
+
+  /**
+   * Checks {@code routing.*} against the bounds that {@code RoutingVerticle} applies
+   * when it starts, so that a mistake stops the node before it joins a cluster. The
+   * verticle reads its own configuration, so these bounds are kept in step with it by
+   * hand, and ConfigValidationTest checks that both accept and refuse the same values.
+   * {@code node-id} and {@code http} are not keys of the file: the node sets them.
+   */
+  static void validateRouting(JsonObject routing) {
+    ConfigReader r = new ConfigReader(routing, "routing");
+    long heartbeatMs = r.longValue("heartbeat-ms", 500, 10, 60_000);
+    long failureTimeoutMs = r.longValue("failure-timeout-ms", 5_000, 50, 600_000);
+    r.longValue("forward-retry-ms", 15_000, 0, 600_000);
+    r.intValue("max-hops", 3, 1, 16);
+    r.rejectUnknownKeys();
+    if (failureTimeoutMs <= heartbeatMs) {
+      throw new ConfigException(r.key("failure-timeout-ms") + " must exceed heartbeat-ms (" + heartbeatMs + "), got "
+          + failureTimeoutMs);
+    }
   }
 }
