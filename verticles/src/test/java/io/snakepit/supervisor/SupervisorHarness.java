@@ -28,10 +28,24 @@ final class SupervisorHarness implements AutoCloseable {
 
   static final Duration DEADLINE = Duration.ofSeconds(30);
 
+  /** The Python adapters shared with python-worker's own tests; a pool's {@code python-path}. */
+  static final String TEST_ADAPTERS = Path.of("..", "python-worker", "tests", "sample_adapters")
+      .toAbsolutePath().normalize().toString();
+
+  /** An adapter that reports what a worker cannot show from outside, and misbehaves on request. */
+  static final String SUPERVISION_ADAPTER = "supervision_adapter:SupervisionAdapter";
+
+  /** Pool settings for {@link #SUPERVISION_ADAPTER}. */
+  static JsonObject supervisionPool(int size) {
+    return new JsonObject().put("size", size).put("adapter", SUPERVISION_ADAPTER).put("python-path", TEST_ADAPTERS);
+  }
+
   final Vertx vertx;
   final Path dataDir;
   final ProcessSupervisorVerticle verticle = new ProcessSupervisorVerticle();
   String deploymentId;
+  /** The worker pids seen before {@link #undeploy}, which {@link #close} checks are gone. */
+  private List<Long> pidsAtUndeploy;
 
   SupervisorHarness() throws IOException {
     vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)).build();
@@ -40,8 +54,12 @@ final class SupervisorHarness implements AutoCloseable {
 
   /** A config with one pool named {@code default}, with the given pool settings. */
   JsonObject config(JsonObject pool) {
-    return new JsonObject().put("node-id", "test-node").put("data-dir", dataDir.toString())
-        .put("pools", new JsonObject().put("default", pool));
+    return configWithPools(new JsonObject().put("default", pool));
+  }
+
+  /** A config with these pools ({@code {name: settings}}), in this order. */
+  JsonObject configWithPools(JsonObject pools) {
+    return new JsonObject().put("node-id", "test-node").put("data-dir", dataDir.toString()).put("pools", pools);
   }
 
   SupervisorHarness start(JsonObject pool) {
@@ -82,9 +100,21 @@ final class SupervisorHarness implements AutoCloseable {
     return onContext(() -> supervisor().pools().getJsonObject(0).copy());
   }
 
+  /** The pool with this name, as {@code GET /v1/pools} shows it. */
+  JsonObject pool(String name) {
+    return onContext(() -> supervisor().pool(name).toJson().copy());
+  }
+
   List<Long> readyPids() {
     return workers().stream().map(o -> (JsonObject) o).filter(w -> "ready".equals(w.getString("state")))
         .map(w -> w.getLong("pid")).toList();
+  }
+
+  /** Ids of the ready workers of one pool. */
+  List<String> readyIds(String pool) {
+    return workers().stream().map(o -> (JsonObject) o)
+        .filter(w -> pool.equals(w.getString("pool")) && "ready".equals(w.getString("state")))
+        .map(w -> w.getString("id")).toList();
   }
 
   /** Executes and waits; failures are returned, not thrown, so tests can inspect them. */
@@ -94,6 +124,11 @@ final class SupervisorHarness implements AutoCloseable {
 
   Future<JsonObject> execute(String tool, JsonObject args, long timeoutMs) {
     return supervisor().execute(new ExecuteRequest(null, tool, args, timeoutMs, null, "cid-test"));
+  }
+
+  /** Executes on a named pool; {@code null} means the node's first pool. */
+  Future<JsonObject> executeOn(String pool, String tool, JsonObject args) {
+    return supervisor().execute(new ExecuteRequest(pool, tool, args, 0, null, "cid-test"));
   }
 
   static <T> T await(Future<T> f) {
@@ -137,9 +172,19 @@ final class SupervisorHarness implements AutoCloseable {
     return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
   }
 
+  private List<Long> pids() {
+    return workers().stream().map(o -> ((JsonObject) o).getLong("pid")).filter(p -> p > 0).toList();
+  }
+
+  /** Stops the supervisor as a node's shutdown does: drain, then SHUTDOWN, SIGTERM, SIGKILL. */
+  Future<Void> undeploy() {
+    pidsAtUndeploy = pids();
+    return vertx.undeploy(deploymentId);
+  }
+
   @Override
   public void close() throws Exception {
-    List<Long> pids = workers().stream().map(o -> ((JsonObject) o).getLong("pid")).filter(p -> p > 0).toList();
+    List<Long> pids = pidsAtUndeploy != null ? pidsAtUndeploy : verticle.supervisor() == null ? List.of() : pids();
     try {
       vertx.close().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
     } finally {
