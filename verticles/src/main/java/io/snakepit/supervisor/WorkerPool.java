@@ -42,6 +42,7 @@ public final class WorkerPool {
   private boolean stopping;
   private int cursor;
   private long heartbeatTimer = -1;
+  private boolean measuringRss;
   private long restarts;
   private long recycles;
   private long crashes;
@@ -321,7 +322,44 @@ public final class WorkerPool {
     for (WorkerProcess w : new ArrayList<>(retiring)) {
       w.tick(now);
     }
+    measureRss();
     refreshMetrics();
+  }
+
+  /**
+   * Reads every live worker's RSS from the OS, off the event loop; the next
+   * heartbeat's {@link WorkerProcess#tick} compares it with max-rss-mb. At most
+   * one read per pool is under way, so a slow disk cannot pile them up.
+   */
+  private void measureRss() {
+    if (!ProcessMemory.SUPPORTED || measuringRss) {
+      return;
+    }
+    List<WorkerProcess> live = new ArrayList<>();
+    for (WorkerProcess w : allWorkers()) {
+      if (w.pid > 0 && (w.isReady() || w.state == WorkerProcess.State.DRAINING)) {
+        live.add(w);
+      }
+    }
+    if (live.isEmpty()) {
+      return;
+    }
+    long[] pids = live.stream().mapToLong(w -> w.pid).toArray();
+    measuringRss = true;
+    supervisor.context().<long[]>executeBlocking(() -> {
+      long[] rss = new long[pids.length];
+      for (int i = 0; i < pids.length; i++) {
+        rss[i] = ProcessMemory.rssBytes(pids[i]);
+      }
+      return rss;
+    }, false).onComplete(ar -> {
+      measuringRss = false;
+      if (ar.succeeded()) {
+        for (int i = 0; i < pids.length; i++) {
+          live.get(i).rssFromOs(pids[i], ar.result()[i]);
+        }
+      }
+    });
   }
 
   /** Snapshots workers by state, queue depth and degradation for the gauges. */

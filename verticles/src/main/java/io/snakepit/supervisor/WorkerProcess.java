@@ -45,7 +45,10 @@ final class WorkerProcess {
   long readyAtMillis;
   long requestsServed;
   long lastPongNanos;
+  /** Resident memory: read from the OS where it can be ({@link ProcessMemory}), else as the worker reports it. */
   long rssBytes;
+  /** Whether {@link #rssBytes} came from the OS; then the worker's own figure is ignored. */
+  private boolean rssMeasured;
   /** Why the node ended this worker, when it did; {@code null} means it died by itself. */
   String killReason;
   JsonArray tools = new JsonArray();
@@ -343,7 +346,7 @@ final class WorkerProcess {
       case PONG -> {
         lastPongNanos = System.nanoTime();
         Long rss = f.body().getLong("rss");
-        if (rss != null) {
+        if (rss != null && !rssMeasured) {
           rssBytes = rss;
         }
       }
@@ -418,6 +421,14 @@ final class WorkerProcess {
   }
 
   // ---- heartbeats and recycling ----------------------------------------------------------------
+
+  /** The pool read this process's RSS from the OS; it overrides what the worker reports from now on. */
+  void rssFromOs(long pid, long bytes) {
+    if (bytes >= 0 && pid == this.pid && state != State.DEAD) {
+      rssBytes = bytes;
+      rssMeasured = true;
+    }
+  }
 
   /** Called every heartbeat interval; returns why the worker should be recycled, or null. */
   String tick(long nowNanos) {

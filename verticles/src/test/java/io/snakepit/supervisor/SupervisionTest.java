@@ -4,7 +4,9 @@ import static io.snakepit.supervisor.SupervisorHarness.alive;
 import static io.snakepit.supervisor.SupervisorHarness.await;
 import static io.snakepit.supervisor.SupervisorHarness.awaitFailure;
 import static io.snakepit.supervisor.SupervisorHarness.eventually;
+import static io.snakepit.supervisor.SupervisorHarness.supervisionPool;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
@@ -105,12 +107,33 @@ class SupervisionTest {
   }
 
   @Test
-  void recyclesAWorkerPastMaxRss() throws Exception {
-    JsonObject cfg = pool(1).put("max-rss-mb", 1).put("heartbeat-ms", 100);
+  void recyclesAWorkerPastMaxRssAsTheOsMeasuresIt() throws Exception {
+    assumeTrue(ProcessMemory.SUPPORTED, "the node reads RSS from /proc; elsewhere it trusts the worker's PONG");
+    // The worker under-reports its RSS (4 KiB in every PONG): only the node's own reading can see it grow.
+    JsonObject cfg = supervisionPool(1).put("max-rss-mb", 100).put("heartbeat-ms", 100)
+        .put("env", new JsonObject().put("SUPERVISION_ADAPTER_FAKE_RSS", 4096));
     try (SupervisorHarness h = new SupervisorHarness().start(cfg)) {
+      List<JsonObject> recycled = new CopyOnWriteArrayList<>();
+      h.vertx.eventBus().<JsonObject>consumer(Addresses.EVENTS, m -> {
+        if ("worker.recycled".equals(m.body().getString("type"))) {
+          recycled.add(m.body());
+        }
+      });
       long first = h.readyPids().get(0);
-      eventually("the worker is recycled for its RSS", () -> h.pool().getLong("recycles") >= 1);
+      eventually("the node has read the worker's RSS from the OS",
+          () -> h.workers().getJsonObject(0).getLong("rss_bytes") > 1 << 20);
+      assertThat(h.workers().getJsonObject(0).getLong("rss_bytes")).isLessThan(100L << 20);
+      assertThat(h.pool().getLong("recycles")).isZero();
+
+      assertThat(await(h.execute("hold_memory", new JsonObject().put("mb", 200))).getInteger("result"))
+          .isEqualTo(200);
+      eventually("the worker is recycled for its RSS", () -> !recycled.isEmpty());
+      assertThat(recycled.get(0).getLong("pid")).isEqualTo(first);
+      assertThat(recycled.get(0).getString("reason")).contains("over max-rss-mb=100");
+      assertThat(recycled.get(0).getLong("rss_bytes")).isGreaterThan(200L << 20);
       eventually("the old one is gone", () -> !alive(first));
+      eventually("a fresh one serves", () -> h.readyPids().size() == 1 && !h.readyPids().contains(first));
+      assertThat(h.pool().getLong("crashes")).isZero();
     }
   }
 
@@ -128,15 +151,15 @@ class SupervisionTest {
 
   @Test
   void gracefulStopLetsInFlightCallsFinish() throws Exception {
-    SupervisorHarness h = new SupervisorHarness().start(pool(1).put("drain-timeout-ms", 20_000));
-    long pid = h.readyPids().get(0);
-    Future<JsonObject> call = h.execute("sleep", new JsonObject().put("ms", 500), 60_000);
-    eventually("the call runs", () -> h.workers().getJsonObject(0).getInteger("inflight") == 1);
-    Future<Void> undeploy = h.vertx.undeploy(h.deploymentId);
-    assertThat(await(call).getJsonObject("result").getInteger("slept_ms")).isEqualTo(500);
-    await(undeploy);
-    assertThat(alive(pid)).isFalse();
-    h.vertx.close().toCompletionStage().toCompletableFuture().join();
+    try (SupervisorHarness h = new SupervisorHarness().start(pool(1).put("drain-timeout-ms", 20_000))) {
+      long pid = h.readyPids().get(0);
+      Future<JsonObject> call = h.execute("sleep", new JsonObject().put("ms", 500), 60_000);
+      eventually("the call runs", () -> h.workers().getJsonObject(0).getInteger("inflight") == 1);
+      Future<Void> undeploy = h.undeploy();
+      assertThat(await(call).getJsonObject("result").getInteger("slept_ms")).isEqualTo(500);
+      await(undeploy);
+      assertThat(alive(pid)).isFalse();
+    }
   }
 
   @Test
