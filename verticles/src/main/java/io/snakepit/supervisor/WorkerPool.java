@@ -247,15 +247,19 @@ public final class WorkerPool {
     metrics.crashed();
     boolean neverReady = was == WorkerProcess.State.STARTING;
     String why = w.killReason != null ? w.killReason : "exit code " + exitCode;
-    LOG.warn("Worker {} {} ({}); restarting", w.id, neverReady ? "failed to start" : "died", why);
-    supervisor.publish("worker.crashed", w.toJson().put("exit_code", exitCode).put("reason", why)
-        .put("stderr", stderr));
     long now = System.currentTimeMillis();
     recentFailures.addLast(now);
     while (!recentFailures.isEmpty() && now - recentFailures.peekFirst() > config.restartWindowMs()) {
       recentFailures.removeFirst();
     }
-    if (!degraded && recentFailures.size() > config.restartMax()) {
+    boolean degrades = !degraded && recentFailures.size() > config.restartMax();
+    // Degraded pools keep probing, but only at the slowest pace, so they heal without looping hot.
+    long delay = degraded || degrades ? config.backoffMaxMs()
+        : Math.min(config.backoffMaxMs(), backoffMs[w.slot] == 0 ? config.backoffMinMs() : backoffMs[w.slot] * 2);
+    LOG.warn("Worker {} {} ({}); restarting", w.id, neverReady ? "failed to start" : "died", why);
+    supervisor.publish("worker.crashed", w.toJson().put("exit_code", exitCode).put("reason", why)
+        .put("stderr", stderr).put("restart_in_ms", delay));
+    if (degrades) {
       degraded = true;
       LOG.error("Pool {} degraded: {} worker failures within {} ms (restart-max={}). Last stderr:\n{}",
           config.name(), recentFailures.size(), config.restartWindowMs(), config.restartMax(), stderr);
@@ -264,9 +268,6 @@ public final class WorkerPool {
       firstReady.tryComplete();
       failQueueIfNoWorkers();
     }
-    // Degraded pools keep probing, but only at the slowest pace, so they heal without looping hot.
-    long delay = degraded ? config.backoffMaxMs()
-        : Math.min(config.backoffMaxMs(), backoffMs[w.slot] == 0 ? config.backoffMinMs() : backoffMs[w.slot] * 2);
     backoffMs[w.slot] = delay;
     slots[w.slot] = null;
     refreshMetrics();
