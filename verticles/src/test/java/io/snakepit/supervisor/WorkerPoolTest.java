@@ -161,12 +161,15 @@ class WorkerPoolTest {
 
   @Test
   void streamsHonourCreditSoASlowConsumerBoundsTheWorker() throws Exception {
-    try (SupervisorHarness h = new SupervisorHarness().start(pool(1))) {
+    // One worker, two calls at once: "produced" reads the generator's progress while the stream is open.
+    JsonObject cfg = SupervisorHarness.supervisionPool(1).put("concurrency", 2).put("drain-timeout-ms", 200)
+        .put("stop-grace-ms", 500);
+    try (SupervisorHarness h = new SupervisorHarness().start(cfg)) {
       List<Object> items = new CopyOnWriteArrayList<>();
       List<String> ends = new CopyOnWriteArrayList<>();
       StreamHandle[] handle = new StreamHandle[1];
       h.onContext(() -> handle[0] = h.supervisor().stream(
-          new ExecuteRequest(null, "count", new JsonObject().put("n", 10), 0, null, "cid-s"),
+          new ExecuteRequest(null, "produce", new JsonObject().put("n", 1_000), 0, null, "cid-s"),
           new StreamObserver() {
             @Override
             public void onItem(Object item) {
@@ -184,19 +187,26 @@ class WorkerPoolTest {
             }
           }, 2));
       eventually("two items arrive", () -> items.size() == 2);
-      // The worker holds the generator while it has no credit: a ping round trip later, still two.
-      long pid = h.readyPids().get(0);
-      assertThat(h.workers().getJsonObject(0).getLong("pid")).isEqualTo(pid);
+      // Asked in the worker itself: the generator has made no more than the credit, however often we look.
+      for (int i = 0; i < 5; i++) {
+        assertThat((Integer) await(h.execute("produced", new JsonObject())).getValue("result")).isEqualTo(2);
+      }
       assertThat(items).hasSize(2);
       assertThat(ends).isEmpty();
       h.onContext(() -> {
-        handle[0].request(100);
+        handle[0].request(3);
+        return null;
+      });
+      eventually("three more items arrive", () -> items.size() == 5);
+      assertThat((Integer) await(h.execute("produced", new JsonObject())).getValue("result")).isEqualTo(5);
+      h.onContext(() -> {
+        handle[0].request(10_000);
         return null;
       });
       eventually("the stream ends", () -> ends.size() == 1);
       assertThat(ends).containsExactly("end");
-      assertThat(items).hasSize(10);
-      assertThat(items.get(9)).isEqualTo(new JsonObject().put("i", 9));
+      assertThat(items).hasSize(1_000);
+      assertThat(items.get(999)).isEqualTo(999);
     }
   }
 
