@@ -13,9 +13,6 @@ import time
 from fakenode import DEMO, TIMEOUT, WORKER_DIR, WORKER_PYTHON, FakeNode, P
 
 FUNCS = "funcs_adapter"
-#: Window for "nothing more happens" checks. These never synchronise anything:
-#: they only give a broken worker the chance to show that it is broken.
-QUIET_S = 0.3
 
 
 def messages(node: FakeNode, **match):
@@ -280,17 +277,15 @@ def run_credit_check(tool_name: str):
         node.send(P.REQUEST, 1, {"tool": tool_name, "args": {"n": 6}, "stream": True, "credit": 2})
         first = [await node.expect(fid=1, types=(P.CHUNK,)) for _ in range(2)]
         assert [f.body["item"] for f in first] == [{"i": 0}, {"i": 1}]
-        # Out of credit: no chunk, and the generator is not even advanced.
-        assert (await node.request(2, "multiply", {"a": 2, "b": 3})).body == {"result": 6}
-        await asyncio.sleep(QUIET_S)
+        # Out of credit: the generator is not even advanced, as the worker itself says. A
+        # chunk is sent only after its item is counted, so none can be on its way either.
+        assert (await node.request(2, "produced", {"name": tool_name})).body == {"result": 2}
         assert node.pending(1) == []
-        produced = [m for m in messages(node) if "producing" in m]
-        assert len(produced) == 2, produced
+        assert len([m for m in messages(node) if "producing" in m]) == 2
         node.send(P.CREDIT, 1, {"n": 1})
         f = await node.expect(fid=1, types=(P.CHUNK,))
         assert f.body["item"] == {"i": 2}
-        await node.request(3, "multiply", {"a": 1, "b": 1})
-        await asyncio.sleep(QUIET_S)
+        assert (await node.request(3, "produced", {"name": tool_name})).body == {"result": 3}
         assert node.pending(1) == []
         node.send(P.CREDIT, 1, {"n": 10})
         items, last = await collect_stream(node, 1)
@@ -823,8 +818,9 @@ def test_all_async_adapter_is_served_from_the_event_loop(harness):
                                  "credit": 2})
         first = [await node.expect(fid=2, types=(P.CHUNK,)) for _ in range(2)]
         assert [f.body["item"] for f in first] == [{"i": 0}, {"i": 1}]
-        await asyncio.sleep(QUIET_S)
-        assert node.pending(2) == []  # out of credit
+        # Out of credit: the generator stopped at two items, so no third chunk exists.
+        assert (await node.request(9, "aproduced")).body == {"result": 2}
+        assert node.pending(2) == []
         node.send(P.CREDIT, 2, {"n": 10})
         items, last = await collect_stream(node, 2)
         assert items == [{"i": 2}, {"i": 3}] and last.type == P.END

@@ -13,6 +13,8 @@ from typing import Any, AsyncIterator, Dict
 from snakepit_worker import Context, tool
 
 CLOSED = []
+#: How many items the current ``acount`` stream has made.
+PRODUCED = {"n": 0}
 
 
 async def on_session_closed(session_id: str) -> None:
@@ -34,9 +36,17 @@ async def asleep(ms: float) -> Dict[str, Any]:
 
 @tool
 async def acount(n: int) -> AsyncIterator[Dict[str, int]]:
-    """Streams {"i": i} for i in range(n)."""
+    """Streams {"i": i} for i in range(n), counting how far it got."""
+    PRODUCED["n"] = 0
     for i in range(n):
+        PRODUCED["n"] = i + 1
         yield {"i": i}
+
+
+@tool
+async def aproduced() -> int:
+    """How many items the current ``acount`` stream has made."""
+    return PRODUCED["n"]
 
 
 @tool

@@ -7,6 +7,8 @@ import logging
 from snakepit_worker import Context, tool
 
 STATE = {"setup_calls": 0, "closed": []}
+#: How many items each logged generator has made, so a test can ask the worker itself.
+PRODUCED = {"gen_logged": 0, "async_gen_logged": 0}
 log = logging.getLogger("funcs_adapter")
 
 
@@ -103,17 +105,27 @@ def big_result(size: int) -> str:
 
 @tool
 def gen_logged(n: int):
-    """Logs before producing each item, to show when the generator is advanced."""
+    """Counts and logs before producing each item, to show when the generator is advanced."""
+    PRODUCED["gen_logged"] = 0
     for i in range(n):
+        PRODUCED["gen_logged"] = i + 1
         log.warning("producing %d", i)
         yield {"i": i}
 
 
 @tool
 async def async_gen_logged(n: int):
+    PRODUCED["async_gen_logged"] = 0
     for i in range(n):
+        PRODUCED["async_gen_logged"] = i + 1
         log.warning("async producing %d", i)
         yield {"i": i}
+
+
+@tool
+def produced(name: str) -> int:
+    """How many items the generator tool ``name`` has made so far."""
+    return PRODUCED[name]
 
 
 @tool
