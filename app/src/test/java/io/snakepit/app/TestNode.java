@@ -13,12 +13,15 @@ import java.util.Comparator;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
-/** A real node in this JVM with real Python workers, its own temp data dir, and a small HTTP client. */
-final class TestNode implements AutoCloseable {
+/**
+ * A real node in this JVM with real Python workers, its own temp data dir, and a small HTTP client.
+ * Public so that the tests of the HTTP package ({@code io.snakepit.app.http}) can start nodes too.
+ */
+public final class TestNode implements AutoCloseable {
 
-  final Node node;
-  final Path dataDir;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  public final Node node;
+  public final Path dataDir;
+  public final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   private TestNode(Node node, Path dataDir) {
     this.node = node;
@@ -26,7 +29,7 @@ final class TestNode implements AutoCloseable {
   }
 
   /** Starts a node; {@code cfg} is merged over http-port 0 and a fresh data dir. */
-  static TestNode start(String nodeId, JsonObject cfg) throws Exception {
+  public static TestNode start(String nodeId, JsonObject cfg) throws Exception {
     Path dir = Files.createTempDirectory("snakepit-" + nodeId + "-");
     JsonObject json = new JsonObject().put("http-port", 0).put("grpc-port", 0).put("data-dir", dir.toString())
         .mergeIn(cfg, true);
@@ -41,24 +44,28 @@ final class TestNode implements AutoCloseable {
     return new TestNode(node, dir);
   }
 
-  String url() {
+  public String url() {
     return "http://127.0.0.1:" + node.httpPort();
   }
 
-  HttpResponse<String> get(String path) throws IOException, InterruptedException {
+  public HttpResponse<String> get(String path) throws IOException, InterruptedException {
     return http.send(HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(30)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
-  HttpResponse<String> send(String method, String path, String body) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(30))
+  public HttpResponse<String> send(String method, String path, String body) throws IOException, InterruptedException {
+    return http.send(request(method, path, body).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** A JSON request to this node, for tests that add headers of their own before sending it. */
+  public HttpRequest.Builder request(String method, String path, String body) {
+    return HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(30))
         .header("Content-Type", "application/json")
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-        .build(), HttpResponse.BodyHandlers.ofString());
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
   }
 
   /** Polls until the condition holds or the deadline passes; never a bare sleep to synchronise. */
-  static void until(String what, Duration deadline, Callable<Boolean> condition) throws Exception {
+  public static void until(String what, Duration deadline, Callable<Boolean> condition) throws Exception {
     long end = System.nanoTime() + deadline.toNanos();
     Exception last = null;
     while (System.nanoTime() < end) {
@@ -81,7 +88,7 @@ final class TestNode implements AutoCloseable {
     delete(dataDir);
   }
 
-  static void delete(Path dir) throws IOException {
+  public static void delete(Path dir) throws IOException {
     if (dir == null || !Files.exists(dir)) {
       return;
     }
