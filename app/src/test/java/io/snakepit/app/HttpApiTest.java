@@ -105,6 +105,34 @@ class HttpApiTest {
   }
 
   @Test
+  void oversizedBodiesOnSessionRoutesAre413AndChangeNothing() throws Exception {
+    assertThat(post("/v1/sessions", "{\"id\":\"big-body\"}", null).statusCode()).isEqualTo(201);
+    assertThat(await(client.put("/v1/sessions/big-body/variables/x").putHeader("Content-Type", "application/json")
+        .sendBuffer(Buffer.buffer("{\"value\":1}"))).statusCode()).isEqualTo(200);
+    JsonObject before = await(client.get("/v1/sessions/big-body").send()).bodyAsJsonObject();
+    char[] big = new char[100 * 1024];
+    Arrays.fill(big, 'a');
+    String value = "{\"value\":\"" + new String(big) + "\"}";
+    for (var req : List.of(client.put("/v1/sessions/big-body/variables/x"),
+        client.put("/v1/sessions/big-body/programs/p"), client.post("/v1/sessions/big-body/execute"))) {
+      HttpResponse<Buffer> r = await(req.putHeader("Content-Type", "application/json")
+          .putHeader("X-Correlation-Id", "too-big-1").sendBuffer(Buffer.buffer(value)));
+      assertThat(r.statusCode()).isEqualTo(413);
+      assertThat(r.getHeader("X-Correlation-Id")).isEqualTo("too-big-1");
+      JsonObject err = r.bodyAsJsonObject().getJsonObject("error");
+      assertThat(err.getString("code")).isEqualTo("payload_too_large");
+      assertThat(err.getString("correlation_id")).isEqualTo("too-big-1");
+      assertThat(err.getString("message")).contains("max-body-bytes");
+    }
+    // Nothing changed: same value, same version, no program.
+    JsonObject after = await(client.get("/v1/sessions/big-body").send()).bodyAsJsonObject();
+    assertThat(after.getJsonObject("variables")).isEqualTo(new JsonObject().put("x", 1));
+    assertThat(after.getLong("version")).isEqualTo(before.getLong("version"));
+    assertThat(after.getJsonArray("program_ids")).isEmpty();
+    assertThat(after.containsKey("last_worker")).isFalse();
+  }
+
+  @Test
   void streamAnswersNdjson() throws Exception {
     HttpResponse<Buffer> r = post("/v1/execute/stream", "{\"tool\":\"count\",\"args\":{\"n\":100}}", null);
     assertThat(r.statusCode()).isEqualTo(200);
