@@ -24,8 +24,10 @@ class MetricsTest {
 
   @BeforeAll
   static void start() throws Exception {
-    n = TestNode.start("metrics-test",
-        new JsonObject().put("pools", new JsonObject().put("default", new JsonObject().put("size", 2))));
+    n = TestNode.start("metrics-test", new JsonObject().put("pools", new JsonObject()
+        .put("default", new JsonObject().put("size", 2))
+        // Every worker of this pool is recycled after one request.
+        .put("recycled", new JsonObject().put("size", 1).put("max-requests", 1).put("queue-timeout-ms", 60_000))));
   }
 
   @AfterAll
@@ -97,7 +99,8 @@ class MetricsTest {
     double restartsBefore = value(scrape(), "snakepit_worker_restarts_total", "pool", "default");
     double crashesBefore = value(scrape(), "snakepit_worker_crashes_total", "pool", "default");
     JsonArray workers = new JsonObject(n.get("/v1/workers").body()).getJsonArray("workers");
-    long pid = workers.getJsonObject(0).getLong("pid");
+    long pid = workers.stream().map(JsonObject.class::cast).filter(w -> "default".equals(w.getString("pool")))
+        .findFirst().orElseThrow().getLong("pid");
     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
     TestNode.until("the crash and the restart counted, and two workers ready again", Duration.ofSeconds(30), () -> {
       String t = scrape();
@@ -105,7 +108,27 @@ class MetricsTest {
           && value(t, "snakepit_worker_restarts_total", "pool", "default") >= restartsBefore + 1
           && Double.valueOf(2).equals(value(t, "snakepit_workers", "pool", "default", "state", "ready"));
     });
-    assertThat(value(scrape(), "snakepit_worker_recycles_total", "pool", "default")).isNotNull();
+    // A crash is not a recycle.
+    assertThat(value(scrape(), "snakepit_worker_recycles_total", "pool", "default")).isZero();
+  }
+
+  @Test
+  void aWorkerRecycledAfterMaxRequestsIsCounted() throws Exception {
+    double before = value(scrape(), "snakepit_worker_recycles_total", "pool", "recycled");
+    for (int i = 1; i <= 2; i++) {
+      assertThat(n.send("POST", "/v1/execute", "{\"tool\":\"echo\",\"pool\":\"recycled\"}").statusCode())
+          .isEqualTo(200);
+      double expected = before + i;
+      TestNode.until("recycle number " + i + " counted", Duration.ofSeconds(30),
+          () -> value(scrape(), "snakepit_worker_recycles_total", "pool", "recycled") >= expected);
+    }
+    String text = scrape();
+    assertThat(value(text, "snakepit_worker_recycles_total", "pool", "recycled")).isEqualTo(before + 2);
+    // Recycling is planned: it is not counted as a crash.
+    assertThat(value(text, "snakepit_worker_crashes_total", "pool", "recycled")).isZero();
+    JsonObject pool = new JsonObject(n.get("/v1/pools").body()).getJsonArray("pools").stream()
+        .map(JsonObject.class::cast).filter(p -> "recycled".equals(p.getString("name"))).findFirst().orElseThrow();
+    assertThat(pool.getLong("recycles")).isEqualTo((long) (before + 2));
   }
 
   @Test

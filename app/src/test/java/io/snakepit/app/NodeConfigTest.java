@@ -136,4 +136,133 @@ class NodeConfigTest {
     badName.environment = java.util.Map.of();
     assertThatThrownBy(badName::resolve).isInstanceOf(ConfigException.class).hasMessageContaining("cluster-dns");
   }
+
+  @Test
+  void aMistypedSessionAdapterStopsTheNodeNamingTheKeyAndTheAdapters(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    RunCommand run = new RunCommand();
+    new CommandLine(run).parseArgs("--data-dir", dir.toString(), "--http-port", "0", "--grpc-port", "0",
+        "--set", "sessions.adapter=memroy");
+    run.environment = java.util.Map.of();
+    // The key is checked where the adapters are known, when the session store starts: the node does not start.
+    Node node = new Node(run.resolve());
+    try {
+      assertThatThrownBy(() -> node.start().toCompletionStage().toCompletableFuture().get(60,
+          java.util.concurrent.TimeUnit.SECONDS))
+          .hasCauseInstanceOf(ConfigException.class)
+          .cause().hasMessageContaining("sessions.adapter").hasMessageContaining("\"memroy\"")
+          .hasMessageContaining("memory").hasMessageContaining("hazelcast");
+    } finally {
+      node.close();
+    }
+    // Through `snakepit run`: a configuration error, exit code 2, and the message on stderr.
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream original = System.err;
+    int code;
+    System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      code = run.call();
+    } finally {
+      System.setErr(original);
+    }
+    assertThat(code).isEqualTo(RunCommand.EXIT_CONFIG);
+    assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8))
+        .contains("snakepit: the node could not start: sessions.adapter \"memroy\" is not a known session adapter")
+        .contains("memory").contains("hazelcast");
+  }
+
+  @Test
+  void hostAndDataDirComeFromTheEnvironmentBelowTheirFlags(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path file = dir.resolve("c.yaml");
+    Files.writeString(file, "host: 10.1.1.1\ndata-dir: " + dir.resolve("from-file") + "\n");
+    Path envDir = dir.resolve("from-env");
+    RunCommand run = new RunCommand();
+    new CommandLine(run).parseArgs("--config", file.toString());
+    run.environment = java.util.Map.of("SNAKEPIT_HOST", "0.0.0.0", "SNAKEPIT_DATA_DIR", envDir.toString());
+    NodeConfig cfg = run.resolve();
+    assertThat(cfg.host()).isEqualTo("0.0.0.0");
+    assertThat(cfg.dataDir()).isEqualTo(envDir);
+    // The node id is kept in the data dir the environment named.
+    assertThat(Files.readString(envDir.resolve("node-id")).trim()).isEqualTo(cfg.nodeId());
+
+    RunCommand flags = new RunCommand();
+    new CommandLine(flags).parseArgs("--config", file.toString(), "--host", "127.0.0.2",
+        "--data-dir", dir.resolve("from-flag").toString());
+    flags.environment = run.environment;
+    NodeConfig flagged = flags.resolve();
+    assertThat(flagged.host()).isEqualTo("127.0.0.2");
+    assertThat(flagged.dataDir()).isEqualTo(dir.resolve("from-flag"));
+  }
+
+  /**
+   * SNAKEPIT_POOL_SIZE and SNAKEPIT_ADAPTER are picocli defaults ({@code ${env:...}}), read from the
+   * process's real environment, which a test cannot change in its own JVM: so this starts
+   * {@code snakepit run} in a separate JVM with that environment and no flags, and asks the node.
+   */
+  @Test
+  void poolSizeAndAdapterComeFromTheRealEnvironment(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Files.writeString(dir.resolve("env_probe.py"), """
+        from snakepit_worker import Adapter, tool
+
+
+        class Probe(Adapter):
+            @tool
+            def where(self) -> str:
+                return "env_probe"
+        """);
+    Path data = dir.resolve("data");
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dsnakepit.python=" + System.getProperty("snakepit.python", "python3"),
+        "-cp", System.getProperty("java.class.path"), "io.snakepit.app.Main", "run").redirectErrorStream(true);
+    pb.environment().keySet().removeIf(k -> k.startsWith("SNAKEPIT_"));
+    pb.environment().putAll(java.util.Map.of("SNAKEPIT_POOL_SIZE", "1", "SNAKEPIT_ADAPTER", "env_probe:Probe",
+        // A key variable for the same setting: SNAKEPIT_POOL_SIZE stands for the flag, so it wins.
+        "SNAKEPIT_POOLS__DEFAULT__SIZE", "3",
+        "SNAKEPIT_POOLS__DEFAULT__PYTHON_PATH", dir.toString(), "SNAKEPIT_DATA_DIR", data.toString(),
+        "SNAKEPIT_HOST", "127.0.0.1", "SNAKEPIT_HTTP_PORT", "0", "SNAKEPIT_GRPC_PORT", "0"));
+    Process p = pb.start();
+    StringBuffer out = new StringBuffer();
+    Thread reader = new Thread(() -> {
+      try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+        for (String l = lines.readLine(); l != null; l = lines.readLine()) {
+          out.append(l).append('\n');
+        }
+      } catch (java.io.IOException e) {
+        // the process ended, or the test closed its output
+      }
+    }, "env-node-output");
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      java.util.regex.Pattern ready = java.util.regex.Pattern.compile("snakepit: ready http=127\\.0\\.0\\.1:(\\d+) "
+          + "grpc=\\S+ node=(\\S+)");
+      TestNode.until("the node's ready line", java.time.Duration.ofSeconds(90),
+          () -> ready.matcher(out).find() || !p.isAlive());
+      java.util.regex.Matcher m = ready.matcher(out);
+      assertThat(m.find()).as("ready line in:\n%s", out).isTrue();
+      assertThat(Files.readString(data.resolve("node-id")).trim()).isEqualTo(m.group(2));
+      var http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+      String base = "http://127.0.0.1:" + m.group(1);
+      JsonObject pools = new JsonObject(http.send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create(base + "/v1/pools")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body());
+      JsonObject pool = pools.getJsonArray("pools").getJsonObject(0);
+      assertThat(pool.getString("name")).isEqualTo("default");
+      assertThat(pool.getInteger("size")).isEqualTo(1);
+      assertThat(pool.getString("adapter")).isEqualTo("env_probe:Probe");
+      java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
+              java.net.URI.create(base + "/v1/execute")).header("Content-Type", "application/json")
+          .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"tool\":\"where\"}")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      assertThat(new JsonObject(r.body()).getString("result")).isEqualTo("env_probe");
+      p.destroy(); // SIGTERM: the node stops gracefully, its workers with it
+      assertThat(p.waitFor(90, java.util.concurrent.TimeUnit.SECONDS)).as("the node stops on SIGTERM").isTrue();
+    } finally {
+      if (p.isAlive()) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    }
+  }
 }

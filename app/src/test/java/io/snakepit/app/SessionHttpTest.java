@@ -207,16 +207,36 @@ class SessionHttpTest {
     assertThat(export.getHeader("Content-Type")).isEqualTo("application/x-ndjson");
     List<String> lines = export.bodyAsString().lines().toList();
     JsonObject summary = new JsonObject(lines.get(lines.size() - 1));
-    assertThat(summary.getLong("exported")).isEqualTo(lines.size() - 1L).isGreaterThanOrEqualTo(30L);
+    long exported = lines.size() - 1L;
+    assertThat(summary.getLong("exported")).isEqualTo(exported).isGreaterThanOrEqualTo(30L);
+    String dump = String.join("\n", lines) + "\n";
+
+    // Gone for good (a fresh node, empty store): the import brings them back, variables and all.
+    try (TestNode fresh = TestNode.start("sess-import", new JsonObject()
+        .put("pools", new JsonObject().put("default", new JsonObject().put("size", 1))))) {
+      assertThat(fresh.get("/v1/sessions/exp-3").statusCode()).isEqualTo(404);
+      java.net.http.HttpResponse<String> into = fresh.send("POST", "/v1/sessions/import", dump);
+      assertThat(into.statusCode()).isEqualTo(200);
+      JsonObject report = new JsonObject(into.body());
+      assertThat(report.getLong("imported")).isEqualTo(exported);
+      assertThat(report.getLong("failed")).isZero();
+      for (int i = 0; i < 30; i++) {
+        java.net.http.HttpResponse<String> back = fresh.get("/v1/sessions/exp-" + i);
+        assertThat(back.statusCode()).isEqualTo(200);
+        assertThat(new JsonObject(back.body()).getJsonObject("variables")).isEqualTo(new JsonObject().put("v", i));
+      }
+    }
+
+    // Deleted here: the import merges, and a delete is newer than the exported copy, so its tombstone wins.
     for (int i = 0; i < 30; i++) {
       send(HttpMethod.DELETE, "/v1/sessions/exp-" + i, null);
     }
-    // Re-created sessions come back from the export; a deleted one stays deleted (its tombstone wins).
     send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"exp-new\"}");
-    String body = String.join("\n", lines) + "\n{not json}\n{\"id\":\"bad id\"}\n";
-    HttpResponse<Buffer> imported = send(HttpMethod.POST, "/v1/sessions/import", body);
+    HttpResponse<Buffer> imported = send(HttpMethod.POST, "/v1/sessions/import",
+        dump + "{not json}\n{\"id\":\"bad id\"}\n");
     assertThat(imported.statusCode()).isEqualTo(200);
     JsonObject report = imported.bodyAsJsonObject();
+    assertThat(report.getLong("imported")).isEqualTo(exported);
     assertThat(report.getLong("failed")).isEqualTo(2);
     assertThat(report.getJsonArray("errors").getJsonObject(0).getLong("line")).isEqualTo(lines.size() + 1L);
     assertThat(send(HttpMethod.GET, "/v1/sessions/exp-3", null).statusCode()).isEqualTo(404);
