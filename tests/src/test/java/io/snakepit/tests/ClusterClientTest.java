@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
  * {@link SnakepitClient}: calls in a session reach the session's owner, which
  * the client finds on its own copy of the ring; sessions created through the
  * client are everyone's; and the events of the whole cluster reach its
- * subscriber, one per happening: nodes joining, draining and leaving.
+ * subscriber, one per happening: nodes joining, draining, leaving, being
+ * lost and coming back.
  */
 class ClusterClientTest {
 
@@ -42,7 +43,7 @@ class ClusterClientTest {
 
         for (int i = 0; i < 12; i++) {
           String id = "app-" + i;
-          assertThat(client.createSession(id, 600, null).await().getJsonObject("session").getString("id")).isEqualTo(id);
+          assertThat(client.createSession(id, 600, null).await().getString("id")).isEqualTo(id);
           String owner = Http.getJson(c.node(0).baseUrl() + "/v1/sessions/" + id).getString("owner");
           ExecuteResult r = client.execute(new Call("echo").session(id).args(new JsonObject().put("i", i))).await();
           assertThat(r.node()).as("the node that ran a call in " + id).isEqualTo(owner);
@@ -64,6 +65,19 @@ class ClusterClientTest {
         assertThat(fourth.process().waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS)).isTrue();
         Poll.until("node.left for " + fourth.nodeId(), DEADLINE, () -> count(events, "node.left", fourth) >= 1);
         assertThat(count(events, "node.draining", fourth)).isEqualTo(1);
+        // A node frozen past the failure detector is reported lost, and returned when it wakes.
+        NodeProcess frozen = c.node(1);
+        frozen.signal("STOP");
+        try {
+          Poll.until("node.left for the frozen " + frozen.nodeId(), DEADLINE,
+              () -> count(events, "node.left", frozen) >= 1);
+        } finally {
+          frozen.signal("CONT");
+        }
+        Poll.until("node.joined (returned) for " + frozen.nodeId(), DEADLINE, () -> events.stream().anyMatch(e ->
+            "node.joined".equals(e.getString("type")) && frozen.nodeId().equals(e.getString("node"))
+                && "returned".equals(e.getString("reason"))));
+        c.awaitRing(3);
         // A node is killed: one node.left, once the others have noticed.
         NodeProcess victim = c.node(2);
         victim.signal("KILL");
@@ -77,6 +91,7 @@ class ClusterClientTest {
         assertThat(count(events, "node.joined", fourth)).isEqualTo(1);
         assertThat(count(events, "node.left", fourth)).isEqualTo(1);
         assertThat(count(events, "node.left", victim)).isEqualTo(1);
+        assertThat(count(events, "node.left", frozen)).isEqualTo(1);
 
         // The client's calls follow the new ring.
         for (int i = 0; i < 12; i++) {

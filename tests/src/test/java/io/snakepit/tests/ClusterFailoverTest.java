@@ -26,16 +26,24 @@ class ClusterFailoverTest {
 
   static final Duration DEADLINE = Duration.ofSeconds(90);
 
-  /** Writes a counter into each session through the given nodes, remembering what was acknowledged. */
-  static final class Writer implements AutoCloseable {
-    final Map<String, Integer> acked = new ConcurrentHashMap<>();
-    final Map<String, Integer> attempted = new ConcurrentHashMap<>();
-    final AtomicInteger failures = new AtomicInteger();
+  /**
+   * Load on the cluster from a thread of its own: round after round, one
+   * request per session, each through one of the given nodes in turn.
+   */
+  abstract static class Load implements AutoCloseable {
     final List<String> failureMessages = new java.util.concurrent.CopyOnWriteArrayList<>();
-    final AtomicBoolean running = new AtomicBoolean(true);
-    final Thread thread;
+    private final AtomicBoolean running = new AtomicBoolean(true);
+    private final List<String> sessions;
+    private final List<NodeProcess> via;
+    private Thread thread;
 
-    Writer(List<String> sessions, List<NodeProcess> via) {
+    Load(List<String> sessions, List<NodeProcess> via) {
+      this.sessions = sessions;
+      this.via = via;
+    }
+
+    /** Starts the load, once the subclass is built. */
+    final void begin(String name) {
       thread = new Thread(() -> {
         int round = 0;
         while (running.get()) {
@@ -45,25 +53,24 @@ class ClusterFailoverTest {
               break;
             }
             NodeProcess n = via.get((round + s.hashCode() & 0x7fffffff) % via.size());
-            attempted.put(s, round);
             try {
-              HttpResponse<String> r = Http.put(n.baseUrl() + "/v1/sessions/" + s + "/variables/v",
-                  "{\"value\":" + round + "}");
-              if (r.statusCode() == 200) {
-                acked.put(s, round);
-              } else {
-                failures.incrementAndGet();
-                failureMessages.add(r.body());
+              HttpResponse<String> r = send(n, s, round);
+              if (!record(r, s, round)) {
+                failureMessages.add(r.statusCode() + " " + r.body());
               }
             } catch (Exception e) {
-              failures.incrementAndGet();
               failureMessages.add(e.toString());
             }
           }
         }
-      }, "writer");
+      }, name);
       thread.start();
     }
+
+    abstract HttpResponse<String> send(NodeProcess n, String session, int round) throws Exception;
+
+    /** Records a response; false for a failure. */
+    abstract boolean record(HttpResponse<String> r, String session, int round);
 
     @Override
     public void close() throws InterruptedException {
@@ -72,47 +79,51 @@ class ClusterFailoverTest {
     }
   }
 
-  /**
-   * Runs a tool in each session, round after round, through the given nodes,
-   * keeping every failure's status and body: the calls that go through the
-   * routing (unlike variable writes, which go straight to the store).
-   */
-  static final class Caller implements AutoCloseable {
-    final AtomicInteger calls = new AtomicInteger();
-    final List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
-    final AtomicBoolean running = new AtomicBoolean(true);
-    final Thread thread;
+  /** Writes a counter into each session, remembering what was acknowledged and what was attempted. */
+  static final class Writer extends Load {
+    final Map<String, Integer> acked = new ConcurrentHashMap<>();
+    final Map<String, Integer> attempted = new ConcurrentHashMap<>();
 
-    Caller(List<String> sessions, List<NodeProcess> via) {
-      thread = new Thread(() -> {
-        int round = 0;
-        while (running.get()) {
-          round++;
-          for (String s : sessions) {
-            if (!running.get()) {
-              break;
-            }
-            NodeProcess n = via.get((round + s.hashCode() & 0x7fffffff) % via.size());
-            try {
-              HttpResponse<String> r = Http.post(n.baseUrl() + "/v1/sessions/" + s + "/execute",
-                  "{\"tool\":\"echo\",\"args\":{\"round\":" + round + "}}");
-              calls.incrementAndGet();
-              if (r.statusCode() != 200) {
-                failures.add(r.statusCode() + " " + r.body());
-              }
-            } catch (Exception e) {
-              failures.add(e.toString());
-            }
-          }
-        }
-      }, "caller");
-      thread.start();
+    Writer(List<String> sessions, List<NodeProcess> via) {
+      super(sessions, via);
+      begin("writer");
     }
 
     @Override
-    public void close() throws InterruptedException {
-      running.set(false);
-      thread.join();
+    HttpResponse<String> send(NodeProcess n, String s, int round) throws Exception {
+      attempted.put(s, round);
+      return Http.put(n.baseUrl() + "/v1/sessions/" + s + "/variables/v", "{\"value\":" + round + "}");
+    }
+
+    @Override
+    boolean record(HttpResponse<String> r, String s, int round) {
+      if (r.statusCode() == 200) {
+        acked.put(s, round);
+        return true;
+      }
+      return false;
+    }
+  }
+
+  /** Runs a tool in each session: calls that go through the routing (writes go straight to the store). */
+  static final class Caller extends Load {
+    final AtomicInteger calls = new AtomicInteger();
+
+    Caller(List<String> sessions, List<NodeProcess> via) {
+      super(sessions, via);
+      begin("caller");
+    }
+
+    @Override
+    HttpResponse<String> send(NodeProcess n, String s, int round) throws Exception {
+      return Http.post(n.baseUrl() + "/v1/sessions/" + s + "/execute",
+          "{\"tool\":\"echo\",\"args\":{\"round\":" + round + "}}");
+    }
+
+    @Override
+    boolean record(HttpResponse<String> r, String s, int round) {
+      calls.incrementAndGet();
+      return r.statusCode() == 200;
     }
   }
 
@@ -244,12 +255,12 @@ class ClusterFailoverTest {
         }
         w.close();
         calls.close();
-        assertThat(w.failures.get()).as("writes that failed during the failover: %s", w.failureMessages).isZero();
+        assertThat(w.failureMessages.size()).as("writes that failed during the failover: %s", w.failureMessages).isZero();
         // Calls arriving at the survivors waited for the ring instead of failing; only a call that was
         // running on the victim when it died may fail, and then as node_lost.
-        assertThat(calls.failures).as("calls that failed other than as node_lost")
+        assertThat(calls.failureMessages).as("calls that failed other than as node_lost")
             .allMatch(f -> "node_lost".equals(errorCode(f)));
-        System.out.println("FIGURE failover_calls=" + calls.calls.get() + " node_lost=" + calls.failures.size());
+        System.out.println("FIGURE failover_calls=" + calls.calls.get() + " node_lost=" + calls.failureMessages.size());
         assertNoAckedWriteLost(w, entry);
         assertNoAckedWriteLost(w, c.node(1));
       }
@@ -297,9 +308,9 @@ class ClusterFailoverTest {
             .isEqualTo(200);
         w.close();
         calls.close();
-        assertThat(w.failures.get()).as("failed writes: %s", w.failureMessages).isZero();
+        assertThat(w.failureMessages.size()).as("failed writes: %s", w.failureMessages).isZero();
         // Calls for the draining node's sessions waited for their handoff instead of failing.
-        assertThat(calls.failures).as("calls that failed during the drain").isEmpty();
+        assertThat(calls.failureMessages).as("calls that failed during the drain").isEmpty();
         assertNoAckedWriteLost(w, entry);
       }
       for (String s : owned) {
@@ -343,8 +354,8 @@ class ClusterFailoverTest {
         assertThat(moved).isBetween(3L, 35L);
         w.close();
         calls.close();
-        assertThat(calls.failures).as("calls that failed during the join").isEmpty();
-        assertThat(w.failures.get()).as("writes that failed during the join: %s", w.failureMessages).isZero();
+        assertThat(calls.failureMessages).as("calls that failed during the join").isEmpty();
+        assertThat(w.failureMessages.size()).as("writes that failed during the join: %s", w.failureMessages).isZero();
         assertNoAckedWriteLost(w, fourth);
         // The sessions that moved took their Python-side state along (pulled by the new owner).
         for (String s : sessions) {
@@ -412,7 +423,7 @@ class ClusterFailoverTest {
         w.close();
       }
       c.awaitRing(3);
-      assertThat(w.failures.get()).as("writes that failed while a node was frozen: %s", w.failureMessages).isZero();
+      assertThat(w.failureMessages.size()).as("writes that failed while a node was frozen: %s", w.failureMessages).isZero();
       // Every acknowledged write is there, read through the node that was frozen, once it has rejoined.
       Poll.until("the returned node serves the sessions' data", DEADLINE, () -> {
         try {

@@ -64,11 +64,7 @@ final class NamespacedCluster implements AutoCloseable {
 
   private void start(int n, String dnsName, List<String> extraArgs) throws Exception {
     String name = "netns-" + Long.toHexString(System.nanoTime());
-    NodeProcess[] started = new NodeProcess[n];
-    Exception[] failure = new Exception[1];
-    List<Thread> starters = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      int k = i;
+    Cluster.startTogether(n, k -> {
       StringBuilder members = new StringBuilder();
       for (int j = 0; j < n; j++) {
         if (j != k) {
@@ -78,33 +74,14 @@ final class NamespacedCluster implements AutoCloseable {
       List<String> args = new ArrayList<>(List.of("--cluster", "--cluster-host", net.address(k),
           "--cluster-port", "5701", "--host", net.address(k),
           "--set", "cluster-name=" + name, "--pool-size", "2",
-          // Every node holds every session (primary + 2 backups), so each side of a split has them all.
-          "--set", "sessions.hazelcast.backup-count=2"));
+          // Every node holds every session (primary + backups), so each side of a split has them all.
+          "--set", "sessions.hazelcast.backup-count=" + Math.min(6, n - 1)));
       args.addAll(dnsName == null ? List.of("--members", members.toString()) : List.of("--cluster-dns", dnsName));
       args.addAll(extraArgs);
-      Thread t = new Thread(() -> {
-        try {
-          started[k] = NodeProcess.start(net.prefix(k), root.resolve("n" + (k + 1)), Cluster.DEADLINE,
-              args.toArray(String[]::new));
-        } catch (Exception e) {
-          failure[0] = e;
-        }
-      }, "start-n" + (k + 1));
-      t.start();
-      starters.add(t);
-    }
-    for (Thread t : starters) {
-      t.join();
-    }
-    for (NodeProcess p : started) {
-      if (p != null) {
-        nodes.add(p);
-      }
-    }
-    if (failure[0] != null) {
-      throw failure[0];
-    }
-    awaitRings(List.of(List.of(0, 1, 2)));
+      return NodeProcess.start(net.prefix(k), root.resolve("n" + (k + 1)), Cluster.DEADLINE,
+          args.toArray(String[]::new));
+    }, nodes);
+    awaitRings(List.of(java.util.stream.IntStream.range(0, n).boxed().toList()));
   }
 
   NodeProcess node(int i) {

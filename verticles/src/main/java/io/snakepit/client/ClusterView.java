@@ -2,6 +2,8 @@ package io.snakepit.client;
 
 import io.snakepit.contract.Addresses;
 import io.snakepit.routing.HashRing;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
@@ -24,6 +26,8 @@ final class ClusterView {
   private final long failureTimeoutNanos;
   private volatile HashRing ring = HashRing.empty();
   private final MessageConsumer<JsonObject> consumer;
+  /** Completed by the first heartbeat: until then the client does not know where anything runs. */
+  private final Promise<Void> firstHeard = Promise.promise();
 
   ClusterView(Vertx vertx, long failureTimeoutMs) {
     this.failureTimeoutNanos = failureTimeoutMs * 1_000_000;
@@ -40,6 +44,7 @@ final class ClusterView {
     } else {
       nodes.put(id, new Node(Math.max(1, hb.getInteger("capacity", 1)), hb.getInteger("free", 0),
           hb.getBoolean("draining", false), System.nanoTime()));
+      firstHeard.tryComplete();
     }
     rebuild();
   }
@@ -74,6 +79,24 @@ final class ClusterView {
       }
     }
     return best;
+  }
+
+  /**
+   * Completes once a node has been heard from, or after {@code timeoutMs}:
+   * a client created a moment ago waits for the first heartbeats (they come
+   * twice a second) rather than sending its first calls nowhere.
+   */
+  Future<Void> known(Vertx vertx, long timeoutMs) {
+    if (firstHeard.future().isComplete()) {
+      return Future.succeededFuture();
+    }
+    Promise<Void> p = Promise.promise();
+    long timer = vertx.setTimer(timeoutMs, t -> p.tryComplete());
+    firstHeard.future().onComplete(ar -> {
+      vertx.cancelTimer(timer);
+      p.tryComplete();
+    });
+    return p.future();
   }
 
   void close() {

@@ -34,12 +34,14 @@ public final class SnakepitClient {
   private final ClientOptions options;
 
   private final ClusterView cluster;
+  /** How long a new client in a cluster waits for the first heartbeat: the nodes' failure timeout. */
+  private static final long CLUSTER_WAIT_MS = 5_000;
 
   private SnakepitClient(Vertx vertx, ClientOptions options) {
     this.vertx = vertx;
     this.options = options;
     // In a cluster the client holds the ring itself and goes straight to the owner: one hop.
-    this.cluster = vertx.isClustered() ? new ClusterView(vertx, 5_000) : null;
+    this.cluster = vertx.isClustered() ? new ClusterView(vertx, CLUSTER_WAIT_MS) : null;
   }
 
   /** Where a call goes: the chosen node's router in a cluster, the local router otherwise. */
@@ -51,6 +53,14 @@ public final class SnakepitClient {
       }
     }
     return "execute".equals(op) ? Addresses.EXECUTE : Addresses.STREAM_OPEN;
+  }
+
+  /** Where a call goes, once the client knows the cluster (see {@link ClusterView#known}). */
+  private Future<String> route(JsonObject call, String op) {
+    if (cluster == null) {
+      return Future.succeededFuture(address(call, op));
+    }
+    return cluster.known(vertx, CLUSTER_WAIT_MS).map(v -> address(call, op));
   }
 
   /** Stops following the cluster's heartbeats. */
@@ -78,7 +88,7 @@ public final class SnakepitClient {
   /** Runs a call described by {@code call}: pool, timeout, session, affinity, correlation id. */
   public Future<ExecuteResult> execute(Call call) {
     JsonObject body = call.toJson(options);
-    return request(address(body, "execute"), body, call.correlationId())
+    return route(body, "execute").compose(address -> request(address, body, call.correlationId()))
         .map(ExecuteResult::fromJson);
   }
 
@@ -95,7 +105,8 @@ public final class SnakepitClient {
    */
   public ReadStream<Object> stream(Call call) {
     JsonObject body = call.toJson(options);
-    return new ToolStream(vertx, body, call.correlationId(), options.getStreamWindow(), address(body, "stream.open"));
+    return new ToolStream(vertx, body, call.correlationId(), options.getStreamWindow(),
+        () -> route(body, "stream.open"));
   }
 
   // ---- sessions --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import io.snakepit.contract.Addresses;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -42,9 +43,10 @@ final class ToolStream implements ReadStream<Object> {
   private boolean finished;
   private SnakepitException failure;
 
-  private final String openAddress;
+  private final java.util.function.Supplier<Future<String>> openAddress;
 
-  ToolStream(Vertx vertx, JsonObject call, String correlationId, int window, String openAddress) {
+  ToolStream(Vertx vertx, JsonObject call, String correlationId, int window,
+             java.util.function.Supplier<Future<String>> openAddress) {
     this.openAddress = openAddress;
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
@@ -115,7 +117,8 @@ final class ToolStream implements ReadStream<Object> {
     JsonObject open = call.copy().put("sink", sinkAddress).put("credit", window);
     DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, correlationId);
     sink.completion()
-        .compose(v -> vertx.eventBus().<JsonObject>request(openAddress, open, opts))
+        .compose(v -> openAddress.get())
+        .compose(address -> vertx.eventBus().<JsonObject>request(address, open, opts))
         .onComplete(ar -> {
           if (ar.failed()) {
             fail(SnakepitException.from(ar.cause()).withCorrelationId(correlationId));

@@ -31,7 +31,8 @@ public final class Addresses {
   /**
    * Prefix of the session store's operations: {@code snakepit.session.<op>}, with ops
    * create, get, exists, delete, list, count, stats, health, var.get, var.put, var.delete,
-   * vars, program.get, program.put, meta.put, served, export, import. See docs/event-bus.md.
+   * vars, program.get, program.put, meta.put, served, export, import, handoff.put, handoff.get,
+   * handoff.clear, count-by-owner. See docs/event-bus.md.
    */
   public static final String SESSION_PREFIX = "snakepit.session.";
 

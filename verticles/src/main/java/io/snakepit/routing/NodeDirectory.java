@@ -55,6 +55,12 @@ final class NodeDirectory {
     return gone.keySet();
   }
 
+  /** Counts every known node as heard at {@code nowNanos}: their silence so far is not theirs. */
+  void heardAllAt(long nowNanos) {
+    nodes.replaceAll((id, n) -> new NodeInfo(n.id(), n.capacity(), n.free(), n.queued(), n.draining(), n.http(),
+        nowNanos, n.raw()));
+  }
+
   void forget(String id) {
     if (nodes.remove(id) != null) {
       rebuild();

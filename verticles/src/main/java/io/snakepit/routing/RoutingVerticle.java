@@ -57,6 +57,10 @@ public class RoutingVerticle extends VerticleBase {
   /** Sessions per ring owner among this member's share of the store, counted every {@link #COUNT_MS}. */
   private JsonObject ownedCounts;
   private long countTimer = -1;
+  private long failureTimeoutNanos;
+  private long lastTickNanos;
+  /** Nodes that stopped answering, so that their return is announced (node.joined, reason returned). */
+  private final Set<String> lostNodes = new HashSet<>();
   private long heartbeatMs;
   private long forwardRetryMs;
   private int maxHops;
@@ -101,6 +105,7 @@ public class RoutingVerticle extends VerticleBase {
         throw new io.snakepit.config.ConfigException("routing.failure-timeout-ms must exceed heartbeat-ms");
       }
       directory = new NodeDirectory(failureTimeoutMs);
+      failureTimeoutNanos = failureTimeoutMs * 1_000_000;
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
@@ -143,8 +148,10 @@ public class RoutingVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(heartbeatTimer);
     vertx.cancelTimer(countTimer);
-    // Tell the others at once, rather than letting them wait for the failure timeout.
+    // Tell the others at once, rather than letting them wait for the failure timeout; a node that stops
+    // reports its own departure, one that crashes is reported by the others (nodeGone).
     vertx.eventBus().publish(Addresses.RING_HEARTBEAT, heartbeatBody().put("leaving", true));
+    publishEvent("node.left", new JsonObject().put("reason", "stopped"));
     consumers.forEach(MessageConsumer::unregister);
     return Future.succeededFuture();
   }
@@ -201,8 +208,15 @@ public class RoutingVerticle extends VerticleBase {
         .recover(t -> Future.succeededFuture()) // no supervisor here (a client-only member): advertise defaults
         .onComplete(v -> {
           vertx.eventBus().publish(Addresses.RING_HEARTBEAT, heartbeatBody());
-          Collection<String> gone = directory.expire(System.nanoTime());
-          gone.forEach(this::nodeGone);
+          long now = System.nanoTime();
+          if (lastTickNanos != 0 && now - lastTickNanos > failureTimeoutNanos) {
+            // This node itself was not running (frozen, a long pause): the silence it sees is its own, so it
+            // waits a full timeout for the others' heartbeats instead of declaring them all lost.
+            directory.heardAllAt(now);
+          }
+          lastTickNanos = now;
+          Collection<String> gone = directory.expire(now);
+          gone.forEach(id -> nodeGone(id, true));
         });
   }
 
@@ -214,7 +228,7 @@ public class RoutingVerticle extends VerticleBase {
       String id = hb.getString("node");
       if (id != null && !id.equals(nodeId) && directory.get(id) != null) {
         directory.forget(id);
-        nodeGone(id);
+        nodeGone(id, false);
       }
       return;
     }
@@ -222,7 +236,13 @@ public class RoutingVerticle extends VerticleBase {
     if (directory.heard(hb, System.nanoTime())) {
       LOG.info("Ring changed: {}", directory.ring());
     }
-    if (isNew && nodeId.equals(hb.getString("node"))) {
+    String heardId = hb.getString("node");
+    if (isNew && lostNodes.remove(heardId) && reportsFor(heardId)) {
+      // A node this one had reported lost (frozen, partitioned away) answers again: it rejoined.
+      vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "node.joined").put("node", heardId)
+          .put("reason", "returned").put("reported_by", nodeId).put("at", System.currentTimeMillis()));
+    }
+    if (isNew && nodeId.equals(heardId)) {
       // Each node announces its own arrival, once, when it first hears itself: one event per join.
       publishEvent("node.joined", new JsonObject().put("addresses", new JsonObject().put("http", http)
           .put("grpc", grpc).put("cluster", clusterAddress).put("bus", busAddress))
@@ -230,25 +250,37 @@ public class RoutingVerticle extends VerticleBase {
     }
   }
 
-  private void nodeGone(String id) {
-    LOG.warn("Node {} left the cluster (or stopped answering); ring now {}", id, directory.ring());
-    if (reportsForTheRing()) {
-      // One event per departure: the first of the remaining ring members (by id) reports it.
-      vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "node.left").put("node", id)
-          .put("reported_by", nodeId).put("at", System.currentTimeMillis()));
+  /** A node left: it said so ({@code lost} false; it reported its own departure), or it stopped answering. */
+  private void nodeGone(String id, boolean lost) {
+    if (lost) {
+      LOG.warn("Node {} stopped answering and left the cluster; ring now {}", id, directory.ring());
+    } else {
+      LOG.info("Node {} left the cluster; ring now {}", id, directory.ring());
     }
-    Set<Forward> lost = inflight.remove(id);
-    if (lost != null) {
-      for (Forward f : lost) {
+    if (lost) {
+      lostNodes.add(id);
+    }
+    if (lost && reportsFor(id)) {
+      // One event per loss: the first of the remaining ring members (by id) reports it.
+      vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "node.left").put("node", id)
+          .put("reason", "lost").put("reported_by", nodeId).put("at", System.currentTimeMillis()));
+    }
+    Set<Forward> orphans = inflight.remove(id);
+    if (orphans != null) {
+      for (Forward f : orphans) {
         failForward(f, new SnakepitException(ErrorCode.NODE_LOST, "Node " + id
             + " left the cluster while running the call.", null, new JsonObject().put("node", id)));
       }
     }
   }
 
-  /** Whether this node is the one that reports ring events: the first member of the ring by id. */
-  private boolean reportsForTheRing() {
-    return directory.ring().nodes().stream().sorted().findFirst().map(nodeId::equals).orElse(true);
+  /**
+   * Whether this node is the one that reports what happened to {@code subject}: the first member of the
+   * ring by id, the subject itself left out (it cannot report its own loss or return).
+   */
+  private boolean reportsFor(String subject) {
+    return directory.ring().nodes().stream().filter(n -> !n.equals(subject)).sorted().findFirst()
+        .map(nodeId::equals).orElse(true);
   }
 
   private void publishEvent(String type, JsonObject ev) {

@@ -77,7 +77,9 @@ public interface SessionStore {
    * Deletes a session; idempotent. Completes with true when it existed. The
    * store remembers the delete (a tombstone) for a while, so that a stale copy
    * cannot bring the session back; a delete racing an update wins or loses as
-   * a whole, never leaving a half-updated session.
+   * a whole, never leaving a half-updated session. A delete (and an expiry)
+   * is announced as an event, on which the node's supervisor tells the workers
+   * holding the session's Python-side state, through {@code on_session_closed}.
    */
   Future<Boolean> delete(String id);
 

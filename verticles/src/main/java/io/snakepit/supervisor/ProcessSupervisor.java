@@ -125,15 +125,15 @@ public final class ProcessSupervisor {
         pools.put(pc.name(), pool);
         started.add(pool.start());
       }
-      return Future.all(started).<Void>mapEmpty()
-          .onSuccess(v -> publish("node.joined", new JsonObject().put("pools", pools())));
+      // The node's own arrival and departure (node.joined, node.draining, node.left) are the router's to
+      // announce: it knows the cluster's membership.
+      return Future.all(started).<Void>mapEmpty();
     });
   }
 
   /** Drains every pool, stops every worker, and removes the run directory. */
   public Future<Void> stop() {
     stopping = true;
-    publish("node.draining", new JsonObject());
     List<Future<Void>> stopped = new ArrayList<>();
     for (WorkerPool p : pools.values()) {
       stopped.add(p.stop());
@@ -145,7 +145,6 @@ public final class ProcessSupervisor {
           deleteTree(runDir);
           return null;
         }, false))
-        .onComplete(v -> publish("node.left", new JsonObject()))
         .mapEmpty();
   }
 

@@ -286,8 +286,9 @@ final class WorkerProcess {
     send(Frame.of(FrameType.CANCEL, call.requestId, new JsonObject()));
     pool.vertx.setTimer(pool.config.cancelGraceMs(), t -> {
       if (inflight.get(call.requestId) == call) {
-        kill("did not stop tool '" + call.request.tool() + "' within cancel-grace-ms="
-            + pool.config.cancelGraceMs() + " after a cancel");
+        // The kill is about this call: its log line carries the call's correlation id.
+        io.snakepit.contract.CorrelatedLog.with(call.request.correlationId(), () -> kill("did not stop tool '"
+            + call.request.tool() + "' within cancel-grace-ms=" + pool.config.cancelGraceMs() + " after a cancel"));
       }
     });
   }

@@ -37,35 +37,54 @@ public final class Cluster implements AutoCloseable {
     for (int i = 0; i < n; i++) {
       hzPorts.add(freePort());
     }
-    List<Thread> starters = new ArrayList<>();
+    // Nodes start together, as a real cluster's would.
+    startTogether(n, k -> startNode(k, hzPorts), nodes);
+    awaitRing(nodes.size());
+    return this;
+  }
+
+  /** Starts node {@code i} of a cluster. */
+  @FunctionalInterface
+  public interface NodeStarter {
+    NodeProcess start(int i) throws Exception;
+  }
+
+  /**
+   * Starts {@code n} nodes at once, one thread each, and adds those that
+   * started to {@code into} (so that the caller can end them even when
+   * another failed); then throws the first failure, if any.
+   */
+  public static void startTogether(int n, NodeStarter starter, List<NodeProcess> into) throws Exception {
     NodeProcess[] started = new NodeProcess[n];
     Exception[] failure = new Exception[1];
+    List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       int k = i;
-      // Nodes start together, as a real cluster's would.
       Thread t = new Thread(() -> {
         try {
-          started[k] = startNode(k, hzPorts);
+          started[k] = starter.start(k);
         } catch (Exception e) {
-          failure[0] = e;
+          synchronized (failure) {
+            if (failure[0] == null) {
+              failure[0] = e;
+            }
+          }
         }
-      });
+      }, "start-n" + (k + 1));
       t.start();
-      starters.add(t);
+      threads.add(t);
     }
-    for (Thread t : starters) {
+    for (Thread t : threads) {
       t.join();
     }
     for (NodeProcess p : started) {
       if (p != null) {
-        nodes.add(p);
+        into.add(p);
       }
     }
     if (failure[0] != null) {
       throw failure[0];
     }
-    awaitRing(nodes.size());
-    return this;
   }
 
   /** Starts one more node that joins the running ones. */
