@@ -124,22 +124,13 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
   }
 
   /**
-   * Checks {@code routing.*} against the bounds that {@code RoutingVerticle} applies
-   * when it starts, so that a mistake stops the node before it joins a cluster. The
-   * verticle reads its own configuration, so these bounds are kept in step with it by
-   * hand, and ConfigValidationTest checks that both accept and refuse the same values.
-   * {@code node-id} and {@code http} are not keys of the file: the node sets them.
+   * Checks {@code routing.*} with the parser {@code RoutingVerticle} uses, so that a
+   * mistake stops the node before it joins a cluster. {@code node-id}, {@code http} and
+   * the other addresses are not keys of the file: the node sets them.
    */
   static void validateRouting(JsonObject routing) {
     ConfigReader r = new ConfigReader(routing, "routing");
-    long heartbeatMs = r.longValue("heartbeat-ms", 500, 10, 60_000);
-    long failureTimeoutMs = r.longValue("failure-timeout-ms", 5_000, 50, 600_000);
-    r.longValue("forward-retry-ms", 15_000, 0, 600_000);
-    r.intValue("max-hops", 3, 1, 16);
+    io.snakepit.routing.RoutingSettings.read(r);
     r.rejectUnknownKeys();
-    if (failureTimeoutMs <= heartbeatMs) {
-      throw new ConfigException(r.key("failure-timeout-ms") + " must exceed heartbeat-ms (" + heartbeatMs + "), got "
-          + failureTimeoutMs);
-    }
   }
 }

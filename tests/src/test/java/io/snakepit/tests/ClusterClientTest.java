@@ -65,6 +65,17 @@ class ClusterClientTest {
         assertThat(fourth.process().waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS)).isTrue();
         Poll.until("node.left for " + fourth.nodeId(), DEADLINE, () -> count(events, "node.left", fourth) >= 1);
         assertThat(count(events, "node.draining", fourth)).isEqualTo(1);
+        // A node is killed: one node.left, once the others have noticed.
+        NodeProcess victim = c.node(2);
+        victim.signal("KILL");
+        victim.process().waitFor();
+        Poll.until("node.left for " + victim.nodeId(), DEADLINE, () -> count(events, "node.left", victim) >= 1);
+        c.awaitRing(2);
+        JsonObject left = events.stream().filter(e -> "node.left".equals(e.getString("type"))
+            && victim.nodeId().equals(e.getString("node"))).findFirst().orElseThrow();
+        assertThat(left.getString("reason")).isEqualTo("lost");
+        assertThat(left.getString("reported_by")).isIn(c.node(0).nodeId(), c.node(1).nodeId());
+
         // A node frozen past the failure detector is reported lost, and returned when it wakes.
         NodeProcess frozen = c.node(1);
         frozen.signal("STOP");
@@ -77,16 +88,16 @@ class ClusterClientTest {
         Poll.until("node.joined (returned) for " + frozen.nodeId(), DEADLINE, () -> events.stream().anyMatch(e ->
             "node.joined".equals(e.getString("type")) && frozen.nodeId().equals(e.getString("node"))
                 && "returned".equals(e.getString("reason"))));
-        c.awaitRing(3);
-        // A node is killed: one node.left, once the others have noticed.
-        NodeProcess victim = c.node(2);
-        victim.signal("KILL");
-        victim.process().waitFor();
-        Poll.until("node.left for " + victim.nodeId(), DEADLINE, () -> count(events, "node.left", victim) >= 1);
         c.awaitRing(2);
-        JsonObject left = events.stream().filter(e -> "node.left".equals(e.getString("type"))
-            && victim.nodeId().equals(e.getString("node"))).findFirst().orElseThrow();
-        assertThat(left.getString("reported_by")).isIn(c.node(0).nodeId(), c.node(1).nodeId());
+        // The returned node's own events reach the application again (the client registered anew).
+        Poll.until("an event published by the returned node reaches the application", DEADLINE, () -> {
+          String id = "back-" + System.nanoTime();
+          Http.post(frozen.baseUrl() + "/v1/sessions", new JsonObject().put("id", id).encode());
+          return Poll.within(Duration.ofSeconds(3), () -> events.stream().anyMatch(e ->
+              "session.created".equals(e.getString("type")) && id.equals(e.getString("session_id"))
+                  && frozen.nodeId().equals(e.getString("node"))));
+        });
+
         // One event per happening, not one per node that saw it.
         assertThat(count(events, "node.joined", fourth)).isEqualTo(1);
         assertThat(count(events, "node.left", fourth)).isEqualTo(1);

@@ -96,16 +96,13 @@ public class RoutingVerticle extends VerticleBase {
       grpc = r.string("grpc", null);
       clusterAddress = r.string("cluster", null);
       busAddress = r.string("bus", null);
-      heartbeatMs = r.longValue("heartbeat-ms", 500, 10, 60_000);
-      long failureTimeoutMs = r.longValue("failure-timeout-ms", 5_000, 50, 600_000);
-      forwardRetryMs = r.longValue("forward-retry-ms", 15_000, 0, 600_000);
-      maxHops = r.intValue("max-hops", 3, 1, 16);
+      RoutingSettings settings = RoutingSettings.read(r);
       r.rejectUnknownKeys();
-      if (failureTimeoutMs <= heartbeatMs) {
-        throw new io.snakepit.config.ConfigException("routing.failure-timeout-ms must exceed heartbeat-ms");
-      }
-      directory = new NodeDirectory(failureTimeoutMs);
-      failureTimeoutNanos = failureTimeoutMs * 1_000_000;
+      heartbeatMs = settings.heartbeatMs();
+      forwardRetryMs = settings.forwardRetryMs();
+      maxHops = settings.maxHops();
+      directory = new NodeDirectory(settings.failureTimeoutMs());
+      failureTimeoutNanos = settings.failureTimeoutMs() * 1_000_000;
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
