@@ -50,6 +50,15 @@ class ClusterClientTest {
           assertThat(((JsonObject) r.result()).getInteger("i")).isEqualTo(i);
           assertThat(client.putVariable(id, "x", i).await()).isPositive();
         }
+        // A plain event-bus request, without headers, to a node that is not the session's owner: forwarded.
+        String owner0 = Http.getJson(c.node(0).baseUrl() + "/v1/sessions/app-0").getString("owner");
+        NodeProcess notOwner = c.nodes().stream().filter(n -> !n.nodeId().equals(owner0)).findFirst().orElseThrow();
+        JsonObject forwarded = vertx.eventBus().<JsonObject>request(
+            io.snakepit.contract.Addresses.node(notOwner.nodeId(), "execute"),
+            new JsonObject().put("tool", "echo").put("session_id", "app-0").put("args", new JsonObject().put("f", 1)),
+            new io.vertx.core.eventbus.DeliveryOptions().setSendTimeout(30_000)).await().body();
+        assertThat(forwarded.getString("node")).isEqualTo(owner0);
+        assertThat(forwarded.getJsonObject("result").getInteger("f")).isEqualTo(1);
         // What the application wrote is the cluster's: any node serves it.
         assertThat(Http.getJson(c.node(2).baseUrl() + "/v1/sessions/app-5/variables/x").getInteger("value"))
             .isEqualTo(5);

@@ -163,6 +163,26 @@ class ClusterFailoverTest {
     }
   }
 
+  /** Runs the demo's sleep tool in {@code session} through {@code via}, without waiting. */
+  static java.util.concurrent.CompletableFuture<HttpResponse<String>> sleepIn(NodeProcess via, String session,
+                                                                            int ms) {
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return Http.post(via.baseUrl() + "/v1/sessions/" + session + "/execute",
+            "{\"tool\":\"sleep\",\"args\":{\"ms\":" + ms + "}}");
+      } catch (Exception e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    });
+  }
+
+  /** Waits until the load flows and {@code node} runs a call: the moment to make it fail or drain. */
+  static void awaitLoadAndACallOn(NodeProcess node, Writer w, Caller calls, int sessions) throws Exception {
+    Poll.until("writes and calls flow", DEADLINE, () -> w.acked.size() == sessions && calls.calls.get() > sessions);
+    Poll.until("a call runs on " + node.nodeId(), DEADLINE, () -> Http.getJson(node.baseUrl() + "/v1/workers")
+        .getJsonArray("workers").stream().anyMatch(o -> ((JsonObject) o).getInteger("inflight", 0) > 0));
+  }
+
   /** The error code of a failed call's body, or null. */
   static String errorCode(String statusAndBody) {
     int brace = statusAndBody.indexOf('{');
@@ -219,20 +239,9 @@ class ClusterFailoverTest {
       assertClusterViewShows(c, entry, perOwner);
       List<NodeProcess> survivors = List.of(c.node(0), c.node(1));
       // A long call running on the victim when it dies, sent through a survivor.
-      java.util.concurrent.CompletableFuture<HttpResponse<String>> inFlight =
-          java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            try {
-              return Http.post(entry.baseUrl() + "/v1/sessions/" + owned.get(0) + "/execute",
-                  "{\"tool\":\"sleep\",\"args\":{\"ms\":30000}}");
-            } catch (Exception e) {
-              throw new java.util.concurrent.CompletionException(e);
-            }
-          });
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> inFlight = sleepIn(entry, owned.get(0), 30000);
       try (Writer w = new Writer(sessions, survivors); Caller calls = new Caller(sessions, survivors)) {
-        Poll.until("writes and calls flow", DEADLINE, () -> w.acked.size() == sessions.size()
-            && calls.calls.get() > sessions.size());
-        Poll.until("the long call runs on the victim", DEADLINE, () -> Http.getJson(victim.baseUrl() + "/v1/workers")
-            .getJsonArray("workers").stream().anyMatch(o -> ((JsonObject) o).getInteger("inflight", 0) > 0));
+        awaitLoadAndACallOn(victim, w, calls, sessions.size());
         long t0 = System.nanoTime();
         victim.signal("KILL");
         victim.process().waitFor();
@@ -286,20 +295,9 @@ class ClusterFailoverTest {
       assertThat(owned).isNotEmpty();
       List<NodeProcess> survivors = List.of(c.node(0), c.node(1));
       // A call running on the victim when the drain starts: the drain lets it finish.
-      java.util.concurrent.CompletableFuture<HttpResponse<String>> inFlight =
-          java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            try {
-              return Http.post(entry.baseUrl() + "/v1/sessions/" + owned.get(0) + "/execute",
-                  "{\"tool\":\"sleep\",\"args\":{\"ms\":2000}}");
-            } catch (Exception e) {
-              throw new java.util.concurrent.CompletionException(e);
-            }
-          });
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> inFlight = sleepIn(entry, owned.get(0), 2000);
       try (Writer w = new Writer(sessions, survivors); Caller calls = new Caller(sessions, survivors)) {
-        Poll.until("writes and calls flow", DEADLINE, () -> w.acked.size() == sessions.size()
-            && calls.calls.get() > sessions.size());
-        Poll.until("the long call runs on the victim", DEADLINE, () -> Http.getJson(victim.baseUrl() + "/v1/workers")
-            .getJsonArray("workers").stream().anyMatch(o -> ((JsonObject) o).getInteger("inflight", 0) > 0));
+        awaitLoadAndACallOn(victim, w, calls, sessions.size());
         victim.signal("TERM");
         victim.process().waitFor();
         c.awaitRing(2);

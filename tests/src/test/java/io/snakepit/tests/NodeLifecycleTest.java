@@ -119,15 +119,20 @@ class NodeLifecycleTest {
     assertThat(out).contains("pools.default.sise");
   }
 
+  /** POST /v1/execute with the caller's own correlation id. */
+  static HttpResponse<String> executeWithId(NodeProcess node, String correlationId, String body) throws Exception {
+    return java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build()
+        .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.baseUrl() + "/v1/execute"))
+            .header("X-Correlation-Id", correlationId)
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+            HttpResponse.BodyHandlers.ofString());
+  }
+
   @Test
   void oneCorrelationIdFindsEveryLineOfACallInJsonLogs() throws Exception {
     try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1", "--log-format", "json")) {
-      java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newBuilder()
-          .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(java.net.http.HttpRequest.newBuilder(
-              java.net.URI.create(node.baseUrl() + "/v1/execute")).header("X-Correlation-Id", "find-me-4711")
-              .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
-                  "{\"tool\":\"log\",\"args\":{\"message\":\"hello from python\"}}")).build(),
-              java.net.http.HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r = executeWithId(node, "find-me-4711",
+          "{\"tool\":\"log\",\"args\":{\"message\":\"hello from python\"}}");
       assertThat(r.statusCode()).isEqualTo(200);
       assertThat(r.headers().firstValue("X-Correlation-Id")).contains("find-me-4711");
       // The worker's record comes back through the node's log, as one JSON object carrying the id.
@@ -135,12 +140,8 @@ class NodeLifecycleTest {
           .filter(l -> l.startsWith("{")).map(JsonObject::new)
           .anyMatch(j -> j.encode().contains("find-me-4711") && j.encode().contains("hello from python")));
       // A failed call: the node's own line about it carries the caller's id too.
-      java.net.http.HttpResponse<String> failed = java.net.http.HttpClient.newBuilder()
-          .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(java.net.http.HttpRequest.newBuilder(
-              java.net.URI.create(node.baseUrl() + "/v1/execute")).header("X-Correlation-Id", "find-me-4712")
-              .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
-                  "{\"tool\":\"fail\",\"args\":{\"message\":\"boom\"}}")).build(),
-              java.net.http.HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> failed = executeWithId(node, "find-me-4712",
+          "{\"tool\":\"fail\",\"args\":{\"message\":\"boom\"}}");
       assertThat(failed.statusCode()).isEqualTo(500);
       Poll.until("the node's line about the failed call appears with its correlation id", DEADLINE,
           () -> node.logText().lines().filter(l -> l.startsWith("{")).map(JsonObject::new)

@@ -301,12 +301,19 @@ public class RoutingVerticle extends VerticleBase {
       new SnakepitException(ErrorCode.BAD_REQUEST, "the body must be a JSON object").failMessage(msg);
       return;
     }
-    Object sid = body.getValue("session_id");
-    String target = sid instanceof String s ? directory.ring().owner(s) : pickWithoutSession();
-    if (target == null || target.equals(nodeId) || hops >= maxHops) {
-      deliverLocally(msg, stream);
-    } else {
-      forward(msg, stream, target, hops + 1, deadline);
+    try {
+      Object sid = body.getValue("session_id");
+      String target = sid instanceof String s ? directory.ring().owner(s) : pickWithoutSession();
+      if (target == null || target.equals(nodeId) || hops >= maxHops) {
+        deliverLocally(msg, stream);
+      } else {
+        forward(msg, stream, target, hops + 1, deadline);
+      }
+    } catch (RuntimeException e) {
+      // A bug must answer the caller, who would otherwise wait for its timeout.
+      String cid = msg.headers().get(Headers.CORRELATION_ID);
+      CorrelatedLog.with(cid, () -> LOG.error("Routing a call failed", e));
+      new SnakepitException(ErrorCode.INTERNAL, "Routing the call failed: " + e, cid, null).failMessage(msg);
     }
   }
 
@@ -391,9 +398,14 @@ public class RoutingVerticle extends VerticleBase {
 
   private static DeliveryOptions options(MultiMap headers, int hops) {
     DeliveryOptions o = new DeliveryOptions().setSendTimeout(86_400_000L + 60_000);
-    headers.forEach(e -> o.addHeader(e.getKey(), e.getValue()));
+    headers.forEach(e -> {
+      if (!Headers.HOPS.equalsIgnoreCase(e.getKey())) {
+        o.addHeader(e.getKey(), e.getValue());
+      }
+    });
     if (hops > 0) {
-      o.getHeaders().set(Headers.HOPS, Integer.toString(hops));
+      // addHeader, not getHeaders().set: a call sent without headers has none to set.
+      o.addHeader(Headers.HOPS, Integer.toString(hops));
     }
     return o;
   }
