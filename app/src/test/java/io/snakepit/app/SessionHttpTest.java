@@ -178,8 +178,10 @@ class SessionHttpTest {
   void strictFailFastAnswersWorkerBusy() throws Exception {
     send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-busy\"}");
     send(HttpMethod.POST, "/v1/sessions/s-busy/execute", "{\"tool\":\"echo\"}");
+    // strict-queue: the slow call runs on the session's worker even if a probe below holds it for a moment
+    // (with hint it could fall back to another worker, and the probes would never find the session's busy).
     var slow = client.post("/v1/sessions/s-busy/execute").sendBuffer(Buffer.buffer(
-        "{\"tool\":\"sleep\",\"args\":{\"ms\":3000}}"));
+        "{\"tool\":\"sleep\",\"args\":{\"ms\":3000},\"affinity\":\"strict-queue\"}"));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     HttpResponse<Buffer> busy = null;
     while (System.nanoTime() < deadline) {

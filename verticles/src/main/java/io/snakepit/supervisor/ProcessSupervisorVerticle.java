@@ -114,7 +114,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
         .compose(reply -> session.served(reply.getString("worker")).map(reply))
         .onComplete(ar -> {
           if (ar.succeeded()) {
-            CorrelatedLog.with(cid, () -> LOG.debug("Call {} on pool {} ran on worker {}", req.tool(), req.pool(),
+            CorrelatedLog.with(cid, () -> LOG.debug("Call {} ran on worker {}", req.tool(),
                 ar.result().getString("worker")));
             msg.reply(ar.result());
           } else {
@@ -131,11 +131,12 @@ public class ProcessSupervisorVerticle extends VerticleBase {
    * Failures the node caused or met (5xx) are warnings; the caller's are info.
    */
   static void logFailure(ExecuteRequest req, SnakepitException e) {
+    String pool = req.pool() != null ? req.pool() : "(default)";
     CorrelatedLog.with(e.correlationId(), () -> {
       if (e.errorCode().httpStatus() >= 500 && e.errorCode() != ErrorCode.TOOL_FAILED) {
-        LOG.warn("Call {} on pool {} failed: {}: {}", req.tool(), req.pool(), e.errorCode().code(), e.getMessage());
+        LOG.warn("Call {} on pool {} failed: {}: {}", req.tool(), pool, e.errorCode().code(), e.getMessage());
       } else {
-        LOG.info("Call {} on pool {} failed: {}: {}", req.tool(), req.pool(), e.errorCode().code(), e.getMessage());
+        LOG.info("Call {} on pool {} failed: {}: {}", req.tool(), pool, e.errorCode().code(), e.getMessage());
       }
     });
   }
