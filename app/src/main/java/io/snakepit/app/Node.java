@@ -5,6 +5,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.snakepit.app.grpc.GrpcApiVerticle;
 import io.snakepit.app.http.HttpApiVerticle;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.Headers;
 import io.snakepit.routing.RoutingVerticle;
 import io.snakepit.session.SessionStoreVerticle;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -107,7 +108,7 @@ public final class Node {
 
   private Future<Void> deploy() {
     vertx.eventBus().<JsonObject>localConsumer(Addresses.STOP, m -> {
-      LOG.info("Stop requested over the API (correlation id {})", m.headers().get(io.snakepit.contract.Headers.CORRELATION_ID));
+      LOG.info("Stop requested over the API (correlation id {})", m.headers().get(Headers.CORRELATION_ID));
       m.reply(new JsonObject().put("node", config.nodeId()).put("stopping", true));
       stopRequested.run();
     });

@@ -111,7 +111,11 @@ class ClusterClientTest {
         assertThat(count(events, "node.joined", fourth)).isEqualTo(1);
         assertThat(count(events, "node.left", fourth)).isEqualTo(1);
         assertThat(count(events, "node.left", victim)).isEqualTo(1);
-        assertThat(count(events, "node.left", frozen)).isEqualTo(1);
+        // The frozen node may flap while it merges back (lost, returned, lost again): each loss is reported
+        // once, by the other node, never by itself.
+        assertThat(events.stream().filter(e -> "node.left".equals(e.getString("type"))
+            && frozen.nodeId().equals(e.getString("node")))).isNotEmpty()
+            .allMatch(e -> c.node(0).nodeId().equals(e.getString("reported_by")));
 
         // The client's calls follow the new ring.
         for (int i = 0; i < 12; i++) {

@@ -70,6 +70,12 @@ public final class Addresses {
   public static final String DRAIN = "snakepit.node.drain";
 
   /**
+   * Node-local publish: register the node's cluster-wide consumers again, after the
+   * clustered event bus lost them (see {@link ClusterSubscriptions}).
+   */
+  public static final String RESUBSCRIBE = "snakepit.node.resubscribe";
+
+  /**
    * Node-local request: stop this node gracefully, as on SIGTERM (drain, let calls in
    * flight finish, stop the workers, leave the cluster). Replies at once; the stop follows.
    */

@@ -2,6 +2,7 @@ package io.snakepit.routing;
 
 import io.snakepit.config.ConfigReader;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -57,6 +58,7 @@ public class RoutingVerticle extends VerticleBase {
   /** Sessions per ring owner among this member's share of the store, counted every {@link #COUNT_MS}. */
   private JsonObject ownedCounts;
   private long countTimer = -1;
+  private ClusterSubscriptions clusterConsumers;
   private long failureTimeoutNanos;
   private long lastTickNanos;
   /** Nodes that stopped answering, so that their return is announced (node.joined, reason returned). */
@@ -109,18 +111,19 @@ public class RoutingVerticle extends VerticleBase {
     EventBus eb = vertx.eventBus();
     consumers.add(eb.<JsonObject>localConsumer(Addresses.EXECUTE, m -> route(m, false, 0, deadline())));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.STREAM_OPEN, m -> route(m, true, 0, deadline())));
-    consumers.add(eb.<JsonObject>consumer(Addresses.node(nodeId, "execute"),
+    clusterConsumers = new ClusterSubscriptions(vertx);
+    List<Future<Void>> registered = new ArrayList<>();
+    registered.add(clusterConsumers.<JsonObject>add(Addresses.node(nodeId, "execute"),
         m -> route(m, false, hops(m), deadline())));
-    consumers.add(eb.<JsonObject>consumer(Addresses.node(nodeId, "stream.open"),
+    registered.add(clusterConsumers.<JsonObject>add(Addresses.node(nodeId, "stream.open"),
         m -> route(m, true, hops(m), deadline())));
-    consumers.add(eb.<JsonObject>consumer(Addresses.RING_HEARTBEAT, m -> onHeartbeat(m.body())));
+    registered.add(clusterConsumers.<JsonObject>add(Addresses.RING_HEARTBEAT, m -> onHeartbeat(m.body())));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.CLUSTER_VIEW, m -> m.reply(view())));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.SESSION_OWNER, m -> {
       String id = m.body() == null ? null : m.body().getString("id");
       m.reply(new JsonObject().put("owner", id == null ? null : directory.ring().owner(id)));
     }));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.DRAIN, this::onDrain));
-    List<Future<Void>> registered = new ArrayList<>();
     consumers.forEach(c -> registered.add(c.completion()));
     return Future.all(registered).compose(v -> heartbeat()).onSuccess(v -> {
       heartbeatTimer = vertx.setPeriodic(heartbeatMs, t -> heartbeat());
@@ -150,7 +153,7 @@ public class RoutingVerticle extends VerticleBase {
     vertx.eventBus().publish(Addresses.RING_HEARTBEAT, heartbeatBody().put("leaving", true));
     publishEvent("node.left", new JsonObject().put("reason", "stopped"));
     consumers.forEach(MessageConsumer::unregister);
-    return Future.succeededFuture();
+    return clusterConsumers == null ? Future.succeededFuture() : clusterConsumers.close();
   }
 
   private long deadline() {
@@ -212,9 +215,27 @@ public class RoutingVerticle extends VerticleBase {
             directory.heardAllAt(now);
           }
           lastTickNanos = now;
+          checkOwnHeartbeat(now);
           Collection<String> gone = directory.expire(now);
           gone.forEach(id -> nodeGone(id, true));
         });
+  }
+
+  /**
+   * A node always hears its own heartbeat, unless the clustered event bus lost
+   * its subscriptions (after a member came back from a freeze or a partition,
+   * eclipse-vertx/vert.x#4394). Then every verticle of the node registers its
+   * cluster-wide consumers again ({@link Addresses#RESUBSCRIBE}); meanwhile it
+   * counts itself as heard, so that it does not report its own loss.
+   */
+  private void checkOwnHeartbeat(long now) {
+    NodeDirectory.NodeInfo self = directory.get(nodeId);
+    if (self != null && now - self.heardAtNanos() > failureTimeoutNanos) {
+      LOG.error("Node {} no longer hears its own heartbeats: the clustered event bus lost its subscriptions; "
+          + "registering them again", nodeId);
+      vertx.eventBus().publish(Addresses.RESUBSCRIBE, new JsonObject(), new DeliveryOptions().setLocalOnly(true));
+      directory.heard(heartbeatBody(), now);
+    }
   }
 
   private void onHeartbeat(JsonObject hb) {
@@ -236,8 +257,7 @@ public class RoutingVerticle extends VerticleBase {
     String heardId = hb.getString("node");
     if (isNew && lostNodes.remove(heardId) && reportsFor(heardId)) {
       // A node this one had reported lost (frozen, partitioned away) answers again: it rejoined.
-      vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "node.joined").put("node", heardId)
-          .put("reason", "returned").put("reported_by", nodeId).put("at", System.currentTimeMillis()));
+      report("node.joined", heardId, "returned");
     }
     if (isNew && nodeId.equals(heardId)) {
       // Each node announces its own arrival, once, when it first hears itself: one event per join.
@@ -251,16 +271,13 @@ public class RoutingVerticle extends VerticleBase {
   private void nodeGone(String id, boolean lost) {
     if (lost) {
       LOG.warn("Node {} stopped answering and left the cluster; ring now {}", id, directory.ring());
+      lostNodes.add(id);
+      if (reportsFor(id)) {
+        // One event per loss: the first of the remaining ring members (by id) reports it.
+        report("node.left", id, "lost");
+      }
     } else {
       LOG.info("Node {} left the cluster; ring now {}", id, directory.ring());
-    }
-    if (lost) {
-      lostNodes.add(id);
-    }
-    if (lost && reportsFor(id)) {
-      // One event per loss: the first of the remaining ring members (by id) reports it.
-      vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "node.left").put("node", id)
-          .put("reason", "lost").put("reported_by", nodeId).put("at", System.currentTimeMillis()));
     }
     Set<Forward> orphans = inflight.remove(id);
     if (orphans != null) {
@@ -278,6 +295,12 @@ public class RoutingVerticle extends VerticleBase {
   private boolean reportsFor(String subject) {
     return directory.ring().nodes().stream().filter(n -> !n.equals(subject)).sorted().findFirst()
         .map(nodeId::equals).orElse(true);
+  }
+
+  /** Publishes an event about another node, reported by this one. */
+  private void report(String type, String subject, String reason) {
+    vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", type).put("node", subject)
+        .put("reason", reason).put("reported_by", nodeId).put("at", System.currentTimeMillis()));
   }
 
   private void publishEvent(String type, JsonObject ev) {

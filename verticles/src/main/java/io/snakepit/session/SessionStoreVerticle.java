@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 import io.micrometer.core.instrument.Timer;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
@@ -40,6 +41,7 @@ public class SessionStoreVerticle extends VerticleBase {
 
   private SessionStore store;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+  private ClusterSubscriptions clusterConsumers;
   private final MeterRegistry meterRegistry;
   private final List<Meter> meters = new ArrayList<>();
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
@@ -81,6 +83,26 @@ public class SessionStoreVerticle extends VerticleBase {
     });
   }
 
+  /**
+   * The router asks with its ring ({@code {"ring": {node: capacity}}}): the live
+   * sessions per owner among this member's share of the store.
+   */
+  private Future<JsonObject> countByOwner(JsonObject b) {
+    Map<String, Integer> members = new java.util.TreeMap<>();
+    b.getJsonObject("ring", new JsonObject())
+        .forEach(e -> members.put(e.getKey(), ((Number) e.getValue()).intValue()));
+    io.snakepit.routing.HashRing ring = io.snakepit.routing.HashRing.of(members);
+    return store.countByOwner(id -> java.util.Objects.requireNonNullElse(ring.owner(id), "")).map(counts -> {
+      JsonObject out = new JsonObject();
+      counts.forEach((node, n) -> {
+        if (!node.isEmpty()) {
+          out.put(node, n);
+        }
+      });
+      return new JsonObject().put("counts", out);
+    });
+  }
+
   private void refreshCount() {
     store.count().onSuccess(activeSessions::set);
   }
@@ -91,6 +113,9 @@ public class SessionStoreVerticle extends VerticleBase {
     meters.forEach(meterRegistry::remove);
     meters.clear();
     consumers.forEach(MessageConsumer::unregister);
+    if (clusterConsumers != null) {
+      clusterConsumers.close();
+    }
     return store == null ? Future.succeededFuture() : store.close();
   }
 
@@ -119,6 +144,7 @@ public class SessionStoreVerticle extends VerticleBase {
   // ---- operations ------------------------------------------------------------------------------
 
   private void register() {
+    clusterConsumers = new ClusterSubscriptions(vertx);
     Map<String, Function<JsonObject, Future<?>>> ops = new LinkedHashMap<>();
     ops.put("create", b -> store.create(optString(b, "id"), ttlMs(b), optObject(b, "metadata"))
         .map(c -> new JsonObject().put("session", c.session().toJson()).put("created", c.created())));
@@ -168,26 +194,11 @@ public class SessionStoreVerticle extends VerticleBase {
     });
     ops.put("served", b -> store.recordServedBy(id(b), optString(b, "node"), optString(b, "worker"))
         .map(this::version));
-    // The router asks with its ring ({"ring": {node: capacity}}): sessions per owner among this member's data.
-    ops.put("count-by-owner", b -> {
-      java.util.Map<String, Integer> members = new java.util.TreeMap<>();
-      b.getJsonObject("ring", new JsonObject()).forEach(e -> members.put(e.getKey(), ((Number) e.getValue()).intValue()));
-      io.snakepit.routing.HashRing ring = io.snakepit.routing.HashRing.of(members);
-      return store.countByOwner(id -> java.util.Objects.requireNonNullElse(ring.owner(id), ""))
-          .map(counts -> {
-            JsonObject out = new JsonObject();
-            counts.forEach((node, n) -> {
-              if (!node.isEmpty()) {
-                out.put(node, n);
-              }
-            });
-            return new JsonObject().put("counts", out);
-          });
-    });
+    ops.put("count-by-owner", this::countByOwner);
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
     ops.forEach((op, fn) -> {
       consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.SESSION_PREFIX + op, m -> serve(op, m, fn)));
-      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.CLUSTER_SESSION_PREFIX + op, m -> serve(op, m, fn)));
+      clusterConsumers.<JsonObject>add(Addresses.CLUSTER_SESSION_PREFIX + op, m -> serve(op, m, fn));
     });
     registerPythonCalls();
   }

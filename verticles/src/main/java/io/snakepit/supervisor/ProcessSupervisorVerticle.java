@@ -3,6 +3,7 @@ package io.snakepit.supervisor;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -29,6 +30,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
 
   private ProcessSupervisor supervisor;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+  private ClusterSubscriptions clusterConsumers;
   private long checkpointTimer = -1;
   private final MeterRegistry meterRegistry;
 
@@ -72,7 +74,8 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       checkpointTimer = vertx.setPeriodic(cfg.checkpointIntervalMs(), t -> supervisor.checkpointSessions());
     }
     // Cluster-wide: the new owner of a session pulls its Python-side state from here before running it.
-    consumers.add(eb.<JsonObject>consumer(Addresses.node(cfg.nodeId(), "handover"), m -> {
+    clusterConsumers = new ClusterSubscriptions(vertx);
+    clusterConsumers.<JsonObject>add(Addresses.node(cfg.nodeId(), "handover"), m -> {
       String sid = m.body() == null ? null : m.body().getString("session_id");
       if (sid == null) {
         m.reply(new JsonObject());
@@ -80,21 +83,24 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       }
       supervisor.handOver(sid).onComplete(ar -> m.reply(new JsonObject().put("data", ar.succeeded() ? ar.result()
           : null)));
-    }));
+    });
     // Adapters drop a session's Python-side state when it is deleted or expires, wherever that happened.
-    consumers.add(eb.<JsonObject>consumer(Addresses.EVENTS, m -> {
+    clusterConsumers.<JsonObject>add(Addresses.EVENTS, m -> {
       JsonObject ev = m.body();
       String type = ev == null ? null : ev.getString("type");
       if ("session.deleted".equals(type) || "session.expired".equals(type)) {
         supervisor.sessionClosed(ev.getString("session_id"));
       }
-    }));
+    });
     return supervisor.start();
   }
 
   @Override
   public Future<?> stop() {
     consumers.forEach(MessageConsumer::unregister);
+    if (clusterConsumers != null) {
+      clusterConsumers.close();
+    }
     vertx.cancelTimer(checkpointTimer);
     return supervisor == null ? Future.succeededFuture() : supervisor.stop();
   }
