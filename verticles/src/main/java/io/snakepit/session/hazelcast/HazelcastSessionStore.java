@@ -16,19 +16,16 @@ import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.Session;
 import io.snakepit.session.SessionErrors;
-import io.snakepit.session.SessionIds;
 import io.snakepit.session.SessionListener;
 import io.snakepit.session.SessionPage;
 import io.snakepit.session.SessionSettings;
 import io.snakepit.session.SessionStore;
-import io.snakepit.session.Stamped;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -253,30 +250,14 @@ public final class HazelcastSessionStore implements SessionStore {
   @Override
   public Future<Created> create(String id, long ttlMs, JsonObject metadata) {
     operations.incrementAndGet();
-    String sid = id == null ? SessionIds.generate() : id;
     Session fresh;
     try {
-      if (!SessionIds.isValid(sid)) {
-        throw SessionErrors.badId(sid);
-      }
-      long ttl = settings.limits().ttl(ttlMs);
-      long now = now();
-      fresh = Session.create(sid, now, ttl);
-      if (metadata != null && !metadata.isEmpty()) {
-        long hlc = settings.clock().now();
-        Map<String, Stamped> meta = new HashMap<>();
-        for (String k : metadata.fieldNames()) {
-          settings.limits().checkName("a metadata key", k);
-          meta.put(k, Stamped.of(metadata.getValue(k), hlc, settings.nodeId()));
-        }
-        fresh = new Session(sid, now, now, ttl, 1, null, null, meta, null, null, 0);
-        settings.limits().check(fresh);
-      }
+      fresh = settings.newSession(id, ttlMs, metadata, now());
     } catch (SnakepitException e) {
       return fail(e);
     }
-    Session f = fresh;
-    return checkCapacity(sid).compose(v -> submit(sid, new Processors.Create(f))).compose(o -> {
+    String sid = fresh.id();
+    return checkCapacity(sid).compose(v -> submit(sid, new Processors.Create(fresh))).compose(o -> {
       if (o.status() == Outcome.CREATED) {
         liveEstimate.incrementAndGet();
         Session created = StoredSession.decodeJson(o.session());

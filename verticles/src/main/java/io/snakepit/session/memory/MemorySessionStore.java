@@ -4,7 +4,6 @@ import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.HybridLogicalClock;
 import io.snakepit.session.Session;
 import io.snakepit.session.SessionErrors;
-import io.snakepit.session.SessionIds;
 import io.snakepit.session.SessionListener;
 import io.snakepit.session.SessionPage;
 import io.snakepit.session.SessionSettings;
@@ -117,34 +116,14 @@ public final class MemorySessionStore implements SessionStore {
   @Override
   public Future<Created> create(String id, long ttlMs, JsonObject metadata) {
     operations.incrementAndGet();
-    String sid = id == null ? SessionIds.generate() : id;
-    long ttl;
+    long now = System.currentTimeMillis();
+    Session fresh;
     try {
-      if (!SessionIds.isValid(sid)) {
-        throw SessionErrors.badId(sid);
-      }
-      ttl = settings.limits().ttl(ttlMs);
+      fresh = settings.newSession(id, ttlMs, metadata, now);
     } catch (SnakepitException e) {
       return fail(e);
     }
-    long now = System.currentTimeMillis();
-    Session fresh = Session.create(sid, now, ttl);
-    if (metadata != null && !metadata.isEmpty()) {
-      long hlc = settings.clock().now();
-      for (String k : metadata.fieldNames()) {
-        fresh = new Session(fresh.id(), now, now, ttl, 1, null, null,
-            withEntry(fresh.metadata(), k, io.snakepit.session.Stamped.of(metadata.getValue(k), hlc,
-                settings.nodeId())), null, null, 0);
-      }
-      try {
-        for (String k : metadata.fieldNames()) {
-          settings.limits().checkName("a metadata key", k);
-        }
-        settings.limits().check(fresh);
-      } catch (SnakepitException e) {
-        return fail(e);
-      }
-    }
+    String sid = fresh.id();
     while (true) {
       Session existing = live.get(sid);
       if (existing != null) {
@@ -167,13 +146,6 @@ public final class MemorySessionStore implements SessionStore {
         });
       }
     }
-  }
-
-  private static Map<String, io.snakepit.session.Stamped> withEntry(Map<String, io.snakepit.session.Stamped> m,
-                                                                   String k, io.snakepit.session.Stamped v) {
-    Map<String, io.snakepit.session.Stamped> copy = new java.util.HashMap<>(m);
-    copy.put(k, v);
-    return copy;
   }
 
   @Override
