@@ -3,13 +3,11 @@ package io.snakepit.app;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
-import io.vertx.ext.web.client.WebClientOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,30 +20,24 @@ import org.junit.jupiter.api.Test;
 class SessionHttpTest {
 
   static Node node;
-  static Vertx clientVertx;
   static WebClient client;
-
-  static TestNode testNode;
+  static WebClientNode web;
 
   @BeforeAll
   static void start() throws Exception {
-    testNode = TestNode.start("sess-test", new JsonObject()
+    web = WebClientNode.start("sess-test", new JsonObject()
         .put("pools", new JsonObject().put("default", new JsonObject().put("size", 3))));
-    node = testNode.node;
-    clientVertx = Vertx.vertx();
-    client = WebClient.create(clientVertx, new WebClientOptions().setDefaultPort(node.httpPort())
-        .setDefaultHost("127.0.0.1"));
+    node = web.testNode.node;
+    client = web.client;
   }
 
   @AfterAll
   static void stop() throws Exception {
-    client.close();
-    clientVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    testNode.close();
+    web.close();
   }
 
   static <T> T await(Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    return WebClientNode.await(f);
   }
 
   static HttpResponse<Buffer> send(HttpMethod method, String path, String body) throws Exception {
