@@ -41,6 +41,22 @@ class PartitionTest {
     assumeTrue(why == null, () -> "PartitionTest skipped: " + why);
   }
 
+  /**
+   * Creates {@value #SESSIONS} sessions PREFIX-0.. through {@code via}, each with
+   * {@code base=before}, and records that state in {@code expected}.
+   */
+  static List<String> seed(NodeProcess via, String prefix, Map<String, JsonObject> expected) throws Exception {
+    List<String> sessions = new ArrayList<>();
+    for (int i = 0; i < SESSIONS; i++) {
+      String id = prefix + "-" + i;
+      create(via, id);
+      write(via, id, "base", "before");
+      sessions.add(id);
+      expected.put(id, new JsonObject().put("base", "before"));
+    }
+    return sessions;
+  }
+
   static String url(NodeProcess n, String path) {
     return n.baseUrl() + path;
   }
@@ -151,18 +167,11 @@ class PartitionTest {
       NodeProcess n2 = c.node(1);
       NodeProcess n3 = c.node(2);
       List<NodeProcess> majority = List.of(n1, n2);
-      List<String> sessions = new ArrayList<>();
-      for (int i = 0; i < SESSIONS; i++) {
-        String id = "p-" + i;
-        create(n1, id);
-        write(n1, id, "base", "before");
-        sessions.add(id);
-      }
+      Map<String, JsonObject> before = new LinkedHashMap<>();
+      List<String> sessions = seed(n1, "p", before);
       // Deleted during the partition: on the minority side, on the majority side.
       create(n1, "gone-min");
       create(n1, "gone-maj");
-      Map<String, JsonObject> before = new LinkedHashMap<>();
-      sessions.forEach(s -> before.put(s, new JsonObject().put("base", "before")));
       before.put("gone-min", new JsonObject());
       before.put("gone-maj", new JsonObject());
       awaitAgreement(c, before, System.nanoTime());
@@ -235,17 +244,10 @@ class PartitionTest {
       NodeProcess n1 = c.node(0);
       NodeProcess n2 = c.node(1);
       NodeProcess n3 = c.node(2);
-      List<String> sessions = new ArrayList<>();
-      for (int i = 0; i < SESSIONS; i++) {
-        String id = "m-" + i;
-        create(n1, id);
-        write(n1, id, "base", "before");
-        sessions.add(id);
-      }
+      Map<String, JsonObject> before = new LinkedHashMap<>();
+      List<String> sessions = seed(n1, "m", before);
       create(n1, "probe");
       create(n1, "kept");
-      Map<String, JsonObject> before = new LinkedHashMap<>();
-      sessions.forEach(s -> before.put(s, new JsonObject().put("base", "before")));
       awaitAgreement(c, before, System.nanoTime());
 
       c.net.partition(List.of(0, 1), List.of(2));
