@@ -256,23 +256,29 @@ public final class NetworkNamespaces implements AutoCloseable {
     namespaces.clear();
     for (String veth : hostVeths) {
       // Gone with its peer's namespace, usually; remove it if not.
-      if (linkExists(veth)) {
-        Result r = run(List.of("ip", "link", "del", veth));
-        if (!r.ok()) {
-          problems.add("ip link del " + veth + ": " + r.output().trim());
-        }
-      }
+      removeLink(veth, problems);
     }
     hostVeths.clear();
-    if (bridgeMade && linkExists(bridgeName())) {
-      Result r = run(List.of("ip", "link", "del", bridgeName()));
-      if (!r.ok()) {
-        problems.add("ip link del " + bridgeName() + ": " + r.output().trim());
-      }
+    if (bridgeMade) {
+      removeLink(bridgeName(), problems);
     }
     bridgeMade = false;
     if (!problems.isEmpty()) {
       throw new IOException("cleaning up " + id + ": " + String.join("; ", problems));
+    }
+  }
+
+  /**
+   * Deletes a link if it is there. The kernel removes a veth asynchronously when
+   * its peer's namespace goes, so a delete may find it gone between the check and
+   * the command: only a link that is still there afterwards is a problem.
+   */
+  private static void removeLink(String name, List<String> problems) throws IOException {
+    if (linkExists(name)) {
+      Result r = run(List.of("ip", "link", "del", name));
+      if (!r.ok() && linkExists(name)) {
+        problems.add("ip link del " + name + ": " + r.output().trim());
+      }
     }
   }
 
