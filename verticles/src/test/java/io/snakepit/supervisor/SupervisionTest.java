@@ -130,7 +130,9 @@ class SupervisionTest {
       eventually("the worker is recycled for its RSS", () -> !recycled.isEmpty());
       assertThat(recycled.get(0).getLong("pid")).isEqualTo(first);
       assertThat(recycled.get(0).getString("reason")).contains("over max-rss-mb=100");
-      assertThat(recycled.get(0).getLong("rss_bytes")).isGreaterThan(200L << 20);
+      // The node promises a recycle once the RSS it reads is over the limit, carrying that reading. The reading
+      // may come while the tool is still allocating, so it is over 100 MiB, not necessarily 200.
+      assertThat(recycled.get(0).getLong("rss_bytes")).isGreaterThan(100L << 20);
       eventually("the old one is gone", () -> !alive(first));
       eventually("a fresh one serves", () -> h.readyPids().size() == 1 && !h.readyPids().contains(first));
       assertThat(h.pool().getLong("crashes")).isZero();
