@@ -3,6 +3,7 @@ package io.snakepit.client;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -34,6 +35,7 @@ public final class SnakepitClient {
   private final ClientOptions options;
 
   private final ClusterView cluster;
+  private final SessionStoreClient sessionStore;
   /** How long a new client in a cluster waits for the first heartbeat: the nodes' failure timeout. */
   private static final long CLUSTER_WAIT_MS = 5_000;
 
@@ -42,6 +44,7 @@ public final class SnakepitClient {
     this.options = options;
     // In a cluster the client holds the ring itself and goes straight to the owner: one hop.
     this.cluster = vertx.isClustered() ? new ClusterView(vertx, CLUSTER_WAIT_MS) : null;
+    this.sessionStore = SessionStoreClient.cluster(vertx).withTimeout(options.getRequestTimeoutMs());
   }
 
   /** Where a call goes: the chosen node's router in a cluster, the local router otherwise. */
@@ -123,54 +126,47 @@ public final class SnakepitClient {
     if (metadata != null) {
       body.put("metadata", metadata);
     }
-    return session("create", body).map(r -> r.getJsonObject("session"));
+    return sessions().create(body).map(r -> r.getJsonObject("session"));
   }
 
   /** A session (touching it); fails with {@code session_not_found}. */
   public Future<JsonObject> getSession(String id) {
-    return session("get", new JsonObject().put("id", id));
+    return sessions().get(id);
   }
 
   /** Deletes a session; true when it existed. */
   public Future<Boolean> deleteSession(String id) {
-    return session("delete", new JsonObject().put("id", id)).map(r -> r.getBoolean("deleted"));
+    return sessions().delete(id);
   }
 
   /** One page of sessions; pass the previous page's {@code next_cursor} for the next. */
   public Future<JsonObject> listSessions(String cursor, int limit) {
-    JsonObject body = new JsonObject().put("limit", limit);
-    if (cursor != null) {
-      body.put("cursor", cursor);
-    }
-    return session("list", body);
+    return sessions().list(cursor, limit);
   }
 
   public Future<Object> getVariable(String id, String name) {
-    return session("var.get", new JsonObject().put("id", id).put("name", name)).map(r -> r.getValue("value"));
+    return sessions().getVariable(id, name);
   }
 
   /** Sets a variable; completes with the session's new version once the write is durable. */
   public Future<Long> putVariable(String id, String name, Object value) {
-    return session("var.put", new JsonObject().put("id", id).put("name", name).put("value", value))
-        .map(r -> r.getLong("version"));
+    return sessions().putVariable(id, name, value);
   }
 
   public Future<Void> deleteVariable(String id, String name) {
-    return session("var.delete", new JsonObject().put("id", id).put("name", name)).mapEmpty();
+    return sessions().deleteVariable(id, name).mapEmpty();
   }
 
   public Future<JsonObject> variables(String id) {
-    return session("vars", new JsonObject().put("id", id)).map(r -> r.getJsonObject("variables"));
+    return sessions().variables(id);
   }
 
   public Future<JsonObject> getProgram(String id, String programId) {
-    return session("program.get", new JsonObject().put("id", id).put("program_id", programId))
-        .map(r -> r.getJsonObject("program"));
+    return sessions().getProgram(id, programId);
   }
 
   public Future<Long> putProgram(String id, String programId, JsonObject program) {
-    return session("program.put", new JsonObject().put("id", id).put("program_id", programId)
-        .put("program", program)).map(r -> r.getLong("version"));
+    return sessions().putProgram(id, programId, program);
   }
 
   /**
@@ -184,8 +180,9 @@ public final class SnakepitClient {
 
   // ---- plumbing --------------------------------------------------------------------------------
 
-  private Future<JsonObject> session(String op, JsonObject body) {
-    return request(Addresses.CLUSTER_SESSION_PREFIX + op, body, null);
+  /** The cluster's session store, with a fresh correlation id for the request. */
+  private SessionStoreClient sessions() {
+    return sessionStore.withCorrelationId(UUID.randomUUID().toString());
   }
 
   private Future<JsonObject> request(String address, JsonObject body, String correlationId) {

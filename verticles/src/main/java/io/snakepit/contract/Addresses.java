@@ -86,6 +86,12 @@ public final class Addresses {
     return "snakepit.node." + nodeId + "." + op;
   }
 
+  /**
+   * The event-bus send timeout of a call: the longest call timeout a request may
+   * set (a day) plus a minute, so that the call's own timeout always answers first.
+   */
+  public static final long CALL_SEND_TIMEOUT_MS = 86_400_000L + 60_000;
+
   /** Prefix of the per-stream control addresses. */
   public static final String STREAM_CONTROL_PREFIX = "snakepit.stream.control.";
 }

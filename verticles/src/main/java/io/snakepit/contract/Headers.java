@@ -17,4 +17,14 @@ public final class Headers {
 
   /** The correlation id of a request, over HTTP. */
   public static final String HTTP_CORRELATION_ID = "X-Correlation-Id";
+
+  /** What a client may send as a correlation id: short, and safe in logs and headers. */
+  private static final java.util.regex.Pattern VALID_CORRELATION_ID =
+      java.util.regex.Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+
+  /** The correlation id a client sent, when it is valid; otherwise a new one. */
+  public static String correlationIdOrNew(String given) {
+    return given != null && VALID_CORRELATION_ID.matcher(given).matches() ? given
+        : java.util.UUID.randomUUID().toString();
+  }
 }

@@ -92,8 +92,9 @@ public final class SnakepitException extends RuntimeException {
         case TIMEOUT:
           return new SnakepitException(ErrorCode.TIMEOUT, "No reply on the event bus in time: " + re.getMessage());
         case NO_HANDLERS:
-          return new SnakepitException(ErrorCode.INTERNAL,
-              "No handler for the event-bus address; is the supervisor verticle deployed? " + re.getMessage());
+          // In an assembled node the only time a handler is missing is while it starts or stops.
+          return new SnakepitException(ErrorCode.STARTING, "Nothing serves this on the node yet: it is starting or "
+              + "stopping (when embedding, deploy the verticle that serves the address). " + re.getMessage());
         default:
           String msg = re.getMessage();
           if (msg != null && msg.startsWith("{")) {

@@ -57,6 +57,7 @@ public class RoutingVerticle extends VerticleBase {
   private int workersSize;
   /** Sessions per ring owner among this member's share of the store, counted every {@link #COUNT_MS}. */
   private JsonObject ownedCounts;
+  private io.snakepit.session.SessionStoreClient sessions;
   private long countTimer = -1;
   private ClusterSubscriptions clusterConsumers;
   private long failureTimeoutNanos;
@@ -88,6 +89,7 @@ public class RoutingVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    sessions = io.snakepit.session.SessionStoreClient.local(vertx);
     try {
       ConfigReader r = new ConfigReader(config(), "routing");
       nodeId = r.string("node-id", null);
@@ -139,8 +141,8 @@ public class RoutingVerticle extends VerticleBase {
   private void countOwnedSessions() {
     JsonObject ring = new JsonObject();
     directory.ringMembers().forEach(ring::put);
-    vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "count-by-owner", new JsonObject().put("ring", ring))
-        .onSuccess(m -> ownedCounts = m.body().getJsonObject("counts"))
+    sessions.countByOwner(ring)
+        .onSuccess(counts -> ownedCounts = counts)
         .onFailure(t -> LOG.debug("Counting sessions per owner failed: {}", t.toString()));
   }
 
@@ -420,7 +422,7 @@ public class RoutingVerticle extends VerticleBase {
   }
 
   private static DeliveryOptions options(MultiMap headers, int hops) {
-    DeliveryOptions o = new DeliveryOptions().setSendTimeout(86_400_000L + 60_000);
+    DeliveryOptions o = new DeliveryOptions().setSendTimeout(Addresses.CALL_SEND_TIMEOUT_MS);
     headers.forEach(e -> {
       if (!Headers.HOPS.equalsIgnoreCase(e.getKey())) {
         o.addHeader(e.getKey(), e.getValue());

@@ -45,7 +45,7 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
    * checkpoint stays while the node that took it serves the session, a drain's export does not.
    * Reserved keys are not shown by {@link #toJson()} and not counted against limits.
    */
-  public static final String HANDOFF_KEY = "__snakepit_handoff";
+  public static final String HANDOFF_KEY = io.snakepit.contract.Reserved.PREFIX + "handoff";
 
   /** Whether exported Python-side state waits to be imported. */
   public boolean hasHandoff() {
@@ -228,7 +228,7 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
       j.put("last_worker", lastWorker);
     }
     JsonObject meta = values(metadata);
-    meta.remove(HANDOFF_KEY);
+    meta.fieldNames().removeIf(io.snakepit.contract.Reserved::isReserved);
     j.put("metadata", meta).put("variables", values(variables));
     if (hasHandoff()) {
       j.put("handoff_pending", true);
@@ -282,6 +282,22 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
     }
     if (!variables.isEmpty()) {
       j.put("variables", stamped(variables));
+    }
+    return j;
+  }
+
+  /**
+   * The export form: {@link #toStorageJson()} without the node's reserved
+   * metadata (such as handed-off Python-side state), which never leaves the node.
+   */
+  public JsonObject toExportJson() {
+    JsonObject j = toStorageJson();
+    JsonObject meta = j.getJsonObject("metadata");
+    if (meta != null) {
+      meta.fieldNames().removeIf(io.snakepit.contract.Reserved::isReserved);
+      if (meta.isEmpty()) {
+        j.remove("metadata");
+      }
     }
     return j;
   }

@@ -71,6 +71,15 @@ public record SessionLimits(long maxSessions, int maxVariables, int maxValueByte
     }
   }
 
+  /** Checks a metadata key: as {@link #checkName}, and not one of the node's reserved keys. */
+  public void checkMetadataKey(String key) {
+    checkName("a metadata key", key);
+    if (io.snakepit.contract.Reserved.isReserved(key)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "metadata keys starting with "
+          + io.snakepit.contract.Reserved.PREFIX + " are reserved for the node; choose another key");
+    }
+  }
+
   /** Checks a session against every count and size limit. */
   public void check(Session s) {
     if (s.variableCount() > maxVariables) {

@@ -33,7 +33,7 @@ public record SessionSettings(String nodeId, HybridLogicalClock clock, SessionLi
     long hlc = clock.now();
     java.util.Map<String, Stamped> meta = new java.util.HashMap<>();
     for (String k : metadata.fieldNames()) {
-      limits.checkName("a metadata key", k);
+      limits.checkMetadataKey(k);
       meta.put(k, Stamped.of(metadata.getValue(k), hlc, nodeId));
     }
     Session fresh = new Session(sid, now, now, ttl, 1, null, null, meta, null, null, 0);

@@ -194,7 +194,7 @@ public interface SessionStore {
   default Future<Session> putMetadata(String id, String key, Object value) {
     SessionSettings st = settings();
     try {
-      st.limits().checkName("a metadata key", key);
+      st.limits().checkMetadataKey(key);
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }

@@ -9,6 +9,8 @@ import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
+import io.snakepit.contract.Reserved;
+import io.snakepit.contract.SessionOp;
 import io.snakepit.contract.SnakepitException;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -18,6 +20,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -145,79 +148,91 @@ public class SessionStoreVerticle extends VerticleBase {
 
   private void register() {
     clusterConsumers = new ClusterSubscriptions(vertx);
-    Map<String, Function<JsonObject, Future<?>>> ops = new LinkedHashMap<>();
-    ops.put("create", b -> store.create(optString(b, "id"), ttlMs(b), optObject(b, "metadata"))
+    Map<SessionOp, Function<JsonObject, Future<?>>> ops = new EnumMap<>(SessionOp.class);
+    ops.put(SessionOp.CREATE, b -> store.create(optString(b, "id"), ttlMs(b), optObject(b, "metadata"))
         .map(c -> new JsonObject().put("session", c.session().toJson()).put("created", c.created())));
-    ops.put("get", b -> store.get(id(b)).map(Session::toJson));
-    ops.put("exists", b -> store.exists(id(b)).map(e -> new JsonObject().put("exists", e)));
-    ops.put("delete", b -> store.delete(id(b)).map(d -> new JsonObject().put("deleted", d)));
-    ops.put("list", b -> store.list(optString(b, "cursor"), limit(b)).map(p -> page(p, false)));
-    ops.put("export", b -> store.list(optString(b, "cursor"), limit(b)).map(p -> page(p, true)));
-    ops.put("import", this::importSessions);
-    ops.put("count", b -> store.count().map(n -> new JsonObject().put("count", n)));
-    ops.put("stats", b -> store.stats().map(st -> st.copy().put("recent", recent.snapshot())));
-    ops.put("health", b -> store.health());
-    ops.put("var.get", b -> store.getVariable(id(b), name(b, "name")).map(v -> new JsonObject().put("value", v)));
-    ops.put("var.put", b -> store.putVariable(id(b), name(b, "name"), b.getValue("value")).map(this::version));
-    ops.put("var.delete", b -> store.deleteVariable(id(b), name(b, "name")).map(this::version));
-    ops.put("vars", b -> store.get(id(b)).map(s -> new JsonObject().put("variables", s.variablesJson())));
-    ops.put("program.get", b -> store.getProgram(id(b), name(b, "program_id"))
+    ops.put(SessionOp.GET, b -> store.get(id(b)).map(Session::toJson));
+    ops.put(SessionOp.ROUTE, b -> store.get(id(b)).map(s -> SessionRoute.of(s).toJson()));
+    ops.put(SessionOp.EXISTS, b -> store.exists(id(b)).map(e -> new JsonObject().put("exists", e)));
+    ops.put(SessionOp.DELETE, b -> store.delete(id(b)).map(d -> new JsonObject().put("deleted", d)));
+    ops.put(SessionOp.LIST, b -> store.list(optString(b, "cursor"), limit(b)).map(p -> page(p, false)));
+    ops.put(SessionOp.EXPORT, b -> store.list(optString(b, "cursor"), limit(b)).map(p -> page(p, true)));
+    ops.put(SessionOp.IMPORT, this::importSessions);
+    ops.put(SessionOp.COUNT, b -> store.count().map(n -> new JsonObject().put("count", n)));
+    ops.put(SessionOp.STATS, b -> store.stats().map(st -> st.copy().put("recent", recent.snapshot())));
+    ops.put(SessionOp.HEALTH, b -> store.health());
+    ops.put(SessionOp.VAR_GET, b -> store.getVariable(id(b), name(b, "name"))
+        .map(v -> new JsonObject().put("value", v)));
+    ops.put(SessionOp.VAR_PUT, b -> store.putVariable(id(b), name(b, "name"), b.getValue("value"))
+        .map(this::version));
+    ops.put(SessionOp.VAR_DELETE, b -> store.deleteVariable(id(b), name(b, "name")).map(this::version));
+    ops.put(SessionOp.VARS, b -> store.get(id(b)).map(s -> new JsonObject().put("variables", s.variablesJson())));
+    ops.put(SessionOp.PROGRAM_GET, b -> store.getProgram(id(b), name(b, "program_id"))
         .map(p -> new JsonObject().put("program", p)));
-    ops.put("program.put", b -> store.putProgram(id(b), name(b, "program_id"), program(b)).map(this::version));
-    ops.put("meta.put", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value")).map(this::version));
-    // State handoff: a draining (or checkpointing) node leaves a session's exported Python-side
-    // state here; the session's next owner imports it into a worker, then clears it.
-    ops.put("handoff.put", b -> {
-      Object data = b.getValue("data");
-      if (!(data instanceof String d)) {
-        throw new SnakepitException(ErrorCode.BAD_REQUEST, "'data' must be the state, base64-encoded");
-      }
-      if (d.length() > store.settings().limits().maxProgramBytes() * 4 / 3 + 4) {
-        throw new SnakepitException(ErrorCode.LIMIT_EXCEEDED, "Exported state of " + d.length() * 3 / 4
-            + " bytes exceeds sessions.limits.max-program-bytes");
-      }
-      SessionSettings st = store.settings();
-      JsonObject blob = new JsonObject().put("data", d).put("from_node", optString(b, "node"))
-          .put("from_worker", optString(b, "worker")).put("checkpoint", b.getBoolean("checkpoint", false));
-      return store.update(id(b), s -> s.withMetadata(Session.HANDOFF_KEY,
-          Stamped.of(blob, st.clock().now(), st.nodeId()))).map(this::version);
-    });
-    ops.put("handoff.get", b -> store.get(id(b)).map(s -> {
-      Stamped h = s.metadata().get(Session.HANDOFF_KEY);
-      return h == null || h.deleted() ? new JsonObject() : new JsonObject().put("handoff", h.value());
+    ops.put(SessionOp.PROGRAM_PUT, b -> store.putProgram(id(b), name(b, "program_id"), program(b))
+        .map(this::version));
+    ops.put(SessionOp.META_PUT, b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value"))
+        .map(this::version));
+    ops.put(SessionOp.SERVED, b -> store.recordServedBy(id(b), optString(b, "node"), optString(b, "worker"))
+        .map(this::version));
+    // Storage of handed-off Python-side state; the supervisor's SessionHandoff decides when (see its Javadoc).
+    ops.put(SessionOp.HANDOFF_PUT, this::putHandoff);
+    ops.put(SessionOp.HANDOFF_GET, b -> store.get(id(b)).map(s -> {
+      StoredHandoff h = StoredHandoff.of(s, true);
+      return h == null ? new JsonObject() : new JsonObject().put("handoff", h.toJson());
     }));
-    ops.put("handoff.clear", b -> {
+    ops.put(SessionOp.HANDOFF_CLEAR, b -> {
       SessionSettings st = store.settings();
       return store.update(id(b), s -> s.hasHandoff()
           ? s.withMetadata(Session.HANDOFF_KEY, Stamped.tombstone(st.clock().now(), st.nodeId())) : s)
           .map(this::version);
     });
-    ops.put("served", b -> store.recordServedBy(id(b), optString(b, "node"), optString(b, "worker"))
-        .map(this::version));
-    ops.put("count-by-owner", this::countByOwner);
+    ops.put(SessionOp.COUNT_BY_OWNER, this::countByOwner);
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
     ops.forEach((op, fn) -> {
-      consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.SESSION_PREFIX + op, m -> serve(op, m, fn)));
-      clusterConsumers.<JsonObject>add(Addresses.CLUSTER_SESSION_PREFIX + op, m -> serve(op, m, fn));
+      consumers.add(vertx.eventBus().<JsonObject>localConsumer(op.address(), m -> serve(op.wireName(), m, fn)));
+      clusterConsumers.<JsonObject>add(op.clusterAddress(), m -> serve(op.wireName(), m, fn));
     });
     registerPythonCalls();
   }
 
+  private Future<JsonObject> putHandoff(JsonObject b) {
+    Object data = b.getValue("data");
+    if (!(data instanceof String d)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'data' must be the state, base64-encoded");
+    }
+    if (d.length() > store.settings().limits().maxProgramBytes() * 4 / 3 + 4) {
+      throw new SnakepitException(ErrorCode.LIMIT_EXCEEDED, "Exported state of " + d.length() * 3 / 4
+          + " bytes exceeds sessions.limits.max-program-bytes");
+    }
+    SessionSettings st = store.settings();
+    JsonObject blob = new StoredHandoff(d, optString(b, "from_node"), optString(b, "from_worker"),
+        b.getBoolean("checkpoint", false)).toJson();
+    return store.update(id(b), s -> s.withMetadata(Session.HANDOFF_KEY,
+        Stamped.of(blob, st.clock().now(), st.nodeId()))).map(this::version);
+  }
+
   /**
    * The operations Python tools reach through {@code ctx.session}. Each takes
-   * {@code session_id} and answers the bare value; see docs/protocol.md.
+   * {@code session_id} and answers the bare value; see docs/protocol.md. Reads
+   * of one variable or metadata entry read only that, where the adapter can.
    */
   private void registerPythonCalls() {
     Map<String, Function<JsonObject, Future<?>>> calls = new LinkedHashMap<>();
-    calls.put("session.get_var", b -> store.get(id(b)).map(s -> s.variable(name(b, "name"))));
+    calls.put("session.get_var", b -> store.getVariable(id(b), name(b, "name"))
+        .recover(t -> SnakepitException.from(t).errorCode() == ErrorCode.NOT_FOUND_IN_SESSION
+            ? Future.succeededFuture() : Future.failedFuture(t)));
     calls.put("session.put_var", b -> store.putVariable(id(b), name(b, "name"), b.getValue("value"))
         .map(s -> (Object) null));
     calls.put("session.delete_var", b -> store.deleteVariable(id(b), name(b, "name")).map(s -> (Object) null));
     calls.put("session.vars", b -> store.get(id(b)).map(Session::variablesJson));
-    calls.put("session.get_meta", b -> store.get(id(b)).map(s -> {
-      Stamped v = s.metadata().get(name(b, "key"));
-      return v == null || v.deleted() ? null : v.value();
-    }));
+    calls.put("session.get_meta", b -> {
+      String key = name(b, "key");
+      return store.get(id(b)).map(s -> {
+        Stamped v = Reserved.isReserved(key) ? null : s.metadata().get(key);
+        return v == null || v.deleted() ? null : v.value();
+      });
+    });
     calls.put("session.put_meta", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value"))
         .map(s -> (Object) null));
     calls.forEach((op, fn) -> consumers.add(vertx.eventBus().<JsonObject>localConsumer(
@@ -289,7 +304,7 @@ public class SessionStoreVerticle extends VerticleBase {
 
   private static JsonObject page(SessionPage p, boolean full) {
     JsonArray items = new JsonArray();
-    p.sessions().forEach(s -> items.add(full ? s.toStorageJson() : s.toJson()));
+    p.sessions().forEach(s -> items.add(full ? s.toExportJson() : s.toJson()));
     JsonObject out = new JsonObject().put("sessions", items);
     if (p.nextCursor() != null) {
       out.put("next_cursor", p.nextCursor());

@@ -1,5 +1,6 @@
 package io.snakepit.supervisor;
 
+import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.vertx.core.json.JsonObject;
@@ -54,10 +55,10 @@ public record ExecuteRequest(String pool, String tool, JsonObject args, long tim
   }
 
   /** Tools the node itself calls (state export and import); callers may not. */
-  public static final String RESERVED_PREFIX = "__snakepit_";
+  public static final String RESERVED_PREFIX = io.snakepit.contract.Reserved.PREFIX;
 
   /** Largest timeout a caller may ask for: one day. */
-  public static final long MAX_TIMEOUT_MS = 86_400_000L;
+  public static final long MAX_TIMEOUT_MS = Addresses.CALL_SEND_TIMEOUT_MS - 60_000;
 
   /**
    * Reads {@code {"tool","args"?,"pool"?,"timeout_ms"?,"session_id"?}} and checks every field;

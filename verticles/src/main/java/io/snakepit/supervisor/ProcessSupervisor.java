@@ -176,9 +176,7 @@ public final class ProcessSupervisor {
    */
   public Future<JsonObject> execute(ExecuteRequest request, String preferredWorker) {
     if (Vertx.currentContext() != context) {
-      Promise<JsonObject> p = Promise.promise();
-      context.runOnContext(v -> execute(request, preferredWorker).onComplete(p));
-      return p.future();
+      return onContext(() -> execute(request, preferredWorker));
     }
     WorkerPool pool;
     try {
@@ -261,104 +259,57 @@ public final class ProcessSupervisor {
     return pool;
   }
 
-  /**
-   * Exports the Python-side state of every session this node's workers served,
-   * through the adapters' {@code export_session} hooks, and leaves it with the
-   * session in the store, where the session's next worker imports it. Runs one
-   * export at a time per worker, all workers at once.
-   *
-   * @return {@code {"exported": n, "empty": n, "failed": n}}
-   */
-  public Future<JsonObject> exportSessions() {
-    return exportSessions(sid -> true, false);
-  }
-
-  /**
-   * A checkpoint: exports every session's state as {@link #exportSessions()}
-   * does, marked as a checkpoint, which stays in the store while this node
-   * keeps serving the session (a drain's export is cleared by the next call
-   * here, since the worker's state is newer). If this node crashes, the
-   * session's next owner imports the last checkpoint.
-   */
-  public Future<JsonObject> checkpointSessions() {
-    return exportSessions(sid -> true, true);
-  }
-
-  /** Exports the sessions that {@code which} selects. */
-  public Future<JsonObject> exportSessions(java.util.function.Predicate<String> which, boolean checkpoint) {
-    if (Vertx.currentContext() != context) {
-      Promise<JsonObject> p = Promise.promise();
-      context.runOnContext(v -> exportSessions(which, checkpoint).onComplete(p));
-      return p.future();
+  /** Runs {@code action} on this supervisor's context, where its state lives. */
+  <T> Future<T> onContext(java.util.function.Supplier<Future<T>> action) {
+    if (Vertx.currentContext() == context) {
+      return action.get();
     }
-    int[] counts = new int[3];
-    List<Future<Void>> perWorker = new ArrayList<>();
+    Promise<T> p = Promise.promise();
+    context.runOnContext(v -> action.get().onComplete(p));
+    return p.future();
+  }
+
+  /**
+   * Sessions whose Python-side state a worker holds: the worker, its pool, and
+   * the sessions it served. Only workers that can still run an export.
+   */
+  record HeldState(String pool, String workerId, List<String> sessionIds) {
+  }
+
+  /** Every worker that holds session state, with its sessions. Call on the supervisor's context. */
+  List<HeldState> heldSessions() {
+    List<HeldState> out = new ArrayList<>();
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
-        if (!w.isReady() && w.state != WorkerProcess.State.DRAINING) {
-          continue;
+        if ((w.isReady() || w.state == WorkerProcess.State.DRAINING) && !w.sessions.isEmpty()) {
+          out.add(new HeldState(pool.name(), w.id, List.copyOf(w.sessions)));
         }
-        Future<Void> chain = Future.succeededFuture();
-        for (String sid : new ArrayList<>(w.sessions)) {
-          if (!which.test(sid)) {
-            continue;
-          }
-          chain = chain.transform(ar -> exportOne(pool, w, sid, checkpoint).map(r -> {
-            counts[r]++;
-            return (Void) null;
-          }));
-        }
-        perWorker.add(chain);
       }
     }
-    return Future.join(perWorker).transform(ar -> Future.succeededFuture(new JsonObject()
-        .put("exported", counts[0]).put("empty", counts[1]).put("failed", counts[2])));
+    return out;
   }
 
-  /** 0 = exported, 1 = nothing to export, 2 = failed. */
-  private Future<Integer> exportOne(WorkerPool pool, WorkerProcess w, String sessionId, boolean checkpoint) {
-    return execute(exportRequest(pool, sessionId, checkpoint ? "checkpoint-" : "handoff-"), w.id).compose(reply -> {
-      String data = reply.getValue("result") == null ? null : reply.getString("result");
-      if (data == null) {
-        return Future.succeededFuture(1);
-      }
-      return vertx.eventBus().request(Addresses.SESSION_PREFIX + "handoff.put", new JsonObject()
-          .put("id", sessionId).put("data", data).put("node", config.nodeId()).put("worker", w.id)
-          .put("checkpoint", checkpoint)).map(m -> 0);
-    }).recover(t -> {
-      LOG.warn("Could not hand off session {} from worker {}: {}", sessionId, w.id, t.getMessage());
-      return Future.succeededFuture(2);
-    });
-  }
-
-  /**
-   * Exports one session's Python-side state for the node that now owns it (a
-   * pull, when the new owner takes a call for it), and forgets the session
-   * here. Completes with the base64 state, or null when no worker holds any.
-   */
-  public Future<String> handOver(String sessionId) {
-    if (Vertx.currentContext() != context) {
-      Promise<String> p = Promise.promise();
-      context.runOnContext(v -> handOver(sessionId).onComplete(p));
-      return p.future();
-    }
+  /** The worker that holds a session's state, or null. Call on the supervisor's context. */
+  HeldState holderOf(String sessionId) {
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
         if (w.sessions.contains(sessionId) && (w.isReady() || w.state == WorkerProcess.State.DRAINING)) {
-          return execute(exportRequest(pool, sessionId, "handover-"), w.id).map(reply -> {
-            w.sessions.remove(sessionId);
-            return reply.getValue("result") == null ? null : reply.getString("result");
-          });
+          return new HeldState(pool.name(), w.id, List.of(sessionId));
         }
       }
     }
-    return Future.succeededFuture(null);
+    return null;
   }
 
-  /** The reserved call that exports one session's state, pinned to the worker it is sent to. */
-  private static ExecuteRequest exportRequest(WorkerPool pool, String sessionId, String why) {
-    return new ExecuteRequest(pool.name(), ExecuteRequest.RESERVED_PREFIX + "export__",
-        new JsonObject().put("session_id", sessionId), 0, null, why + sessionId, ExecuteRequest.Affinity.STRICT_QUEUE);
+  /** The worker no longer holds the session's state (it was handed off). Call on the supervisor's context. */
+  void forgetSession(String workerId, String sessionId) {
+    for (WorkerPool pool : pools.values()) {
+      for (WorkerProcess w : pool.allWorkers()) {
+        if (w.id.equals(workerId)) {
+          w.sessions.remove(sessionId);
+        }
+      }
+    }
   }
 
   /** Whether a worker with this id is alive on this node. */

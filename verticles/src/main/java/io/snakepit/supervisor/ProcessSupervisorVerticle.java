@@ -8,6 +8,7 @@ import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.EventBus;
@@ -29,6 +30,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProcessSupervisorVerticle.class);
 
   private ProcessSupervisor supervisor;
+  private SessionHandoff handoff;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private ClusterSubscriptions clusterConsumers;
   private long checkpointTimer = -1;
@@ -66,24 +68,18 @@ public class ProcessSupervisorVerticle extends VerticleBase {
         m -> m.reply(new JsonObject().put("workers", supervisor.workers()))));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.POOLS,
         m -> m.reply(new JsonObject().put("pools", supervisor.pools()))));
+    handoff = new SessionHandoff(vertx, supervisor, SessionStoreClient.local(vertx));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.SUPERVISOR_HANDOFF,
-        m -> supervisor.exportSessions().onComplete(ar -> m.reply(ar.succeeded() ? ar.result()
+        m -> handoff.handOffAll(SessionHandoff.Reason.DRAIN).onComplete(ar -> m.reply(ar.succeeded() ? ar.result()
             : new JsonObject().put("error", String.valueOf(ar.cause()))))));
     if (cfg.checkpointIntervalMs() > 0) {
       // Off by default: a periodic export lets an adapter's state survive a crash of its node too.
-      checkpointTimer = vertx.setPeriodic(cfg.checkpointIntervalMs(), t -> supervisor.checkpointSessions());
+      checkpointTimer = vertx.setPeriodic(cfg.checkpointIntervalMs(),
+          t -> handoff.handOffAll(SessionHandoff.Reason.CHECKPOINT));
     }
-    // Cluster-wide: the new owner of a session pulls its Python-side state from here before running it.
+    // Cluster-wide: the new owner of a session asks for its Python-side state here before running it.
     clusterConsumers = new ClusterSubscriptions(vertx);
-    clusterConsumers.<JsonObject>add(Addresses.node(cfg.nodeId(), "handover"), m -> {
-      String sid = m.body() == null ? null : m.body().getString("session_id");
-      if (sid == null) {
-        m.reply(new JsonObject());
-        return;
-      }
-      supervisor.handOver(sid).onComplete(ar -> m.reply(new JsonObject().put("data", ar.succeeded() ? ar.result()
-          : null)));
-    });
+    handoff.serve(clusterConsumers);
     // Adapters drop a session's Python-side state when it is deleted or expires, wherever that happened.
     clusterConsumers.<JsonObject>add(Addresses.EVENTS, m -> {
       JsonObject ev = m.body();
@@ -114,10 +110,9 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       e.failMessage(msg);
       return;
     }
-    SessionCall session = new SessionCall(vertx, supervisor, req);
-    session.begin()
-        .compose(preferred -> supervisor.execute(req, preferred))
-        .compose(reply -> session.served(reply.getString("worker")).map(reply))
+    handoff.takeOver(req)
+        .compose(placement -> supervisor.execute(req, placement.preferredWorker())
+            .compose(reply -> handoff.served(req, placement, reply.getString("worker")).map(reply)))
         .onComplete(ar -> {
           if (ar.succeeded()) {
             CorrelatedLog.with(cid, () -> LOG.debug("Call {} ran on worker {}", req.tool(),
@@ -168,25 +163,24 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       e.failMessage(msg);
       return;
     }
-    SessionCall session = new SessionCall(vertx, supervisor, req);
-    session.begin().onComplete(ar -> {
+    handoff.takeOver(req).onComplete(ar -> {
       if (ar.failed()) {
         SnakepitException.from(ar.cause()).withCorrelationId(cid).failMessage(msg);
       } else {
-        openStream(msg, req, sink, credit, cid, session, ar.result());
+        openStream(msg, req, sink, credit, cid, ar.result());
       }
     });
   }
 
   private void openStream(Message<JsonObject> msg, ExecuteRequest req, String sink, int credit, String cid,
-                          SessionCall session, String preferred) {
+                          SessionHandoff.Placement placement) {
     String control = Addresses.STREAM_CONTROL_PREFIX + UUID.randomUUID();
     EventBus eb = vertx.eventBus();
     MessageConsumer<JsonObject>[] controlConsumer = new MessageConsumer[1];
     StreamHandle handle = supervisor.stream(req, new StreamObserver() {
       @Override
       public void onStart(String workerId) {
-        session.served(workerId);
+        handoff.served(req, placement, workerId);
         eb.send(sink, new JsonObject().put("type", "start").put("worker", workerId).put("node", supervisor.nodeId()));
       }
 
@@ -212,7 +206,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
           controlConsumer[0].unregister();
         }
       }
-    }, credit, preferred);
+    }, credit, placement.preferredWorker());
     controlConsumer[0] = eb.consumer(control, m -> {
       JsonObject body = m.body();
       if (body == null) {

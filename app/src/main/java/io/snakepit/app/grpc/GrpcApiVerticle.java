@@ -4,6 +4,7 @@ import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.SessionStoreClient;
 import io.snakepit.grpc.v1.CreateSessionRequest;
 import io.snakepit.grpc.v1.CreateSessionResponse;
 import io.snakepit.grpc.v1.DeleteSessionResponse;
@@ -29,9 +30,7 @@ import io.vertx.grpc.reflection.ReflectionService;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.Service;
-import java.util.UUID;
 import java.util.function.BiFunction;
-import java.util.regex.Pattern;
 
 /**
  * The gRPC API ({@code snakepit.v1.Snakepit}, see docs/grpc-api.md and
@@ -44,16 +43,14 @@ public final class GrpcApiVerticle extends VerticleBase {
 
   /** Metadata key of the correlation id, in requests and in response headers. */
   public static final String CORRELATION_ID = "x-correlation-id";
-  private static final Pattern VALID_CID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
-  /** Event-bus timeout for calls; the supervisor enforces the real call timeout, this is only a backstop. */
-  private static final long BUS_TIMEOUT_MS = 86_400_000L + 60_000;
   /** Largest timeout a call may ask for: one day, as over HTTP. */
-  private static final long MAX_TIMEOUT_MS = 86_400_000L;
+  private static final long MAX_TIMEOUT_MS = io.snakepit.supervisor.ExecuteRequest.MAX_TIMEOUT_MS;
 
   private final String host;
   private final int port;
   private HttpServer server;
   private GrpcHealth health;
+  private SessionStoreClient sessionStore;
 
   public GrpcApiVerticle(String host, int port) {
     this.host = host;
@@ -68,6 +65,7 @@ public final class GrpcApiVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     health = new GrpcHealth(vertx);
+    sessionStore = SessionStoreClient.local(vertx);
     GrpcServer grpc = GrpcServer.server(vertx);
     grpc.addService(snakepit());
     grpc.addService(health.service());
@@ -114,20 +112,17 @@ public final class GrpcApiVerticle extends VerticleBase {
           if (req.hasMetadata()) {
             body.put("metadata", JsonValues.toJson(req.getMetadata()));
           }
-          return session("create", body, cid).map(r -> CreateSessionResponse.newBuilder()
+          return sessions(cid).create(body).map(r -> CreateSessionResponse.newBuilder()
               .setSession(session(r.getJsonObject("session"))).setCreated(r.getBoolean("created", false)).build());
         }))
         .bind(SnakepitGrpcService.GetSession, call -> unary(call, (req, cid) ->
-            session("get", id(req.getId()), cid).map(GrpcApiVerticle::session)))
+            sessions(cid).get(req.getId()).map(GrpcApiVerticle::session)))
         .bind(SnakepitGrpcService.DeleteSession, call -> unary(call, (req, cid) ->
-            session("delete", id(req.getId()), cid).map(r -> DeleteSessionResponse.newBuilder()
-                .setDeleted(r.getBoolean("deleted", false)).build())))
+            sessions(cid).delete(req.getId()).map(d -> DeleteSessionResponse.newBuilder()
+                .setDeleted(d).build())))
         .bind(SnakepitGrpcService.ListSessions, call -> unary(call, (req, cid) -> {
-          JsonObject body = new JsonObject().put("limit", req.getLimit() == 0 ? 100 : req.getLimit());
-          if (!req.getCursor().isEmpty()) {
-            body.put("cursor", req.getCursor());
-          }
-          return session("list", body, cid).map(r -> {
+          return sessions(cid).list(req.getCursor().isEmpty() ? null : req.getCursor(),
+              req.getLimit() == 0 ? 100 : req.getLimit()).map(r -> {
             ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder()
                 .setNextCursor(r.getString("next_cursor", ""));
             JsonArray sessions = r.getJsonArray("sessions", new JsonArray());
@@ -138,33 +133,30 @@ public final class GrpcApiVerticle extends VerticleBase {
           });
         }))
         .bind(SnakepitGrpcService.GetVariable, call -> unary(call, (req, cid) ->
-            session("var.get", id(req.getSessionId()).put("name", req.getName()), cid)
-                .map(r -> GetVariableResponse.newBuilder().setValue(JsonValues.toValue(r.getValue("value"))).build())))
+            sessions(cid).getVariable(req.getSessionId(), req.getName())
+                .map(v -> GetVariableResponse.newBuilder().setValue(JsonValues.toValue(v)).build())))
         .bind(SnakepitGrpcService.PutVariable, call -> unary(call, (req, cid) -> {
           if (!req.hasValue()) {
             throw new SnakepitException(ErrorCode.BAD_REQUEST, "'value' is required; send a JSON null to store null.");
           }
-          return session("var.put", id(req.getSessionId()).put("name", req.getName())
-              .put("value", JsonValues.toJava(req.getValue())), cid)
-              .map(r -> PutVariableResponse.newBuilder().setVersion(r.getLong("version", 0L)).build());
+          return sessions(cid).putVariable(req.getSessionId(), req.getName(), JsonValues.toJava(req.getValue()))
+              .map(v -> PutVariableResponse.newBuilder().setVersion(v).build());
         }))
         .bind(SnakepitGrpcService.DeleteVariable, call -> unary(call, (req, cid) ->
-            session("var.delete", id(req.getSessionId()).put("name", req.getName()), cid)
-                .map(r -> DeleteVariableResponse.newBuilder().setVersion(r.getLong("version", 0L)).build())))
+            sessions(cid).deleteVariable(req.getSessionId(), req.getName())
+                .map(v -> DeleteVariableResponse.newBuilder().setVersion(v).build())))
         .bind(SnakepitGrpcService.ListVariables, call -> unary(call, (req, cid) ->
-            session("vars", id(req.getSessionId()), cid).map(r -> ListVariablesResponse.newBuilder()
-                .setVariables(JsonValues.toStruct(r.getJsonObject("variables"))).build())))
+            sessions(cid).variables(req.getSessionId()).map(v -> ListVariablesResponse.newBuilder()
+                .setVariables(JsonValues.toStruct(v)).build())))
         .bind(SnakepitGrpcService.GetProgram, call -> unary(call, (req, cid) ->
-            session("program.get", id(req.getSessionId()).put("program_id", req.getProgramId()), cid)
-                .map(r -> GetProgramResponse.newBuilder()
-                    .setProgram(JsonValues.toStruct(r.getJsonObject("program"))).build())))
+            sessions(cid).getProgram(req.getSessionId(), req.getProgramId())
+                .map(p -> GetProgramResponse.newBuilder().setProgram(JsonValues.toStruct(p)).build())))
         .bind(SnakepitGrpcService.PutProgram, call -> unary(call, (req, cid) -> {
           if (!req.hasProgram()) {
             throw new SnakepitException(ErrorCode.BAD_REQUEST, "'program' is required: a JSON object.");
           }
-          return session("program.put", id(req.getSessionId()).put("program_id", req.getProgramId())
-              .put("program", JsonValues.toJson(req.getProgram())), cid)
-              .map(r -> PutProgramResponse.newBuilder().setVersion(r.getLong("version", 0L)).build());
+          return sessions(cid).putProgram(req.getSessionId(), req.getProgramId(), JsonValues.toJson(req.getProgram()))
+              .map(v -> PutProgramResponse.newBuilder().setVersion(v).build());
         }))
         .build();
   }
@@ -196,25 +188,21 @@ public final class GrpcApiVerticle extends VerticleBase {
   /** The client's correlation id when valid, else a new one; set on the response headers. */
   private static String correlationId(GrpcServerRequest<?, ?> call) {
     String given = call.headers().get(CORRELATION_ID);
-    String cid = given != null && VALID_CID.matcher(given).matches() ? given : UUID.randomUUID().toString();
+    String cid = Headers.correlationIdOrNew(given);
     call.response().headers().set(CORRELATION_ID, cid);
     return cid;
   }
 
   private static DeliveryOptions options(String cid) {
-    return new DeliveryOptions().addHeader(Headers.CORRELATION_ID, cid).setSendTimeout(BUS_TIMEOUT_MS);
+    return new DeliveryOptions().addHeader(Headers.CORRELATION_ID, cid).setSendTimeout(Addresses.CALL_SEND_TIMEOUT_MS);
   }
 
   private Future<JsonObject> bus(String address, JsonObject body, String cid) {
     return vertx.eventBus().<JsonObject>request(address, body, options(cid)).map(m -> m.body());
   }
 
-  private Future<JsonObject> session(String op, JsonObject body, String cid) {
-    return bus(Addresses.SESSION_PREFIX + op, body, cid);
-  }
-
-  private static JsonObject id(String id) {
-    return new JsonObject().put("id", id);
+  private SessionStoreClient sessions(String cid) {
+    return sessionStore.withCorrelationId(cid);
   }
 
   /**

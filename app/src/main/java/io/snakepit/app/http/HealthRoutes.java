@@ -3,6 +3,7 @@ package io.snakepit.app.http;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -115,9 +116,8 @@ final class HealthRoutes {
 
   /** The session store says it is UP. */
   static Future<JsonObject> sessionsCheck(Vertx vertx, long timeoutMs) {
-    return vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "health", new JsonObject(),
-        ask(timeoutMs)).map(m -> {
-          JsonObject h = m.body() == null ? new JsonObject() : m.body();
+    return SessionStoreClient.local(vertx).withTimeout(timeoutMs).health().map(body -> {
+          JsonObject h = body == null ? new JsonObject() : body;
           boolean up = UP.equals(h.getString("status"));
           JsonObject r = new JsonObject().put("ok", up).put("status", h.getString("status"))
               .put("adapter", h.getString("adapter"));
@@ -133,10 +133,9 @@ final class HealthRoutes {
   // ---- /health/sessions ----------------------------------------------------------------------------
 
   private void sessions(RoutingContext ctx) {
-    Future<JsonObject> health = vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "health",
-        new JsonObject(), ask(config.timeoutMs())).map(m -> m.body());
-    Future<JsonObject> stats = vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "stats",
-        new JsonObject(), ask(config.timeoutMs())).map(m -> m.body());
+    SessionStoreClient store = SessionStoreClient.local(vertx).withTimeout(config.timeoutMs());
+    Future<JsonObject> health = store.health();
+    Future<JsonObject> stats = store.stats();
     Future.join(health, stats).onComplete(ar -> {
       JsonObject body = judgeSessions(health.succeeded() ? health.result() : null,
           stats.succeeded() ? stats.result() : null,
@@ -206,14 +205,11 @@ final class HealthRoutes {
   }
 
   private static String describe(Throwable t) {
-    if (t instanceof io.vertx.core.eventbus.ReplyException re
-        && re.failureType() == io.vertx.core.eventbus.ReplyFailure.TIMEOUT) {
-      return "no answer within the timeout";
-    }
-    if (t instanceof io.vertx.core.eventbus.ReplyException re
-        && re.failureType() == io.vertx.core.eventbus.ReplyFailure.NO_HANDLERS) {
-      return "not running (no handler on the event bus)";
-    }
-    return SnakepitException.from(t).getMessage();
+    SnakepitException e = SnakepitException.from(t);
+    return switch (e.errorCode()) {
+      case TIMEOUT -> "no answer within the timeout";
+      case STARTING -> "not running (no handler on the event bus)";
+      default -> e.getMessage();
+    };
   }
 }

@@ -21,8 +21,6 @@ import io.vertx.openapi.validation.ValidatorException;
 import io.vertx.micrometer.PrometheusScrapingHandler;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.UUID;
-import java.util.regex.Pattern;
 
 /**
  * The HTTP API. Talks to the rest of the node only over the event bus. Every
@@ -32,9 +30,6 @@ import java.util.regex.Pattern;
 public final class HttpApiVerticle extends VerticleBase {
 
   static final String CID = "snakepit.cid";
-  private static final Pattern VALID_CID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
-  /** Event-bus timeout for calls; the supervisor enforces the real call timeout, this is only a backstop. */
-  private static final long BUS_TIMEOUT_MS = 86_400_000L + 60_000;
 
   private final String nodeId;
   private final String host;
@@ -165,7 +160,7 @@ public final class HttpApiVerticle extends VerticleBase {
 
   private void correlationId(RoutingContext ctx) {
     String given = ctx.request().getHeader(Headers.HTTP_CORRELATION_ID);
-    String cid = given != null && VALID_CID.matcher(given).matches() ? given : UUID.randomUUID().toString();
+    String cid = Headers.correlationIdOrNew(given);
     ctx.put(CID, cid);
     ctx.response().putHeader(Headers.HTTP_CORRELATION_ID, cid);
     // Bodies of this API are JSON whatever the client says: `curl -d '{...}'` sends
@@ -200,7 +195,8 @@ public final class HttpApiVerticle extends VerticleBase {
   }
 
   static DeliveryOptions options(RoutingContext ctx) {
-    return new DeliveryOptions().addHeader(Headers.CORRELATION_ID, ctx.get(CID)).setSendTimeout(BUS_TIMEOUT_MS);
+    return new DeliveryOptions().addHeader(Headers.CORRELATION_ID, ctx.get(CID))
+        .setSendTimeout(Addresses.CALL_SEND_TIMEOUT_MS);
   }
 
   /** The body as a JSON object, or null after answering 400. */

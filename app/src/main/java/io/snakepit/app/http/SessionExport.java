@@ -1,15 +1,15 @@
 package io.snakepit.app.http;
 
-import io.snakepit.contract.Addresses;
 import io.snakepit.contract.SnakepitException;
-import io.vertx.core.Vertx;
+import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
 /**
- * {@code GET /v1/sessions/export}: every session, in the full storage form,
+ * {@code GET /v1/sessions/export}: every session, in the export form (storage form without the node's
+ * reserved keys),
  * one JSON object per line. Pages through the store and fetches the next page
  * only when the client has taken the last one, so memory stays constant
  * whatever the store's size. The last line is {@code {"exported": n}}.
@@ -18,14 +18,14 @@ final class SessionExport {
 
   private static final int PAGE = 500;
 
-  private final Vertx vertx;
+  private final SessionStoreClient store;
   private final RoutingContext ctx;
   private final HttpServerResponse response;
   private long exported;
   private boolean closed;
 
-  SessionExport(Vertx vertx, RoutingContext ctx) {
-    this.vertx = vertx;
+  SessionExport(SessionStoreClient store, RoutingContext ctx) {
+    this.store = store;
     this.ctx = ctx;
     this.response = ctx.response();
   }
@@ -36,12 +36,7 @@ final class SessionExport {
   }
 
   private void page(String cursor) {
-    JsonObject req = new JsonObject().put("limit", PAGE);
-    if (cursor != null) {
-      req.put("cursor", cursor);
-    }
-    vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "export", req, HttpApiVerticle.options(ctx))
-        .onComplete(ar -> {
+    store.export(cursor, PAGE).onComplete(ar -> {
           if (closed) {
             return;
           }
@@ -58,13 +53,13 @@ final class SessionExport {
           if (!response.headWritten()) {
             response.setChunked(true).putHeader("Content-Type", "application/x-ndjson");
           }
-          JsonArray sessions = ar.result().body().getJsonArray("sessions");
+          JsonArray sessions = ar.result().getJsonArray("sessions");
           StringBuilder lines = new StringBuilder();
           for (Object s : sessions) {
             lines.append(((JsonObject) s).encode()).append('\n');
           }
           exported += sessions.size();
-          String next = ar.result().body().getString("next_cursor");
+          String next = ar.result().getString("next_cursor");
           if (next == null) {
             response.end(lines.append(new JsonObject().put("exported", exported).encode()).append('\n').toString());
             return;

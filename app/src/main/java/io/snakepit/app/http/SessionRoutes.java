@@ -3,6 +3,7 @@ package io.snakepit.app.http;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -16,24 +17,31 @@ import io.vertx.ext.web.RoutingContext;
 final class SessionRoutes {
 
   private final Vertx vertx;
+  private final SessionStoreClient sessionStore;
 
   SessionRoutes(Vertx vertx) {
     this.vertx = vertx;
+    this.sessionStore = SessionStoreClient.local(vertx);
   }
 
   /** Attaches the session handlers to the contract's operations. */
   void mount(RouterBuilder api) {
     api.getRoute("createSession").addHandler(this::create);
-    api.getRoute("listSessions").addHandler(ctx -> ask(ctx, "list", new JsonObject()
-        .put("limit", intParam(ctx, "limit", 100)).put("cursor", ctx.request().getParam("cursor")), 200));
-    api.getRoute("exportSessions").addHandler(ctx -> new SessionExport(vertx, ctx).run());
+    api.getRoute("listSessions").addHandler(ctx -> {
+      Integer limit = limit(ctx);
+      if (limit != null) {
+        answer(ctx, store(ctx).list(ctx.request().getParam("cursor"), limit), 200);
+      }
+    });
+    api.getRoute("exportSessions").addHandler(ctx -> new SessionExport(store(ctx), ctx).run());
     // Import reads its body as a stream, in constant memory; each line is validated by the store.
     api.getRoute("importSessions").setDoValidation(false).addHandler(ctx -> new SessionImport(vertx, ctx).run());
     api.getRoute("getSession").addHandler(this::getWithOwner);
-    api.getRoute("deleteSession").addHandler(ctx -> ask(ctx, "delete", id(ctx), 204));
-    api.getRoute("listVariables").addHandler(ctx -> ask(ctx, "vars", id(ctx), 200));
-    api.getRoute("getVariable").addHandler(ctx -> ask(ctx, "var.get",
-        id(ctx).put("name", ctx.pathParam("name")), 200));
+    api.getRoute("deleteSession").addHandler(ctx -> answer(ctx, store(ctx).delete(ctx.pathParam("id")), 204));
+    api.getRoute("listVariables").addHandler(ctx -> answer(ctx, store(ctx).variables(ctx.pathParam("id"))
+        .map(v -> new JsonObject().put("variables", v)), 200));
+    api.getRoute("getVariable").addHandler(ctx -> answer(ctx, store(ctx).getVariable(ctx.pathParam("id"),
+        ctx.pathParam("name")).map(v -> new JsonObject().put("value", v)), 200));
     api.getRoute("putVariable").addHandler(ctx -> {
       JsonObject body = HttpApiVerticle.jsonBody(ctx);
       if (body != null) {
@@ -42,17 +50,18 @@ final class SessionRoutes {
               "The body must be {\"value\": <any JSON value>}."));
           return;
         }
-        ask(ctx, "var.put", id(ctx).put("name", ctx.pathParam("name")).put("value", body.getValue("value")), 200);
+        answer(ctx, version(store(ctx).putVariable(ctx.pathParam("id"), ctx.pathParam("name"),
+            body.getValue("value"))), 200);
       }
     });
-    api.getRoute("deleteVariable").addHandler(ctx -> ask(ctx, "var.delete",
-        id(ctx).put("name", ctx.pathParam("name")), 204));
-    api.getRoute("getProgram").addHandler(ctx -> ask(ctx, "program.get",
-        id(ctx).put("program_id", ctx.pathParam("program_id")), 200));
+    api.getRoute("deleteVariable").addHandler(ctx -> answer(ctx, store(ctx).deleteVariable(ctx.pathParam("id"),
+        ctx.pathParam("name")), 204));
+    api.getRoute("getProgram").addHandler(ctx -> answer(ctx, store(ctx).getProgram(ctx.pathParam("id"),
+        ctx.pathParam("program_id")).map(p -> new JsonObject().put("program", p)), 200));
     api.getRoute("putProgram").addHandler(ctx -> {
       JsonObject body = HttpApiVerticle.jsonBody(ctx);
       if (body != null) {
-        ask(ctx, "program.put", id(ctx).put("program_id", ctx.pathParam("program_id")).put("program", body), 200);
+        answer(ctx, version(store(ctx).putProgram(ctx.pathParam("id"), ctx.pathParam("program_id"), body)), 200);
       }
     });
     api.getRoute("executeInSession").addHandler(ctx -> {
@@ -69,16 +78,23 @@ final class SessionRoutes {
     });
   }
 
+  /** The session store, with the request's correlation id. */
+  private SessionStoreClient store(RoutingContext ctx) {
+    return sessionStore.withCorrelationId(ctx.get(HttpApiVerticle.CID));
+  }
+
   /** A session, with the node that owns it on the ring. */
   private void getWithOwner(RoutingContext ctx) {
-    request(ctx, "get", id(ctx)).onSuccess(session -> vertx.eventBus()
-        .<JsonObject>request(Addresses.SESSION_OWNER, id(ctx), HttpApiVerticle.options(ctx))
-        .onComplete(owner -> {
-          if (owner.succeeded()) {
-            session.put("owner", owner.result().body().getString("owner"));
-          }
-          ctx.response().putHeader("Content-Type", "application/json").end(session.encode());
-        }));
+    String id = ctx.pathParam("id");
+    store(ctx).get(id).onFailure(t -> HttpApiVerticle.fail(ctx, SnakepitException.from(t)))
+        .onSuccess(session -> vertx.eventBus()
+            .<JsonObject>request(Addresses.SESSION_OWNER, new JsonObject().put("id", id), HttpApiVerticle.options(ctx))
+            .onComplete(owner -> {
+              if (owner.succeeded()) {
+                session.put("owner", owner.result().body().getString("owner"));
+              }
+              ctx.response().putHeader("Content-Type", "application/json").end(session.encode());
+            }));
   }
 
   private void create(RoutingContext ctx) {
@@ -86,41 +102,42 @@ final class SessionRoutes {
     if (body == null) {
       return;
     }
-    request(ctx, "create", body).onSuccess(reply -> ctx.response().setStatusCode(
-            reply.getBoolean("created") ? 201 : 200).putHeader("Content-Type", "application/json")
-        .end(reply.getJsonObject("session").encode()));
+    store(ctx).create(body).onFailure(t -> HttpApiVerticle.fail(ctx, SnakepitException.from(t)))
+        .onSuccess(reply -> ctx.response().setStatusCode(reply.getBoolean("created") ? 201 : 200)
+            .putHeader("Content-Type", "application/json").end(reply.getJsonObject("session").encode()));
   }
 
-  private static JsonObject id(RoutingContext ctx) {
-    return new JsonObject().put("id", ctx.pathParam("id"));
-  }
-
-  private static Object intParam(RoutingContext ctx, String name, int def) {
-    String v = ctx.request().getParam(name);
-    if (v == null) {
-      return def;
-    }
+  /** The {@code limit} query parameter (1 to 1000, default 100); null after answering a bad one. */
+  private static Integer limit(RoutingContext ctx) {
+    String v = ctx.request().getParam("limit");
     try {
-      return Integer.parseInt(v);
+      int n = v == null ? 100 : Integer.parseInt(v);
+      if (n >= 1 && n <= 1000) {
+        return n;
+      }
     } catch (NumberFormatException e) {
-      return v; // the store answers bad_request naming the parameter
+      // answered below
     }
+    HttpApiVerticle.fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST,
+        "'limit' must be a whole number from 1 to 1000"));
+    return null;
   }
 
-  /** Sends to the session store; answers the reply with {@code status} (204: no body), or the typed error. */
-  private void ask(RoutingContext ctx, String op, JsonObject body, int status) {
-    request(ctx, op, body).onSuccess(reply -> {
-      if (status == 204) {
+  private static Future<JsonObject> version(Future<Long> v) {
+    return v.map(n -> new JsonObject().put("version", n));
+  }
+
+  /** Answers {@code result} with {@code status} (204: no body), or its typed error. */
+  private static void answer(RoutingContext ctx, Future<?> result, int status) {
+    result.onComplete(ar -> {
+      if (ar.failed()) {
+        HttpApiVerticle.fail(ctx, SnakepitException.from(ar.cause()));
+      } else if (status == 204) {
         ctx.response().setStatusCode(204).end();
       } else {
-        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(reply.encode());
+        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+            .end(((JsonObject) ar.result()).encode());
       }
     });
-  }
-
-  private Future<JsonObject> request(RoutingContext ctx, String op, JsonObject body) {
-    return vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + op, body, HttpApiVerticle.options(ctx))
-        .map(m -> m.body())
-        .onFailure(t -> HttpApiVerticle.fail(ctx, SnakepitException.from(t)));
   }
 }

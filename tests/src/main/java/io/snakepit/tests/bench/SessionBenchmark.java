@@ -1,11 +1,11 @@
 package io.snakepit.tests.bench;
 
-import io.snakepit.contract.Addresses;
 import io.snakepit.session.HybridLogicalClock;
 import io.snakepit.session.Session;
 import io.snakepit.session.SessionLimits;
 import io.snakepit.session.SessionSettings;
 import io.snakepit.session.SessionStore;
+import io.snakepit.session.SessionStoreClient;
 import io.snakepit.session.SessionStoreVerticle;
 import io.snakepit.session.memory.MemorySessionStoreFactory;
 import io.vertx.core.DeploymentOptions;
@@ -53,29 +53,27 @@ public final class SessionBenchmark {
       String busDeployment = vertx.deployVerticle(new SessionStoreVerticle(), new DeploymentOptions()
           .setConfig(new JsonObject().put("node-id", "bench").put("sessions", new JsonObject()
               .put("memory", new JsonObject().put("persistence", false))))).await();
+      SessionStoreClient bus = SessionStoreClient.local(vertx);
       for (int i = 0; i < 10_000; i++) {
-        vertx.eventBus().request(Addresses.SESSION_PREFIX + "create", new JsonObject().put("id", "s" + i)).await();
+        bus.create(new JsonObject().put("id", "s" + i)).await();
       }
 
       Stats chmGet = timeSync(n, i -> chm.get("s" + Math.floorMod(i, 10_000)));
       Stats memGet = timeAsync(vertx, n, i -> mem.get("s" + Math.floorMod(i, 10_000)));
       Stats diskGet = timeAsync(vertx, n, i -> disk.get("s" + Math.floorMod(i, 10_000)));
-      Stats busGet = timeAsync(vertx, n, i -> vertx.eventBus().request(Addresses.SESSION_PREFIX + "get",
-          new JsonObject().put("id", "s" + Math.floorMod(i, 10_000))));
+      Stats busGet = timeAsync(vertx, n, i -> bus.get("s" + Math.floorMod(i, 10_000)));
       row("get", chmGet, memGet, diskGet, busGet);
 
       Stats chmUpdate = timeSync(n, i -> chm.compute("s" + Math.floorMod(i, 10_000), (k, s) -> s.withTtl(3_600_000 + i)));
       Stats memUpdate = timeAsync(vertx, n, i -> mem.putVariable("s" + Math.floorMod(i, 10_000), "v", i));
       Stats diskUpdate = timeAsync(vertx, n / 10, i -> disk.putVariable("s" + Math.floorMod(i, 10_000), "v", i));
-      Stats busUpdate = timeAsync(vertx, n, i -> vertx.eventBus().request(Addresses.SESSION_PREFIX + "var.put",
-          new JsonObject().put("id", "s" + Math.floorMod(i, 10_000)).put("name", "v").put("value", i)));
+      Stats busUpdate = timeAsync(vertx, n, i -> bus.putVariable("s" + Math.floorMod(i, 10_000), "v", i));
       row("update (set a variable)", chmUpdate, memUpdate, diskUpdate, busUpdate);
 
       Stats chmCreate = timeSync(n, i -> chm.putIfAbsent("c" + i, Session.create("c" + i, 0, 3_600_000)));
       Stats memCreate = timeAsync(vertx, n, i -> mem.create("c" + i, 0, null));
       Stats diskCreate = timeAsync(vertx, n / 10, i -> disk.create("c" + i, 0, null));
-      Stats busCreate = timeAsync(vertx, n, i -> vertx.eventBus().request(Addresses.SESSION_PREFIX + "create",
-          new JsonObject().put("id", "c" + i)));
+      Stats busCreate = timeAsync(vertx, n, i -> bus.create(new JsonObject().put("id", "c" + i)));
       row("create", chmCreate, memCreate, diskCreate, busCreate);
       System.out.println();
       System.out.println("Cells: p50 / p99 in µs, one operation at a time. The persistent column waits for each "

@@ -556,7 +556,7 @@ public final class HazelcastSessionStore implements SessionStore {
   @Override
   public Future<Session> putMetadata(String id, String key, Object value) {
     try {
-      settings.limits().checkName("a metadata key", key);
+      settings.limits().checkMetadataKey(key);
     } catch (SnakepitException e) {
       return fail(e);
     }

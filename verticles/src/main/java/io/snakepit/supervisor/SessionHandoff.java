@@ -1,0 +1,274 @@
+package io.snakepit.supervisor;
+
+import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ClusterSubscriptions;
+import io.snakepit.contract.CorrelatedLog;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.SessionRoute;
+import io.snakepit.session.SessionStoreClient;
+import io.snakepit.session.StoredHandoff;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Session-state handoff: the one owner of where a session's Python-side state
+ * (what an adapter keeps in a worker's memory, exported by its
+ * {@code export_session} hook) lives, and of moving it to the worker that runs
+ * the session's next call. docs/architecture.md ("Session-state handoff")
+ * draws it; this class is the code of that section.
+ *
+ * <p>Where the state is, as a call's node sees it ({@link Location}):
+ * <ul>
+ *   <li>{@link Location#HELD_HERE}: a live worker on this node holds it; the call goes there.
+ *   <li>{@link Location#HELD_ELSEWHERE}: another node served the session last. This node sends that node a
+ *       {@link #REQUEST} ({@code {"session_id"}} at {@code snakepit.node.<old>.handoff}); the old node
+ *       exports the state from its worker, forgets the session, and answers the {@link #HANDOFF}
+ *       ({@code {"data"}}, null when there is none). If the old node is gone or does not answer within
+ *       {@link #REQUEST_TIMEOUT_MS}, the state stored in the session (if any) is used instead.
+ *   <li>{@link Location#STORED}: exported state waits in the session ({@link StoredHandoff}): left by a drain
+ *       ({@link Reason#DRAIN}, on the way out of a node that stops), or by a checkpoint
+ *       ({@link Reason#CHECKPOINT}, periodic, so that a crash of the node loses only what changed since).
+ *       It is imported into a worker here, which runs the call, and then cleared.
+ *   <li>{@link Location#NONE}: nothing to move.
+ * </ul>
+ * A failed export or import is logged with the call's correlation id and the call runs without that state:
+ * the state is a cache the adapter can rebuild, never a reason to fail a call.
+ *
+ * <p>Worker ids carry their node's incarnation, so a restarted node never takes a new worker for the one
+ * that held a session's state before the restart.
+ */
+public final class SessionHandoff {
+
+  private static final Logger LOG = LoggerFactory.getLogger(SessionHandoff.class);
+
+  /** The operation a session's new node sends to its old one, under {@link Addresses#node}. */
+  public static final String REQUEST = "handoff";
+  /** Name of the old node's answer to a {@link #REQUEST}: {@code {"data": base64 or null}}. */
+  public static final String HANDOFF = "handoff-reply";
+  /** How long a new owner waits for the old node's {@link #HANDOFF} before using the stored state. */
+  public static final long REQUEST_TIMEOUT_MS = 10_000;
+
+  /** Where a session's Python-side state is, as seen by the node about to run a call in it. */
+  public enum Location { NONE, HELD_HERE, HELD_ELSEWHERE, STORED }
+
+  /** Why state is exported into the store. */
+  public enum Reason {
+    /** The node is leaving: the export is superseded by this node's next call in the session, if any. */
+    DRAIN,
+    /** Periodic: stays while this node serves the session, so that a crash loses only what came after. */
+    CHECKPOINT
+  }
+
+  /**
+   * Where a call's session state was found, and the worker to prefer.
+   *
+   * @param preferredWorker the worker on this node that now holds the state, or null
+   * @param lastNode        the node that served the session before this call
+   * @param lastWorker      the worker that served it
+   */
+  public record Placement(String preferredWorker, String lastNode, String lastWorker) {
+    static final Placement NONE = new Placement(null, null, null);
+  }
+
+  private final Vertx vertx;
+  private final ProcessSupervisor supervisor;
+  private final SessionStoreClient store;
+
+  SessionHandoff(Vertx vertx, ProcessSupervisor supervisor, SessionStoreClient store) {
+    this.vertx = vertx;
+    this.supervisor = supervisor;
+    this.store = store;
+  }
+
+  /** Answers other nodes' {@link #REQUEST}s for sessions this node served. */
+  void serve(ClusterSubscriptions subscriptions) {
+    subscriptions.<JsonObject>add(Addresses.node(supervisor.nodeId(), REQUEST), m -> {
+      Object sid = m.body() == null ? null : m.body().getValue("session_id");
+      if (!(sid instanceof String id)) {
+        m.reply(new JsonObject().putNull("data"));
+        return;
+      }
+      handOff(id).onComplete(ar -> m.reply(new JsonObject().put("data", ar.succeeded() ? ar.result() : null)));
+    });
+  }
+
+  /** The location of a session's state, from its route and this node's live workers. */
+  static Location locate(SessionRoute route, String nodeId, Predicate<String> alive) {
+    boolean servedHere = nodeId.equals(route.lastNode());
+    if (servedHere && route.lastWorker() != null && alive.test(route.lastWorker())) {
+      return Location.HELD_HERE;
+    }
+    if (route.lastNode() != null && !servedHere) {
+      return Location.HELD_ELSEWHERE;
+    }
+    return route.handoff() != null ? Location.STORED : Location.NONE;
+  }
+
+  /**
+   * Before a call in a session: checks the session exists, touches it, and
+   * brings its state to a worker here if it is elsewhere. Fails with
+   * {@code session_not_found} when the session does not exist.
+   */
+  public Future<Placement> takeOver(ExecuteRequest request) {
+    if (request.sessionId() == null) {
+      return Future.succeededFuture(Placement.NONE);
+    }
+    SessionStoreClient s = store.withCorrelationId(request.correlationId());
+    return s.route(request.sessionId()).recover(t -> Future.failedFuture(noStore(t))).compose(route -> {
+      Location where = locate(route, supervisor.nodeId(), supervisor::isAlive);
+      Future<String> preferred = switch (where) {
+        case HELD_HERE -> {
+          if (route.handoff() != null && !route.handoff().checkpoint()) {
+            // This node served the session after its drain's export: the worker's state is newer than the
+            // export. A checkpoint stays: it is what survives a crash of this node.
+            s.clearHandoff(request.sessionId());
+          }
+          yield Future.succeededFuture(route.lastWorker());
+        }
+        case HELD_ELSEWHERE -> request(route.lastNode(), request).compose(data -> data != null
+            ? importInto(request, data) : route.handoff() != null ? importStored(request) : Future.succeededFuture());
+        case STORED -> importStored(request);
+        case NONE -> Future.succeededFuture();
+      };
+      return preferred.map(w -> new Placement(w, route.lastNode(), route.lastWorker()));
+    });
+  }
+
+  private static SnakepitException noStore(Throwable t) {
+    SnakepitException e = SnakepitException.from(t);
+    return e.errorCode() == ErrorCode.STARTING
+        ? new SnakepitException(ErrorCode.SESSION_NOT_FOUND, "This node has no session store, so calls cannot "
+            + "run in a session.") : e;
+  }
+
+  /** After a call: records the worker that served it when that changed, so the next call finds it. */
+  public Future<Void> served(ExecuteRequest request, Placement placement, String workerId) {
+    if (request.sessionId() == null || (Objects.equals(placement.lastWorker(), workerId)
+        && supervisor.nodeId().equals(placement.lastNode()))) {
+      return Future.succeededFuture();
+    }
+    return store.withCorrelationId(request.correlationId()).served(request.sessionId(), supervisor.nodeId(), workerId)
+        // The session may have been deleted meanwhile; the call's own result still stands.
+        .recover(t -> Future.succeededFuture());
+  }
+
+  // ---- the new owner's side ----------------------------------------------------------------------
+
+  private Future<String> request(String oldNode, ExecuteRequest call) {
+    DeliveryOptions o = new DeliveryOptions().setSendTimeout(REQUEST_TIMEOUT_MS);
+    if (call.correlationId() != null) {
+      o.addHeader(io.snakepit.contract.Headers.CORRELATION_ID, call.correlationId());
+    }
+    return vertx.eventBus().<JsonObject>request(Addresses.node(oldNode, REQUEST),
+            new JsonObject().put("session_id", call.sessionId()), o)
+        .map(m -> m.body().getString("data"))
+        .recover(t -> {
+          CorrelatedLog.with(call.correlationId(), () -> LOG.info("Node {} did not hand off the state of session {} "
+              + "({}); using the state stored in the session, if any", oldNode, call.sessionId(), t.getMessage()));
+          return Future.succeededFuture((String) null);
+        });
+  }
+
+  private Future<String> importStored(ExecuteRequest call) {
+    return store.withCorrelationId(call.correlationId()).getHandoff(call.sessionId())
+        .compose(h -> h == null || h.data() == null ? Future.succeededFuture((String) null)
+            : importInto(call, h.data()))
+        .recover(t -> failedImport(call, t));
+  }
+
+  /** Imports base64 state into a worker here, then clears what the store held; completes with the worker. */
+  private Future<String> importInto(ExecuteRequest call, String base64) {
+    String sid = call.sessionId();
+    JsonObject args = new JsonObject().put("session_id", sid);
+    // Raw in the map, so that the bytes travel to the worker as an attachment, not base64.
+    args.getMap().put("data", Buffer.buffer(Base64.getDecoder().decode(base64)));
+    ExecuteRequest imp = new ExecuteRequest(call.pool(), ExecuteRequest.RESERVED_PREFIX + "import__", args,
+        0, null, call.correlationId());
+    return supervisor.execute(imp)
+        .compose(r -> store.withCorrelationId(call.correlationId()).clearHandoff(sid).map(r.getString("worker")))
+        .recover(t -> failedImport(call, t));
+  }
+
+  private static Future<String> failedImport(ExecuteRequest call, Throwable t) {
+    CorrelatedLog.with(call.correlationId(),
+        () -> LOG.warn("Importing the state of session {} failed: {}", call.sessionId(), t.getMessage()));
+    return Future.succeededFuture(null);
+  }
+
+  // ---- the old owner's side ----------------------------------------------------------------------
+
+  /**
+   * Answers a {@link #REQUEST}: exports one session's state from the worker
+   * here that holds it, and forgets the session here. Completes with the
+   * base64 state, or null when no worker holds any.
+   */
+  Future<String> handOff(String sessionId) {
+    return supervisor.onContext(() -> {
+      ProcessSupervisor.HeldState held = supervisor.holderOf(sessionId);
+      if (held == null) {
+        return Future.succeededFuture(null);
+      }
+      return exportFrom(held, sessionId, "handoff-").map(data -> {
+        supervisor.forgetSession(held.workerId(), sessionId);
+        return data;
+      });
+    });
+  }
+
+  /**
+   * Exports the state of every session this node's workers hold into the
+   * store, one export at a time per worker, all workers at once.
+   *
+   * @return {@code {"exported": n, "empty": n, "failed": n}}
+   */
+  public Future<JsonObject> handOffAll(Reason reason) {
+    return supervisor.onContext(() -> {
+      int[] counts = new int[3];
+      List<Future<Void>> perWorker = new ArrayList<>();
+      for (ProcessSupervisor.HeldState held : supervisor.heldSessions()) {
+        Future<Void> chain = Future.succeededFuture();
+        for (String sid : held.sessionIds()) {
+          chain = chain.transform(ar -> store(held, sid, reason).map(outcome -> {
+            counts[outcome]++;
+            return (Void) null;
+          }));
+        }
+        perWorker.add(chain);
+      }
+      return Future.join(perWorker).transform(ar -> Future.succeededFuture(new JsonObject()
+          .put("exported", counts[0]).put("empty", counts[1]).put("failed", counts[2])));
+    });
+  }
+
+  /** 0 = exported, 1 = nothing to export, 2 = failed. */
+  private Future<Integer> store(ProcessSupervisor.HeldState held, String sessionId, Reason reason) {
+    boolean checkpoint = reason == Reason.CHECKPOINT;
+    return exportFrom(held, sessionId, checkpoint ? "checkpoint-" : "drain-").compose(data -> data == null
+        ? Future.succeededFuture(1)
+        : store.putHandoff(sessionId, new StoredHandoff(data, supervisor.nodeId(), held.workerId(), checkpoint))
+            .map(v -> 0))
+        .recover(t -> {
+          LOG.warn("Could not hand off session {} from worker {}: {}", sessionId, held.workerId(), t.getMessage());
+          return Future.succeededFuture(2);
+        });
+  }
+
+  /** Runs the reserved export tool on the worker that holds the session; the base64 state, or null. */
+  private Future<String> exportFrom(ProcessSupervisor.HeldState held, String sessionId, String why) {
+    ExecuteRequest export = new ExecuteRequest(held.pool(), ExecuteRequest.RESERVED_PREFIX + "export__",
+        new JsonObject().put("session_id", sessionId), 0, null, why + sessionId, ExecuteRequest.Affinity.STRICT_QUEUE);
+    return supervisor.execute(export, held.workerId())
+        .map(reply -> reply.getValue("result") == null ? null : reply.getString("result"));
+  }
+}
