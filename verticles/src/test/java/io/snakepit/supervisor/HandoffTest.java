@@ -5,50 +5,219 @@ import static io.snakepit.supervisor.SupervisorHarness.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.routing.RoutingVerticle;
+import io.snakepit.session.SessionRoute;
+import io.snakepit.session.SessionStoreClient;
 import io.snakepit.session.SessionStoreVerticle;
+import io.snakepit.session.StoredHandoff;
+import io.snakepit.supervisor.SessionHandoff.Location;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
- * Export of sessions' Python-side state and its import by the next worker,
- * on one node: the state survives the loss of the worker that held it.
+ * Every path of session-state handoff ({@link SessionHandoff}; the section
+ * "Session-state handoff" of docs/architecture.md), on one node with real
+ * Python workers running the demo adapter's {@code remember}/{@code recall}.
+ * Another node is played by a consumer at its handoff address; the cluster
+ * tests run the same paths between real nodes.
  */
 class HandoffTest {
 
-  @Test
-  void exportedStateIsImportedByTheSessionsNextWorker() throws Exception {
-    try (SupervisorHarness h = new SupervisorHarness()) {
-      await(h.vertx.deployVerticle(new SessionStoreVerticle(), new DeploymentOptions().setConfig(new JsonObject()
-          .put("node-id", "test-node").put("sessions", new JsonObject().put("memory",
-              new JsonObject().put("persistence", false))))));
-      h.start(new JsonObject().put("size", 1).put("backoff-min-ms", 50).put("drain-timeout-ms", 200));
-      await(h.vertx.deployVerticle(new io.snakepit.routing.RoutingVerticle(), new DeploymentOptions()
-          .setConfig(new JsonObject().put("node-id", "test-node"))));
-      await(h.vertx.eventBus().request(Addresses.SESSION_PREFIX + "create", new JsonObject().put("id", "h1")));
-      await(call(h, "remember", new JsonObject().put("value", new JsonObject().put("k", "kept"))));
+  private static final String NODE = "test-node";
+  private static final JsonObject POOL = new JsonObject().put("size", 1).put("backoff-min-ms", 50)
+      .put("drain-timeout-ms", 200);
 
-      JsonObject report = await(h.vertx.eventBus().<JsonObject>request(Addresses.SUPERVISOR_HANDOFF,
-          new JsonObject())).body();
-      assertThat(report.getInteger("exported")).isEqualTo(1);
-      assertThat(await(h.vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "get",
-          new JsonObject().put("id", "h1"))).body().getBoolean("handoff_pending")).isTrue();
+  @Test
+  void locatesTheStateFromTheRouteAndTheLiveWorkers() {
+    Set<String> alive = Set.of("default-0.0@a");
+    StoredHandoff stored = new StoredHandoff(null, NODE, "default-0.0@old", false);
+    assertThat(SessionHandoff.locate(new SessionRoute(null, null, null), NODE, alive::contains))
+        .isEqualTo(Location.NONE);
+    assertThat(SessionHandoff.locate(new SessionRoute(NODE, "default-0.0@a", null), NODE, alive::contains))
+        .isEqualTo(Location.HELD_HERE);
+    assertThat(SessionHandoff.locate(new SessionRoute(NODE, "default-0.0@a", stored), NODE, alive::contains))
+        .isEqualTo(Location.HELD_HERE);
+    assertThat(SessionHandoff.locate(new SessionRoute("n2", "default-0.0@a", null), NODE, alive::contains))
+        .as("a worker id alive here, but served on another node").isEqualTo(Location.HELD_ELSEWHERE);
+    // Served here by a worker that is gone (crashed, or from before a restart).
+    assertThat(SessionHandoff.locate(new SessionRoute(NODE, "default-0.0@old", stored), NODE, alive::contains))
+        .isEqualTo(Location.STORED);
+    assertThat(SessionHandoff.locate(new SessionRoute(NODE, "default-0.0@old", null), NODE, alive::contains))
+        .isEqualTo(Location.NONE);
+  }
+
+  @Test
+  void aDrainsExportIsImportedByTheSessionsNextWorker() throws Exception {
+    try (SupervisorHarness h = node()) {
+      remember(h, "kept");
+      assertThat(drain(h).getInteger("exported")).isEqualTo(1);
+      assertThat(await(store(h).get("h1")).getBoolean("handoff_pending")).isTrue();
 
       long pid = h.readyPids().get(0);
       new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
       eventually("a replacement is ready", () -> h.readyPids().size() == 1 && !h.readyPids().contains(pid));
 
-      JsonObject recalled = await(call(h, "recall", new JsonObject()));
-      assertThat(recalled.getJsonObject("result").getJsonObject("value").getString("k")).isEqualTo("kept");
-      assertThat(await(h.vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "get",
-          new JsonObject().put("id", "h1"))).body().containsKey("handoff_pending")).isFalse();
+      assertThat(recall(h)).isEqualTo("kept");
+      assertThat(await(store(h).get("h1")).containsKey("handoff_pending")).isFalse();
       // Callers cannot reach the reserved tools.
-      Throwable t = io.snakepit.supervisor.SupervisorHarness.awaitFailure(call(h, "__snakepit_export__",
+      Throwable t = SupervisorHarness.awaitFailure(call(h, "__snakepit_export__",
           new JsonObject().put("session_id", "h1")));
-      assertThat(io.snakepit.contract.SnakepitException.from(t).errorCode().code()).isEqualTo("bad_request");
+      assertThat(SnakepitException.from(t).errorCode().code()).isEqualTo("bad_request");
     }
+  }
+
+  @Test
+  void aRestartedSupervisorImportsWhatItsPredecessorHandedOff() throws Exception {
+    try (SupervisorHarness h = node()) {
+      remember(h, "across a restart");
+      String before = await(store(h).get("h1")).getString("last_worker");
+      drain(h);
+      await(h.vertx.undeploy(h.deploymentId));
+      ProcessSupervisorVerticle again = new ProcessSupervisorVerticle();
+      await(h.vertx.deployVerticle(again, new DeploymentOptions().setConfig(h.config(POOL))));
+      try {
+        assertThat(recall(h)).isEqualTo("across a restart");
+        assertThat(await(store(h).get("h1")).getString("last_worker")).isNotEqualTo(before);
+      } finally {
+        await(h.vertx.undeploy(again.deploymentID()));
+      }
+    }
+  }
+
+  @Test
+  void aDrainsExportIsDroppedOnceItsNodeServesTheSessionAgainButACheckpointStays() throws Exception {
+    try (SupervisorHarness h = node()) {
+      remember(h, "v1");
+      drain(h);
+      remember(h, "v2");
+      assertThat(await(store(h).route("h1")).handoff()).as("superseded by the worker's newer state").isNull();
+      assertThat(recall(h)).isEqualTo("v2");
+
+      JsonObject report = await(handoff(h).handOffAll(SessionHandoff.Reason.CHECKPOINT));
+      assertThat(report.getInteger("exported")).isEqualTo(1);
+      assertThat(recall(h)).isEqualTo("v2");
+      StoredHandoff kept = await(store(h).route("h1")).handoff();
+      assertThat(kept).isNotNull();
+      assertThat(kept.checkpoint()).isTrue();
+    }
+  }
+
+  @Test
+  void theNewOwnerTakesTheStateFromTheNodeThatServedTheSession() throws Exception {
+    try (SupervisorHarness h = node()) {
+      await(store(h).create(new JsonObject().put("id", "h1")));
+      // Node n2 served the session last and still holds its state.
+      await(store(h).served("h1", "n2", "default-0.0@n2"));
+      h.vertx.eventBus().<JsonObject>consumer(Addresses.node("n2", SessionHandoff.REQUEST),
+          m -> m.reply(new JsonObject().put("data", base64("from n2"))));
+      assertThat(recall(h)).isEqualTo("from n2");
+      assertThat(await(store(h).get("h1")).getString("last_node")).isEqualTo(NODE);
+    }
+  }
+
+  @Test
+  void whenTheOldNodeIsGoneTheStateStoredInTheSessionIsUsed() throws Exception {
+    try (SupervisorHarness h = node()) {
+      await(store(h).create(new JsonObject().put("id", "h1")));
+      await(store(h).putHandoff("h1", new StoredHandoff(base64("checkpointed"),
+          "gone", "default-0.0@gone", true)));
+      await(store(h).served("h1", "gone", "default-0.0@gone"));
+      assertThat(recall(h)).isEqualTo("checkpointed");
+      assertThat(await(store(h).route("h1")).handoff()).as("imported, then cleared").isNull();
+    }
+  }
+
+  @Test
+  void whenTheOldNodeDoesNotAnswerInTimeTheStoredStateIsUsed() throws Exception {
+    try (SupervisorHarness h = node()) {
+      await(store(h).create(new JsonObject().put("id", "h1")));
+      await(store(h).putHandoff("h1", new StoredHandoff(base64("stored"),
+          "paused", "default-0.0@paused", true)));
+      await(store(h).served("h1", "paused", "default-0.0@paused"));
+      // A paused node: its consumer is registered but never answers.
+      h.vertx.eventBus().<JsonObject>consumer(Addresses.node("paused", SessionHandoff.REQUEST), m -> { });
+      assertThat(recall(h)).isEqualTo("stored");
+    }
+  }
+
+  @Test
+  void theOldOwnerHandsTheStateOffOnceAndForgetsTheSession() throws Exception {
+    try (SupervisorHarness h = node()) {
+      remember(h, "mine");
+      JsonObject first = ask(h, Addresses.node(NODE, SessionHandoff.REQUEST), new JsonObject().put("session_id", "h1"));
+      assertThat(new String(Base64.getDecoder().decode(first.getString("data")), StandardCharsets.UTF_8))
+          .isEqualTo("\"mine\"");
+      JsonObject second = ask(h, Addresses.node(NODE, SessionHandoff.REQUEST), new JsonObject().put("session_id", "h1"));
+      assertThat(second.getValue("data")).as("no worker here holds it any more").isNull();
+      assertThat(ask(h, Addresses.node(NODE, SessionHandoff.REQUEST), new JsonObject().put("session_id", 42))
+          .getValue("data")).as("a bad request changes nothing").isNull();
+      assertThat(drain(h).getInteger("exported")).isZero();
+    }
+  }
+
+  @Test
+  void withoutAnExportACrashLosesTheStateButNotTheSession() throws Exception {
+    try (SupervisorHarness h = node()) {
+      remember(h, "volatile");
+      long pid = h.readyPids().get(0);
+      new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
+      eventually("a replacement is ready", () -> h.readyPids().size() == 1 && !h.readyPids().contains(pid));
+      assertThat(recall(h)).isNull();
+    }
+  }
+
+  // ---- harness ---------------------------------------------------------------------------------
+
+  /** A node of one: session store, supervisor (one demo worker) and router. */
+  private static SupervisorHarness node() throws Exception {
+    SupervisorHarness h = new SupervisorHarness();
+    await(h.vertx.deployVerticle(new SessionStoreVerticle(), new DeploymentOptions().setConfig(new JsonObject()
+        .put("node-id", NODE).put("sessions", new JsonObject().put("memory",
+            new JsonObject().put("persistence", false))))));
+    h.start(POOL);
+    await(h.vertx.deployVerticle(new RoutingVerticle(), new DeploymentOptions()
+        .setConfig(new JsonObject().put("node-id", NODE))));
+    return h;
+  }
+
+  private static SessionStoreClient store(SupervisorHarness h) {
+    return SessionStoreClient.local(h.vertx);
+  }
+
+  private static SessionHandoff handoff(SupervisorHarness h) {
+    return new SessionHandoff(h.vertx, h.supervisor(), store(h));
+  }
+
+  private static JsonObject drain(SupervisorHarness h) {
+    return ask(h, Addresses.SUPERVISOR_HANDOFF, new JsonObject());
+  }
+
+  private static JsonObject ask(SupervisorHarness h, String address, JsonObject body) {
+    return await(h.vertx.eventBus().<JsonObject>request(address, body)).body();
+  }
+
+  private static void remember(SupervisorHarness h, String value) {
+    if (!await(store(h).exists("h1"))) {
+      await(store(h).create(new JsonObject().put("id", "h1")));
+    }
+    await(call(h, "remember", new JsonObject().put("value", value)));
+  }
+
+  private static Object recall(SupervisorHarness h) {
+    return await(call(h, "recall", new JsonObject())).getJsonObject("result").getValue("value");
+  }
+
+  /** The demo adapter's exported state: the remembered value as JSON. */
+  private static String base64(String remembered) {
+    return Base64.getEncoder().encodeToString(io.vertx.core.json.Json.encode(remembered)
+        .getBytes(StandardCharsets.UTF_8));
   }
 
   private static Future<JsonObject> call(SupervisorHarness h, String tool, JsonObject args) {
