@@ -22,7 +22,15 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** One running node: a Vert.x instance with the supervision, HTTP and gRPC verticles deployed. */
+/**
+ * One running node: a Vert.x instance (clustered through Hazelcast when
+ * configured) with its verticles deployed, in this order: session storage
+ * ({@link SessionStoreVerticle}), process supervision
+ * ({@link ProcessSupervisorVerticle}), the HTTP and gRPC APIs, and routing
+ * ({@link RoutingVerticle}) last, so that the node joins the ring only once
+ * everything it serves with is up. {@link #close()} stops them in
+ * {@link #STOP_ORDER}.
+ */
 public final class Node {
 
   private static final Logger LOG = LoggerFactory.getLogger(Node.class);

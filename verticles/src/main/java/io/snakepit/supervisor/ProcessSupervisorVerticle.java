@@ -20,9 +20,13 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * Process supervision, served over the event bus: runs tools on the node's
- * Python workers ({@link Addresses#EXECUTE}, {@link Addresses#STREAM_OPEN})
- * and reports workers and pools. Its configuration is a
+ * Process supervision, served over the event bus: runs the calls the router
+ * sends to this node ({@link Addresses#SUPERVISOR_EXECUTE},
+ * {@link Addresses#SUPERVISOR_STREAM_OPEN}) on its Python workers, bringing a
+ * session's Python-side state to them first ({@link SessionHandoff}); exports
+ * that state on a drain ({@link Addresses#SUPERVISOR_HANDOFF}) and answers
+ * other nodes' handoff requests; reports workers ({@link Addresses#WORKERS})
+ * and pools ({@link Addresses#POOLS}). Its configuration is a
  * {@link SupervisorConfig} in JSON.
  */
 public class ProcessSupervisorVerticle extends VerticleBase {
