@@ -73,6 +73,18 @@ public final class SnakepitException extends RuntimeException {
     return new SnakepitException(ErrorCode.fromCode(code), message, correlationId, details);
   }
 
+  /**
+   * Answers an event-bus request with an outcome: its result as the reply, or
+   * its failure as a typed error stamped with {@code correlationId}.
+   */
+  public static void reply(Message<?> message, io.vertx.core.AsyncResult<?> outcome, String correlationId) {
+    if (outcome.succeeded()) {
+      message.reply(outcome.result());
+    } else {
+      from(outcome.cause()).withCorrelationId(correlationId).failMessage(message);
+    }
+  }
+
   /** Fails an event-bus message with this error. */
   public void failMessage(Message<?> message) {
     message.fail(errorCode.httpStatus(), toJson().encode());

@@ -356,14 +356,8 @@ public class RoutingVerticle extends VerticleBase {
 
   private void deliverLocally(Message<JsonObject> msg, boolean stream) {
     vertx.eventBus().<JsonObject>request(stream ? Addresses.SUPERVISOR_STREAM_OPEN : Addresses.SUPERVISOR_EXECUTE,
-        msg.body(), options(msg.headers(), 0)).onComplete(ar -> {
-          if (ar.succeeded()) {
-            msg.reply(ar.result().body());
-          } else {
-            SnakepitException.from(ar.cause()).withCorrelationId(msg.headers().get(Headers.CORRELATION_ID))
-                .failMessage(msg);
-          }
-        });
+        msg.body(), options(msg.headers(), 0)).map(Message::body)
+        .onComplete(ar -> SnakepitException.reply(msg, ar, msg.headers().get(Headers.CORRELATION_ID)));
   }
 
   private void forward(Message<JsonObject> msg, boolean stream, String target, int hops, long deadline) {

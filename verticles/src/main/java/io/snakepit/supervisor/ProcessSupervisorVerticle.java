@@ -121,12 +121,10 @@ public class ProcessSupervisorVerticle extends VerticleBase {
           if (ar.succeeded()) {
             CorrelatedLog.with(cid, () -> LOG.debug("Call {} ran on worker {}", req.tool(),
                 ar.result().getString("worker")));
-            msg.reply(ar.result());
           } else {
-            SnakepitException e = SnakepitException.from(ar.cause()).withCorrelationId(cid);
-            logFailure(req, e);
-            e.failMessage(msg);
+            logFailure(req, SnakepitException.from(ar.cause()).withCorrelationId(cid));
           }
+          SnakepitException.reply(msg, ar, cid);
         });
   }
 

@@ -7,6 +7,7 @@ import io.snakepit.contract.SnakepitException;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.DecodeException;
@@ -127,15 +128,8 @@ public final class HttpApiVerticle extends VerticleBase {
     api.getRoute("listPools").addHandler(ctx -> ask(ctx, Addresses.POOLS));
     api.getRoute("getCluster").addHandler(ctx -> ask(ctx, Addresses.CLUSTER_VIEW));
     // A full drain, as on SIGTERM: the node answers 202, then drains and stops.
-    api.getRoute("drainNode").addHandler(ctx -> vertx.eventBus().<JsonObject>request(Addresses.STOP,
-        new JsonObject(), options(ctx)).onComplete(ar -> {
-          if (ar.succeeded()) {
-            ctx.response().setStatusCode(202);
-            ctx.json(ar.result().body());
-          } else {
-            fail(ctx, SnakepitException.from(ar.cause()));
-          }
-        }));
+    api.getRoute("drainNode").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(Addresses.STOP,
+        new JsonObject(), options(ctx)).map(Message::body), 202));
     new HealthRoutes(vertx, nodeId, health, readinessChecks).mount(api);
     new SessionRoutes(vertx).mount(api);
     Router router = api.createRouter();
@@ -175,21 +169,24 @@ public final class HttpApiVerticle extends VerticleBase {
 
   /** Runs a call through the supervisor and answers its reply or its typed error. */
   static void execute(io.vertx.core.Vertx vertx, RoutingContext ctx, JsonObject body) {
-    vertx.eventBus().<JsonObject>request(Addresses.EXECUTE, body, options(ctx)).onComplete(ar -> {
-      if (ar.succeeded()) {
-        ctx.json(ar.result().body());
-      } else {
-        fail(ctx, SnakepitException.from(ar.cause()));
-      }
-    });
+    answer(ctx, vertx.eventBus().<JsonObject>request(Addresses.EXECUTE, body, options(ctx)).map(Message::body), 200);
   }
 
   private void ask(RoutingContext ctx, String address) {
-    vertx.eventBus().<JsonObject>request(address, new JsonObject(), options(ctx)).onComplete(ar -> {
-      if (ar.succeeded()) {
-        ctx.json(ar.result().body());
-      } else {
+    answer(ctx, vertx.eventBus().<JsonObject>request(address, new JsonObject(), options(ctx)).map(Message::body),
+        200);
+  }
+
+  /** Answers {@code result} (a JSON object) with {@code status} (204: no body), or its typed error. */
+  static void answer(RoutingContext ctx, Future<?> result, int status) {
+    result.onComplete(ar -> {
+      if (ar.failed()) {
         fail(ctx, SnakepitException.from(ar.cause()));
+      } else if (status == 204) {
+        ctx.response().setStatusCode(204).end();
+      } else {
+        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+            .end(((JsonObject) ar.result()).encode());
       }
     });
   }

@@ -30,17 +30,17 @@ final class SessionRoutes {
     api.getRoute("listSessions").addHandler(ctx -> {
       Integer limit = limit(ctx);
       if (limit != null) {
-        answer(ctx, store(ctx).list(ctx.request().getParam("cursor"), limit), 200);
+        HttpApiVerticle.answer(ctx, store(ctx).list(ctx.request().getParam("cursor"), limit), 200);
       }
     });
     api.getRoute("exportSessions").addHandler(ctx -> new SessionExport(store(ctx), ctx).run());
     // Import reads its body as a stream, in constant memory; each line is validated by the store.
     api.getRoute("importSessions").setDoValidation(false).addHandler(ctx -> new SessionImport(vertx, ctx).run());
     api.getRoute("getSession").addHandler(this::getWithOwner);
-    api.getRoute("deleteSession").addHandler(ctx -> answer(ctx, store(ctx).delete(ctx.pathParam("id")), 204));
-    api.getRoute("listVariables").addHandler(ctx -> answer(ctx, store(ctx).variables(ctx.pathParam("id"))
+    api.getRoute("deleteSession").addHandler(ctx -> HttpApiVerticle.answer(ctx, store(ctx).delete(ctx.pathParam("id")), 204));
+    api.getRoute("listVariables").addHandler(ctx -> HttpApiVerticle.answer(ctx, store(ctx).variables(ctx.pathParam("id"))
         .map(v -> new JsonObject().put("variables", v)), 200));
-    api.getRoute("getVariable").addHandler(ctx -> answer(ctx, store(ctx).getVariable(ctx.pathParam("id"),
+    api.getRoute("getVariable").addHandler(ctx -> HttpApiVerticle.answer(ctx, store(ctx).getVariable(ctx.pathParam("id"),
         ctx.pathParam("name")).map(v -> new JsonObject().put("value", v)), 200));
     api.getRoute("putVariable").addHandler(ctx -> {
       JsonObject body = HttpApiVerticle.jsonBody(ctx);
@@ -50,18 +50,18 @@ final class SessionRoutes {
               "The body must be {\"value\": <any JSON value>}."));
           return;
         }
-        answer(ctx, version(store(ctx).putVariable(ctx.pathParam("id"), ctx.pathParam("name"),
+        HttpApiVerticle.answer(ctx, version(store(ctx).putVariable(ctx.pathParam("id"), ctx.pathParam("name"),
             body.getValue("value"))), 200);
       }
     });
-    api.getRoute("deleteVariable").addHandler(ctx -> answer(ctx, store(ctx).deleteVariable(ctx.pathParam("id"),
+    api.getRoute("deleteVariable").addHandler(ctx -> HttpApiVerticle.answer(ctx, store(ctx).deleteVariable(ctx.pathParam("id"),
         ctx.pathParam("name")), 204));
-    api.getRoute("getProgram").addHandler(ctx -> answer(ctx, store(ctx).getProgram(ctx.pathParam("id"),
+    api.getRoute("getProgram").addHandler(ctx -> HttpApiVerticle.answer(ctx, store(ctx).getProgram(ctx.pathParam("id"),
         ctx.pathParam("program_id")).map(p -> new JsonObject().put("program", p)), 200));
     api.getRoute("putProgram").addHandler(ctx -> {
       JsonObject body = HttpApiVerticle.jsonBody(ctx);
       if (body != null) {
-        answer(ctx, version(store(ctx).putProgram(ctx.pathParam("id"), ctx.pathParam("program_id"), body)), 200);
+        HttpApiVerticle.answer(ctx, version(store(ctx).putProgram(ctx.pathParam("id"), ctx.pathParam("program_id"), body)), 200);
       }
     });
     api.getRoute("executeInSession").addHandler(ctx -> {
@@ -125,19 +125,5 @@ final class SessionRoutes {
 
   private static Future<JsonObject> version(Future<Long> v) {
     return v.map(n -> new JsonObject().put("version", n));
-  }
-
-  /** Answers {@code result} with {@code status} (204: no body), or its typed error. */
-  private static void answer(RoutingContext ctx, Future<?> result, int status) {
-    result.onComplete(ar -> {
-      if (ar.failed()) {
-        HttpApiVerticle.fail(ctx, SnakepitException.from(ar.cause()));
-      } else if (status == 204) {
-        ctx.response().setStatusCode(204).end();
-      } else {
-        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
-            .end(((JsonObject) ar.result()).encode());
-      }
-    });
   }
 }
