@@ -52,6 +52,8 @@ public final class ProcessSupervisor {
   private Path runDir;
   private boolean stopping;
   private final MeterRegistry meterRegistry;
+  /** This run of the supervisor, which every worker id ends with; see {@link Incarnation}. */
+  private final String incarnation = Incarnation.next();
 
   public ProcessSupervisor(Vertx vertx, Context context, SupervisorConfig config) {
     this(vertx, context, config, Metrics.globalRegistry);
@@ -121,7 +123,7 @@ public final class ProcessSupervisor {
       launcher = new ProcessLauncher(context, runDir, python, endpoint.endpoint(), token, config.nodeId(), registry);
       List<Future<Void>> started = new ArrayList<>();
       for (PoolConfig pc : config.pools().values()) {
-        WorkerPool pool = new WorkerPool(pc, vertx, this);
+        WorkerPool pool = new WorkerPool(pc, vertx, this, incarnation);
         pools.put(pc.name(), pool);
         started.add(pool.start());
       }
@@ -139,7 +141,7 @@ public final class ProcessSupervisor {
       stopped.add(p.stop());
     }
     return Future.join(stopped)
-        .onComplete(v -> pools.values().forEach(p -> p.metrics.close()))
+        .onComplete(v -> pools.values().forEach(p -> p.metrics().close()))
         .transform(v -> endpoint == null ? Future.succeededFuture() : endpoint.close())
         .transform(v -> context.executeBlocking(() -> {
           deleteTree(runDir);
@@ -155,7 +157,7 @@ public final class ProcessSupervisor {
   private WorkerProcess awaitingWorker(String id) {
     for (WorkerPool p : pools.values()) {
       for (WorkerProcess w : p.allWorkers()) {
-        if (w.id.equals(id) && w.state == WorkerProcess.State.STARTING) {
+        if (w.id().equals(id) && w.state() == WorkerState.STARTING) {
           return w;
         }
       }
@@ -186,10 +188,10 @@ public final class ProcessSupervisor {
     } catch (SnakepitException e) {
       return Future.failedFuture(e.withCorrelationId(request.correlationId()));
     }
-    Call call = Call.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config.callTimeoutMs());
-    call.preferredWorker = preferredWorker;
+    Call call = Call.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs());
+    call.preferWorker(preferredWorker);
     pool.submit(call);
-    return call.promise.future();
+    return call.future();
   }
 
   /**
@@ -219,9 +221,9 @@ public final class ProcessSupervisor {
         }
       };
     }
-    Call call = Call.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config.callTimeoutMs(),
+    Call call = Call.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs(),
         observer, Math.max(1, initialCredit));
-    call.preferredWorker = preferredWorker;
+    call.preferWorker(preferredWorker);
     if (Vertx.currentContext() != context) {
       context.runOnContext(v -> pool.submit(call));
       return new StreamHandle() {
@@ -295,11 +297,11 @@ public final class ProcessSupervisor {
     List<Future<Void>> perWorker = new ArrayList<>();
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
-        if (!w.isReady() && w.state != WorkerProcess.State.DRAINING) {
+        if (!w.isReady() && w.state() != WorkerState.DRAINING) {
           continue;
         }
         Future<Void> chain = Future.succeededFuture();
-        for (String sid : new ArrayList<>(w.sessions)) {
+        for (String sid : new ArrayList<>(w.sessions())) {
           if (!which.test(sid)) {
             continue;
           }
@@ -317,16 +319,16 @@ public final class ProcessSupervisor {
 
   /** 0 = exported, 1 = nothing to export, 2 = failed. */
   private Future<Integer> exportOne(WorkerPool pool, WorkerProcess w, String sessionId, boolean checkpoint) {
-    return execute(exportRequest(pool, sessionId, checkpoint ? "checkpoint-" : "handoff-"), w.id).compose(reply -> {
+    return execute(exportRequest(pool, sessionId, checkpoint ? "checkpoint-" : "handoff-"), w.id()).compose(reply -> {
       String data = reply.getValue("result") == null ? null : reply.getString("result");
       if (data == null) {
         return Future.succeededFuture(1);
       }
       return vertx.eventBus().request(Addresses.SESSION_PREFIX + "handoff.put", new JsonObject()
-          .put("id", sessionId).put("data", data).put("node", config.nodeId()).put("worker", w.id)
+          .put("id", sessionId).put("data", data).put("node", config.nodeId()).put("worker", w.id())
           .put("checkpoint", checkpoint)).map(m -> 0);
     }).recover(t -> {
-      LOG.warn("Could not hand off session {} from worker {}: {}", sessionId, w.id, t.getMessage());
+      LOG.warn("Could not hand off session {} from worker {}: {}", sessionId, w.id(), t.getMessage());
       return Future.succeededFuture(2);
     });
   }
@@ -344,9 +346,9 @@ public final class ProcessSupervisor {
     }
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
-        if (w.sessions.contains(sessionId) && (w.isReady() || w.state == WorkerProcess.State.DRAINING)) {
-          return execute(exportRequest(pool, sessionId, "handover-"), w.id).map(reply -> {
-            w.sessions.remove(sessionId);
+        if (w.holdsSession(sessionId) && (w.isReady() || w.state() == WorkerState.DRAINING)) {
+          return execute(exportRequest(pool, sessionId, "handover-"), w.id()).map(reply -> {
+            w.forgetSession(sessionId);
             return reply.getValue("result") == null ? null : reply.getString("result");
           });
         }
@@ -365,7 +367,7 @@ public final class ProcessSupervisor {
   boolean isAlive(String workerId) {
     for (WorkerPool p : pools.values()) {
       for (WorkerProcess w : p.allWorkers()) {
-        if (w.id.equals(workerId) && w.isReady()) {
+        if (w.id().equals(workerId) && w.isReady()) {
           return true;
         }
       }
