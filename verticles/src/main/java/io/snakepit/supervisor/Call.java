@@ -20,7 +20,7 @@ final class Call implements StreamHandle {
   private final StreamObserver observer;
   private final long enqueuedNanos = System.nanoTime();
 
-  /** Set when submitted; its clock runs this call's timers. */
+  /** Set when submitted: its metrics record the call, its Vert.x runs the call's timers. */
   private WorkerPool pool;
   /** The worker holding the session's Python-side state, preferred by dispatch; null for none. */
   private String preferredWorker;

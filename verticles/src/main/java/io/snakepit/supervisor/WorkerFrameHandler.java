@@ -20,10 +20,12 @@ final class WorkerFrameHandler {
   private static final Set<String> ERROR_DETAILS = Set.of("type", "traceback", "tools");
 
   private final WorkerProcess worker;
+  private final InflightCalls calls;
   private final PythonLogForwarder log;
 
-  WorkerFrameHandler(WorkerProcess worker, PythonLogForwarder log) {
+  WorkerFrameHandler(WorkerProcess worker, InflightCalls calls, PythonLogForwarder log) {
     this.worker = worker;
+    this.calls = calls;
     this.log = log;
   }
 
@@ -34,7 +36,7 @@ final class WorkerFrameHandler {
       case ERROR -> finish(f.id(), call -> call.fail(workerError(f.body(), call, worker.id())));
       case END -> finish(f.id(), Call::end);
       case CHUNK -> {
-        Call call = worker.inflightCall(f.id());
+        Call call = calls.get(f.id());
         if (call != null) {
           call.item(f.body().getValue("item"));
         }
@@ -48,7 +50,7 @@ final class WorkerFrameHandler {
 
   /** The call's last frame: answers the caller, then lets the pool reuse the worker. */
   private void finish(int requestId, Consumer<Call> answer) {
-    Call call = worker.finishCall(requestId);
+    Call call = calls.finish(requestId);
     if (call != null) {
       answer.accept(call);
       worker.pool().onCallDone(worker);

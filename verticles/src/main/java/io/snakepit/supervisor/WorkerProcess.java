@@ -1,6 +1,5 @@
 package io.snakepit.supervisor;
 
-import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.protocol.Frame;
@@ -14,9 +13,7 @@ import io.vertx.core.net.NetSocket;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
-import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,8 +22,9 @@ import org.slf4j.LoggerFactory;
  * One Python worker process and its connection. Every method runs on the
  * supervisor's event loop; process spawn and exit arrive through
  * {@link ProcessLauncher}, off the loop. The state changes only in
- * {@link #moveTo}, as {@link WorkerState} allows. What the worker sends is
- * handled by a {@link WorkerFrameHandler}, its output logged by a
+ * {@link #moveTo}, as {@link WorkerState} allows. Its calls are kept by
+ * {@link InflightCalls}, what it sends is handled by a
+ * {@link WorkerFrameHandler}, its output logged by a
  * {@link PythonLogForwarder}, and a graceful stop timed by a
  * {@link StopEscalation}.
  */
@@ -43,7 +41,7 @@ final class WorkerProcess {
   private final WorkerFrameHandler frames;
   private final StopEscalation stopSteps;
   private final long startedAtMillis = System.currentTimeMillis();
-  private final Map<Integer, Call> inflight = new HashMap<>();
+  private final InflightCalls calls = new InflightCalls(this);
   /** Sessions that ran calls here, whose Python-side state this process may hold (for handoff). */
   private final Set<String> sessions = new LinkedHashSet<>();
   /** Completes when the OS process has exited and been reaped. */
@@ -54,7 +52,6 @@ final class WorkerProcess {
   private OutputStream stdin;
   private NetSocket socket;
   private long readyAtMillis;
-  private long requestsServed;
   private long lastPongNanos;
   /** Resident memory: read from the OS where it can be ({@link ProcessMemory}), else as the worker reports it. */
   private long rssBytes;
@@ -63,7 +60,6 @@ final class WorkerProcess {
   /** Why the node ended this worker, when it did; {@code null} means it died by itself. */
   private String killReason;
   private JsonArray tools = new JsonArray();
-  private int nextRequestId = 1;
   private long startTimer = -1;
 
   WorkerProcess(String id, int slot, WorkerPool pool) {
@@ -71,7 +67,7 @@ final class WorkerProcess {
     this.slot = slot;
     this.pool = pool;
     this.output = new PythonLogForwarder(id);
-    this.frames = new WorkerFrameHandler(this, output);
+    this.frames = new WorkerFrameHandler(this, calls, output);
     this.stopSteps = new StopEscalation(pool.vertx(), id);
   }
 
@@ -100,11 +96,11 @@ final class WorkerProcess {
 
   /** Ready, with fewer calls in flight than the pool's concurrency. */
   boolean hasCapacity() {
-    return state == WorkerState.READY && inflight.size() < pool.config().concurrency();
+    return state == WorkerState.READY && calls.count() < pool.config().concurrency();
   }
 
   int inflightCount() {
-    return inflight.size();
+    return calls.count();
   }
 
   /** The OS process id; -1 until spawned. */
@@ -206,14 +202,10 @@ final class WorkerProcess {
     pool.vertx().cancelTimer(startTimer);
     stopSteps.cancel();
     String stderr = output.lastWords(tail, was == WorkerState.STARTING);
-    for (Call call : inflight.values()) {
-      call.cancelCallTimer();
-      call.fail(new SnakepitException(ErrorCode.WORKER_CRASHED,
-          "Worker " + id + " (pid " + pid + ") died during the call (exit " + exitCode
-              + (killReason != null ? ", " + killReason : "") + ").",
-          null, new JsonObject().put("worker", id).put("exit_code", exitCode).put("stderr", stderr)));
-    }
-    inflight.clear();
+    calls.failAll(() -> new SnakepitException(ErrorCode.WORKER_CRASHED,
+        "Worker " + id + " (pid " + pid + ") died during the call (exit " + exitCode
+            + (killReason != null ? ", " + killReason : "") + ").",
+        null, new JsonObject().put("worker", id).put("exit_code", exitCode).put("stderr", stderr)));
     if (socket != null) {
       socket.close();
       socket = null;
@@ -256,7 +248,7 @@ final class WorkerProcess {
       return;
     }
     moveTo(WorkerState.DRAINING);
-    if (inflight.isEmpty()) {
+    if (calls.count() == 0) {
       shutdownNow();
     } else {
       stopSteps.drainFor(drainMs, this::shutdownNow);
@@ -272,7 +264,7 @@ final class WorkerProcess {
 
   /** Called when a call ends on a draining worker: once its last call is done, it need not wait for the deadline. */
   void shutdownIfDrained() {
-    if (state == WorkerState.DRAINING && inflight.isEmpty() && killReason != null && socket != null) {
+    if (state == WorkerState.DRAINING && calls.count() == 0 && killReason != null && socket != null) {
       stopSteps.cancel();
       shutdownNow();
     }
@@ -303,92 +295,26 @@ final class WorkerProcess {
   // ---- calls -----------------------------------------------------------------------------------
 
   void dispatch(Call call) {
-    int rid = nextRequestId;
-    nextRequestId = nextRequestId == Integer.MAX_VALUE ? 1 : nextRequestId + 1;
-    call.runsOn(this, rid);
-    inflight.put(rid, call);
     ExecuteRequest r = call.executeRequest();
     if (r.sessionId() != null && !r.tool().startsWith(ExecuteRequest.RESERVED_PREFIX)) {
       rememberSession(r.sessionId());
     }
-    JsonObject body = new JsonObject().put("tool", r.tool()).put("args", r.args())
-        .put("correlation_id", r.correlationId()).put("stream", call.isStream());
-    if (r.sessionId() != null) {
-      body.put("session_id", r.sessionId());
-    }
-    if (call.isStream()) {
-      body.put("credit", call.takePendingCredit());
-    }
-    body.put("timeout_ms", call.timeoutMs());
-    send(new Frame(FrameType.REQUEST, rid, body, null));
-    call.callTimer(pool.vertx().setTimer(call.timeoutMs(), t -> onCallTimeout(call)));
-    if (call.isStream()) {
-      call.streamStarted(id);
-    }
-  }
-
-  /** Whether {@code call} is still in flight here (not answered, timed out or lost with a crash). */
-  private boolean runs(Call call) {
-    return inflight.get(call.requestId()) == call;
-  }
-
-  private void onCallTimeout(Call call) {
-    if (!runs(call)) {
-      return;
-    }
-    call.fail(new SnakepitException(ErrorCode.TIMEOUT, "Tool '" + call.executeRequest().tool()
-        + "' ran past its timeout of " + call.timeoutMs() + " ms and was cancelled.",
-        null, new JsonObject().put("worker", id)));
-    cancel(call);
+    calls.start(call);
   }
 
   /** Sends CANCEL; a worker that does not answer within cancel-grace-ms is killed. */
   void cancel(Call call) {
-    if (!runs(call) || state == WorkerState.DEAD) {
-      return;
-    }
-    call.cancelCallTimer();
-    send(Frame.of(FrameType.CANCEL, call.requestId(), new JsonObject()));
-    long grace = pool.config().cancelGraceMs();
-    pool.vertx().setTimer(grace, t -> {
-      if (runs(call)) {
-        // The kill is about this call: its log line carries the call's correlation id.
-        CorrelatedLog.with(call.executeRequest().correlationId(), () -> kill("did not stop tool '"
-            + call.executeRequest().tool() + "' within cancel-grace-ms=" + grace + " after a cancel"));
-      }
-    });
+    calls.cancel(call);
   }
 
+  /** Lets the worker send {@code n} more items of a stream. */
   void grantCredit(Call call, int n) {
-    if (runs(call) && socket != null) {
-      send(Frame.of(FrameType.CREDIT, call.requestId(), new JsonObject().put("n", n)));
-    }
-  }
-
-  /** The call running here as request {@code requestId}, or null. */
-  Call inflightCall(int requestId) {
-    return inflight.get(requestId);
-  }
-
-  /** The call's answer arrived: it is no longer in flight, and counts as served. Null for an unknown id. */
-  Call finishCall(int requestId) {
-    Call call = inflight.remove(requestId);
-    if (call == null) {
-      return null;
-    }
-    call.cancelCallTimer();
-    requestsServed++;
-    return call;
+    calls.grantCredit(call, n);
   }
 
   /** A call in flight here that runs in this session, or null: a tool may reach only its own session. */
   Call inflightCallInSession(String sessionId) {
-    for (Call c : inflight.values()) {
-      if (sessionId.equals(c.executeRequest().sessionId())) {
-        return c;
-      }
-    }
-    return null;
+    return calls.inSession(sessionId);
   }
 
   // ---- sessions --------------------------------------------------------------------------------
@@ -488,13 +414,13 @@ final class WorkerProcess {
   /** Why this worker has served enough calls to be recycled (max-requests), or null. */
   String servedEnough() {
     long max = pool.config().maxRequests();
-    return max > 0 && requestsServed >= max ? "served " + requestsServed + " requests (max-requests=" + max + ")"
-        : null;
+    long served = calls.answered();
+    return max > 0 && served >= max ? "served " + served + " requests (max-requests=" + max + ")" : null;
   }
 
   JsonObject toJson() {
     return new JsonObject().put("id", id).put("pool", pool.config().name()).put("pid", pid)
-        .put("state", state.name().toLowerCase()).put("requests", requestsServed).put("inflight", inflight.size())
+        .put("state", state.name().toLowerCase()).put("requests", calls.answered()).put("inflight", calls.count())
         .put("rss_bytes", rssBytes).put("started_at", startedAtMillis);
   }
 }
