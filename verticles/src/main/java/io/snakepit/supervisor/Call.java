@@ -2,6 +2,7 @@ package io.snakepit.supervisor;
 
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
+import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 
@@ -11,26 +12,27 @@ import io.vertx.core.json.JsonObject;
  */
 final class Call implements StreamHandle {
 
-  final ExecuteRequest request;
-  final long timeoutMs;
+  private final ExecuteRequest request;
+  private final long timeoutMs;
   /** Set for unary calls. */
-  final Promise<JsonObject> promise;
+  private final Promise<JsonObject> promise;
   /** Set for streaming calls. */
-  final StreamObserver observer;
-  final long enqueuedNanos = System.nanoTime();
+  private final StreamObserver observer;
+  private final long enqueuedNanos = System.nanoTime();
 
-  WorkerProcess worker;
+  /** Set when submitted: its metrics record the call, its Vert.x runs the call's timers. */
+  private WorkerPool pool;
   /** The worker holding the session's Python-side state, preferred by dispatch; null for none. */
-  String preferredWorker;
-  int requestId;
-  long queueTimer = -1;
-  long callTimer = -1;
+  private String preferredWorker;
+  /** Set when the call reaches a worker, with the request id it runs under there. */
+  private WorkerProcess worker;
+  private int requestId;
+  private long queueTimer = -1;
+  private long callTimer = -1;
   /** The caller has its answer; whatever the worker still sends is dropped. */
-  boolean finished;
+  private boolean finished;
   /** Credit the consumer granted before the call reached a worker. */
-  int pendingCredit;
-  boolean cancelRequested;
-  WorkerPool pool;
+  private int pendingCredit;
 
   private Call(ExecuteRequest request, long timeoutMs, Promise<JsonObject> promise, StreamObserver observer) {
     this.request = request;
@@ -49,12 +51,84 @@ final class Call implements StreamHandle {
     return c;
   }
 
+  ExecuteRequest executeRequest() {
+    return request;
+  }
+
+  /** How long the call may run on a worker before it is cancelled. */
+  long timeoutMs() {
+    return timeoutMs;
+  }
+
+  /** A unary call's answer. */
+  Future<JsonObject> future() {
+    return promise.future();
+  }
+
+  /** Sends the call to this worker when it can (see {@link ExecuteRequest.Affinity}); null for any. */
+  void preferWorker(String workerId) {
+    preferredWorker = workerId;
+  }
+
+  /** The worker the call prefers, or null. */
+  String preferredWorker() {
+    return preferredWorker;
+  }
+
+  /** The pool took the call; from now on it answers for the call's metrics and timers. */
+  void submittedTo(WorkerPool pool) {
+    this.pool = pool;
+  }
+
   ExecuteRequest.Affinity affinity() {
-    return request.affinity() != null ? request.affinity() : pool.config.affinity();
+    return request.affinity() != null ? request.affinity() : pool.config().affinity();
   }
 
   boolean isStream() {
     return observer != null;
+  }
+
+  /** The timer that fails the call if it waits in the queue too long. */
+  void queueTimer(long timerId) {
+    queueTimer = timerId;
+  }
+
+  /** The call left the queue: its queue timeout no longer applies. */
+  void cancelQueueTimer() {
+    pool.vertx().cancelTimer(queueTimer);
+  }
+
+  /** The call is on {@code w} as request {@code id}. */
+  void runsOn(WorkerProcess w, int id) {
+    worker = w;
+    requestId = id;
+  }
+
+  /** The request id the call runs under on its worker; 0 before it reaches one. */
+  int requestId() {
+    return requestId;
+  }
+
+  /** The timer that cancels the call when it runs past {@link #timeoutMs()}. */
+  void callTimer(long timerId) {
+    callTimer = timerId;
+  }
+
+  /** The call ended on its worker: its timeout no longer applies. */
+  void cancelCallTimer() {
+    pool.vertx().cancelTimer(callTimer);
+  }
+
+  /** The credit granted before the call reached a worker, which the REQUEST carries; none is left after. */
+  int takePendingCredit() {
+    int credit = pendingCredit;
+    pendingCredit = 0;
+    return credit;
+  }
+
+  /** Tells a stream's observer which worker runs it. */
+  void streamStarted(String workerId) {
+    observer.onStart(workerId);
   }
 
   /** Ends the call with a result (unary). */
@@ -70,7 +144,7 @@ final class Call implements StreamHandle {
   /** Records the call's latency and outcome in its pool's metrics. */
   private void record(String outcome) {
     if (pool != null) {
-      pool.metrics.callDone(request.tool(), outcome, System.nanoTime() - enqueuedNanos);
+      pool.metrics().callDone(request.tool(), outcome, System.nanoTime() - enqueuedNanos);
     }
   }
 
@@ -125,7 +199,6 @@ final class Call implements StreamHandle {
     if (finished) {
       return;
     }
-    cancelRequested = true;
     if (worker == null) {
       pool.dequeue(this);
       fail(ErrorCode.CANCELLED, "The call was cancelled by its caller before it reached a worker.");

@@ -56,25 +56,19 @@ public final class NodeCalls {
     String cid = null;
     if (op.startsWith("session.")) {
       Object sid = frame.body().getValue("session_id");
-      Call owner = null;
-      for (Call c : worker.inflight.values()) {
-        if (sid != null && sid.equals(c.request.sessionId())) {
-          owner = c;
-          break;
-        }
-      }
+      Call owner = sid instanceof String s ? worker.inflightCallInSession(s) : null;
       if (owner == null) {
         reply(worker, frame.id(), null, ErrorCode.SESSION_REQUIRED.code(), sid == null
             ? "this call runs without a session; make it with one (POST /v1/sessions/{id}/execute)"
             : "session '" + sid + "' is not the session of a call running on this worker");
         return;
       }
-      cid = owner.request.correlationId();
+      cid = owner.executeRequest().correlationId();
     }
     Operation operation = operations.get(op);
     Future<Object> result;
     try {
-      result = operation != null ? operation.call(frame.body(), worker.id) : forward(op, frame.body(), worker, cid);
+      result = operation != null ? operation.call(frame.body(), worker.id()) : forward(op, frame.body(), worker, cid);
     } catch (RuntimeException e) {
       result = Future.failedFuture(e);
     }
@@ -89,7 +83,7 @@ public final class NodeCalls {
   }
 
   private Future<Object> forward(String op, JsonObject args, WorkerProcess worker, String cid) {
-    DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.WORKER_ID, worker.id);
+    DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.WORKER_ID, worker.id());
     if (cid != null) {
       opts.addHeader(Headers.CORRELATION_ID, cid);
     }

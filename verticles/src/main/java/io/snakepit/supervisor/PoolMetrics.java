@@ -46,7 +46,7 @@ public final class PoolMetrics {
   private final Counter restarts;
   private final Counter recycles;
   private final Counter crashes;
-  private final AtomicIntegerArray states = new AtomicIntegerArray(WorkerProcess.State.values().length);
+  private final AtomicIntegerArray states = new AtomicIntegerArray(WorkerState.values().length);
   private volatile int queueDepth;
   private volatile int degraded;
   private Set<String> tools = Set.of();
@@ -68,7 +68,7 @@ public final class PoolMetrics {
         .description("Calls waiting for a free worker").register(registry));
     keep(Gauge.builder("snakepit.pool.degraded", this, m -> m.degraded).tags(tags)
         .description("1 while the pool is degraded (its workers keep failing), else 0").register(registry));
-    for (WorkerProcess.State s : WorkerProcess.State.values()) {
+    for (WorkerState s : WorkerState.values()) {
       int i = s.ordinal();
       keep(Gauge.builder("snakepit.workers", states, a -> a.get(i)).tags(tags.and("state", s.name().toLowerCase()))
           .description("Worker processes by state").register(registry));
@@ -123,7 +123,7 @@ public final class PoolMetrics {
   void refresh(List<WorkerProcess> workers, int queued, boolean isDegraded) {
     int[] counts = new int[states.length()];
     for (WorkerProcess w : workers) {
-      counts[w.state.ordinal()]++;
+      counts[w.state().ordinal()]++;
     }
     for (int i = 0; i < counts.length; i++) {
       states.set(i, counts[i]);

@@ -42,8 +42,8 @@ final class ProcessLauncher {
   }
 
   void launch(WorkerProcess w) {
-    PoolConfig c = w.pool.config;
-    Path capture = runDir.resolve("logs").resolve(w.id + ".log");
+    PoolConfig c = w.pool().config();
+    Path capture = runDir.resolve("logs").resolve(w.id() + ".log");
     context.<Process>executeBlocking(() -> {
       Files.createDirectories(capture.getParent());
       ProcessBuilder pb = new ProcessBuilder(List.of(c.python(), "-m", "snakepit_worker"));
@@ -62,7 +62,7 @@ final class ProcessLauncher {
       env.put("PYTHONDONTWRITEBYTECODE", "1");
       env.put("SNAKEPIT_ENDPOINT", endpoint);
       env.put("SNAKEPIT_TOKEN", token);
-      env.put("SNAKEPIT_WORKER_ID", w.id);
+      env.put("SNAKEPIT_WORKER_ID", w.id());
       env.put("SNAKEPIT_NODE_ID", nodeId);
       env.put("SNAKEPIT_ADAPTER", c.adapter());
       env.put("SNAKEPIT_CONCURRENCY", Integer.toString(c.concurrency()));
@@ -74,7 +74,7 @@ final class ProcessLauncher {
       pb.redirectOutput(ProcessBuilder.Redirect.appendTo(capture.toFile()));
       pb.redirectInput(ProcessBuilder.Redirect.PIPE);
       Process p = pb.start();
-      registry.record(w.id, p.toHandle());
+      registry.record(w.id(), p.toHandle());
       return p;
     }, false).onComplete(ar -> {
       if (ar.failed()) {

@@ -52,6 +52,8 @@ public final class ProcessSupervisor {
   private Path runDir;
   private boolean stopping;
   private final MeterRegistry meterRegistry;
+  /** This run of the supervisor, which every worker id ends with; see {@link Incarnation}. */
+  private final String incarnation = Incarnation.next();
 
   public ProcessSupervisor(Vertx vertx, Context context, SupervisorConfig config) {
     this(vertx, context, config, Metrics.globalRegistry);
@@ -121,7 +123,7 @@ public final class ProcessSupervisor {
       launcher = new ProcessLauncher(context, runDir, python, endpoint.endpoint(), token, config.nodeId(), registry);
       List<Future<Void>> started = new ArrayList<>();
       for (PoolConfig pc : config.pools().values()) {
-        WorkerPool pool = new WorkerPool(pc, vertx, this);
+        WorkerPool pool = new WorkerPool(pc, vertx, this, incarnation);
         pools.put(pc.name(), pool);
         started.add(pool.start());
       }
@@ -139,7 +141,7 @@ public final class ProcessSupervisor {
       stopped.add(p.stop());
     }
     return Future.join(stopped)
-        .onComplete(v -> pools.values().forEach(p -> p.metrics.close()))
+        .onComplete(v -> pools.values().forEach(p -> p.metrics().close()))
         .transform(v -> endpoint == null ? Future.succeededFuture() : endpoint.close())
         .transform(v -> context.executeBlocking(() -> {
           deleteTree(runDir);
@@ -155,7 +157,7 @@ public final class ProcessSupervisor {
   private WorkerProcess awaitingWorker(String id) {
     for (WorkerPool p : pools.values()) {
       for (WorkerProcess w : p.allWorkers()) {
-        if (w.id.equals(id) && w.state == WorkerProcess.State.STARTING) {
+        if (w.id().equals(id) && w.state() == WorkerState.STARTING) {
           return w;
         }
       }
@@ -184,10 +186,10 @@ public final class ProcessSupervisor {
     } catch (SnakepitException e) {
       return Future.failedFuture(e.withCorrelationId(request.correlationId()));
     }
-    Call call = Call.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config.callTimeoutMs());
-    call.preferredWorker = preferredWorker;
+    Call call = Call.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs());
+    call.preferWorker(preferredWorker);
     pool.submit(call);
-    return call.promise.future();
+    return call.future();
   }
 
   /**
@@ -217,9 +219,9 @@ public final class ProcessSupervisor {
         }
       };
     }
-    Call call = Call.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config.callTimeoutMs(),
+    Call call = Call.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs(),
         observer, Math.max(1, initialCredit));
-    call.preferredWorker = preferredWorker;
+    call.preferWorker(preferredWorker);
     if (Vertx.currentContext() != context) {
       context.runOnContext(v -> pool.submit(call));
       return new StreamHandle() {
@@ -281,8 +283,8 @@ public final class ProcessSupervisor {
     List<HeldState> out = new ArrayList<>();
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
-        if ((w.isReady() || w.state == WorkerProcess.State.DRAINING) && !w.sessions.isEmpty()) {
-          out.add(new HeldState(pool.name(), w.id, List.copyOf(w.sessions)));
+        if (holdsState(w) && !w.sessions().isEmpty()) {
+          out.add(new HeldState(pool.name(), w.id(), List.copyOf(w.sessions())));
         }
       }
     }
@@ -293,20 +295,25 @@ public final class ProcessSupervisor {
   HeldState holderOf(String sessionId) {
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
-        if (w.sessions.contains(sessionId) && (w.isReady() || w.state == WorkerProcess.State.DRAINING)) {
-          return new HeldState(pool.name(), w.id, List.of(sessionId));
+        if (w.holdsSession(sessionId) && holdsState(w)) {
+          return new HeldState(pool.name(), w.id(), List.of(sessionId));
         }
       }
     }
     return null;
   }
 
+  /** Whether a worker can still export the state it holds: ready, or draining before it stops. */
+  private static boolean holdsState(WorkerProcess w) {
+    return w.isReady() || w.state() == WorkerState.DRAINING;
+  }
+
   /** The worker no longer holds the session's state (it was handed off). Call on the supervisor's context. */
   void forgetSession(String workerId, String sessionId) {
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
-        if (w.id.equals(workerId)) {
-          w.sessions.remove(sessionId);
+        if (w.id().equals(workerId)) {
+          w.forgetSession(sessionId);
         }
       }
     }
@@ -316,7 +323,7 @@ public final class ProcessSupervisor {
   boolean isAlive(String workerId) {
     for (WorkerPool p : pools.values()) {
       for (WorkerProcess w : p.allWorkers()) {
-        if (w.id.equals(workerId) && w.isReady()) {
+        if (w.id().equals(workerId) && w.isReady()) {
           return true;
         }
       }

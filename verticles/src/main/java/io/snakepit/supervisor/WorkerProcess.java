@@ -5,76 +5,148 @@ import io.snakepit.contract.SnakepitException;
 import io.snakepit.protocol.Frame;
 import io.snakepit.protocol.FrameCodec;
 import io.snakepit.protocol.FrameType;
-import io.vertx.core.buffer.Buffer;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.util.ArrayDeque;
-import java.util.Deque;
-import java.util.HashMap;
-import java.util.Map;
+import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 
 /**
  * One Python worker process and its connection. Every method runs on the
  * supervisor's event loop; process spawn and exit arrive through
- * {@link ProcessLauncher}, off the loop.
+ * {@link ProcessLauncher}, off the loop. The state changes only in
+ * {@link #moveTo}, as {@link WorkerState} allows. Its calls are kept by
+ * {@link InflightCalls}, what it sends is handled by a
+ * {@link WorkerFrameHandler}, its output logged by a
+ * {@link PythonLogForwarder}, and a graceful stop timed by a
+ * {@link StopEscalation}.
  */
 final class WorkerProcess {
 
-  enum State { STARTING, READY, DRAINING, STOPPING, DEAD }
-
   private static final Logger LOG = LoggerFactory.getLogger(WorkerProcess.class);
-  private static final Logger PY_LOG = LoggerFactory.getLogger("snakepit.python");
-  private static final int STDERR_LINES_KEPT = 40;
+  /** Sessions one worker remembers at most; past that the oldest is forgotten, so memory stays bounded. */
+  private static final int SESSIONS_TRACKED = 100_000;
 
-  final String id;
-  final int slot;
-  final WorkerPool pool;
-  State state = State.STARTING;
-  long pid = -1;
-  Process process;
-  OutputStream stdin;
-  NetSocket socket;
-  long startedAtMillis = System.currentTimeMillis();
-  long readyAtMillis;
-  long requestsServed;
-  long lastPongNanos;
+  private final String id;
+  private final int slot;
+  private final WorkerPool pool;
+  private final PythonLogForwarder output;
+  private final WorkerFrameHandler frames;
+  private final StopEscalation stopSteps;
+  private final long startedAtMillis = System.currentTimeMillis();
+  private final InflightCalls calls = new InflightCalls(this);
+  /** Sessions that ran calls here, whose Python-side state this process may hold (for handoff). */
+  private final Set<String> sessions = new LinkedHashSet<>();
+  /** Completes when the OS process has exited and been reaped. */
+  private final Promise<Void> exited = Promise.promise();
+  private WorkerState state = WorkerState.STARTING;
+  private long pid = -1;
+  private Process process;
+  private OutputStream stdin;
+  private NetSocket socket;
+  private long readyAtMillis;
+  private long lastPongNanos;
   /** Resident memory: read from the OS where it can be ({@link ProcessMemory}), else as the worker reports it. */
-  long rssBytes;
+  private long rssBytes;
   /** Whether {@link #rssBytes} came from the OS; then the worker's own figure is ignored. */
   private boolean rssMeasured;
   /** Why the node ended this worker, when it did; {@code null} means it died by itself. */
-  String killReason;
-  JsonArray tools = new JsonArray();
-  final Map<Integer, Call> inflight = new HashMap<>();
-  /** Sessions that ran calls here, whose Python-side state this process may hold (for handoff). */
-  final java.util.LinkedHashSet<String> sessions = new java.util.LinkedHashSet<>();
-  private static final int SESSIONS_TRACKED = 100_000;
-  /** Completes when the OS process has exited and been reaped. */
-  final io.vertx.core.Promise<Void> exited = io.vertx.core.Promise.promise();
-  private final Deque<String> lastStderr = new ArrayDeque<>();
-  private int nextRequestId = 1;
+  private String killReason;
+  private JsonArray tools = new JsonArray();
   private long startTimer = -1;
-  private long stopTimer = -1;
 
   WorkerProcess(String id, int slot, WorkerPool pool) {
     this.id = id;
     this.slot = slot;
     this.pool = pool;
+    this.output = new PythonLogForwarder(id);
+    this.frames = new WorkerFrameHandler(this, calls, output);
+    this.stopSteps = new StopEscalation(pool.vertx(), id);
+  }
+
+  // ---- identity and state ----------------------------------------------------------------------
+
+  /** {@code <pool>-<slot>.<generation>@<incarnation>}: never the same twice, across restarts of the node too. */
+  String id() {
+    return id;
+  }
+
+  int slot() {
+    return slot;
+  }
+
+  WorkerPool pool() {
+    return pool;
+  }
+
+  WorkerState state() {
+    return state;
   }
 
   boolean isReady() {
-    return state == State.READY;
+    return state == WorkerState.READY;
   }
 
+  /** Ready, with fewer calls in flight than the pool's concurrency. */
   boolean hasCapacity() {
-    return state == State.READY && inflight.size() < pool.config.concurrency();
+    return state == WorkerState.READY && calls.count() < pool.config().concurrency();
+  }
+
+  int inflightCount() {
+    return calls.count();
+  }
+
+  /** The OS process id; -1 until spawned. */
+  long pid() {
+    return pid;
+  }
+
+  /** The tools the adapter declared in its HELLO. */
+  JsonArray tools() {
+    return tools;
+  }
+
+  /** How long the worker took from spawn to its HELLO. */
+  long startupMillis() {
+    return readyAtMillis - startedAtMillis;
+  }
+
+  /** Why the node ended this worker, or null when it died by itself. */
+  String killReason() {
+    return killReason;
+  }
+
+  /** Completes when the OS process has exited and been reaped. */
+  Future<Void> exited() {
+    return exited.future();
+  }
+
+  /**
+   * The one place the state changes. Staying in a state is no change. A
+   * change the table refuses is a bug of ours: it is logged with its stack
+   * and ignored, and the worker keeps its state. It is not thrown, because
+   * changes happen inside timer, socket and exit callbacks, where an
+   * exception would skip the rest of the callback (failing the in-flight
+   * calls, stopping the other workers) and leave more broken than it guards.
+   */
+  private void moveTo(WorkerState next) {
+    if (next == state) {
+      return;
+    }
+    if (!state.canMoveTo(next)) {
+      LOG.error("Worker {}: refused the state change {} -> {}, which WorkerState does not allow", id, state, next,
+          new IllegalStateException("worker state change " + state + " -> " + next));
+      return;
+    }
+    LOG.debug("Worker {}: {} -> {}", id, state, next);
+    state = next;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
@@ -83,41 +155,41 @@ final class WorkerProcess {
     process = p;
     pid = p.pid();
     stdin = p.getOutputStream();
-    if (state == State.DEAD || state == State.STOPPING) {
+    if (state.isEnding()) {
       // Stopped while spawning: end it at once.
       p.destroyForcibly();
       return;
     }
-    startTimer = pool.vertx.setTimer(pool.config.startTimeoutMs(), t -> {
-      if (state == State.STARTING) {
-        kill("did not connect within start-timeout-ms=" + pool.config.startTimeoutMs());
+    startTimer = pool.vertx().setTimer(pool.config().startTimeoutMs(), t -> {
+      if (state == WorkerState.STARTING) {
+        kill("did not connect within start-timeout-ms=" + pool.config().startTimeoutMs());
       }
     });
   }
 
   /** The endpoint accepted this worker's handshake. */
   void onConnected(NetSocket s, JsonObject hello) {
-    if (state != State.STARTING) {
+    if (state != WorkerState.STARTING) {
       s.close();
       return;
     }
     socket = s;
-    pool.vertx.cancelTimer(startTimer);
+    pool.vertx().cancelTimer(startTimer);
     tools = hello.getJsonArray("tools", new JsonArray());
-    state = State.READY;
+    moveTo(WorkerState.READY);
     readyAtMillis = System.currentTimeMillis();
     lastPongNanos = System.nanoTime();
     send(Frame.of(FrameType.WELCOME, 0, new JsonObject()
         .put("protocol", FrameCodec.PROTOCOL_VERSION)
-        .put("node_id", pool.supervisor.nodeId())
-        .put("heartbeat_ms", pool.config.heartbeatMs())
-        .put("max_frame_bytes", pool.supervisor.maxFrameBytes())));
+        .put("node_id", pool.supervisor().nodeId())
+        .put("heartbeat_ms", pool.config().heartbeatMs())
+        .put("max_frame_bytes", pool.supervisor().maxFrameBytes())));
     pool.onWorkerReady(this);
   }
 
   void onDisconnected() {
     socket = null;
-    if (state != State.DEAD && state != State.STOPPING) {
+    if (!state.isEnding()) {
       // The process is about to exit, or is hung with a closed socket: make sure.
       kill("closed its connection");
     }
@@ -125,24 +197,15 @@ final class WorkerProcess {
 
   /** The OS process has exited; {@code tail} is what it wrote to its captured stderr. */
   void onExit(int exitCode, String tail) {
-    State was = state;
-    state = State.DEAD;
-    pool.vertx.cancelTimer(startTimer);
-    pool.vertx.cancelTimer(stopTimer);
-    // The capture file holds what the worker wrote to stderr synchronously (the runtime tees
-    // sys.stderr there), so it survives SIGKILL; the lines forwarded over the socket may not.
-    String stderr = tail != null && !tail.isBlank() ? tail.strip() : String.join("\n", lastStderr);
-    if (was == State.STARTING && tail != null && !tail.isBlank()) {
-      PY_LOG.warn("[{}] exited before connecting; its output:\n{}", id, tail.strip());
-    }
-    for (Call call : inflight.values()) {
-      pool.vertx.cancelTimer(call.callTimer);
-      call.fail(new SnakepitException(ErrorCode.WORKER_CRASHED,
-          "Worker " + id + " (pid " + pid + ") died during the call (exit " + exitCode
-              + (killReason != null ? ", " + killReason : "") + ").",
-          null, new JsonObject().put("worker", id).put("exit_code", exitCode).put("stderr", stderr)));
-    }
-    inflight.clear();
+    WorkerState was = state;
+    moveTo(WorkerState.DEAD);
+    pool.vertx().cancelTimer(startTimer);
+    stopSteps.cancel();
+    String stderr = output.lastWords(tail, was == WorkerState.STARTING);
+    calls.failAll(() -> new SnakepitException(ErrorCode.WORKER_CRASHED,
+        "Worker " + id + " (pid " + pid + ") died during the call (exit " + exitCode
+            + (killReason != null ? ", " + killReason : "") + ").",
+        null, new JsonObject().put("worker", id).put("exit_code", exitCode).put("stderr", stderr)));
     if (socket != null) {
       socket.close();
       socket = null;
@@ -152,17 +215,15 @@ final class WorkerProcess {
     pool.onWorkerExit(this, was, exitCode, stderr);
   }
 
-  /** Ends the process now with SIGKILL. */
+  /** Ends the process now with SIGKILL; it takes no more calls while its exit is on the way. */
   void kill(String reason) {
-    if (state == State.DEAD) {
+    if (state == WorkerState.DEAD) {
       return;
     }
-    if (killReason == null) {
-      killReason = reason;
-    }
+    endedBecause(reason);
     LOG.warn("Killing worker {} (pid {}): {}", id, pid, reason);
-    if (state != State.STOPPING) {
-      state = State.DRAINING;
+    if (state != WorkerState.STOPPING) {
+      moveTo(WorkerState.DRAINING);
     }
     if (process != null) {
       process.destroyForcibly();
@@ -174,55 +235,50 @@ final class WorkerProcess {
    * {@code drainMs} passed) asks the worker to exit, then SIGTERM, then SIGKILL.
    */
   void stop(long drainMs, String reason) {
-    if (state == State.DEAD || state == State.STOPPING) {
+    if (state.isEnding()) {
       return;
     }
-    if (killReason == null) {
-      killReason = reason;
-    }
-    if (state == State.STARTING || socket == null) {
-      state = State.STOPPING;
+    endedBecause(reason);
+    if (state == WorkerState.STARTING || socket == null) {
+      // Not connected, yet or any more: nothing to drain and nobody to ask.
+      moveTo(WorkerState.STOPPING);
       if (process != null) {
         process.destroyForcibly();
       }
       return;
     }
-    state = State.DRAINING;
-    if (inflight.isEmpty()) {
+    moveTo(WorkerState.DRAINING);
+    if (calls.count() == 0) {
       shutdownNow();
     } else {
-      stopTimer = pool.vertx.setTimer(Math.max(1, drainMs), t -> shutdownNow());
+      stopSteps.drainFor(drainMs, this::shutdownNow);
     }
   }
 
-  /** Called when a draining worker's last call finishes. */
-  void maybeFinishDrain() {
-    if (state == State.DRAINING && inflight.isEmpty() && killReason != null && socket != null) {
-      pool.vertx.cancelTimer(stopTimer);
+  /** The first reason the node gave for ending the worker is the one reported. */
+  private void endedBecause(String reason) {
+    if (killReason == null) {
+      killReason = reason;
+    }
+  }
+
+  /** Called when a call ends on a draining worker: once its last call is done, it need not wait for the deadline. */
+  void shutdownIfDrained() {
+    if (state == WorkerState.DRAINING && calls.count() == 0 && killReason != null && socket != null) {
+      stopSteps.cancel();
       shutdownNow();
     }
   }
 
   private void shutdownNow() {
-    if (state == State.DEAD || state == State.STOPPING) {
+    if (state.isEnding()) {
       return;
     }
-    state = State.STOPPING;
-    long grace = pool.config.stopGraceMs();
+    moveTo(WorkerState.STOPPING);
+    long grace = pool.config().stopGraceMs();
     send(Frame.of(FrameType.SHUTDOWN, 0, new JsonObject().put("deadline_ms", grace)));
     closeStdin();
-    stopTimer = pool.vertx.setTimer(grace, t -> {
-      if (process != null && process.isAlive()) {
-        LOG.info("Worker {} still running {} ms after SHUTDOWN; sending SIGTERM", id, grace);
-        process.destroy();
-        stopTimer = pool.vertx.setTimer(grace, t2 -> {
-          if (process.isAlive()) {
-            LOG.warn("Worker {} ignored SIGTERM; sending SIGKILL", id);
-            process.destroyForcibly();
-          }
-        });
-      }
-    });
+    stopSteps.signalAfter(process, grace);
   }
 
   private void closeStdin() {
@@ -239,69 +295,56 @@ final class WorkerProcess {
   // ---- calls -----------------------------------------------------------------------------------
 
   void dispatch(Call call) {
-    int rid = nextRequestId;
-    nextRequestId = nextRequestId == Integer.MAX_VALUE ? 1 : nextRequestId + 1;
-    call.worker = this;
-    call.requestId = rid;
-    inflight.put(rid, call);
-    ExecuteRequest r = call.request;
-    if (r.sessionId() != null && !r.tool().startsWith(ExecuteRequest.RESERVED_PREFIX)
-        && sessions.add(r.sessionId()) && sessions.size() > SESSIONS_TRACKED) {
-      sessions.remove(sessions.iterator().next());
+    ExecuteRequest r = call.executeRequest();
+    if (r.sessionId() != null && !r.tool().startsWith(ExecuteRequest.RESERVED_PREFIX)) {
+      rememberSession(r.sessionId());
     }
-    JsonObject body = new JsonObject().put("tool", r.tool()).put("args", r.args())
-        .put("correlation_id", r.correlationId()).put("stream", call.isStream());
-    if (r.sessionId() != null) {
-      body.put("session_id", r.sessionId());
-    }
-    if (call.isStream()) {
-      body.put("credit", call.pendingCredit);
-      call.pendingCredit = 0;
-    }
-    body.put("timeout_ms", call.timeoutMs);
-    send(new Frame(FrameType.REQUEST, rid, body, null));
-    call.callTimer = pool.vertx.setTimer(call.timeoutMs, t -> onCallTimeout(call));
-    if (call.isStream()) {
-      call.observer.onStart(id);
-    }
-  }
-
-  private void onCallTimeout(Call call) {
-    call.callTimer = -1;
-    if (inflight.get(call.requestId) != call) {
-      return;
-    }
-    call.fail(new SnakepitException(ErrorCode.TIMEOUT,
-        "Tool '" + call.request.tool() + "' ran past its timeout of " + call.timeoutMs + " ms and was cancelled.",
-        null, new JsonObject().put("worker", id)));
-    cancel(call);
+    calls.start(call);
   }
 
   /** Sends CANCEL; a worker that does not answer within cancel-grace-ms is killed. */
   void cancel(Call call) {
-    if (inflight.get(call.requestId) != call || state == State.DEAD) {
-      return;
-    }
-    pool.vertx.cancelTimer(call.callTimer);
-    send(Frame.of(FrameType.CANCEL, call.requestId, new JsonObject()));
-    pool.vertx.setTimer(pool.config.cancelGraceMs(), t -> {
-      if (inflight.get(call.requestId) == call) {
-        // The kill is about this call: its log line carries the call's correlation id.
-        io.snakepit.contract.CorrelatedLog.with(call.request.correlationId(), () -> kill("did not stop tool '"
-            + call.request.tool() + "' within cancel-grace-ms=" + pool.config.cancelGraceMs() + " after a cancel"));
-      }
-    });
+    calls.cancel(call);
   }
 
+  /** Lets the worker send {@code n} more items of a stream. */
   void grantCredit(Call call, int n) {
-    if (inflight.get(call.requestId) == call && socket != null) {
-      send(Frame.of(FrameType.CREDIT, call.requestId, new JsonObject().put("n", n)));
+    calls.grantCredit(call, n);
+  }
+
+  /** A call in flight here that runs in this session, or null: a tool may reach only its own session. */
+  Call inflightCallInSession(String sessionId) {
+    return calls.inSession(sessionId);
+  }
+
+  // ---- sessions --------------------------------------------------------------------------------
+
+  /** Notes that this process may now hold the session's Python-side state. */
+  void rememberSession(String sessionId) {
+    if (sessions.add(sessionId) && sessions.size() > SESSIONS_TRACKED) {
+      sessions.remove(sessions.iterator().next());
     }
   }
 
-  void sessionClosed(String sessionId) {
+  /** Whether a call of this session ran here (and the session has not been forgotten since). */
+  boolean holdsSession(String sessionId) {
+    return sessions.contains(sessionId);
+  }
+
+  /** The sessions whose state this process may hold, oldest first: a live read-only view, so copy it to keep it. */
+  Set<String> sessions() {
+    return Collections.unmodifiableSet(sessions);
+  }
+
+  /** The session's state is no longer this process's to export (handed over, or the session is gone). */
+  void forgetSession(String sessionId) {
     sessions.remove(sessionId);
-    if (socket != null && state != State.DEAD) {
+  }
+
+  /** Forgets the session and tells the worker, so its adapter can drop the session's state. */
+  void sessionClosed(String sessionId) {
+    forgetSession(sessionId);
+    if (socket != null && state != WorkerState.DEAD) {
       send(Frame.of(FrameType.SESSION_CLOSED, 0, new JsonObject().put("session_id", sessionId)));
     }
   }
@@ -314,141 +357,51 @@ final class WorkerProcess {
     }
   }
 
+  /** A frame from the connected worker. */
   void onFrame(Frame f) {
-    switch (f.type()) {
-      case RESULT -> {
-        Call call = complete(f.id());
-        if (call != null) {
-          call.succeed(new JsonObject().put("result", f.body().getValue("result")).put("worker", id)
-              .put("node", pool.supervisor.nodeId()));
-          pool.onCallDone(this);
-        }
-      }
-      case ERROR -> {
-        Call call = complete(f.id());
-        if (call != null) {
-          call.fail(workerError(f.body(), call));
-          pool.onCallDone(this);
-        }
-      }
-      case CHUNK -> {
-        Call call = inflight.get(f.id());
-        if (call != null) {
-          call.item(f.body().getValue("item"));
-        }
-      }
-      case END -> {
-        Call call = complete(f.id());
-        if (call != null) {
-          call.end();
-          pool.onCallDone(this);
-        }
-      }
-      case PONG -> {
-        lastPongNanos = System.nanoTime();
-        Long rss = f.body().getLong("rss");
-        if (rss != null && !rssMeasured) {
-          rssBytes = rss;
-        }
-      }
-      case LOG -> logRecord(f.body());
-      case CALL -> pool.supervisor.nodeCalls().handle(this, f);
-      default -> throw new io.snakepit.protocol.ProtocolException("a worker may not send " + f.type());
-    }
+    frames.handle(f);
   }
 
-  private Call complete(int requestId) {
-    Call call = inflight.remove(requestId);
-    if (call == null) {
-      return null;
+  /** The worker answered a PING, with the RSS it sees for itself. */
+  void ponged(Long rss) {
+    lastPongNanos = System.nanoTime();
+    if (rss != null && !rssMeasured) {
+      rssBytes = rss;
     }
-    pool.vertx.cancelTimer(call.callTimer);
-    requestsServed++;
-    return call;
-  }
-
-  private SnakepitException workerError(JsonObject body, Call call) {
-    String code = body.getString("code", "tool_failed");
-    ErrorCode ec = switch (code) {
-      case "unknown_tool" -> ErrorCode.UNKNOWN_TOOL;
-      case "bad_request" -> ErrorCode.BAD_REQUEST;
-      case "cancelled" -> ErrorCode.CANCELLED;
-      default -> ErrorCode.TOOL_FAILED;
-    };
-    JsonObject details = new JsonObject().put("worker", id);
-    for (String k : Set.of("type", "traceback", "tools")) {
-      if (body.containsKey(k)) {
-        details.put(k, body.getValue(k));
-      }
-    }
-    String message = body.getString("message", "");
-    if (ec == ErrorCode.TOOL_FAILED) {
-      message = "Tool '" + call.request.tool() + "' raised " + body.getString("type", "an exception") + ": " + message;
-    }
-    return new SnakepitException(ec, message, null, details);
-  }
-
-  private void logRecord(JsonObject rec) {
-    String message = rec.getString("message", "");
-    String stream = rec.getString("stream");
-    if ("stderr".equals(stream)) {
-      rememberStderr(message);
-    }
-    String cid = rec.getString("correlation_id");
-    MDC.put("worker_id", id);
-    if (cid != null) {
-      MDC.put("correlation_id", cid);
-    }
-    try {
-      String level = rec.getString("level", "INFO");
-      String logger = rec.getString("logger", "python");
-      switch (level) {
-        case "CRITICAL", "ERROR" -> PY_LOG.error("[{}] {}: {}", id, logger, message);
-        case "WARNING", "WARN" -> PY_LOG.warn("[{}] {}: {}", id, logger, message);
-        case "DEBUG" -> PY_LOG.debug("[{}] {}: {}", id, logger, message);
-        default -> PY_LOG.info("[{}] {}: {}", id, logger, message);
-      }
-    } finally {
-      MDC.remove("worker_id");
-      MDC.remove("correlation_id");
-    }
-  }
-
-  private void rememberStderr(String line) {
-    if (lastStderr.size() == STDERR_LINES_KEPT) {
-      lastStderr.removeFirst();
-    }
-    lastStderr.addLast(line.length() > 1000 ? line.substring(0, 1000) : line);
   }
 
   // ---- heartbeats and recycling ----------------------------------------------------------------
 
   /** The pool read this process's RSS from the OS; it overrides what the worker reports from now on. */
   void rssFromOs(long pid, long bytes) {
-    if (bytes >= 0 && pid == this.pid && state != State.DEAD) {
+    if (bytes >= 0 && pid == this.pid && state != WorkerState.DEAD) {
       rssBytes = bytes;
       rssMeasured = true;
     }
   }
 
-  /** Called every heartbeat interval; returns why the worker should be recycled, or null. */
-  String tick(long nowNanos) {
-    if (state != State.READY && state != State.DRAINING) {
+  /**
+   * Called every heartbeat interval: kills a worker silent for too long,
+   * PINGs the others, and returns why a ready one should be recycled, or null.
+   */
+  String heartbeat(long nowNanos) {
+    if (!state.isActive()) {
       return null;
     }
     long silentMs = (nowNanos - lastPongNanos) / 1_000_000;
-    if (silentMs > pool.config.heartbeatTimeoutMs()) {
-      kill("no heartbeat for " + silentMs + " ms (heartbeat-timeout-ms=" + pool.config.heartbeatTimeoutMs() + ")");
+    if (silentMs > pool.config().heartbeatTimeoutMs()) {
+      kill("no heartbeat for " + silentMs + " ms (heartbeat-timeout-ms=" + pool.config().heartbeatTimeoutMs() + ")");
       return null;
     }
     send(Frame.of(FrameType.PING, 0, new JsonObject().put("t", System.currentTimeMillis())));
-    if (state != State.READY) {
+    if (state != WorkerState.READY) {
       return null;
     }
-    PoolConfig c = pool.config;
-    if (c.maxRequests() > 0 && requestsServed >= c.maxRequests()) {
-      return "served " + requestsServed + " requests (max-requests=" + c.maxRequests() + ")";
+    String served = servedEnough();
+    if (served != null) {
+      return served;
     }
+    PoolConfig c = pool.config();
     if (c.maxRssBytes() > 0 && rssBytes > c.maxRssBytes()) {
       return "RSS " + (rssBytes >> 20) + " MiB over max-rss-mb=" + (c.maxRssBytes() >> 20);
     }
@@ -458,9 +411,16 @@ final class WorkerProcess {
     return null;
   }
 
+  /** Why this worker has served enough calls to be recycled (max-requests), or null. */
+  String servedEnough() {
+    long max = pool.config().maxRequests();
+    long served = calls.answered();
+    return max > 0 && served >= max ? "served " + served + " requests (max-requests=" + max + ")" : null;
+  }
+
   JsonObject toJson() {
-    return new JsonObject().put("id", id).put("pool", pool.config.name()).put("pid", pid)
-        .put("state", state.name().toLowerCase()).put("requests", requestsServed).put("inflight", inflight.size())
+    return new JsonObject().put("id", id).put("pool", pool.config().name()).put("pid", pid)
+        .put("state", state.name().toLowerCase()).put("requests", calls.answered()).put("inflight", calls.count())
         .put("rss_bytes", rssBytes).put("started_at", startedAtMillis);
   }
 }

@@ -2,6 +2,7 @@ package io.snakepit.supervisor;
 
 import static io.snakepit.supervisor.SupervisorHarness.await;
 import static io.snakepit.supervisor.SupervisorHarness.eventually;
+import static io.snakepit.supervisor.SupervisorHarness.incarnationOf;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.snakepit.protocol.Frame;
@@ -68,7 +69,8 @@ class EndpointSecurityTest {
     try (SupervisorHarness h = new SupervisorHarness().start(new JsonObject().put("size", 1))) {
       long pid = h.readyPids().get(0);
 
-      List<Frame> wrongToken = exchange(h, hello("0".repeat(64), 1, "default-0.0"));
+      // The id of the node's own worker: only the token gives the stranger away.
+      List<Frame> wrongToken = exchange(h, hello("0".repeat(64), 1, h.readyIds("default").get(0)));
       assertThat(wrongToken).hasSize(1);
       assertThat(wrongToken.get(0).type()).isEqualTo(FrameType.REJECT);
       assertThat(wrongToken.get(0).body().getString("code")).isEqualTo("bad_token");
@@ -90,10 +92,12 @@ class EndpointSecurityTest {
     try (SupervisorHarness h = new SupervisorHarness().start(new JsonObject().put("size", 1))) {
       long pid = h.readyPids().get(0);
       String token = tokenOf(h);
-      List<Frame> old = exchange(h, hello(token, 0, "default-0.0"));
+      String workerId = h.readyIds("default").get(0);
+      List<Frame> old = exchange(h, hello(token, 0, workerId));
       assertThat(old.get(0).body().getString("code")).isEqualTo("protocol_mismatch");
       assertThat(old.get(0).body().getString("message")).contains("protocol 0").contains("node speaks 1");
-      List<Frame> stranger = exchange(h, hello(token, 1, "default-9.9"));
+      // Well-formed, this run's incarnation, but no such worker is starting.
+      List<Frame> stranger = exchange(h, hello(token, 1, "default-9.9@" + incarnationOf(workerId)));
       assertThat(stranger.get(0).body().getString("code")).isEqualTo("unknown_worker");
       assertStillServes(h, pid);
     }

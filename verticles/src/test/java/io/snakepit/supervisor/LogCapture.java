@@ -1,5 +1,6 @@
 package io.snakepit.supervisor;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
@@ -11,6 +12,9 @@ import org.slf4j.LoggerFactory;
 final class LogCapture implements AutoCloseable {
 
   private final Logger logger;
+  /** The logger's own level before {@link #atDebug} lowered it; restored at close. */
+  private Level levelBefore;
+  private boolean levelChanged;
   private final ListAppender<ILoggingEvent> appender = new ListAppender<>() {
     @Override
     protected void append(ILoggingEvent event) {
@@ -32,6 +36,14 @@ final class LogCapture implements AutoCloseable {
     this(loggerClass.getName());
   }
 
+  /** Also records DEBUG events of this logger while open. */
+  LogCapture atDebug() {
+    levelBefore = logger.getLevel();
+    levelChanged = true;
+    logger.setLevel(Level.DEBUG);
+    return this;
+  }
+
   /** A copy of the events so far. */
   List<ILoggingEvent> events() {
     synchronized (appender) {
@@ -41,6 +53,9 @@ final class LogCapture implements AutoCloseable {
 
   @Override
   public void close() {
+    if (levelChanged) {
+      logger.setLevel(levelBefore);
+    }
     logger.detachAppender(appender);
     appender.stop();
   }

@@ -4,6 +4,8 @@ import static io.snakepit.supervisor.SupervisorHarness.alive;
 import static io.snakepit.supervisor.SupervisorHarness.await;
 import static io.snakepit.supervisor.SupervisorHarness.awaitFailure;
 import static io.snakepit.supervisor.SupervisorHarness.eventually;
+import static io.snakepit.supervisor.SupervisorHarness.incarnationOf;
+import static io.snakepit.supervisor.SupervisorHarness.slotAndGeneration;
 import static io.snakepit.supervisor.SupervisorHarness.supervisionPool;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -76,7 +78,7 @@ class StopAndRestartTest {
 
       eventually("six failed starts", () -> crashesOf(crashes, "broken").size() >= 6);
       List<JsonObject> broken = crashesOf(crashes, "broken").subList(0, 6);
-      assertThat(broken).extracting(c -> c.getString("id"))
+      assertThat(broken).extracting(c -> slotAndGeneration(c.getString("id")))
           .containsExactly("broken-0.0", "broken-0.1", "broken-0.2", "broken-0.3", "broken-0.4", "broken-0.5");
       // Doubling from backoff-min-ms, capped at backoff-max-ms; degraded (the last) probes at the maximum.
       assertThat(broken).extracting(c -> c.getLong("restart_in_ms")).containsExactly(50L, 100L, 200L, 400L, 400L, 400L);
@@ -92,7 +94,13 @@ class StopAndRestartTest {
       }
       eventually("both crashes reported", () -> crashesOf(crashes, "healthy").size() == 2);
       List<JsonObject> healthy = crashesOf(crashes, "healthy");
-      assertThat(healthy).extracting(c -> c.getString("id")).containsExactly("healthy-0.0", "healthy-0.1");
+      assertThat(healthy).extracting(c -> slotAndGeneration(c.getString("id")))
+          .containsExactly("healthy-0.0", "healthy-0.1");
+      // Both pools' workers, restarts included, carry the one incarnation of this supervisor's run.
+      assertThat(h.readyIds("healthy")).hasSize(1);
+      String incarnation = incarnationOf(h.readyIds("healthy").get(0));
+      assertThat(broken).extracting(c -> incarnationOf(c.getString("id"))).containsOnly(incarnation);
+      assertThat(healthy).extracting(c -> incarnationOf(c.getString("id"))).containsOnly(incarnation);
       assertThat(healthy).extracting(c -> c.getLong("restart_in_ms")).containsExactly(50L, 50L);
     }
   }

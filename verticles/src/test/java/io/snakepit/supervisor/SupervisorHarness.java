@@ -131,6 +131,16 @@ final class SupervisorHarness implements AutoCloseable {
     return supervisor().execute(new ExecuteRequest(pool, tool, args, 0, null, "cid-test"));
   }
 
+  /** A worker id without its incarnation: {@code default-0.1@m3x9k2fq} is {@code default-0.1}. */
+  static String slotAndGeneration(String workerId) {
+    return workerId.substring(0, workerId.indexOf('@'));
+  }
+
+  /** The run of the supervisor a worker id names: {@code default-0.1@m3x9k2fq} is {@code m3x9k2fq}. */
+  static String incarnationOf(String workerId) {
+    return workerId.substring(workerId.indexOf('@') + 1);
+  }
+
   static <T> T await(Future<T> f) {
     try {
       return f.toCompletionStage().toCompletableFuture().get(DEADLINE.toSeconds(), TimeUnit.SECONDS);

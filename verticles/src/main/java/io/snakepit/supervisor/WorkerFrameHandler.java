@@ -1,0 +1,81 @@
+package io.snakepit.supervisor;
+
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.protocol.Frame;
+import io.snakepit.protocol.ProtocolException;
+import io.vertx.core.json.JsonObject;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * What a connected worker sends, frame by frame: the answers to its calls
+ * (RESULT, ERROR, CHUNK, END), heartbeats (PONG), log records (LOG) and its
+ * own calls to the node (CALL). A frame a worker may not send is a protocol
+ * error, which ends the worker.
+ */
+final class WorkerFrameHandler {
+
+  /** Keys of a worker's ERROR body that the caller's error details carry over. */
+  private static final Set<String> ERROR_DETAILS = Set.of("type", "traceback", "tools");
+
+  private final WorkerProcess worker;
+  private final InflightCalls calls;
+  private final PythonLogForwarder log;
+
+  WorkerFrameHandler(WorkerProcess worker, InflightCalls calls, PythonLogForwarder log) {
+    this.worker = worker;
+    this.calls = calls;
+    this.log = log;
+  }
+
+  void handle(Frame f) {
+    switch (f.type()) {
+      case RESULT -> finish(f.id(), call -> call.succeed(new JsonObject().put("result", f.body().getValue("result"))
+          .put("worker", worker.id()).put("node", worker.pool().supervisor().nodeId())));
+      case ERROR -> finish(f.id(), call -> call.fail(workerError(f.body(), call, worker.id())));
+      case END -> finish(f.id(), Call::end);
+      case CHUNK -> {
+        Call call = calls.get(f.id());
+        if (call != null) {
+          call.item(f.body().getValue("item"));
+        }
+      }
+      case PONG -> worker.ponged(f.body().getLong("rss"));
+      case LOG -> log.record(f.body());
+      case CALL -> worker.pool().supervisor().nodeCalls().handle(worker, f);
+      default -> throw new ProtocolException("a worker may not send " + f.type());
+    }
+  }
+
+  /** The call's last frame: answers the caller, then lets the pool reuse the worker. */
+  private void finish(int requestId, Consumer<Call> answer) {
+    Call call = calls.finish(requestId);
+    if (call != null) {
+      answer.accept(call);
+      worker.pool().onCallDone(worker);
+    }
+  }
+
+  /** A worker's ERROR body as the caller's error; anything but a known code is the tool's own failure. */
+  private static SnakepitException workerError(JsonObject body, Call call, String workerId) {
+    ErrorCode ec = switch (body.getString("code", "tool_failed")) {
+      case "unknown_tool" -> ErrorCode.UNKNOWN_TOOL;
+      case "bad_request" -> ErrorCode.BAD_REQUEST;
+      case "cancelled" -> ErrorCode.CANCELLED;
+      default -> ErrorCode.TOOL_FAILED;
+    };
+    JsonObject details = new JsonObject().put("worker", workerId);
+    for (String k : ERROR_DETAILS) {
+      if (body.containsKey(k)) {
+        details.put(k, body.getValue(k));
+      }
+    }
+    String message = body.getString("message", "");
+    if (ec == ErrorCode.TOOL_FAILED) {
+      message = "Tool '" + call.executeRequest().tool() + "' raised " + body.getString("type", "an exception") + ": "
+          + message;
+    }
+    return new SnakepitException(ec, message, null, details);
+  }
+}
