@@ -63,6 +63,10 @@ final class WorkerFrameHandler {
       case "unknown_tool" -> ErrorCode.UNKNOWN_TOOL;
       case "bad_request" -> ErrorCode.BAD_REQUEST;
       case "cancelled" -> ErrorCode.CANCELLED;
+      // A tool's ctx.session without a session, or in one deleted while the call ran: the caller's mistake or
+      // race, not the tool's failure (the worker passes only these two codes through from a tool).
+      case "session_required" -> ErrorCode.SESSION_REQUIRED;
+      case "session_not_found" -> ErrorCode.SESSION_NOT_FOUND;
       default -> ErrorCode.TOOL_FAILED;
     };
     JsonObject details = new JsonObject().put("worker", workerId);
@@ -72,9 +76,13 @@ final class WorkerFrameHandler {
       }
     }
     String message = body.getString("message", "");
+    String tool = call.executeRequest().tool();
     if (ec == ErrorCode.TOOL_FAILED) {
-      message = "Tool '" + call.executeRequest().tool() + "' raised " + body.getString("type", "an exception") + ": "
-          + message;
+      message = "Tool '" + tool + "' raised " + body.getString("type", "an exception") + ": " + message;
+    } else if (ec == ErrorCode.SESSION_NOT_FOUND) {
+      String sid = call.executeRequest().sessionId();
+      details.put("session_id", sid);
+      message = "Session '" + sid + "' was deleted or expired while tool '" + tool + "' ran in it.";
     }
     return new SnakepitException(ec, message, null, details);
   }
