@@ -18,6 +18,7 @@ final class TestTools {
 
   private static final String SOURCE = """
       \"\"\"Tools for the app's HTTP tests (written by TestTools.java).\"\"\"
+      import time
       from typing import Any, Dict, Iterator
 
       from snakepit_worker import Adapter, Context, tool
@@ -47,6 +48,16 @@ final class TestTools {
           @tool
           def all_vars(self, ctx: Context) -> Dict[str, Any]:
               return ctx.session.all()
+
+          @tool
+          def write_until_deleted(self, ctx: Context) -> None:
+              # Says it runs, then reads the session until it is gone (the test deletes it); the node's
+              # session_not_found escapes the tool.
+              ctx.session.set("started", True)
+              deadline = time.monotonic() + 60
+              while time.monotonic() < deadline:
+                  ctx.session.get("go")
+                  time.sleep(0.01)
 
           @tool
           def fail_after(self, n: int) -> Iterator[Dict[str, int]]:
