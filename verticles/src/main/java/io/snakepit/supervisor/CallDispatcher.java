@@ -19,7 +19,7 @@ final class CallDispatcher {
   private final WorkerPool pool;
   private final PoolConfig config;
   private final SlotSupervisor slots;
-  private final Deque<Call> queue = new ArrayDeque<>();
+  private final Deque<PoolCall> queue = new ArrayDeque<>();
   /** Where the next search for the least-loaded worker starts, so equal workers take turns. */
   private int cursor;
 
@@ -29,7 +29,7 @@ final class CallDispatcher {
     this.slots = slots;
   }
 
-  void submit(Call call) {
+  void submit(PoolCall call) {
     call.submittedTo(pool);
     if (pool.isStopping()) {
       call.fail(ErrorCode.SHUTTING_DOWN, "Pool '" + config.name() + "' is stopping; send the call to another node.");
@@ -78,7 +78,7 @@ final class CallDispatcher {
   }
 
   /** Takes a queued call out of the queue (its caller cancelled it). */
-  void dequeue(Call call) {
+  void dequeue(PoolCall call) {
     if (queue.remove(call)) {
       call.cancelQueueTimer();
       pool.metrics().queueDepth(queue.size());
@@ -95,7 +95,7 @@ final class CallDispatcher {
    * to any worker while the strict modes wait (or fail, in {@link #submit}).
    * A session whose worker is gone goes anywhere: that state is lost.
    */
-  private WorkerProcess pickWorker(Call call) {
+  private WorkerProcess pickWorker(PoolCall call) {
     if (call.preferredWorker() != null) {
       WorkerProcess w = slots.readyWorker(call.preferredWorker());
       if (w != null) {
@@ -131,11 +131,11 @@ final class CallDispatcher {
   /** A worker has room now: queued calls that can run go to workers. */
   void drainQueue() {
     // In order, but a call waiting for its session's busy worker lets later calls pass.
-    for (Iterator<Call> it = queue.iterator(); it.hasNext(); ) {
+    for (Iterator<PoolCall> it = queue.iterator(); it.hasNext(); ) {
       if (leastLoaded() == null) {
         return;
       }
-      Call call = it.next();
+      PoolCall call = it.next();
       WorkerProcess w = pickWorker(call);
       if (w != null) {
         it.remove();
@@ -155,7 +155,7 @@ final class CallDispatcher {
 
   /** Fails every queued call with a fresh error from {@code error}. */
   void failQueued(Supplier<SnakepitException> error) {
-    Call c;
+    PoolCall c;
     while ((c = queue.pollFirst()) != null) {
       pool.metrics().queueDepth(queue.size());
       c.cancelQueueTimer();

@@ -19,7 +19,7 @@ import java.util.function.Supplier;
 final class InflightCalls {
 
   private final WorkerProcess worker;
-  private final Map<Integer, Call> byRequestId = new HashMap<>();
+  private final Map<Integer, PoolCall> byRequestId = new HashMap<>();
   private int nextRequestId = 1;
   private long answered;
 
@@ -37,7 +37,7 @@ final class InflightCalls {
   }
 
   /** Sends the call as a REQUEST under a fresh request id and starts its timeout. */
-  void start(Call call) {
+  void start(PoolCall call) {
     int rid = nextRequestId;
     nextRequestId = nextRequestId == Integer.MAX_VALUE ? 1 : nextRequestId + 1;
     call.runsOn(worker, rid);
@@ -60,13 +60,13 @@ final class InflightCalls {
   }
 
   /** The call running as request {@code requestId}, or null. */
-  Call get(int requestId) {
+  PoolCall get(int requestId) {
     return byRequestId.get(requestId);
   }
 
   /** The call's answer arrived: it is no longer in flight, and counts as answered. Null for an unknown id. */
-  Call finish(int requestId) {
-    Call call = byRequestId.remove(requestId);
+  PoolCall finish(int requestId) {
+    PoolCall call = byRequestId.remove(requestId);
     if (call == null) {
       return null;
     }
@@ -76,8 +76,8 @@ final class InflightCalls {
   }
 
   /** A call in flight here that runs in this session, or null. */
-  Call inSession(String sessionId) {
-    for (Call c : byRequestId.values()) {
+  PoolCall inSession(String sessionId) {
+    for (PoolCall c : byRequestId.values()) {
       if (sessionId.equals(c.executeRequest().sessionId())) {
         return c;
       }
@@ -86,11 +86,11 @@ final class InflightCalls {
   }
 
   /** Whether {@code call} is still in flight here (not answered, timed out or lost with a crash). */
-  private boolean runs(Call call) {
+  private boolean runs(PoolCall call) {
     return byRequestId.get(call.requestId()) == call;
   }
 
-  private void onTimeout(Call call) {
+  private void onTimeout(PoolCall call) {
     if (!runs(call)) {
       return;
     }
@@ -101,7 +101,7 @@ final class InflightCalls {
   }
 
   /** Sends CANCEL; a worker that does not answer within cancel-grace-ms is killed. */
-  void cancel(Call call) {
+  void cancel(PoolCall call) {
     if (!runs(call) || worker.state() == WorkerState.DEAD) {
       return;
     }
@@ -118,7 +118,7 @@ final class InflightCalls {
   }
 
   /** Lets the worker send {@code n} more items of a stream. */
-  void grantCredit(Call call, int n) {
+  void grantCredit(PoolCall call, int n) {
     if (runs(call)) {
       worker.send(Frame.of(FrameType.CREDIT, call.requestId(), new JsonObject().put("n", n)));
     }
@@ -126,7 +126,7 @@ final class InflightCalls {
 
   /** The worker died: every call in flight fails with a fresh error from {@code error}. */
   void failAll(Supplier<SnakepitException> error) {
-    for (Call call : byRequestId.values()) {
+    for (PoolCall call : byRequestId.values()) {
       call.cancelCallTimer();
       call.fail(error.get());
     }

@@ -56,7 +56,7 @@ public final class NodeCalls {
     String cid = null;
     if (op.startsWith("session.")) {
       Object sid = frame.body().getValue("session_id");
-      Call owner = sid instanceof String s ? worker.inflightCallInSession(s) : null;
+      PoolCall owner = sid instanceof String s ? worker.inflightCallInSession(s) : null;
       if (owner == null) {
         reply(worker, frame.id(), null, ErrorCode.SESSION_REQUIRED.code(), sid == null
             ? "this call runs without a session; make it with one (POST /v1/sessions/{id}/execute)"

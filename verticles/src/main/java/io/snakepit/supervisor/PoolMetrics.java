@@ -119,7 +119,7 @@ public final class PoolMetrics {
     crashes.increment();
   }
 
-  /** Takes a snapshot of the pool's state for the gauges. Call on the supervisor's loop. */
+  /** Takes a snapshot of the pool's state for the gauges. PoolCall on the supervisor's loop. */
   void refresh(List<WorkerProcess> workers, int queued, boolean isDegraded) {
     int[] counts = new int[states.length()];
     for (WorkerProcess w : workers) {

@@ -186,7 +186,7 @@ public final class ProcessSupervisor {
     } catch (SnakepitException e) {
       return Future.failedFuture(e.withCorrelationId(request.correlationId()));
     }
-    Call call = Call.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs());
+    PoolCall call = PoolCall.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs());
     call.preferWorker(preferredWorker);
     pool.submit(call);
     return call.future();
@@ -219,7 +219,7 @@ public final class ProcessSupervisor {
         }
       };
     }
-    Call call = Call.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs(),
+    PoolCall call = PoolCall.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs(),
         observer, Math.max(1, initialCredit));
     call.preferWorker(preferredWorker);
     if (Vertx.currentContext() != context) {
@@ -278,7 +278,7 @@ public final class ProcessSupervisor {
   record HeldState(String pool, String workerId, List<String> sessionIds) {
   }
 
-  /** Every worker that holds session state, with its sessions. Call on the supervisor's context. */
+  /** Every worker that holds session state, with its sessions. PoolCall on the supervisor's context. */
   List<HeldState> heldSessions() {
     List<HeldState> out = new ArrayList<>();
     for (WorkerPool pool : pools.values()) {
@@ -291,7 +291,7 @@ public final class ProcessSupervisor {
     return out;
   }
 
-  /** The worker that holds a session's state, or null. Call on the supervisor's context. */
+  /** The worker that holds a session's state, or null. PoolCall on the supervisor's context. */
   HeldState holderOf(String sessionId) {
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
@@ -308,7 +308,7 @@ public final class ProcessSupervisor {
     return w.isReady() || w.state() == WorkerState.DRAINING;
   }
 
-  /** The worker no longer holds the session's state (it was handed off). Call on the supervisor's context. */
+  /** The worker no longer holds the session's state (it was handed off). PoolCall on the supervisor's context. */
   void forgetSession(String workerId, String sessionId) {
     for (WorkerPool pool : pools.values()) {
       for (WorkerProcess w : pool.allWorkers()) {
@@ -338,14 +338,14 @@ public final class ProcessSupervisor {
 
   // ---- introspection ---------------------------------------------------------------------------
 
-  /** Every worker of every pool, as {@code GET /v1/workers} shows them. Call on the supervisor's context. */
+  /** Every worker of every pool, as {@code GET /v1/workers} shows them. PoolCall on the supervisor's context. */
   public JsonArray workers() {
     JsonArray out = new JsonArray();
     pools.values().forEach(p -> p.allWorkers().forEach(w -> out.add(w.toJson())));
     return out;
   }
 
-  /** Every pool with its figures. Call on the supervisor's context. */
+  /** Every pool with its figures. PoolCall on the supervisor's context. */
   public JsonArray pools() {
     JsonArray out = new JsonArray();
     pools.values().forEach(p -> out.add(p.toJson()));

@@ -34,9 +34,9 @@ final class WorkerFrameHandler {
       case RESULT -> finish(f.id(), call -> call.succeed(new JsonObject().put("result", f.body().getValue("result"))
           .put("worker", worker.id()).put("node", worker.pool().supervisor().nodeId())));
       case ERROR -> finish(f.id(), call -> call.fail(workerError(f.body(), call, worker.id())));
-      case END -> finish(f.id(), Call::end);
+      case END -> finish(f.id(), PoolCall::end);
       case CHUNK -> {
-        Call call = calls.get(f.id());
+        PoolCall call = calls.get(f.id());
         if (call != null) {
           call.item(f.body().getValue("item"));
         }
@@ -49,8 +49,8 @@ final class WorkerFrameHandler {
   }
 
   /** The call's last frame: answers the caller, then lets the pool reuse the worker. */
-  private void finish(int requestId, Consumer<Call> answer) {
-    Call call = calls.finish(requestId);
+  private void finish(int requestId, Consumer<PoolCall> answer) {
+    PoolCall call = calls.finish(requestId);
     if (call != null) {
       answer.accept(call);
       worker.pool().onCallDone(worker);
@@ -58,7 +58,7 @@ final class WorkerFrameHandler {
   }
 
   /** A worker's ERROR body as the caller's error; anything but a known code is the tool's own failure. */
-  private static SnakepitException workerError(JsonObject body, Call call, String workerId) {
+  private static SnakepitException workerError(JsonObject body, PoolCall call, String workerId) {
     ErrorCode ec = switch (body.getString("code", "tool_failed")) {
       case "unknown_tool" -> ErrorCode.UNKNOWN_TOOL;
       case "bad_request" -> ErrorCode.BAD_REQUEST;

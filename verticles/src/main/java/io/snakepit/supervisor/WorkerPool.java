@@ -75,12 +75,12 @@ public final class WorkerPool {
   // ---- calls -----------------------------------------------------------------------------------
 
   /** Runs the call on a worker now, queues it, or fails it (stopping, busy session worker, degraded, full). */
-  void submit(Call call) {
+  void submit(PoolCall call) {
     calls.submit(call);
   }
 
   /** Takes a queued call out of the queue (its caller cancelled it). */
-  void dequeue(Call call) {
+  void dequeue(PoolCall call) {
     calls.dequeue(call);
   }
 

@@ -294,7 +294,7 @@ final class WorkerProcess {
 
   // ---- calls -----------------------------------------------------------------------------------
 
-  void dispatch(Call call) {
+  void dispatch(PoolCall call) {
     ExecuteRequest r = call.executeRequest();
     if (r.sessionId() != null && !r.tool().startsWith(ExecuteRequest.RESERVED_PREFIX)) {
       rememberSession(r.sessionId());
@@ -303,17 +303,17 @@ final class WorkerProcess {
   }
 
   /** Sends CANCEL; a worker that does not answer within cancel-grace-ms is killed. */
-  void cancel(Call call) {
+  void cancel(PoolCall call) {
     calls.cancel(call);
   }
 
   /** Lets the worker send {@code n} more items of a stream. */
-  void grantCredit(Call call, int n) {
+  void grantCredit(PoolCall call, int n) {
     calls.grantCredit(call, n);
   }
 
   /** A call in flight here that runs in this session, or null: a tool may reach only its own session. */
-  Call inflightCallInSession(String sessionId) {
+  PoolCall inflightCallInSession(String sessionId) {
     return calls.inSession(sessionId);
   }
 

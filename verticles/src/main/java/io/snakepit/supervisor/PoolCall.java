@@ -10,7 +10,7 @@ import io.vertx.core.json.JsonObject;
  * One call on its way through a pool: queued, then in flight on a worker.
  * Lives on the supervisor's event loop only, so it needs no locking.
  */
-final class Call implements StreamHandle {
+final class PoolCall implements StreamHandle {
 
   private final ExecuteRequest request;
   private final long timeoutMs;
@@ -34,19 +34,19 @@ final class Call implements StreamHandle {
   /** Credit the consumer granted before the call reached a worker. */
   private int pendingCredit;
 
-  private Call(ExecuteRequest request, long timeoutMs, Promise<JsonObject> promise, StreamObserver observer) {
+  private PoolCall(ExecuteRequest request, long timeoutMs, Promise<JsonObject> promise, StreamObserver observer) {
     this.request = request;
     this.timeoutMs = timeoutMs;
     this.promise = promise;
     this.observer = observer;
   }
 
-  static Call unary(ExecuteRequest request, long timeoutMs) {
-    return new Call(request, timeoutMs, Promise.promise(), null);
+  static PoolCall unary(ExecuteRequest request, long timeoutMs) {
+    return new PoolCall(request, timeoutMs, Promise.promise(), null);
   }
 
-  static Call stream(ExecuteRequest request, long timeoutMs, StreamObserver observer, int initialCredit) {
-    Call c = new Call(request, timeoutMs, null, observer);
+  static PoolCall stream(ExecuteRequest request, long timeoutMs, StreamObserver observer, int initialCredit) {
+    PoolCall c = new PoolCall(request, timeoutMs, null, observer);
     c.pendingCredit = initialCredit;
     return c;
   }
