@@ -4,8 +4,8 @@ A module of its own because request checking (bad requests), execution
 (results, chunks, failures, cancellation), node calls and log output all
 build frames against one limit, the ``max_frame_bytes`` the node announced in
 WELCOME, held by :class:`FrameEncoder`; and because how an exception that
-escaped a tool becomes an ERROR frame (its qualified type, message and
-traceback, each cut to fit) is one decision made in one place.
+escaped a tool becomes an ERROR frame (its code, qualified type, message
+and traceback, each cut to fit) is one decision made in one place.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from . import protocol as P
+from .errors import TOOL_ERROR_CODES, SnakepitError
 
 if TYPE_CHECKING:
     from .execution import _Call
@@ -63,6 +64,23 @@ def _format_traceback(exc: BaseException) -> str:
     return text
 
 
+def failure_code(exc: BaseException) -> str:
+    """The ERROR code for ``exc`` escaping a tool: ``tool_failed``, or a code it may carry.
+
+    Only the worker's own exceptions are asked (a user exception's ``code``
+    means something else), and only :data:`~.errors.TOOL_ERROR_CODES` pass,
+    so a tool cannot forge a code such as ``worker_crashed``.
+    """
+    if isinstance(exc, SnakepitError):
+        try:
+            code = exc.code
+        except Exception:  # a subclass's property that fails
+            return "tool_failed"
+        if type(code) is str and code in TOOL_ERROR_CODES:
+            return code
+    return "tool_failed"
+
+
 class FrameEncoder:
     """Encodes frames for the node within the frame limit it announced.
 
@@ -105,8 +123,8 @@ class FrameEncoder:
                                                      "message": "(too large to send)"})
 
     def tool_failed(self, call: "_Call", exc: BaseException) -> bytes:
-        """The ``tool_failed`` ERROR answer for an exception that escaped the tool."""
-        return self.error(call.id, "tool_failed", _qualified_name(type(exc)),
+        """The ERROR answer for an exception that escaped the tool (see :func:`failure_code`)."""
+        return self.error(call.id, failure_code(exc), _qualified_name(type(exc)),
                           _safe_str(exc), _format_traceback(exc))
 
     def cancelled(self, call: "_Call") -> bytes:
@@ -134,7 +152,7 @@ class FrameEncoder:
 
     def log(self, level: str, logger: str, message: str, correlation_id: Optional[str],
             session_id: Optional[str], request_id: int, stream: Optional[str]) -> bytes:
-        """A LOG frame; a message longer than :data:`MAX_LOG_MESSAGE` (or the node's limit) is cut."""
+        """A LOG frame; a message over :data:`MAX_LOG_MESSAGE` (or the node's limit) is cut."""
         if len(message) > MAX_LOG_MESSAGE:
             cut = len(message) - MAX_LOG_MESSAGE
             message = f"{message[:MAX_LOG_MESSAGE]}... [{cut} chars cut]"

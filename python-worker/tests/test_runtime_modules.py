@@ -1,11 +1,14 @@
-"""The runtime's modules in-process: what runtime.py re-exports, and frame encoding."""
+"""The runtime's modules in-process: what runtime.py re-exports, frame encoding, error codes."""
 
 from __future__ import annotations
 
 from snakepit_worker import protocol as P
 from snakepit_worker import runtime
 from snakepit_worker.adapter import ToolSpec
-from snakepit_worker.encoding import MAX_LOG_MESSAGE, FrameEncoder
+from snakepit_worker.encoding import MAX_LOG_MESSAGE, FrameEncoder, failure_code
+from snakepit_worker.errors import (
+    AdapterError, NodeCallError, SessionUnavailableError, SnakepitError, ToolCancelled,
+)
 from snakepit_worker.execution import _Call
 
 
@@ -22,13 +25,15 @@ def make_call(fid: int = 7, name: str = "t") -> _Call:
 
 
 def test_runtime_still_offers_the_names_other_code_imports():
-    from snakepit_worker.runtime import (  # noqa: F401
+    from snakepit_worker.runtime import (
         EXIT_ADAPTER, EXIT_CONFIG, EXIT_CONNECT, EXIT_INTERNAL, EXIT_OK, EXIT_PROTOCOL,
         EXIT_REJECTED, MAX_LOG_MESSAGE, MAX_TRACEBACK, WRITE_HIGH_WATER, WorkerRuntime, read_rss,
     )
 
     assert (EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_ADAPTER, EXIT_REJECTED, EXIT_PROTOCOL,
             EXIT_CONNECT) == (0, 1, 2, 3, 4, 5, 6)
+    assert MAX_LOG_MESSAGE > 0 and MAX_TRACEBACK > 0 and WRITE_HIGH_WATER > 0
+    assert WorkerRuntime.__module__ == "snakepit_worker.runtime"
     for name in runtime.__all__:
         assert hasattr(runtime, name), name
     rss = read_rss()
@@ -75,3 +80,36 @@ def test_error_and_log_frames_are_cut_to_the_node_limit():
     message = decode(big.log("INFO", "x", "L" * (MAX_LOG_MESSAGE + 10), None, None, 0,
                              "stderr")).body["message"]
     assert message.endswith("... [10 chars cut]")
+
+
+def test_failure_code_passes_only_the_session_codes():
+    class Coded(Exception):
+        code = "session_required"
+
+    class Forged(SnakepitError):
+        code = "worker_crashed"
+
+    class Broken(SnakepitError):
+        @property
+        def code(self):  # type: ignore[override]
+            raise RuntimeError("no code")
+
+    assert failure_code(SessionUnavailableError("x")) == "session_required"
+    assert failure_code(NodeCallError("session_not_found", "gone")) == "session_not_found"
+    assert failure_code(NodeCallError("session_required", "other")) == "session_required"
+    for exc in (RuntimeError("x"), Coded(), Forged(), Broken(), AdapterError("x"),
+                ToolCancelled("x"), NodeCallError("worker_crashed", "x"),
+                NodeCallError("not_found", "x"),
+                NodeCallError(["unhashable"], "x")):  # type: ignore[arg-type]
+        assert failure_code(exc) == "tool_failed", exc
+
+
+def test_tool_failed_frame_carries_the_passed_code():
+    enc = FrameEncoder(P.DEFAULT_MAX_FRAME_BYTES)
+    try:
+        raise SessionUnavailableError("no session")
+    except SessionUnavailableError as exc:
+        body = decode(enc.tool_failed(make_call(), exc)).body
+    assert body["code"] == "session_required" and body["message"] == "no session"
+    assert body["type"] == "snakepit_worker.errors.SessionUnavailableError"
+    assert body["traceback"].startswith("Traceback")
