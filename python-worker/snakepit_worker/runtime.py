@@ -49,8 +49,8 @@ Hot path (a no-op plain function)
     ``send`` -> disarm the standby -> ``recv``. No thread hand-off and no
     event loop. The split into modules adds no call to it: handlers are the
     components' bound methods, components hold direct references to what
-    they use (bound methods, the shared call table), and the request check
-    returns the plain function to the reader itself.
+    they use (the shared call table, the encoder, the runtime), and the
+    request check returns the plain function to the reader itself.
 
 Exit statuses
     0 graceful shutdown, connection closed, stdin EOF or parent gone;
