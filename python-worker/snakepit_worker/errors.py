@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from typing import FrozenSet
+
+#: The codes, besides ``tool_failed``, that an exception escaping a tool may
+#: give its ERROR frame (through its ``code``); the node answers the caller
+#: with its own error of that name. No other code passes, whatever an
+#: exception says, so a tool cannot pass for a worker or node failure.
+TOOL_ERROR_CODES: FrozenSet[str] = frozenset({"session_required", "session_not_found"})
+
 
 class SnakepitError(Exception):
-    """Base class of the worker runtime's own exceptions."""
+    """Base class of the worker runtime's own exceptions.
+
+    Attributes:
+        code: the Snakepit error code of the failure. When the exception
+            escapes a tool, the ERROR frame carries it if it is in
+            :data:`TOOL_ERROR_CODES`, and ``tool_failed`` otherwise.
+    """
+
+    code: str = "tool_failed"
 
 
 class AdapterError(SnakepitError):
@@ -13,6 +29,10 @@ class AdapterError(SnakepitError):
 
 class NodeCallError(SnakepitError):
     """The node answered a ``ctx.call`` with an error.
+
+    Escaping a tool, it is reported as ``tool_failed``, except with the
+    code ``session_not_found`` (the session was deleted while the call ran)
+    or ``session_required``, which the ERROR frame keeps.
 
     Attributes:
         code: the node's error code, e.g. ``"unknown_op"`` or ``"not_found"``.
@@ -26,7 +46,12 @@ class NodeCallError(SnakepitError):
 
 
 class SessionUnavailableError(SnakepitError):
-    """``ctx.session`` was used by a call that was not made inside a session."""
+    """``ctx.session`` was used by a call that was not made inside a session.
+
+    Escaping a tool, it is reported with the code ``session_required``.
+    """
+
+    code = "session_required"
 
 
 class ToolCancelled(SnakepitError):

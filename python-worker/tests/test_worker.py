@@ -177,7 +177,9 @@ def test_tool_failures(harness):
         assert r.body["message"] == "kaput"
         tb = r.body["traceback"]
         assert tb.startswith("Traceback") and "raise RuntimeError(message)" in tb
-        assert "runtime.py" not in tb  # the runtime's own frames are cut
+        # The runtime's own frames are cut, whichever of its modules they are in.
+        for module in ("runtime.py", "execution.py", "transport.py", "requests.py"):
+            assert module not in tb
 
     harness.run(body)
 
@@ -526,12 +528,86 @@ def test_session_unavailable_without_session(harness):
         await node.start()
         await node.handshake()
         r = await node.request(1, "incr", {"name": "x"})
-        assert r.body["code"] == "tool_failed"
+        assert r.body["code"] == "session_required"
         assert r.body["type"] == "snakepit_worker.errors.SessionUnavailableError"
         assert "without a session" in r.body["message"]
         assert "POST /v1/sessions/{id}/execute" in r.body["message"]
 
     harness.run(body)
+
+
+SESSION_TOOLS = (("session_tool", False), ("async_session", False),
+                 ("session_gen", True), ("async_session_gen", True))
+
+
+async def session_tool_errors(node: FakeNode, **extra) -> dict:
+    """Calls each session-using tool (unary and stream, sync and async); returns its ERROR."""
+    errors = {}
+    for fid, (name, stream) in enumerate(SESSION_TOOLS, 1):
+        node.send(P.REQUEST, fid, dict({"tool": name, "args": {}, "stream": stream,
+                                        "credit": 10, "correlation_id": f"c-{fid}"}, **extra))
+        frame = await node.expect(fid=fid, types=(P.RESULT, P.CHUNK, P.END, P.ERROR))
+        assert frame.type == P.ERROR, (name, frame)
+        errors[name] = frame.body
+    return errors
+
+
+def test_session_use_without_a_session_is_session_required(harness):
+    async def body(node: FakeNode):
+        await node.start()
+        await node.handshake()
+        for name, err in (await session_tool_errors(node)).items():
+            assert err["code"] == "session_required", name
+            assert err["type"] == "snakepit_worker.errors.SessionUnavailableError", name
+            assert "without a session" in err["message"], name
+            assert err["traceback"].startswith("Traceback") and "ctx.session" in err["traceback"]
+
+    harness.run(body, adapter=FUNCS)
+
+
+def test_session_deleted_during_the_call_is_session_not_found(harness):
+    async def body(node: FakeNode):
+        node.call_handler = lambda op, b: {"error": {"code": "session_not_found",
+                                                     "message": f"no session {b['session_id']}"}}
+        await node.start()
+        await node.handshake()
+        errors = await session_tool_errors(node, session_id="gone-1")
+        assert {c.body["op"] for c in node.calls} <= {"session.get_var", "session.put_var",
+                                                      "session.vars"}
+        assert len(node.calls) == len(SESSION_TOOLS)
+        for name, err in errors.items():
+            assert err["code"] == "session_not_found", name
+            assert err["type"] == "snakepit_worker.errors.NodeCallError", name
+            assert err["message"] == "session_not_found: no session gone-1", name
+            assert "traceback" in err
+
+    harness.run(body, adapter=FUNCS)
+
+
+def test_other_error_codes_cannot_leave_a_tool(harness):
+    async def body(node: FakeNode):
+        node.call_handler = lambda op, b: {"error": {"code": "worker_crashed", "message": "x"}}
+        await node.start()
+        await node.handshake()
+        cases = [
+            ({"kind": "node_call", "code": "worker_crashed"}, "NodeCallError"),
+            ({"kind": "node_call", "code": "internal"}, "NodeCallError"),
+            ({"kind": "subclass"}, "funcs_adapter.ForgedError"),
+            ({"kind": "user", "code": "session_required"}, "funcs_adapter.CodedError"),
+        ]
+        for fid, (args, type_name) in enumerate(cases, 1):
+            r = await node.request(fid, "raise_coded", args)
+            assert r.body["code"] == "tool_failed", (args, r.body)
+            assert r.body["type"].endswith(type_name)
+        # A node answer with such a code stays a tool failure too.
+        r = await node.request(10, "call_op", {"op": "session.vars", "session_id": "s"})
+        assert r.body["code"] == "tool_failed"
+        assert r.body["message"] == "worker_crashed: x"
+        # The tool may re-raise a session code it got (or make one): it passes.
+        r = await node.request(11, "raise_coded", {"kind": "node_call", "code": "session_not_found"})
+        assert r.body["code"] == "session_not_found"
+
+    harness.run(body, adapter=FUNCS)
 
 
 def test_process_memory_and_session_closed(harness):

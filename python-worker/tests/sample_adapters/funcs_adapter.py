@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from snakepit_worker import Context, tool
+from snakepit_worker import Context, NodeCallError, SnakepitError, tool
 
 STATE = {"setup_calls": 0, "closed": []}
 #: How many items each logged generator has made, so a test can ask the worker itself.
@@ -67,6 +67,39 @@ def session_tool(ctx) -> object:
 async def async_session(ctx: Context) -> object:
     await ctx.session.aset("k", [1, 2])
     return await ctx.session.aget("k")
+
+
+@tool
+def session_gen(ctx: Context):
+    """A generator that reads the session before its first item."""
+    yield ctx.session.get("k")
+
+
+@tool
+async def async_session_gen(ctx: Context):
+    yield await ctx.session.aget("k")
+
+
+class CodedError(Exception):
+    """A user exception with a ``code`` attribute: not the worker's, so never passed through."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"coded {code}")
+        self.code = code
+
+
+class ForgedError(SnakepitError):
+    code = "worker_crashed"
+
+
+@tool
+def raise_coded(kind: str, code: str = "worker_crashed"):
+    """Raises an exception that claims an error code (only session codes may pass)."""
+    if kind == "node_call":
+        raise NodeCallError(code, "raised by the tool itself")
+    if kind == "subclass":
+        raise ForgedError("a SnakepitError subclass with its own code")
+    raise CodedError(code)
 
 
 @tool
