@@ -45,6 +45,8 @@ public final class Node {
   private final String metricsRegistryName;
   private HttpApiVerticle http;
   private GrpcApiVerticle grpc;
+  /** Starting until the router is deployed, stopping once the drain is over; the APIs refuse calls meanwhile. */
+  private final ServingState servingState;
   private volatile boolean closed;
   /** Deployment ids by verticle; see {@link #close()} for the order they stop in. */
   private final java.util.Map<String, String> deployments = new java.util.concurrent.ConcurrentHashMap<>();
@@ -77,6 +79,12 @@ public final class Node {
     this.meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.meterRegistry.config().commonTags("node", config.nodeId());
     this.metricsRegistryName = "snakepit-" + config.nodeId() + "-" + java.util.UUID.randomUUID();
+    this.servingState = ServingState.starting(config.nodeId());
+  }
+
+  /** Whether the node serves calls: starting, serving or stopping. */
+  public ServingState servingState() {
+    return servingState;
   }
 
   /** The node's Vert.x, once started. */
@@ -120,7 +128,9 @@ public final class Node {
       m.reply(new JsonObject().put("node", config.nodeId()).put("stopping", true));
       stopRequested.run();
     });
-    http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes());
+    // The APIs listen before the router is deployed, and answer starting (503, UNAVAILABLE) until it is.
+    http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes(),
+        servingState);
     if (config.cluster().enabled()) {
       // Ready only once this node is in its own ring, i.e. it has joined and announced itself.
       http.addReadinessCheck("cluster", (vx, timeoutMs) -> vx.eventBus().<JsonObject>request(Addresses.CLUSTER_VIEW,
@@ -145,7 +155,7 @@ public final class Node {
         })
         .compose(id -> {
           deployments.put("http", id);
-          grpc = new GrpcApiVerticle(config.host(), config.grpcPort());
+          grpc = new GrpcApiVerticle(config.host(), config.grpcPort(), servingState);
           return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()));
         })
         .compose(id -> {
@@ -161,7 +171,10 @@ public final class Node {
           }
           return vertx.deployVerticle(new RoutingVerticle(), new DeploymentOptions().setConfig(routing));
         })
-        .onSuccess(id -> deployments.put("routing", id))
+        .onSuccess(id -> {
+          deployments.put("routing", id);
+          servingState.serving();
+        })
         .mapEmpty();
   }
 
@@ -191,7 +204,11 @@ public final class Node {
               new DeliveryOptions().setSendTimeout(120_000))
           .<Void>mapEmpty().recover(t -> {
             LOG.warn("Drain before stop failed: {}", t.toString());
-            return Future.succeededFuture();
+            return Future.<Void>succeededFuture();
+          }).map(v -> {
+            // The drain is over (calls went on meanwhile); from now on the APIs answer shutting_down.
+            servingState.stopping();
+            return v;
           });
       for (String name : STOP_ORDER) {
         String id = deployments.get(name);

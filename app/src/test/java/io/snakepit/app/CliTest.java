@@ -204,4 +204,32 @@ class CliTest {
     assertThat(r.out()).containsPattern("(?m)^3 +");
     assertThat(target.get("/v1/sessions/imp-ok").statusCode()).isEqualTo(200);
   }
+
+  @Test
+  void anImportOfSessionsDeletedSinceSaysTheyWereSkippedAndHowToRestoreThem(@TempDir Path dir) throws Exception {
+    long now = System.currentTimeMillis();
+    Path file = dir.resolve("deleted.ndjson");
+    Files.write(file, IntStream.range(0, 4).mapToObj(i -> new JsonObject().put("id", "del-" + i)
+        .put("created_at", now).put("accessed_at", now).put("ttl_ms", 3_600_000).put("version", 1).encode())
+        .toList(), StandardCharsets.UTF_8);
+    Run first = cli("sessions", "import", file.toString(), "--url", target.url());
+    assertThat(first.out()).as(first.toString()).contains("imported 4 sessions, 0 failed");
+    for (int i = 0; i < 4; i++) {
+      assertThat(target.send("DELETE", "/v1/sessions/del-" + i, null).statusCode()).isEqualTo(204);
+    }
+
+    Run again = cli("sessions", "import", file.toString(), "--url", target.url());
+    assertThat(again.code()).as(again.toString()).isZero();
+    assertThat(again.out()).contains("imported 0 sessions, 4 skipped (deleted later: a tombstone is newer), 0 failed")
+        .contains("SKIPPED").containsPattern("(?m)^1 +del-0 +deleted").contains("tombstone-ttl-s")
+        .contains("create each again");
+    assertThat(target.get("/v1/sessions/del-0").statusCode()).isEqualTo(404);
+
+    // As the output says: created again, a deleted session is restored by the import.
+    assertThat(target.send("POST", "/v1/sessions", "{\"id\":\"del-0\"}").statusCode()).isIn(200, 201);
+    Run restored = cli("sessions", "import", file.toString(), "--url", target.url(), "--json");
+    assertThat(restored.json().getLong("imported")).as(restored.toString()).isEqualTo(1);
+    assertThat(restored.json().getLong("skipped")).isEqualTo(3);
+    assertThat(new JsonObject(target.get("/v1/sessions/del-0").body()).getLong("created_at")).isEqualTo(now);
+  }
 }

@@ -230,7 +230,11 @@ class SessionHttpTest {
         dump + "{not json}\n{\"id\":\"bad id\"}\n");
     assertThat(imported.statusCode()).isEqualTo(200);
     JsonObject report = imported.bodyAsJsonObject();
-    assertThat(report.getLong("imported")).isEqualTo(exported);
+    // The deleted ones are skipped, and said so; the others (live here still) are merged.
+    assertThat(report.getLong("imported")).isEqualTo(exported - 30);
+    assertThat(report.getLong("skipped")).isEqualTo(30);
+    assertThat(report.getJsonObject("skipped_reasons")).isEqualTo(new JsonObject().put("deleted", 30));
+    assertThat(report.getJsonArray("skipped_sessions").getJsonObject(0).getString("id")).startsWith("exp-");
     assertThat(report.getLong("failed")).isEqualTo(2);
     assertThat(report.getJsonArray("errors").getJsonObject(0).getLong("line")).isEqualTo(lines.size() + 1L);
     assertThat(send(HttpMethod.GET, "/v1/sessions/exp-3", null).statusCode()).isEqualTo(404);

@@ -20,7 +20,7 @@ public enum ErrorCode {
   QUEUE_TIMEOUT("queue_timeout", 503, "No worker became free within the queue timeout; retry with backoff, or add workers."),
   POOL_DEGRADED("pool_degraded", 503, "The pool's workers keep failing to start; check the adapter and the node's log."),
   NO_WORKERS("no_workers", 503, "The pool has no ready worker yet; retry shortly."),
-  STARTING("starting", 503, "The node is starting and cannot serve yet; retry after the Retry-After delay, or send the call to another node."),
+  STARTING("starting", 503, "The node is starting and serves no calls yet; retry after the Retry-After delay, or send the call to another node."),
   SHUTTING_DOWN("shutting_down", 503, "The node is stopping; send the call to another node."),
   PROTOCOL_ERROR("protocol_error", 502, "A worker broke the wire protocol and was replaced; check the worker's version."),
   SESSION_NOT_FOUND("session_not_found", 404, "Create the session first (POST /v1/sessions), or check its id; it may have expired."),

@@ -93,7 +93,8 @@ public final class SnakepitException extends RuntimeException {
   /**
    * Turns any failure, including one that crossed the event bus, into a typed
    * one. Unknown failures become {@link ErrorCode#INTERNAL}; an event-bus
-   * timeout or missing consumer keeps its meaning.
+   * timeout keeps its meaning, and a request that found no consumer becomes
+   * {@link ErrorCode#STARTING}: retryable, as nothing ran.
    */
   public static SnakepitException from(Throwable t) {
     if (t instanceof SnakepitException se) {
@@ -104,9 +105,7 @@ public final class SnakepitException extends RuntimeException {
         case TIMEOUT:
           return new SnakepitException(ErrorCode.TIMEOUT, "No reply on the event bus in time: " + re.getMessage());
         case NO_HANDLERS:
-          // In an assembled node the only time a handler is missing is while it starts or stops.
-          return new SnakepitException(ErrorCode.STARTING, "Nothing serves this on the node yet: it is starting or "
-              + "stopping (when embedding, deploy the verticle that serves the address). " + re.getMessage());
+          return noHandler(re);
         default:
           String msg = re.getMessage();
           if (msg != null && msg.startsWith("{")) {
@@ -120,5 +119,21 @@ public final class SnakepitException extends RuntimeException {
       }
     }
     return new SnakepitException(ErrorCode.INTERNAL, t.getClass().getSimpleName() + ": " + t.getMessage());
+  }
+
+  /**
+   * A request that found no consumer: in a node, the verticle serving the address is not
+   * deployed yet (the node is starting) or any more (it is stopping); in an application that
+   * embeds the verticles, it may not be deployed at all. Nothing ran, so the caller may retry.
+   */
+  private static SnakepitException noHandler(ReplyException re) {
+    String text = String.valueOf(re.getMessage());
+    int at = text.lastIndexOf("address ");
+    String address = at >= 0 ? text.substring(at + "address ".length()).strip() : null;
+    String named = address == null || address.isEmpty() ? "the event-bus address" : "'" + address + "'";
+    JsonObject details = address == null || address.isEmpty() ? null : new JsonObject().put("address", address);
+    return new SnakepitException(ErrorCode.STARTING, "Nothing serves " + named + " on the event bus: the node is "
+        + "starting or stopping (when embedding the verticles: the verticle serving that address is not deployed). "
+        + "Nothing ran; retry shortly, or send the call to another node.", null, details);
   }
 }

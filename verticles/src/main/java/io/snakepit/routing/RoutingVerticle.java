@@ -394,7 +394,9 @@ public class RoutingVerticle extends VerticleBase {
     if (t instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
       return true;
     }
-    return SnakepitException.from(t).errorCode() == ErrorCode.SHUTTING_DOWN;
+    // starting: the target's router found no supervisor (it is starting or stopping), so nothing ran there either.
+    ErrorCode code = SnakepitException.from(t).errorCode();
+    return code == ErrorCode.SHUTTING_DOWN || code == ErrorCode.STARTING;
   }
 
   private void failForward(Forward f, SnakepitException e) {

@@ -312,13 +312,22 @@ public class SessionStoreVerticle extends VerticleBase {
     return out;
   }
 
-  /** Merges a batch of sessions in storage form; invalid ones are reported, not stored. */
+  /**
+   * Merges a batch of sessions in storage form; invalid ones are reported, not stored. A valid
+   * session whose merge changes nothing the caller can see is counted as skipped, with its reason:
+   * {@value #SKIPPED_DELETED} when the store holds a tombstone for its id (it was deleted after the
+   * export was taken; a delete wins over any copy for {@code tombstone-ttl-s}), {@value #SKIPPED_EXPIRED}
+   * when its TTL ran out before the import (an expired session is a missing one). A session that
+   * exists already is merged entry by entry (the newer write wins) and counts as imported.
+   */
   private Future<JsonObject> importSessions(JsonObject b) {
     JsonArray items = b.getJsonArray("sessions");
     if (items == null) {
       throw new SnakepitException(ErrorCode.BAD_REQUEST, "'sessions' must be a list of sessions in export form");
     }
     List<Future<Session>> merges = new ArrayList<>();
+    List<Integer> mergedIndexes = new ArrayList<>();
+    List<Session> incoming = new ArrayList<>();
     JsonArray errors = new JsonArray();
     for (int i = 0; i < items.size(); i++) {
       try {
@@ -329,22 +338,56 @@ public class SessionStoreVerticle extends VerticleBase {
         Session s = Session.fromStorageJson(o);
         store.settings().limits().check(s);
         merges.add(store.merge(s));
+        mergedIndexes.add(i);
+        incoming.add(s);
       } catch (RuntimeException e) {
         errors.add(new JsonObject().put("index", i).put("message", e.getMessage()));
       }
     }
     return Future.join(merges).transform(ar -> {
+      long now = System.currentTimeMillis();
       int ok = 0;
+      JsonObject reasons = new JsonObject();
+      JsonArray skipped = new JsonArray();
       for (int i = 0; i < merges.size(); i++) {
-        if (merges.get(i).succeeded()) {
+        Future<Session> merge = merges.get(i);
+        if (merge.failed()) {
+          errors.add(new JsonObject().put("index", mergedIndexes.get(i)).put("message", merge.cause().getMessage()));
+          continue;
+        }
+        String reason = skipReason(incoming.get(i), merge.result(), now);
+        if (reason == null) {
           ok++;
         } else {
-          errors.add(new JsonObject().put("message", merges.get(i).cause().getMessage()));
+          reasons.put(reason, reasons.getInteger(reason, 0) + 1);
+          skipped.add(new JsonObject().put("index", mergedIndexes.get(i)).put("id", incoming.get(i).id())
+              .put("reason", reason));
         }
       }
-      return Future.succeededFuture(new JsonObject().put("imported", ok).put("failed", errors.size())
-          .put("errors", errors));
+      return Future.succeededFuture(new JsonObject().put("imported", ok).put("skipped", skipped.size())
+          .put("skipped_reasons", reasons).put("skipped_sessions", skipped)
+          .put("failed", errors.size()).put("errors", errors));
     });
+  }
+
+  /** Skipped: the store holds a tombstone for the session's id, newer than the imported copy. */
+  public static final String SKIPPED_DELETED = "deleted";
+  /** Skipped: the imported copy's TTL had run out; an expired session is not brought back. */
+  public static final String SKIPPED_EXPIRED = "expired";
+
+  /**
+   * Why an import of {@code in} left nothing the caller can read, judged on what the store's
+   * {@link SessionStore#merge} completed with; null when the session is there after the import.
+   */
+  static String skipReason(Session in, Session merged, long now) {
+    if (merged == null) {
+      return null;
+    }
+    if (merged.isDeleted()) {
+      // A delete the import itself carried (a tombstone in storage form) took effect: that is an import.
+      return in.isDeleted() ? null : SKIPPED_DELETED;
+    }
+    return merged.isExpired(now) ? SKIPPED_EXPIRED : null;
   }
 
   // ---- argument checks: every bad field is a bad_request naming it -----------------------------

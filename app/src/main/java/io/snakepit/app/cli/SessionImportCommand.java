@@ -53,12 +53,29 @@ final class SessionImportCommand extends NodeCommand {
     JsonObject result = NodeClient.json(r);
     long imported = result.getLong("imported", 0L);
     long failed = result.getLong("failed", 0L);
+    long skipped = result.getLong("skipped", 0L);
     double seconds = (System.nanoTime() - started) / 1e9;
     if (json) {
       printJson(result);
     } else {
-      out().println(String.format(java.util.Locale.ROOT, "imported %d sessions, %d failed (%d lines from %s in %.1f s)",
-          imported, failed, lines.get(), stdin ? "stdin" : file, seconds));
+      out().println(String.format(java.util.Locale.ROOT, "imported %d sessions, %s%d failed (%d lines from %s in %.1f s)",
+          imported, skipped == 0 ? "" : skipped + " skipped (" + skippedWhy(result) + "), ", failed, lines.get(),
+          stdin ? "stdin" : file, seconds));
+      JsonArray skippedSessions = result.getJsonArray("skipped_sessions", new JsonArray());
+      if (!skippedSessions.isEmpty()) {
+        Table t = new Table("LINE", "SESSION", "SKIPPED");
+        skippedSessions.forEach(e -> t.row(((JsonObject) e).getValue("line"), ((JsonObject) e).getString("id"),
+            ((JsonObject) e).getString("reason")));
+        t.print(out(), true);
+        if (skipped > skippedSessions.size()) {
+          out().println("(and " + (skipped - skippedSessions.size()) + " more skipped)");
+        }
+        if (result.getJsonObject("skipped_reasons", new JsonObject()).containsKey("deleted")) {
+          out().println("Deleted sessions stay deleted while their tombstone is kept (sessions.tombstone-ttl-s); "
+              + "to restore them now, create each again (POST /v1/sessions with its id) and import again. "
+              + "See docs/operations.md.");
+        }
+      }
       JsonArray errors = result.getJsonArray("errors", new JsonArray());
       if (!errors.isEmpty()) {
         Table t = new Table("LINE", "ERROR");
@@ -71,6 +88,21 @@ final class SessionImportCommand extends NodeCommand {
       out().flush();
     }
     return failed > 0 ? ExitCodes.PARTIAL : ExitCodes.OK;
+  }
+
+  /** What the skipped sessions were skipped for, e.g. "deleted later: a tombstone is newer". */
+  static String skippedWhy(JsonObject result) {
+    JsonObject reasons = result.getJsonObject("skipped_reasons", new JsonObject());
+    java.util.List<String> parts = new java.util.ArrayList<>();
+    for (String reason : new java.util.TreeSet<>(reasons.fieldNames())) {
+      String why = switch (reason) {
+        case "deleted" -> "deleted later: a tombstone is newer";
+        case "expired" -> "expired: their TTL ran out before the import";
+        default -> reason;
+      };
+      parts.add(reasons.fieldNames().size() == 1 ? why : reasons.getValue(reason) + " " + why);
+    }
+    return parts.isEmpty() ? "see skipped_sessions" : String.join("; ", parts);
   }
 
   /** Counts the lines read through it and reports progress every {@link SessionExportCommand#PROGRESS_EVERY}. */

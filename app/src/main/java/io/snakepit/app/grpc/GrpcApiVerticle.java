@@ -1,5 +1,6 @@
 package io.snakepit.app.grpc;
 
+import io.snakepit.app.ServingState;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -48,13 +49,25 @@ public final class GrpcApiVerticle extends VerticleBase {
 
   private final String host;
   private final int port;
+  private final ServingState servingState;
   private HttpServer server;
   private GrpcHealth health;
   private SessionStoreClient sessionStore;
 
+  /** An API that serves from the start: for applications that deploy what it calls before it. */
   public GrpcApiVerticle(String host, int port) {
+    this(host, port, ServingState.alwaysServing("local"));
+  }
+
+  /**
+   * An API that serves {@code snakepit.v1.Snakepit} only while {@code servingState} is serving:
+   * before and after, every call ends {@code UNAVAILABLE} with the {@code starting} or
+   * {@code shutting_down} error, and the health service answers NOT_SERVING.
+   */
+  public GrpcApiVerticle(String host, int port, ServingState servingState) {
     this.host = host;
     this.port = port;
+    this.servingState = java.util.Objects.requireNonNull(servingState);
   }
 
   /** The bound port, once started. */
@@ -64,7 +77,7 @@ public final class GrpcApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    health = new GrpcHealth(vertx);
+    health = new GrpcHealth(vertx, servingState);
     sessionStore = SessionStoreClient.local(vertx);
     GrpcServer grpc = GrpcServer.server(vertx);
     grpc.addService(snakepit());
@@ -91,6 +104,9 @@ public final class GrpcApiVerticle extends VerticleBase {
         .bind(SnakepitGrpcService.ExecuteStream, call -> {
           String cid = correlationId(call);
           call.handler(req -> {
+            if (refused(call, cid)) {
+              return;
+            }
             JsonObject body;
             try {
               body = executeBody(req, call.timeout());
@@ -165,6 +181,9 @@ public final class GrpcApiVerticle extends VerticleBase {
   private <Q, R> void unary(GrpcServerRequest<Q, R> call, BiFunction<Q, String, Future<R>> fn) {
     String cid = correlationId(call);
     call.handler(req -> {
+      if (refused(call, cid)) {
+        return;
+      }
       Future<R> result;
       try {
         result = fn.apply(req, cid);
@@ -183,6 +202,16 @@ public final class GrpcApiVerticle extends VerticleBase {
         }
       });
     });
+  }
+
+  /** Ends the call with starting or shutting_down (UNAVAILABLE) while the node does not serve; else false. */
+  private boolean refused(GrpcServerRequest<?, ?> call, String cid) {
+    SnakepitException refusal = servingState.refusal();
+    if (refusal == null) {
+      return false;
+    }
+    GrpcErrors.fail(call.response(), refusal.withCorrelationId(cid));
+    return true;
   }
 
   /** The client's correlation id when valid, else a new one; set on the response headers. */

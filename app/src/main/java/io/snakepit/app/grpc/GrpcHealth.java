@@ -1,5 +1,6 @@
 package io.snakepit.app.grpc;
 
+import io.snakepit.app.ServingState;
 import io.snakepit.contract.Addresses;
 import io.snakepit.grpc.v1.SnakepitGrpcService;
 import io.vertx.core.Future;
@@ -23,7 +24,8 @@ import io.vertx.grpc.server.Service;
 
 /**
  * The standard gRPC health service ({@code grpc.health.v1.Health}): SERVING
- * while the node has a ready worker, NOT_SERVING otherwise and once it stops.
+ * while the node serves calls ({@link ServingState}) and has a ready worker,
+ * NOT_SERVING otherwise: while it starts, and once it stops.
  * The overall status (service {@code ""}, what Kubernetes' gRPC probes and
  * grpc_health_probe ask by default) and {@code snakepit.v1.Snakepit} both mean
  * that. Vert.x's own HealthService answers SERVING for {@code ""} whatever its
@@ -43,10 +45,12 @@ final class GrpcHealth {
   private static final long WATCH_INTERVAL_MS = 1000;
 
   private final Vertx vertx;
+  private final ServingState servingState;
   private volatile boolean stopping;
 
-  GrpcHealth(Vertx vertx) {
+  GrpcHealth(Vertx vertx, ServingState servingState) {
     this.vertx = vertx;
+    this.servingState = servingState;
   }
 
   Service service() {
@@ -67,9 +71,9 @@ final class GrpcHealth {
         || service.equals(NAME.fullyQualifiedName());
   }
 
-  /** Whether the node can serve calls: some pool has a ready worker. Asked over the event bus. */
+  /** Whether the node can serve calls: it is serving, and some pool has a ready worker (asked over the event bus). */
   Future<ServingStatus> status() {
-    if (stopping) {
+    if (stopping || !servingState.isServing()) {
       return Future.succeededFuture(ServingStatus.NOT_SERVING);
     }
     return vertx.eventBus().<JsonObject>request(Addresses.POOLS, new JsonObject(),
@@ -78,7 +82,7 @@ final class GrpcHealth {
           JsonArray pools = m.body().getJsonArray("pools", new JsonArray());
           for (int i = 0; i < pools.size(); i++) {
             if (pools.getJsonObject(i).getInteger("ready", 0) > 0) {
-              return stopping ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
+              return stopping || !servingState.isServing() ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
             }
           }
           return ServingStatus.NOT_SERVING;

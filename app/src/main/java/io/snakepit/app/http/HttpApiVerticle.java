@@ -1,5 +1,6 @@
 package io.snakepit.app.http;
 
+import io.snakepit.app.ServingState;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -36,15 +37,28 @@ public final class HttpApiVerticle extends VerticleBase {
   private final String host;
   private final int port;
   private final long maxBodyBytes;
+  private final ServingState servingState;
   private HttpServer server;
   private final Map<String, ReadinessCheck> readinessChecks = new LinkedHashMap<>();
   private HealthConfig health;
 
+  /** An API that serves from the start: for applications that deploy what it calls before it. */
   public HttpApiVerticle(String nodeId, String host, int port, long maxBodyBytes) {
+    this(nodeId, host, port, maxBodyBytes, ServingState.alwaysServing(nodeId));
+  }
+
+  /**
+   * An API that answers calls only while {@code servingState} is serving: before, {@code starting},
+   * after, {@code shutting_down} (503 with {@code Retry-After}); the probes and /metrics always answer,
+   * and {@code GET /ready} has a {@code serving} check.
+   */
+  public HttpApiVerticle(String nodeId, String host, int port, long maxBodyBytes, ServingState servingState) {
     this.nodeId = nodeId;
     this.host = host;
     this.port = port;
     this.maxBodyBytes = maxBodyBytes;
+    this.servingState = java.util.Objects.requireNonNull(servingState);
+    readinessChecks.put("serving", ServingGate.readinessCheck(servingState));
   }
 
   /**
@@ -117,6 +131,7 @@ public final class HttpApiVerticle extends VerticleBase {
         bodyHandler.handle(ctx);
       }
     });
+    api.rootHandler(new ServingGate(servingState));
     api.getRoute("execute").addHandler(ctx -> {
       JsonObject body = jsonBody(ctx);
       if (body != null) {
@@ -221,6 +236,7 @@ public final class HttpApiVerticle extends VerticleBase {
     int status = stamped.details().getInteger("http_status", stamped.errorCode().httpStatus());
     JsonObject err = stamped.toJson();
     err.remove("http_status");
+    ServingGate.retryAfter(ctx, stamped.errorCode());
     ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
         .end(new JsonObject().put("error", err).encode());
   }

@@ -17,6 +17,8 @@ import io.vertx.ext.web.RoutingContext;
  * is stored, so memory stays constant whatever the size of the body. Each line
  * is validated; a bad line is reported with its number and changes nothing.
  * Merging is idempotent, so an import can be run again after a failure.
+ * Sessions the merge left out are counted apart, with their line, id and
+ * reason: {@code deleted} (a newer tombstone won) or {@code expired}.
  */
 final class SessionImport {
 
@@ -31,8 +33,11 @@ final class SessionImport {
   private JsonArray batch = new JsonArray();
   private final JsonArray batchLines = new JsonArray();
   private final JsonArray errors = new JsonArray();
+  private final JsonArray skippedSessions = new JsonArray();
+  private final JsonObject skippedReasons = new JsonObject();
   private long line;
   private long imported;
+  private long skipped;
   private long failed;
   private boolean ended;
   private boolean inFlight;
@@ -108,6 +113,7 @@ final class SessionImport {
           }
           JsonObject r = ar.result().body();
           imported += r.getLong("imported", 0L);
+          skipped(r, lines);
           for (Object e : r.getJsonArray("errors", new JsonArray())) {
             JsonObject err = (JsonObject) e;
             Integer index = err.getInteger("index");
@@ -120,10 +126,27 @@ final class SessionImport {
         });
   }
 
+  /** Adds up a batch's skipped sessions; each reported one gets its line number. */
+  private void skipped(JsonObject r, JsonArray lines) {
+    skipped += r.getLong("skipped", 0L);
+    r.getJsonObject("skipped_reasons", new JsonObject()).forEach(e ->
+        skippedReasons.put(e.getKey(), skippedReasons.getLong(e.getKey(), 0L) + ((Number) e.getValue()).longValue()));
+    for (Object o : r.getJsonArray("skipped_sessions", new JsonArray())) {
+      JsonObject s = (JsonObject) o;
+      if (skippedSessions.size() < MAX_REPORTED_ERRORS) {
+        Integer index = s.getInteger("index");
+        skippedSessions.add(new JsonObject().put("line", index == null ? -1 : lines.getLong(index))
+            .put("id", s.getString("id")).put("reason", s.getString("reason")));
+      }
+    }
+  }
+
   private void answer() {
     if (!answered) {
       answered = true;
-      ctx.json(new JsonObject().put("imported", imported).put("failed", failed).put("errors", errors));
+      ctx.json(new JsonObject().put("imported", imported).put("skipped", skipped)
+          .put("skipped_reasons", skippedReasons).put("skipped_sessions", skippedSessions)
+          .put("failed", failed).put("errors", errors));
     }
   }
 

@@ -59,6 +59,20 @@ public final class NodeProcess implements AutoCloseable {
    */
   public static NodeProcess start(List<String> prefix, Path dataDir, Duration deadline, String... args)
       throws IOException {
+    return start(prefix, dataDir, deadline, 0, 0, args);
+  }
+
+  /**
+   * As {@link #start(Path, Duration, String...)}, on fixed HTTP and gRPC ports: to start a node
+   * again where its clients expect it (0 still picks a free port).
+   */
+  public static NodeProcess startOnPorts(Path dataDir, Duration deadline, int httpPort, int grpcPort,
+      String... args) throws IOException {
+    return start(List.of(), dataDir, deadline, httpPort, grpcPort, args);
+  }
+
+  private static NodeProcess start(List<String> prefix, Path dataDir, Duration deadline, int httpPort,
+      int grpcPort, String... args) throws IOException {
     List<String> cmd = new ArrayList<>(prefix);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(HAZELCAST_JVM_FLAGS);
@@ -70,9 +84,9 @@ public final class NodeProcess implements AutoCloseable {
     cmd.add("--data-dir");
     cmd.add(dataDir.toString());
     cmd.add("--http-port");
-    cmd.add("0");
+    cmd.add(Integer.toString(httpPort));
     cmd.add("--grpc-port");
-    cmd.add("0");
+    cmd.add(Integer.toString(grpcPort));
     cmd.addAll(List.of(args));
     Files.createDirectories(dataDir);
     Path log = dataDir.resolve("node.log");

@@ -831,6 +831,38 @@ public abstract class SessionStoreCompliance extends SessionStoreTestSupport {
         .isGreaterThan(incoming.variables().get("x").hlc());
   }
 
+  /**
+   * What merge completes with is what the store holds afterwards: an import reports a session
+   * as skipped from it ({@code SessionStoreVerticle}'s import op), whatever the adapter.
+   */
+  @Test
+  void mergeCompletesWithWhatTheStoreHoldsTheTombstoneWhenADeleteWon() {
+    SessionStore store = open();
+    await(store.create("gone", 600_000, null));
+    await(store.putVariable("gone", "x", 1));
+    Session exported = await(store.get("gone"));
+    assertThat(await(store.delete("gone"))).isTrue();
+    Session result = await(store.merge(exported));
+    assertThat(result.isDeleted()).as("a delete after the copy was taken wins; merge says so").isTrue();
+    assertThat(await(store.exists("gone"))).isFalse();
+
+    // Created again, the session takes the copy's content: how an operator restores a deleted session.
+    await(store.create("gone", 600_000, null));
+    Session restored = await(store.merge(exported));
+    assertThat(restored.isDeleted()).isFalse();
+    assertJsonEquals(restored.variable("x"), 1);
+    assertJsonEquals(await(store.getVariable("gone", "x")), 1);
+
+    // A copy whose TTL ran out before it arrived comes back expired: not a session anybody can read.
+    long longAgo = System.currentTimeMillis() - 3_600_000;
+    Session stale = Session.create("stale", longAgo, 60_000)
+        .withVariable("y", Stamped.of(2, store.settings().clock().now(), "a-remote"));
+    Session expired = await(store.merge(stale));
+    assertThat(expired.isDeleted()).isFalse();
+    assertThat(expired.isExpired(System.currentTimeMillis())).isTrue();
+    assertThat(await(store.exists("stale"))).isFalse();
+  }
+
   // ==== count, stats, health ====================================================================
 
   @Test
