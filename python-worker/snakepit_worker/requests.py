@@ -23,7 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from . import protocol as P
-from .adapter import ToolSpec
+from .adapter import RESERVED_PREFIX, ToolSpec
 from .context import Context
 from .execution import _Call, _SyncJob
 from .stdio import CURRENT_CONTEXT
@@ -41,7 +41,7 @@ class RequestChecker:
     def __init__(self, runtime: "WorkerRuntime") -> None:
         tools = runtime.adapter.tools
         self._tools: Dict[str, ToolSpec] = tools
-        self._tool_names: List[str] = sorted(n for n in tools if not n.startswith("__snakepit_"))
+        self._tool_names: List[str] = sorted(n for n in tools if not n.startswith(RESERVED_PREFIX))
         self._worker_id = runtime.config.worker_id
         self._node_id = runtime.config.node_id
         self._link = runtime.node_calls

@@ -21,6 +21,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Deque, List, Optional
 
 from . import protocol as P
+from .adapter import RESERVED_PREFIX
 from .config import Endpoint
 from .execution import _SyncJob
 from .exits import EXIT_INTERNAL, EXIT_OK, EXIT_PROTOCOL, INTERNAL_ERROR
@@ -214,7 +215,7 @@ class _Reader:
         self._epoll: Any = None
         # The reserved handoff tools are rare and may take the slower path; they do not decide it.
         has_sync = any(not spec.is_async for name, spec in runtime.adapter.tools.items()
-                       if not name.startswith("__snakepit_"))
+                       if not name.startswith(RESERVED_PREFIX))
         self.loop_mode = not (has_sync and hasattr(select, "epoll"))
         if not self.loop_mode:
             self._epoll = select.epoll()

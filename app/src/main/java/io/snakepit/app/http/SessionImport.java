@@ -1,7 +1,7 @@
 package io.snakepit.app.http;
 
-import io.snakepit.contract.Addresses;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
@@ -104,14 +104,14 @@ final class SessionImport {
     batchLines.clear();
     inFlight = true;
     request.pause();
-    vertx.eventBus().<JsonObject>request(Addresses.SESSION_PREFIX + "import", new JsonObject().put("sessions", sending),
-        HttpApiVerticle.options(ctx)).onComplete(ar -> {
+    SessionStoreClient.local(vertx).withCorrelationId(ctx.get(HttpApiVerticle.CID)).importSessions(sending)
+        .onComplete(ar -> {
           inFlight = false;
           if (ar.failed()) {
             answerError(SnakepitException.from(ar.cause()));
             return;
           }
-          JsonObject r = ar.result().body();
+          JsonObject r = ar.result();
           imported += r.getLong("imported", 0L);
           skipped(r, lines);
           for (Object e : r.getJsonArray("errors", new JsonArray())) {
