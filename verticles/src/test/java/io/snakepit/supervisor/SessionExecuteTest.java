@@ -74,7 +74,8 @@ class SessionExecuteTest {
           new JsonObject().put("id", "theirs").put("name", "secret").put("value", "s3cr3t")));
       SnakepitException e = (SnakepitException) SnakepitException.from(awaitFailure(call(h, new JsonObject()
           .put("tool", "peek").put("session_id", "mine").put("args", new JsonObject().put("other", "theirs")))));
-      assertThat(e.errorCode()).isEqualTo(ErrorCode.TOOL_FAILED);
+      // The node's refusal escapes the tool as its own code, not as the tool's failure.
+      assertThat(e.errorCode()).isEqualTo(ErrorCode.SESSION_REQUIRED);
       assertThat(e.getMessage()).contains("session_required").doesNotContain("s3cr3t");
     }
   }
