@@ -132,9 +132,10 @@ class SessionHttpTest {
       assertThat(send(HttpMethod.GET, "/v1/sessions/s-py/variables/n", null).bodyAsJsonObject()
           .getInteger("value")).isEqualTo(i);
     }
-    // Without a session, ctx.session is a clear error.
+    // Without a session, ctx.session is a clear error: the caller's, session_required.
     HttpResponse<Buffer> r = send(HttpMethod.POST, "/v1/execute", "{\"tool\":\"incr\",\"args\":{\"name\":\"n\"}}");
-    assertThat(r.statusCode()).isEqualTo(500);
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(error(r).getString("code")).isEqualTo("session_required");
     assertThat(error(r).getString("type")).contains("SessionUnavailableError");
     assertThat(error(r).getString("message")).contains("without a session");
   }
