@@ -168,9 +168,14 @@ class SupervisionTest {
   void leftoversOfAnEarlierRunAreEndedButNeverAnUnrelatedProcess() throws Exception {
     Path data = Files.createTempDirectory("snakepit-reap-");
     Process leftover = new ProcessBuilder("python3", "-c",
-        "import time, sys; time.sleep(600)", "snakepit_worker").start();
+        "import time; print('up', flush=True); time.sleep(600)", "snakepit_worker").start();
     Process unrelated = new ProcessBuilder("sleep", "600").start();
     try {
+      // A leftover of an earlier run has long been Python. Through a shim (pyenv's python3 is env, then bash,
+      // then Python, all in one pid) the command line is unreadable for an instant at each exec, so wait for
+      // Python to speak before the registry looks at it.
+      assertThat(new java.io.BufferedReader(new java.io.InputStreamReader(leftover.getInputStream())).readLine())
+          .isEqualTo("up");
       WorkerRegistry reg = new WorkerRegistry(data);
       reg.record("default-0.0", leftover.toHandle());
       // A record whose pid now belongs to another program, started at another time.
