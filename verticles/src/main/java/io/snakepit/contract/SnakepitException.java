@@ -85,6 +85,21 @@ public final class SnakepitException extends RuntimeException {
     }
   }
 
+  /**
+   * As {@link #reply}, for a request sent from this node: a JSON result and the typed error are
+   * handed over by reference ({@link LocalCodecs}), not copied or encoded again on the way back.
+   * The caller must not change the result afterwards.
+   */
+  public static void replyLocally(Message<?> message, io.vertx.core.AsyncResult<?> outcome, String correlationId) {
+    if (outcome.failed()) {
+      message.reply(new LocalCodecs.LocalFailure(from(outcome.cause()).withCorrelationId(correlationId)));
+    } else if (outcome.result() instanceof JsonObject json) {
+      message.reply(json, LocalCodecs.shared());
+    } else {
+      message.reply(outcome.result());
+    }
+  }
+
   /** Fails an event-bus message with this error. */
   public void failMessage(Message<?> message) {
     message.fail(errorCode.httpStatus(), toJson().encode());
@@ -99,6 +114,9 @@ public final class SnakepitException extends RuntimeException {
   public static SnakepitException from(Throwable t) {
     if (t instanceof SnakepitException se) {
       return se;
+    }
+    if (t instanceof LocalCodecs.LocalFailure local) {
+      return local.error();
     }
     if (t instanceof ReplyException re) {
       switch (re.failureType()) {

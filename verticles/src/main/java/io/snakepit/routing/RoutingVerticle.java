@@ -5,7 +5,10 @@ import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.ExecuteRequest;
+import io.snakepit.contract.ExecuteRequestCodec;
 import io.snakepit.contract.Headers;
+import io.snakepit.contract.LocalCodecs;
 import io.snakepit.contract.SnakepitException;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -77,11 +80,11 @@ public class RoutingVerticle extends VerticleBase {
 
   /** One forwarded call, failed by whoever comes first: its reply, or the loss of its node. */
   private static final class Forward {
-    final Message<JsonObject> msg;
+    final Message<Object> msg;
     final String sink;
     boolean done;
 
-    Forward(Message<JsonObject> msg, String sink) {
+    Forward(Message<Object> msg, String sink) {
       this.msg = msg;
       this.sink = sink;
     }
@@ -111,14 +114,17 @@ public class RoutingVerticle extends VerticleBase {
       return Future.failedFuture(e);
     }
     EventBus eb = vertx.eventBus();
-    consumers.add(eb.<JsonObject>localConsumer(Addresses.EXECUTE, m -> route(m, false, 0, deadline())));
-    consumers.add(eb.<JsonObject>localConsumer(Addresses.STREAM_OPEN, m -> route(m, true, 0, deadline())));
+    ExecuteRequestCodec.register(vertx);
+    LocalCodecs.register(vertx);
+    // Node-local senders (the front doors) hand over the call itself; what goes back to them is handed over too.
+    consumers.add(eb.localConsumer(Addresses.EXECUTE, m -> route(m, false, 0, deadline(), true)));
+    consumers.add(eb.localConsumer(Addresses.STREAM_OPEN, m -> route(m, true, 0, deadline(), true)));
     clusterConsumers = new ClusterSubscriptions(vertx);
     List<Future<Void>> registered = new ArrayList<>();
-    registered.add(clusterConsumers.<JsonObject>add(Addresses.node(nodeId, "execute"),
-        m -> route(m, false, hops(m), deadline())));
-    registered.add(clusterConsumers.<JsonObject>add(Addresses.node(nodeId, "stream.open"),
-        m -> route(m, true, hops(m), deadline())));
+    registered.add(clusterConsumers.add(Addresses.node(nodeId, "execute"),
+        m -> route(m, false, hops(m), deadline(), false)));
+    registered.add(clusterConsumers.add(Addresses.node(nodeId, "stream.open"),
+        m -> route(m, true, hops(m), deadline(), false)));
     registered.add(clusterConsumers.<JsonObject>add(Addresses.RING_HEARTBEAT, m -> onHeartbeat(m.body())));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.CLUSTER_VIEW, m -> m.reply(view())));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.SESSION_OWNER, m -> {
@@ -320,19 +326,27 @@ public class RoutingVerticle extends VerticleBase {
 
   // ---- routing ---------------------------------------------------------------------------------
 
-  private void route(Message<JsonObject> msg, boolean stream, int hops, long deadline) {
-    JsonObject body = msg.body();
-    if (body == null) {
+  /**
+   * Sends a call to the node that should run it. {@code local}: the sender is in this node (it may
+   * send an {@link ExecuteRequest} and gets its reply by reference); otherwise it is another node or an
+   * application, which sends and gets JSON.
+   */
+  private void route(Message<Object> msg, boolean stream, int hops, long deadline, boolean local) {
+    String sid;
+    if (msg.body() instanceof ExecuteRequest request && !stream) {
+      sid = request.sessionId();
+    } else if (msg.body() instanceof JsonObject body) {
+      sid = body.getValue("session_id") instanceof String s ? s : null;
+    } else {
       new SnakepitException(ErrorCode.BAD_REQUEST, "the body must be a JSON object").failMessage(msg);
       return;
     }
     try {
-      Object sid = body.getValue("session_id");
-      String target = sid instanceof String s ? directory.ring().owner(s) : pickWithoutSession();
+      String target = sid != null ? directory.ring().owner(sid) : pickWithoutSession();
       if (target == null || target.equals(nodeId) || hops >= maxHops) {
-        deliverLocally(msg, stream);
+        deliverLocally(msg, stream, local);
       } else {
-        forward(msg, stream, target, hops + 1, deadline);
+        forward(msg, stream, target, hops + 1, deadline, local);
       }
     } catch (RuntimeException e) {
       // A bug must answer the caller, who would otherwise wait for its timeout.
@@ -354,16 +368,38 @@ public class RoutingVerticle extends VerticleBase {
     return best.id();
   }
 
-  private void deliverLocally(Message<JsonObject> msg, boolean stream) {
+  private void deliverLocally(Message<Object> msg, boolean stream, boolean local) {
+    String cid = msg.headers().get(Headers.CORRELATION_ID);
+    Object body = msg.body();
+    if (!stream && body instanceof JsonObject json) {
+      // Read once here; the supervisor then takes the record as it is, with no copy.
+      try {
+        body = ExecuteRequest.fromJson(json, cid);
+      } catch (SnakepitException e) {
+        e.failMessage(msg);
+        return;
+      }
+    }
     vertx.eventBus().<JsonObject>request(stream ? Addresses.SUPERVISOR_STREAM_OPEN : Addresses.SUPERVISOR_EXECUTE,
-        msg.body(), options(msg.headers(), 0)).map(Message::body)
-        .onComplete(ar -> SnakepitException.reply(msg, ar, msg.headers().get(Headers.CORRELATION_ID)));
+        body, options(msg.headers(), 0)).map(Message::body)
+        .onComplete(ar -> reply(msg, ar, cid, local));
   }
 
-  private void forward(Message<JsonObject> msg, boolean stream, String target, int hops, long deadline) {
-    Forward f = new Forward(msg, stream ? msg.body().getString("sink") : null);
+  private static void reply(Message<Object> msg, io.vertx.core.AsyncResult<?> outcome, String cid, boolean local) {
+    if (local) {
+      SnakepitException.replyLocally(msg, outcome, cid);
+    } else {
+      SnakepitException.reply(msg, outcome, cid);
+    }
+  }
+
+  private void forward(Message<Object> msg, boolean stream, String target, int hops, long deadline,
+                       boolean local) {
+    // Between nodes a call travels as the JSON of the contract, whatever this node's sender handed over.
+    JsonObject body = msg.body() instanceof ExecuteRequest request ? request.toJson() : (JsonObject) msg.body();
+    Forward f = new Forward(msg, stream ? body.getString("sink") : null);
     inflight.computeIfAbsent(target, k -> new HashSet<>()).add(f);
-    vertx.eventBus().<JsonObject>request(Addresses.node(target, stream ? "stream.open" : "execute"), msg.body(),
+    vertx.eventBus().<JsonObject>request(Addresses.node(target, stream ? "stream.open" : "execute"), body,
         options(msg.headers(), hops)).onComplete(ar -> {
           Set<Forward> set = inflight.get(target);
           if (set != null) {
@@ -374,12 +410,12 @@ public class RoutingVerticle extends VerticleBase {
           }
           if (ar.succeeded()) {
             f.done = true;
-            msg.reply(ar.result().body());
+            reply(msg, ar.map(Message::body), null, local);
           } else if (neverRan(ar.cause()) && System.nanoTime() < deadline) {
             // The owner is not (or no longer) there, or it is stopping and refused the call before it ran:
             // wait for the ring to catch up, then route again.
             f.done = true;
-            vertx.setTimer(Math.max(50, heartbeatMs / 2), t -> route(msg, stream, hops - 1, deadline));
+            vertx.setTimer(Math.max(50, heartbeatMs / 2), t -> route(msg, stream, hops - 1, deadline, local));
           } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
             failForward(f, new SnakepitException(ErrorCode.OWNER_UNAVAILABLE, "No node took the call within "
                 + "forward-retry-ms=" + forwardRetryMs + " (last tried " + target + ")."));

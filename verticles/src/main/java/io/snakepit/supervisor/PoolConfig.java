@@ -2,6 +2,7 @@ package io.snakepit.supervisor;
 
 import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
+import io.snakepit.contract.ExecuteRequest;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -2,6 +2,7 @@ package io.snakepit.supervisor;
 
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.ExecuteRequest;
 import io.snakepit.contract.SnakepitException;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;

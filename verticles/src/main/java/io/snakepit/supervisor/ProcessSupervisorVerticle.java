@@ -6,7 +6,10 @@ import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.ExecuteRequestCodec;
+import io.snakepit.contract.ExecuteRequest;
 import io.snakepit.contract.Headers;
+import io.snakepit.contract.LocalCodecs;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Future;
@@ -64,9 +67,11 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       return Future.failedFuture(e);
     }
     supervisor = new ProcessSupervisor(vertx, context, cfg, meterRegistry);
+    ExecuteRequestCodec.register(vertx);
+    LocalCodecs.register(vertx);
     EventBus eb = vertx.eventBus();
     // Node-local: calls arrive here after the routing verticle chose this node.
-    consumers.add(eb.<JsonObject>localConsumer(Addresses.SUPERVISOR_EXECUTE, this::onExecute));
+    consumers.add(eb.localConsumer(Addresses.SUPERVISOR_EXECUTE, this::onExecute));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.SUPERVISOR_STREAM_OPEN, this::onStreamOpen));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.WORKERS,
         m -> m.reply(new JsonObject().put("workers", supervisor.workers()))));
@@ -105,11 +110,11 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     return supervisor == null ? Future.succeededFuture() : supervisor.stop();
   }
 
-  private void onExecute(Message<JsonObject> msg) {
+  private void onExecute(Message<Object> msg) {
     String cid = msg.headers().get(Headers.CORRELATION_ID);
     ExecuteRequest req;
     try {
-      req = ExecuteRequest.fromJson(msg.body(), cid);
+      req = ExecuteRequest.from(msg.body(), cid);
     } catch (SnakepitException e) {
       e.failMessage(msg);
       return;
@@ -124,7 +129,8 @@ public class ProcessSupervisorVerticle extends VerticleBase {
           } else {
             logFailure(req, SnakepitException.from(ar.cause()).withCorrelationId(cid));
           }
-          SnakepitException.reply(msg, ar, cid);
+          // Only this node's router sends here (a local consumer): hand the reply over, do not copy it.
+          SnakepitException.replyLocally(msg, ar, cid);
         });
   }
 

@@ -4,6 +4,7 @@ import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.ExecuteRequest;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.SessionRoute;
 import io.snakepit.session.SessionStoreClient;

@@ -1,6 +1,7 @@
 package io.snakepit.supervisor;
 
 import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.ExecuteRequest;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.protocol.Frame;
 import io.snakepit.protocol.FrameCodec;

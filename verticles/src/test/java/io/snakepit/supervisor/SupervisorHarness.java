@@ -2,6 +2,7 @@ package io.snakepit.supervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.snakepit.contract.ExecuteRequest;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.DeploymentOptions;

@@ -2,6 +2,7 @@ package io.snakepit.app.http;
 
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.ExecuteRequest;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Future;
@@ -64,16 +65,17 @@ final class SessionRoutes {
         HttpApiVerticle.answer(ctx, version(store(ctx).putProgram(ctx.pathParam("id"), ctx.pathParam("program_id"), body)), 200);
       }
     });
-    api.getRoute("executeInSession").addHandler(ctx -> {
-      JsonObject body = HttpApiVerticle.jsonBody(ctx);
-      if (body != null) {
-        HttpApiVerticle.execute(vertx, ctx, body.put("session_id", ctx.pathParam("id")));
+    // As POST /v1/execute: checked by ExecuteRequestReader, not the OpenAPI validator.
+    api.getRoute("executeInSession").setDoValidation(false).addHandler(ctx -> {
+      ExecuteRequest request = HttpApiVerticle.executeRequest(ctx, ctx.pathParam("id"));
+      if (request != null) {
+        HttpApiVerticle.execute(vertx, ctx, request);
       }
     });
-    api.getRoute("executeStreamInSession").addHandler(ctx -> {
-      JsonObject body = HttpApiVerticle.jsonBody(ctx);
-      if (body != null) {
-        new NdjsonStream(vertx, ctx, body.put("session_id", ctx.pathParam("id"))).open();
+    api.getRoute("executeStreamInSession").setDoValidation(false).addHandler(ctx -> {
+      ExecuteRequest request = HttpApiVerticle.executeRequest(ctx, ctx.pathParam("id"));
+      if (request != null) {
+        new NdjsonStream(vertx, ctx, request.toJson()).open();
       }
     });
   }

@@ -1,7 +1,7 @@
 package io.snakepit.tests.bench;
 
 import io.snakepit.contract.Addresses;
-import io.snakepit.supervisor.ExecuteRequest;
+import io.snakepit.contract.ExecuteRequest;
 import io.snakepit.supervisor.ProcessSupervisor;
 import io.snakepit.supervisor.ProcessSupervisorVerticle;
 import io.vertx.core.DeploymentOptions;
@@ -57,10 +57,16 @@ public final class WorkerBenchmark {
       // The event-bus path is the one HTTP and the client take: router, then supervisor.
       String router = vertx.deployVerticle(new io.snakepit.routing.RoutingVerticle(), new DeploymentOptions()
           .setConfig(new JsonObject().put("node-id", "bench"))).await();
-      Stats lib = sequential(vertx, one.supervisor(), n, warmup, false);
-      Stats bus = sequential(vertx, one.supervisor(), n, warmup, true);
+      Stats lib = sequential(vertx, one.supervisor(), n, warmup, Via.IN_PROCESS);
+      Stats bus = sequential(vertx, one.supervisor(), n, warmup, Via.BUS_RECORD);
+      Stats busJson = sequential(vertx, one.supervisor(), n, warmup, Via.BUS_JSON);
       vertx.undeploy(router).await();
       vertx.undeploy(one.deploymentID()).await();
+      // The pool tests/bench-http.sh gives the node (2 workers, one call each): what HTTP is measured against.
+      int httpPool = Integer.getInteger("http-pool", 2);
+      ProcessSupervisorVerticle two = deploy(vertx, data, httpPool, 1);
+      double pipelinedHttpPool = pipelined(vertx, two.supervisor(), n * 5, inflight);
+      vertx.undeploy(two.deploymentID()).await();
       int size = 2 * Runtime.getRuntime().availableProcessors();
       ProcessSupervisorVerticle many = deploy(vertx, data, size, 16);
       double pipelined = pipelined(vertx, many.supervisor(), n * 5, inflight);
@@ -79,9 +85,14 @@ public final class WorkerBenchmark {
 
       rows.add(row("raw Unix-socket echo, Java <-> minimal Python loop (floor)", floor, floorPipelined));
       rows.add(row("Snakepit no-op call, in-process API (pool of 1)", lib, Double.NaN));
-      rows.add(row("Snakepit no-op call, over the local event bus via the router (pool of 1)", bus, Double.NaN));
+      rows.add(row("Snakepit no-op call, over the local event bus via the router, as the front doors send it "
+          + "(pool of 1)", bus, Double.NaN));
+      rows.add(row("Snakepit no-op call, over the local event bus via the router, a JSON body as an application "
+          + "sends it (pool of 1)", busJson, Double.NaN));
       rows.add(new String[] {"Snakepit no-op calls, pipelined (" + inflight + " in flight, " + size
           + " workers)", "", "", String.format("%.0f", pipelined)});
+      rows.add(new String[] {"Snakepit no-op calls, pipelined (" + inflight + " in flight, " + httpPool
+          + " workers, one call each)", "", "", String.format("%.0f", pipelinedHttpPool)});
       rows.add(new String[] {"Python ProcessPoolExecutor round trip (1 worker)",
           String.format("%.1f", ppe.getDouble("p50_us")), String.format("%.1f", ppe.getDouble("p99_us")),
           String.format("%.0f (pipelined)", ppe.getDouble("pipelined_calls_per_s"))});
@@ -91,10 +102,11 @@ public final class WorkerBenchmark {
         System.out.println("| " + String.join(" | ", r) + " |");
       }
       System.out.println();
-      System.out.printf("Ratios: library p50 / floor p50 = %.2f; event bus p50 / floor p50 = %.2f; "
-              + "ProcessPoolExecutor p50 / library p50 = %.1f; pipelined calls/s / floor pipelined = %.2f%n",
-          lib.p50() / floor.p50(), bus.p50() / floor.p50(), ppe.getDouble("p50_us") / lib.p50(),
-          pipelined / floorPipelined);
+      System.out.printf("Ratios: library p50 / floor p50 = %.2f; event bus p50 / library p50 = %.2f "
+              + "(JSON body: %.2f); ProcessPoolExecutor p50 / library p50 = %.1f; "
+              + "pipelined calls/s / floor pipelined = %.2f%n",
+          lib.p50() / floor.p50(), bus.p50() / lib.p50(), busJson.p50() / lib.p50(),
+          ppe.getDouble("p50_us") / lib.p50(), pipelined / floorPipelined);
       System.out.printf("Pool of 16 workers ready: median %.0f ms, max %.0f ms (5 starts)%n",
           start.p50() / 1000.0, Stats.of(starts).p99() / 1000.0);
     } finally {
@@ -121,7 +133,17 @@ public final class WorkerBenchmark {
   }
 
   /** Chains calls one after another on the supervisor's event loop, timing each. */
-  private static Stats sequential(Vertx vertx, ProcessSupervisor sup, int n, int warmup, boolean viaBus)
+  /** How a sequential call reaches the supervisor. */
+  private enum Via {
+    /** {@link ProcessSupervisor#execute}, no event bus. */
+    IN_PROCESS,
+    /** The router's local address with the request record, as the HTTP and gRPC front doors send it. */
+    BUS_RECORD,
+    /** The router's local address with a JSON body, as an application that embeds the node sends it. */
+    BUS_JSON
+  }
+
+  private static Stats sequential(Vertx vertx, ProcessSupervisor sup, int n, int warmup, Via via)
       throws Exception {
     long[] lat = new long[n];
     CompletableFuture<Void> done = new CompletableFuture<>();
@@ -137,9 +159,9 @@ public final class WorkerBenchmark {
           return;
         }
         t0 = System.nanoTime();
-        if (viaBus) {
-          vertx.eventBus().<JsonObject>request(Addresses.EXECUTE, body).onComplete(ar -> after(ar.succeeded(),
-              ar.cause()));
+        if (via != Via.IN_PROCESS) {
+          vertx.eventBus().<JsonObject>request(Addresses.EXECUTE, via == Via.BUS_RECORD ? req : body)
+              .onComplete(ar -> after(ar.succeeded(), ar.cause()));
         } else {
           sup.execute(req).onComplete(ar -> after(ar.succeeded(), ar.cause()));
         }

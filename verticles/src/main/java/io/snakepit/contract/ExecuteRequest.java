@@ -1,8 +1,5 @@
-package io.snakepit.supervisor;
+package io.snakepit.contract;
 
-import io.snakepit.contract.Addresses;
-import io.snakepit.contract.ErrorCode;
-import io.snakepit.contract.SnakepitException;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -55,7 +52,7 @@ public record ExecuteRequest(String pool, String tool, JsonObject args, long tim
   }
 
   /** Tools the node itself calls (state export and import); callers may not. */
-  public static final String RESERVED_PREFIX = io.snakepit.contract.Reserved.PREFIX;
+  public static final String RESERVED_PREFIX = Reserved.PREFIX;
 
   /** Largest timeout a caller may ask for: one day. */
   public static final long MAX_TIMEOUT_MS = Addresses.CALL_SEND_TIMEOUT_MS - 60_000;
@@ -106,6 +103,18 @@ public record ExecuteRequest(String pool, String tool, JsonObject args, long tim
     }
     return new ExecuteRequest((String) pool, t, args == null ? new JsonObject() : (JsonObject) args, timeoutMs,
         (String) session, correlationId, affinity);
+  }
+
+  /**
+   * The call an event-bus body carries: the record itself, as sent inside a
+   * node ({@link ExecuteRequestCodec}), or its JSON, as sent by another node
+   * or an application; bad input fails as {@link #fromJson} does.
+   */
+  public static ExecuteRequest from(Object body, String correlationId) {
+    if (body instanceof ExecuteRequest request) {
+      return request;
+    }
+    return fromJson(body instanceof JsonObject json ? json : null, correlationId);
   }
 
   /** The inverse of {@link #fromJson}. */

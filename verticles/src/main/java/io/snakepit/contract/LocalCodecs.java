@@ -1,0 +1,131 @@
+package io.snakepit.contract;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.MessageCodec;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * Event-bus codecs for bodies that stay inside one node, so that a call's
+ * reply and its typed error are built once and handed over, not copied or
+ * encoded and decoded again at every hop. Vert.x's own JSON codec deep-copies
+ * a {@link JsonObject} on every local delivery; a reply on its way from a
+ * worker to an HTTP response passes two such hops.
+ *
+ * <p>Only a sender that no longer touches a body may share it, and only with
+ * a consumer in the same node: these codecs are registered by every Snakepit
+ * verticle, but an older node or an application member may not know them, so
+ * nothing sent with them crosses the wire on purpose. Their wire form is
+ * still defined (plain JSON), as the event bus requires one.
+ */
+public final class LocalCodecs {
+
+  /** A JSON object delivered by reference inside the node. */
+  public static final String SHARED_JSON = "snakepit.json.shared";
+
+  private static final DeliveryOptions SHARED = new DeliveryOptions().setCodecName(SHARED_JSON);
+
+  private LocalCodecs() {
+  }
+
+  /** Registers the codecs on this Vert.x instance; every verticle calls it when it starts. Idempotent. */
+  public static void register(Vertx vertx) {
+    try {
+      vertx.eventBus().registerCodec(new SharedJson());
+    } catch (IllegalStateException alreadyRegistered) {
+      // another verticle of this Vert.x instance registered it first
+    }
+    try {
+      vertx.eventBus().registerDefaultCodec(LocalFailure.class, new LocalFailureCodec());
+    } catch (IllegalStateException alreadyRegistered) {
+      // as above
+    }
+  }
+
+  /** Options that deliver a JSON body by reference; the sender must not change it afterwards. */
+  public static DeliveryOptions shared() {
+    return SHARED;
+  }
+
+  /**
+   * A typed error on its way back inside the node: a {@link ReplyException},
+   * as the event bus requires of a failure, that carries the
+   * {@link SnakepitException} itself ({@link SnakepitException#from} unwraps it).
+   */
+  static final class LocalFailure extends ReplyException {
+
+    private final SnakepitException error;
+
+    LocalFailure(SnakepitException error) {
+      super(ReplyFailure.RECIPIENT_FAILURE, error.errorCode().httpStatus(), error.getMessage());
+      this.error = error;
+    }
+
+    SnakepitException error() {
+      return error;
+    }
+  }
+
+  private static final class SharedJson implements MessageCodec<JsonObject, JsonObject> {
+
+    @Override
+    public void encodeToWire(Buffer buffer, JsonObject json) {
+      Buffer encoded = json.toBuffer();
+      buffer.appendInt(encoded.length()).appendBuffer(encoded);
+    }
+
+    @Override
+    public JsonObject decodeFromWire(int pos, Buffer buffer) {
+      int length = buffer.getInt(pos);
+      return new JsonObject(buffer.getBuffer(pos + 4, pos + 4 + length));
+    }
+
+    @Override
+    public JsonObject transform(JsonObject json) {
+      return json;
+    }
+
+    @Override
+    public String name() {
+      return SHARED_JSON;
+    }
+
+    @Override
+    public byte systemCodecID() {
+      return -1;
+    }
+  }
+
+  private static final class LocalFailureCodec implements MessageCodec<LocalFailure, LocalFailure> {
+
+    @Override
+    public void encodeToWire(Buffer buffer, LocalFailure failure) {
+      Buffer encoded = failure.error().toJson().toBuffer();
+      buffer.appendInt(encoded.length()).appendBuffer(encoded);
+    }
+
+    @Override
+    public LocalFailure decodeFromWire(int pos, Buffer buffer) {
+      int length = buffer.getInt(pos);
+      return new LocalFailure(SnakepitException.fromJson(new JsonObject(buffer.getBuffer(pos + 4, pos + 4 + length))));
+    }
+
+    @Override
+    public LocalFailure transform(LocalFailure failure) {
+      return failure;
+    }
+
+    @Override
+    public String name() {
+      return "snakepit.local-failure";
+    }
+
+    @Override
+    public byte systemCodecID() {
+      return -1;
+    }
+  }
+}
