@@ -34,6 +34,8 @@ class WorkerConfig(NamedTuple):
     concurrency: int
     parent_pid: Optional[int]
     max_frame_bytes: int
+    #: Microseconds the reader polls the socket before it sleeps in recv (0: never).
+    busy_poll_us: int = 0
 
 
 def parse_endpoint(value: str) -> Endpoint:
@@ -83,7 +85,8 @@ def config_from_env(env: Mapping[str, str]) -> WorkerConfig:
     Required: ``SNAKEPIT_ENDPOINT``, ``SNAKEPIT_TOKEN``, ``SNAKEPIT_WORKER_ID``,
     ``SNAKEPIT_ADAPTER``. Optional: ``SNAKEPIT_NODE_ID`` (default empty),
     ``SNAKEPIT_CONCURRENCY`` (default 1), ``SNAKEPIT_PARENT_PID`` (default: the
-    parent pid at start), ``SNAKEPIT_MAX_FRAME_BYTES`` (default 16 MiB).
+    parent pid at start), ``SNAKEPIT_MAX_FRAME_BYTES`` (default 16 MiB),
+    ``SNAKEPIT_BUSY_POLL_US`` (default 0, at most 10000).
 
     Raises:
         ConfigError: with a message fit for the node's log.
@@ -97,6 +100,9 @@ def config_from_env(env: Mapping[str, str]) -> WorkerConfig:
     parent_pid = _positive_int(env, "SNAKEPIT_PARENT_PID", None)
     max_frame = _positive_int(env, "SNAKEPIT_MAX_FRAME_BYTES", DEFAULT_MAX_FRAME_BYTES,
                               minimum=MIN_FRAME)
+    busy_poll_us = _positive_int(env, "SNAKEPIT_BUSY_POLL_US", 0, minimum=0)
+    if busy_poll_us is not None and busy_poll_us > 10_000:
+        raise ConfigError(f"SNAKEPIT_BUSY_POLL_US={busy_poll_us} is above the limit of 10000 (10 ms)")
     if concurrency is not None and concurrency > 1024:
         raise ConfigError(f"SNAKEPIT_CONCURRENCY={concurrency} is above the limit of 1024")
     if max_frame is not None and max_frame > 0xFFFFFFFF:
@@ -110,4 +116,5 @@ def config_from_env(env: Mapping[str, str]) -> WorkerConfig:
         concurrency=concurrency or 1,
         parent_pid=parent_pid,
         max_frame_bytes=max_frame or DEFAULT_MAX_FRAME_BYTES,
+        busy_poll_us=busy_poll_us or 0,
     )

@@ -11,7 +11,6 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.streams.ReadStream;
-import java.util.UUID;
 
 /**
  * The typed client of a Snakepit node (or cluster) for Vert.x applications
@@ -182,11 +181,11 @@ public final class SnakepitClient {
 
   /** The cluster's session store, with a fresh correlation id for the request. */
   private SessionStoreClient sessions() {
-    return sessionStore.withCorrelationId(UUID.randomUUID().toString());
+    return sessionStore.withCorrelationId(Headers.newCorrelationId());
   }
 
   private Future<JsonObject> request(String address, JsonObject body, String correlationId) {
-    String cid = correlationId != null ? correlationId : UUID.randomUUID().toString();
+    String cid = correlationId != null ? correlationId : Headers.newCorrelationId();
     DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, cid)
         .setSendTimeout(options.getRequestTimeoutMs());
     return vertx.eventBus().<JsonObject>request(address, body, opts).map(Message::body)

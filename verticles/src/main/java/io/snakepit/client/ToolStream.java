@@ -51,7 +51,7 @@ final class ToolStream implements ReadStream<Object> {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
     this.call = call;
-    this.correlationId = correlationId != null ? correlationId : UUID.randomUUID().toString();
+    this.correlationId = correlationId != null ? correlationId : Headers.newCorrelationId();
     this.window = window;
   }
 

@@ -24,7 +24,18 @@ public final class Headers {
 
   /** The correlation id a client sent, when it is valid; otherwise a new one. */
   public static String correlationIdOrNew(String given) {
-    return given != null && VALID_CORRELATION_ID.matcher(given).matches() ? given
-        : java.util.UUID.randomUUID().toString();
+    return given != null && VALID_CORRELATION_ID.matcher(given).matches() ? given : newCorrelationId();
+  }
+
+  /**
+   * A new correlation id, shaped as a random (version 4) UUID. It only has to be unique enough to find
+   * a request's lines in the logs, not unguessable, so it draws from {@code ThreadLocalRandom}:
+   * {@code UUID.randomUUID()} takes {@code SecureRandom}'s lock on every request.
+   */
+  public static String newCorrelationId() {
+    java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
+    long msb = (r.nextLong() & ~0xF000L) | 0x4000L;
+    long lsb = (r.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
+    return new java.util.UUID(msb, lsb).toString();
   }
 }

@@ -124,8 +124,10 @@ public class ProcessSupervisorVerticle extends VerticleBase {
             .compose(reply -> handoff.served(req, placement, reply.getString("worker")).map(reply)))
         .onComplete(ar -> {
           if (ar.succeeded()) {
-            CorrelatedLog.with(cid, () -> LOG.debug("Call {} ran on worker {}", req.tool(),
-                ar.result().getString("worker")));
+            if (LOG.isDebugEnabled()) { // the MDC round trip costs on every call, even with debug off
+              CorrelatedLog.with(cid, () -> LOG.debug("Call {} ran on worker {}", req.tool(),
+                  ar.result().getString("worker")));
+            }
           } else {
             logFailure(req, SnakepitException.from(ar.cause()).withCorrelationId(cid));
           }
