@@ -102,7 +102,12 @@ public final class Node {
     // The native transport gives Unix domain sockets for the worker protocol; without it, loopback TCP.
     MicrometerMetricsOptions metrics = new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true)
         .setRegistryName(metricsRegistryName);
-    VertxOptions options = new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metrics);
+    // One event loop by default: the HTTP and gRPC servers, the router, the supervisor (all worker I/O) and the
+    // session store then share a thread, so a call crosses no thread inside the JVM, only to its Python worker
+    // and back. The supervisor runs on one loop whatever the count; more loops add room for HTTP parsing and
+    // the cluster's traffic (docs/configuration.md, docs/benchmarks.md).
+    VertxOptions options = new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metrics)
+        .setEventLoopPoolSize(config.eventLoops());
     ClusterSettings cluster = config.cluster();
     Future<Vertx> started;
     if (cluster.enabled()) {

@@ -32,10 +32,11 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param cluster      how the node joins a cluster, if it does
  * @param routing      the JSON handed to the routing verticle
  * @param health       the {@code health} section (validated), handed to the HTTP verticle
+ * @param eventLoops   Vert.x event-loop threads; with one, a call never changes threads inside the JVM
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          ClusterSettings cluster, JsonObject routing,
-                         JsonObject supervisor, JsonObject sessions, JsonObject health) {
+                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
   public static JsonObject readFile(Path file) {
@@ -82,6 +83,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     int grpcPort = r.intValue("grpc-port", 9090, 0, 65535);
     String dataDir = r.string("data-dir", "./data");
     long maxBody = r.longValue("max-body-bytes", 1024 * 1024, 1024, 1L << 31);
+    int eventLoops = r.intValue("event-loops", 1, 1, 1024);
     String transport = r.string("transport", null);
     Object maxFrame = json.getValue("max-frame-bytes");
     r.has("max-frame-bytes");
@@ -120,7 +122,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
-        health);
+        health, eventLoops);
   }
 
   /**
