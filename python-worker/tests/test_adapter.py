@@ -291,6 +291,8 @@ def test_config_defaults_and_values():
                                SNAKEPIT_NODE_ID="n", SNAKEPIT_MAX_FRAME_BYTES="1000"))
     assert (cfg.concurrency, cfg.parent_pid, cfg.node_id,
             cfg.max_frame_bytes) == (8, 123, "n", 1000)
+    assert config_from_env(BASE_ENV).busy_poll_us == 0
+    assert config_from_env(dict(BASE_ENV, SNAKEPIT_BUSY_POLL_US="50")).busy_poll_us == 50
     ep = parse_endpoint("tcp:127.0.0.1:4567")
     assert (ep.kind, ep.host, ep.port) == ("tcp", "127.0.0.1", 4567)
     assert str(ep) == "tcp:127.0.0.1:4567"
@@ -304,6 +306,8 @@ def test_config_defaults_and_values():
     ({"SNAKEPIT_CONCURRENCY": "0"}, "at least 1"),
     ({"SNAKEPIT_PARENT_PID": "-5"}, "at least 1"),
     ({"SNAKEPIT_MAX_FRAME_BYTES": "3"}, "at least 9"),
+    ({"SNAKEPIT_BUSY_POLL_US": "-1"}, "at least 0"),
+    ({"SNAKEPIT_BUSY_POLL_US": "20000"}, "limit of 10000"),
 ])
 def test_config_errors(change, message):
     with pytest.raises(ConfigError, match=message):

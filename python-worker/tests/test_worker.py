@@ -852,6 +852,25 @@ def test_oversized_frame_exits_5(harness):
     harness.run(body, env={"SNAKEPIT_MAX_FRAME_BYTES": "1024"})
 
 
+def test_busy_polling_reader_serves_calls_and_heartbeats(harness):
+    """With SNAKEPIT_BUSY_POLL_US the reader polls before it sleeps; calls, a slow tool's
+    heartbeat and a large frame read over several polls must behave as without it."""
+    async def body(node: FakeNode):
+        await node.start()
+        await node.handshake()
+        for i in range(1, 51):
+            assert (await node.request(i, "add", {"a": i, "b": 1})).body == {"result": i + 1}
+        r = await node.request(60, "bytes_echo", {"size": 300_000})
+        assert r.type == P.RESULT
+        node.send(P.REQUEST, 61, {"tool": "sleep", "args": {"ms": 300}, "stream": False})
+        node.send(P.PING, 0, {})
+        pong = await node.expect(types=(P.PONG,))
+        assert pong.type == P.PONG
+        assert (await node.expect(types=(P.RESULT,))).id == 61
+
+    harness.run(body, env={"SNAKEPIT_BUSY_POLL_US": "500"})
+
+
 def test_request_before_welcome_exits_5(harness):
     async def body(node: FakeNode):
         await node.start()
