@@ -50,16 +50,31 @@ public final class WorkerBenchmark {
     Stats floor = rawEcho(n, warmup);
     double floorPipelined = rawEchoPipelined(n * 5, 64);
     System.err.println("library: in-process, sequential ...");
-    Vertx vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)).build();
+    // As a node runs by default (event-loops: 1): the router and the supervisor share the thread.
+    Vertx vertx = Vertx.builder().with(new VertxOptions().setPreferNativeTransport(true)
+        .setEventLoopPoolSize(Integer.getInteger("event-loops", 1))).build();
     Path data = Files.createTempDirectory("snakepit-bench-");
     try {
       ProcessSupervisorVerticle one = deploy(vertx, data, 1, 1);
       // The event-bus path is the one HTTP and the client take: router, then supervisor.
       String router = vertx.deployVerticle(new io.snakepit.routing.RoutingVerticle(), new DeploymentOptions()
           .setConfig(new JsonObject().put("node-id", "bench"))).await();
-      Stats lib = sequential(vertx, one.supervisor(), n, warmup, Via.IN_PROCESS);
-      Stats bus = sequential(vertx, one.supervisor(), n, warmup, Via.BUS_RECORD);
-      Stats busJson = sequential(vertx, one.supervisor(), n, warmup, Via.BUS_JSON);
+      // The three ways are measured in interleaved rounds, so that a change in the machine's load (it is shared)
+      // weighs on each alike and their ratios hold.
+      sequential(vertx, one.supervisor(), warmup, Via.IN_PROCESS);
+      sequential(vertx, one.supervisor(), warmup, Via.BUS_RECORD);
+      sequential(vertx, one.supervisor(), warmup, Via.BUS_JSON);
+      int rounds = 10;
+      long[][] lat = new long[3][];
+      for (int r = 0; r < rounds; r++) {
+        for (Via via : Via.values()) {
+          long[] part = sequential(vertx, one.supervisor(), n / rounds, via);
+          lat[via.ordinal()] = lat[via.ordinal()] == null ? part : concat(lat[via.ordinal()], part);
+        }
+      }
+      Stats lib = Stats.of(lat[Via.IN_PROCESS.ordinal()]);
+      Stats bus = Stats.of(lat[Via.BUS_RECORD.ordinal()]);
+      Stats busJson = Stats.of(lat[Via.BUS_JSON.ordinal()]);
       vertx.undeploy(router).await();
       vertx.undeploy(one.deploymentID()).await();
       // The pool tests/bench-http.sh gives the node (2 workers, one call each): what HTTP is measured against.
@@ -143,9 +158,16 @@ public final class WorkerBenchmark {
     BUS_JSON
   }
 
-  private static Stats sequential(Vertx vertx, ProcessSupervisor sup, int n, int warmup, Via via)
-      throws Exception {
+  private static long[] concat(long[] a, long[] b) {
+    long[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
+  }
+
+  /** {@code n} calls one after another, each timed. */
+  private static long[] sequential(Vertx vertx, ProcessSupervisor sup, int n, Via via) throws Exception {
     long[] lat = new long[n];
+    int warmup = 0;
     CompletableFuture<Void> done = new CompletableFuture<>();
     ExecuteRequest req = new ExecuteRequest(null, "noop", new JsonObject(), 0, null, "bench");
     JsonObject body = req.toJson();
@@ -180,7 +202,7 @@ public final class WorkerBenchmark {
       }
     }.next());
     done.get(10, TimeUnit.MINUTES);
-    return Stats.of(lat);
+    return lat;
   }
 
   /** Keeps {@code inflight} calls outstanding; returns calls per second. */
