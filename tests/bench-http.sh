@@ -6,9 +6,13 @@
 #     GET /health (the floor of its HTTP stack); wrk at N connections and at 1.
 #   - gRPC Execute (no-op) on the node and on a grpcio Python server
 #     (tests/bench/peers/grpc_noop_server.py), sequentially from the same grpcio client.
+# The measures run in ROUNDS interleaved rounds (node, peer, node, peer, ...), so that a change in
+# a shared machine's load weighs on both sides alike; the table gives each figure's median over
+# the rounds, and each ratio is the median of the per-round ratios.
 # Prints one markdown table, then issue 9's ratios, each met or not met.
 #
-# Usage: tests/bench-http.sh [--pool-size N] [connections=4] [duration=15s]
+# Usage: tests/bench-http.sh [--pool-size N] [connections=4] [duration=5s]
+#   env ROUNDS: interleaved rounds (default 3); duration is that of each wrk measure.
 #   --pool-size N (or env SNAKEPIT_POOL_SIZE): the node's Python workers and uvicorn's
 #   worker processes; default 2. Env GRPC_CALLS: calls per gRPC measure (default 5000,
 #   after 1000 to warm up); env WARMUP: wrk's warm-up of each execute endpoint (default 5s).
@@ -30,7 +34,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$pool" =~ ^[1-9][0-9]*$ ]] || { echo "bench-http: --pool-size must be a positive number" >&2; exit 2; }
 conns="${positional[0]:-4}"
-duration="${positional[1]:-15s}"
+duration="${positional[1]:-5s}"
+rounds="${ROUNDS:-3}"
 grpc_calls="${GRPC_CALLS:-5000}"
 warmup="${WARMUP:-5s}"
 # The peers run on Debian's python, which has the apt packages; `python3` may be a pyenv shim.
@@ -133,12 +138,20 @@ to_us() { # a wrk latency (412.00us, 1.23ms, 1.02s) in µs
     printf "%.0f", v * f }'
 }
 warnings=()
-declare -A P50 P99 RPS
-row() { # key, label, connections
-  printf '| %s | %s | %s | %s | %s |\n' "$2" "$3" "${P50[$1]}" "${P99[$1]}" "${RPS[$1]}"
+declare -A P50 P99 RPS # key,round -> figure
+median() { # numbers...: their median (the lower middle of an even count); empty when none
+  printf '%s\n' "$@" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
 }
-measure_wrk() { # key, connections, url, wrk args...
-  local key="$1" c="$2" url="$3"; shift 3
+figure() { # array name, key: the median over the rounds
+  local -n a="$1"; local r vals=()
+  for r in $(seq 1 "$rounds"); do vals+=("${a[$2,$r]:-}"); done
+  median "${vals[@]}"
+}
+row() { # key, label, connections
+  printf '| %s | %s | %s | %s | %s |\n' "$2" "$3" "$(figure P50 "$1")" "$(figure P99 "$1")" "$(figure RPS "$1")"
+}
+measure_wrk() { # key, connections, url, wrk args... (round in $round)
+  local key="$1,$round" c="$2" url="$3"; shift 3
   interruptible wrk -t1 -c"$c" -d"$duration" --latency "$@" "$url" >"$tmp/wrk.txt"
   P50[$key]="$(to_us "$(awk '$1=="50%"{print $2}' "$tmp/wrk.txt")")"
   P99[$key]="$(to_us "$(awk '$1=="99%"{print $2}' "$tmp/wrk.txt")")"
@@ -148,9 +161,9 @@ measure_wrk() { # key, connections, url, wrk args...
     warnings+=("$key ($url): $(grep -E 'Non-2xx|Socket errors' "$tmp/wrk.txt" | tr -s ' ' | paste -sd ';')")
   fi
 }
-measure_grpc() { # key, target
+measure_grpc() { # key, target (round in $round)
   interruptible "$py" "$peers/grpc_latency.py" "$2" --n "$grpc_calls" --warmup 1000 >"$tmp/grpc.json"
-  read -r "P50[$1]" "P99[$1]" "RPS[$1]" < <("$py" -c 'import json, sys; j = json.load(sys.stdin)
+  read -r "P50[$1,$round]" "P99[$1,$round]" "RPS[$1,$round]" < <("$py" -c 'import json, sys; j = json.load(sys.stdin)
 print("%.0f %.0f %.0f" % (j["p50_us"], j["p99_us"], j["calls_per_s"]))' <"$tmp/grpc.json")
 }
 
@@ -160,15 +173,18 @@ interruptible wrk -t1 -c"$conns" -d3s "http://$node_http/health" >/dev/null
 interruptible wrk -t1 -c"$conns" -d"$warmup" -s "$tmp/post.lua" "http://$fastapi_http/v1/execute" >/dev/null
 
 levels=("$conns"); [ "$conns" = 1 ] || levels+=(1)
-for c in "${levels[@]}"; do
-  measure_wrk "health$c" "$c" "http://$node_http/health"
-  measure_wrk "exec$c" "$c" "http://$node_http/v1/execute" -s "$tmp/post.lua"
-  measure_wrk "fastapi$c" "$c" "http://$fastapi_http/v1/execute" -s "$tmp/post.lua"
+for round in $(seq 1 "$rounds"); do
+  echo "bench-http: round $round of $rounds" >&2
+  for c in "${levels[@]}"; do
+    measure_wrk "health$c" "$c" "http://$node_http/health"
+    measure_wrk "exec$c" "$c" "http://$node_http/v1/execute" -s "$tmp/post.lua"
+    measure_wrk "fastapi$c" "$c" "http://$fastapi_http/v1/execute" -s "$tmp/post.lua"
+  done
+  measure_grpc grpc_node "$node_grpc"
+  measure_grpc grpc_peer "$peer_grpc"
 done
-measure_grpc grpc_node "$node_grpc"
-measure_grpc grpc_peer "$peer_grpc"
 
-echo "Snakepit vs peers: $(nproc) cores, pool/uvicorn workers $pool, wrk -t1 $duration, uvicorn $uv_note, gRPC $grpc_calls sequential calls"
+echo "Snakepit vs peers: $(nproc) cores, pool/uvicorn workers $pool, wrk -t1 $duration per measure, $rounds interleaved rounds (medians), uvicorn $uv_note, gRPC $grpc_calls sequential calls"
 echo
 echo "| request | connections | p50 (µs) | p99 (µs) | requests/s |"
 echo "| --- | ---: | ---: | ---: | ---: |"
@@ -180,14 +196,19 @@ done
 row grpc_node "Snakepit gRPC Execute (noop), grpcio client" 1
 row grpc_peer "grpcio Python server Execute (noop), same client" 1
 echo
-ratio() { # label, numerator, denominator, op (ge|le), target
-  awk -v l="$1" -v a="$2" -v b="$3" -v op="$4" -v t="$5" 'BEGIN {
-    if (!(a > 0 && b > 0)) { printf "- %s: no measure (target %s %s×): not met\n", l, op == "ge" ? "≥" : "≤", t; exit }
-    r = a / b; ok = (op == "ge") ? r >= t : r <= t
-    printf "- %s: %.2f× (target %s %s×): %s\n", l, r, op == "ge" ? "≥" : "≤", t, ok ? "met" : "not met" }'
+ratio() { # label, array, numerator key, denominator key, op (ge|le), target: the median of the rounds' ratios
+  local -n a="$2"; local r per=()
+  for r in $(seq 1 "$rounds"); do
+    per+=("$(awk -v x="${a[$3,$r]:-}" -v y="${a[$4,$r]:-}" 'BEGIN { if (x > 0 && y > 0) printf "%.4f", x / y }')")
+  done
+  awk -v l="$1" -v r="$(median "${per[@]}")" -v all="$(printf '%s ' "${per[@]}")" -v op="$5" -v t="$6" 'BEGIN {
+    if (r == "") { printf "- %s: no measure (target %s %s×): not met\n", l, op == "ge" ? "≥" : "≤", t; exit }
+    ok = (op == "ge") ? r >= t : r <= t
+    printf "- %s: %.2f× (rounds: %s; target %s %s×): %s\n", l, r, all, op == "ge" ? "≥" : "≤", t,
+      ok ? "met" : "not met" }'
 }
-ratio "HTTP execute requests/s, $conns connections, Snakepit / FastAPI" "${RPS[exec$conns]}" "${RPS[fastapi$conns]}" ge 1.5
-ratio "HTTP execute p50, 1 connection, Snakepit / FastAPI" "${P50[exec1]}" "${P50[fastapi1]}" le 1
-ratio "HTTP execute p50 / Snakepit GET /health p50, 1 connection" "${P50[exec1]}" "${P50[health1]}" le 2.5
-ratio "gRPC Execute p50, Snakepit / grpcio Python server" "${P50[grpc_node]}" "${P50[grpc_peer]}" le 1.2
+ratio "HTTP execute requests/s, $conns connections, Snakepit / FastAPI" RPS "exec$conns" "fastapi$conns" ge 1.5
+ratio "HTTP execute p50, 1 connection, Snakepit / FastAPI" P50 exec1 fastapi1 le 1
+ratio "HTTP execute p50 / Snakepit GET /health p50, 1 connection" P50 exec1 health1 le 2.5
+ratio "gRPC Execute p50, Snakepit / grpcio Python server" P50 grpc_node grpc_peer le 1.2
 for w in "${warnings[@]}"; do echo "- warning: $w"; done
