@@ -183,6 +183,10 @@ public final class ProcessSupervisor {
     }
     WorkerLimits limits = c.limits();
     env.put("SNAKEPIT_MAX_MEMORY_MB", Long.toString(limits.memoryMb()));
+    if (limits.memoryMb() > 0) {
+      // Each thread's malloc arena reserves 64 MiB of address space, which RLIMIT_AS counts; two suffice.
+      env.putIfAbsent("MALLOC_ARENA_MAX", "2");
+    }
     env.put("SNAKEPIT_MAX_PROCESSES", Integer.toString(limits.processes()));
     env.put("SNAKEPIT_MAX_OPEN_FILES", Integer.toString(limits.openFiles()));
     if (limits.needsCgroup()) {
