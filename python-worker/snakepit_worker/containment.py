@@ -169,6 +169,8 @@ def kill_descendants(root: Optional[int] = None) -> int:
 
 def apply_rlimits(max_memory_mb: int, max_open_files: int) -> None:
     """Sets RLIMIT_AS and RLIMIT_NOFILE (0 leaves a limit as it is). Raises OSError."""
+    if max_memory_mb <= 0 and max_open_files <= 0:
+        return
     import resource
 
     if max_memory_mb > 0:

@@ -139,7 +139,9 @@ class Forkserver:
             from . import __main__ as worker_main  # noqa: F401  (the runtime and its imports)
             from . import runtime  # noqa: F401
             import asyncio  # noqa: F401
-            import concurrent.futures  # noqa: F401
+            import concurrent.futures.thread  # noqa: F401  (imported lazily otherwise, in each worker)
+            import queue  # noqa: F401
+            import resource  # noqa: F401
         except Exception as exc:
             return f"the worker runtime failed to import: {exc!r}"
         for name in filter(None, (m.strip() for m in os.environ.get("SNAKEPIT_PRELOAD", "").split(","))):
@@ -318,13 +320,14 @@ class Forkserver:
                 continue  # an orphan we adopted and ended
             wid, cgroup = worker
             self.by_id.pop(wid, None)
-            # What the worker left behind: its process group, its cgroup, and
-            # (below) whatever was reparented to us.
+            # The node first (it replaces the worker meanwhile), then what the
+            # worker left behind: its process group, its cgroup, and (below)
+            # whatever was reparented to us.
+            if not self._closing:
+                self.emit({"event": "exited", "id": wid, "pid": pid, "status": _exit_status(status)})
             containment.kill_group(pid)
             if cgroup:
                 PidsCgroup.remove(cgroup)
-            if not self._closing:
-                self.emit({"event": "exited", "id": wid, "pid": pid, "status": _exit_status(status)})
         if ended:
             self._end_orphans()
 

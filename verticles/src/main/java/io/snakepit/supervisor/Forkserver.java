@@ -18,6 +18,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +41,9 @@ import org.slf4j.LoggerFactory;
  * <p>The control channel is its stdin (commands) and stdout (events), one
  * JSON object per line; one thread per pool reads the events and hands them
  * to the supervisor's event loop, where all of this class's state lives.
- * Writes and the worker registry's disk I/O run in {@code executeBlocking}.
+ * Commands are written by one thread of its own (a pipe write blocks if the
+ * forkserver stops reading), in order; the worker registry's disk I/O runs
+ * in {@code executeBlocking}.
  * The JVM's end closes the stdin pipe, even after SIGKILL, and the
  * forkserver then ends every worker and everything they started.
  */
@@ -60,6 +64,8 @@ final class Forkserver {
   private final Map<String, WorkerProcess> workers = new HashMap<>();
   /** Workers asked for while the forkserver was not ready. */
   private final List<WorkerProcess> waiting = new ArrayList<>();
+  /** Writes commands in order, off the event loop, without queueing behind other blocking work. */
+  private final ExecutorService writer;
   private String python;
   private Process process;
   private OutputStream commands;
@@ -83,6 +89,11 @@ final class Forkserver {
     this.registry = registry;
     this.registryId = registryId;
     this.python = pool.config().python();
+    this.writer = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "snakepit-forkserver-" + pool.name() + "-commands");
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   // ---- start and stop --------------------------------------------------------------------------
@@ -134,12 +145,16 @@ final class Forkserver {
       w.onExit(-1, "the pool stopped before the worker started");
     }
     waiting.clear();
+    writer.shutdown();
     if (p == null) {
       return Future.succeededFuture();
     }
+    OutputStream out = commands;
     return context.executeBlocking(() -> {
+      // Commands already queued go first; then the end of input ends the forkserver.
+      writer.awaitTermination(EXIT_GRACE_MS, TimeUnit.MILLISECONDS);
       try {
-        commands.close();
+        out.close();
       } catch (IOException ignored) {
         // gone already
       }
@@ -191,11 +206,18 @@ final class Forkserver {
       return;
     }
     byte[] line = (command.encode() + "\n").getBytes(StandardCharsets.UTF_8);
-    context.executeBlocking(() -> {
-      out.write(line);
-      out.flush();
-      return null;
-    }, true).onFailure(e -> LOG.debug("Forkserver of pool {} did not take a command: {}", pool.name(), e.toString()));
+    try {
+      writer.execute(() -> {
+        try {
+          out.write(line);
+          out.flush();
+        } catch (IOException e) {
+          LOG.debug("Forkserver of pool {} did not take a command: {}", pool.name(), e.toString());
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // stopping: the forkserver ends every worker anyway
+    }
   }
 
   // ---- events ----------------------------------------------------------------------------------
