@@ -134,17 +134,19 @@ class Forkserver:
                 self.mode = "fork"
 
     def _load_for_fork(self) -> str:
-        """Imports the runtime, the preload list and the adapter; returns why not to fork, or ''."""
+        """Imports the runtime, preload list and adapter; returns why not to fork, or ''."""
         try:
             from . import __main__ as worker_main  # noqa: F401  (the runtime and its imports)
             from . import runtime  # noqa: F401
             import asyncio  # noqa: F401
-            import concurrent.futures.thread  # noqa: F401  (imported lazily otherwise, in each worker)
+            # Imported lazily otherwise, in each worker.
+            import concurrent.futures.thread  # noqa: F401
             import queue  # noqa: F401
             import resource  # noqa: F401
         except Exception as exc:
             return f"the worker runtime failed to import: {exc!r}"
-        for name in filter(None, (m.strip() for m in os.environ.get("SNAKEPIT_PRELOAD", "").split(","))):
+        preload = os.environ.get("SNAKEPIT_PRELOAD", "").split(",")
+        for name in filter(None, (m.strip() for m in preload)):
             try:
                 __import__(name)
                 self.preloaded.append(name)
@@ -159,7 +161,8 @@ class Forkserver:
             return f"the adapter {spec!r} failed to import in the forkserver: {exc!r}"
         module = sys.modules.get(spec.partition(":")[0])
         instance = getattr(self.adapter, "instance", None)
-        if getattr(instance, "fork_safe", True) is False or getattr(module, "FORK_SAFE", True) is False:
+        if (getattr(instance, "fork_safe", True) is False
+                or getattr(module, "FORK_SAFE", True) is False):
             self.adapter = None
             return f"the adapter {spec!r} declares itself not fork-safe"
         others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
@@ -257,8 +260,8 @@ class Forkserver:
         cgroup = ""
         try:
             if self.cgroups is not None:
-                cgroup = self.cgroups.create(_cgroup_name(wid),
-                                             self.max_processes + self.concurrency + WORKER_OWN_TASKS)
+                tasks = self.max_processes + self.concurrency + WORKER_OWN_TASKS
+                cgroup = self.cgroups.create(_cgroup_name(wid), tasks)
             for stream in (sys.stdout, sys.stderr):
                 stream.flush()
             pid = os.fork()
@@ -324,7 +327,8 @@ class Forkserver:
             # worker left behind: its process group, its cgroup, and (below)
             # whatever was reparented to us.
             if not self._closing:
-                self.emit({"event": "exited", "id": wid, "pid": pid, "status": _exit_status(status)})
+                self.emit({"event": "exited", "id": wid, "pid": pid,
+                           "status": _exit_status(status)})
             containment.kill_group(pid)
             if cgroup:
                 PidsCgroup.remove(cgroup)
@@ -334,16 +338,14 @@ class Forkserver:
     def _end_orphans(self) -> None:
         """Ends every child of ours that belongs to no live worker, and what is under it.
 
-        Not fork-mode-complete without cgroups: a process a forked worker
-        forks (no exec) and that then calls ``setsid`` keeps neither the
-        worker's process group nor an environment naming it, so it is ended
-        as soon as it is orphaned, even while its worker runs.
-
         A child of ours that is not a worker is an orphan reparented to us
         (we are a child subreaper): a double fork, or what a dead worker
         left. It may run while its worker does: it belongs to a worker when
         it is in the worker's cgroup, in its process group, or carries its
         ``SNAKEPIT_WORKER_ID`` (the environment a tool's processes inherit).
+        Without cgroups, a process that a forked worker forks (no exec) and
+        that then calls ``setsid`` has neither, so it is ended as soon as it
+        is orphaned, even while its worker runs.
         """
         live = {wid: pid for pid, (wid, _) in self.workers.items()}
         for pid, ppid, pgid in containment.children_of(self.pid):

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional

@@ -71,6 +71,8 @@ final class Forkserver {
   private OutputStream commands;
   private Promise<Void> ready;
   private JsonObject readyEvent;
+  /** The pool's pids cgroup the forkserver reported, kept after it died; null without max-processes. */
+  private String lastCgroup;
   private String failure;
   private boolean stopping;
   private long restartDelayMs;
@@ -283,6 +285,7 @@ final class Forkserver {
 
   private void onReady(JsonObject e) {
     readyEvent = e;
+    lastCgroup = e.getString("cgroup");
     restartDelayMs = 0;
     if (!Path.of(python).isAbsolute()) {
       // Resolved once: later starts of the forkserver, and spawned workers, skip any shim.
@@ -310,7 +313,17 @@ final class Forkserver {
     if (!ready.future().isComplete()) {
       ready.fail(new ConfigException("pools." + pool.name() + ": " + why));
     }
-    // Its workers died with it (PDEATHSIG); make sure, and let their slots restart them.
+    // Its workers died with it (PDEATHSIG); make sure, and let their slots restart them. With a pids cgroup,
+    // what they started is ended too: nothing else is left to do it.
+    String cgroup = lastCgroup;
+    if (cgroup != null) {
+      context.executeBlocking(() -> PidsCgroups.killAll(Path.of(cgroup)), false)
+          .onSuccess(n -> {
+            if (n > 0) {
+              LOG.warn("Ended {} process(es) left in the cgroups of pool {} by its dead forkserver", n, pool.name());
+            }
+          });
+    }
     for (WorkerProcess w : new ArrayList<>(workers.values())) {
       if (w.pid() > 0) {
         ProcessHandle.of(w.pid()).ifPresent(ProcessHandle::destroyForcibly);

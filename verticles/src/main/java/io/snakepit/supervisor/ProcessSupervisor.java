@@ -128,8 +128,10 @@ public final class ProcessSupervisor {
         started.add(pool.start());
       }
       // The node's own arrival and departure (node.joined, node.draining, node.left) are the router's to
-      // announce: it knows the cluster's membership.
-      return Future.all(started).<Void>mapEmpty();
+      // announce: it knows the cluster's membership. A pool that cannot start (its interpreter, a limit it
+      // cannot enforce) fails the start; the pools that did start are stopped, so no process is left.
+      return Future.join(started).<Void>mapEmpty()
+          .recover(e -> stop().transform(v -> Future.<Void>failedFuture(e)));
     });
   }
 

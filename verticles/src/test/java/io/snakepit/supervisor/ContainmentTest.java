@@ -3,6 +3,7 @@ package io.snakepit.supervisor;
 import static io.snakepit.supervisor.SupervisorHarness.alive;
 import static io.snakepit.supervisor.SupervisorHarness.await;
 import static io.snakepit.supervisor.SupervisorHarness.eventually;
+import static io.snakepit.supervisor.SupervisorHarness.onlyReadyPidIsNot;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.json.JsonObject;
@@ -55,7 +56,7 @@ class ContainmentTest {
       }
       ProcessHandle.of(worker).ifPresent(ProcessHandle::destroyForcibly);
       assertAllEnd(pids, "SIGKILL of its worker");
-      eventually("a new worker", () -> h.readyPids().size() == 1 && h.readyPids().get(0) != worker);
+      eventually("a new worker", () -> onlyReadyPidIsNot(h, worker));
     }
   }
 
@@ -81,6 +82,20 @@ class ContainmentTest {
       eventually("the worker is recycled", () -> !alive(worker));
       assertAllEnd(pids, "its worker was recycled");
       assertThat(h.pool().getLong("recycles")).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void withAPidsCgroupWhatAToolStartsEndsEvenWhenItsForkserverIsKilled() throws Exception {
+    try (SupervisorHarness h = new SupervisorHarness()) {
+      h.start(ForkserverTest.containmentPool(1).put("max-processes", 64));
+      long forkserver = h.pool().getJsonObject("forkserver").getLong("pid");
+      Map<String, Long> pids = startEscapees(h);
+      // Nothing in the pool is left to end them but the node, through the pool's cgroup.
+      ProcessHandle.of(forkserver).ifPresent(ProcessHandle::destroyForcibly);
+      assertAllEnd(pids, "SIGKILL of the forkserver");
+      eventually("a new forkserver and worker", () -> h.readyPids().size() == 1
+          && h.pool().getJsonObject("forkserver").getLong("pid", -1L) != forkserver);
     }
   }
 

@@ -4,6 +4,7 @@ import static io.snakepit.supervisor.SupervisorHarness.TEST_ADAPTERS;
 import static io.snakepit.supervisor.SupervisorHarness.await;
 import static io.snakepit.supervisor.SupervisorHarness.awaitFailure;
 import static io.snakepit.supervisor.SupervisorHarness.eventually;
+import static io.snakepit.supervisor.SupervisorHarness.onlyReadyPidIsNot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -71,7 +72,7 @@ class ForkserverTest {
       long forkserverPid = h.pool().getJsonObject("forkserver").getLong("pid");
       long first = h.readyPids().get(0);
       ProcessHandle.of(first).ifPresent(ProcessHandle::destroyForcibly);
-      eventually("a new worker is ready", () -> h.readyPids().size() == 1 && h.readyPids().get(0) != first);
+      eventually("a new worker is ready", () -> onlyReadyPidIsNot(h, first));
       JsonObject me = call(h, "parent");
       assertThat(me.getLong("ppid")).isEqualTo(forkserverPid);
       assertThat(h.pool().getLong("crashes")).isEqualTo(1);
