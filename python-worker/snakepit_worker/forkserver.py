@@ -199,7 +199,8 @@ class Forkserver:
         signal.set_wakeup_fd(self._wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, lambda *_: None)  # the loop notices _closing below
+        # A SIGTERM (an operator, a process manager) ends the pool as the node's end does.
+        signal.signal(signal.SIGTERM, lambda *_: self.shutdown())
         self.selector.register(self.ctl_in, selectors.EVENT_READ, "ctl")
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self.emit({"event": "ready", "pid": self.pid, "mode": self.mode, "reason": self.reason,
