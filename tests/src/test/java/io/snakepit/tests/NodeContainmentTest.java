@@ -77,7 +77,11 @@ class NodeContainmentTest {
       python.add(pool.getJsonObject("forkserver").getLong("pid"));
       Http.getJson(node.baseUrl() + "/v1/workers").getJsonArray("workers")
           .forEach(w -> python.add(((JsonObject) w).getLong("pid")));
-      assertThat(pids.values()).allMatch(Poll::alive);
+      // While the worker runs, what it started runs too; but for start_daemon in fork mode: a fork (no exec)
+      // that called setsid keeps nothing that names its worker, so the forkserver may end it once orphaned
+      // (operations.md, "Containment").
+      pids.entrySet().stream().filter(e -> !e.getKey().equals("start_daemon"))
+          .forEach(e -> assertThat(Poll.alive(e.getValue())).as(e.getKey()).isTrue());
       node.signal(signal);
       node.process().waitFor();
     }

@@ -51,7 +51,7 @@ class ContainmentTest {
       long worker = h.readyPids().get(0);
       Map<String, Long> pids = startEscapees(h);
       // Children that stay in the worker's process tree are alive while it runs.
-      for (String route : List.of("start_fork", "start_subprocess", "start_multiprocessing")) {
+      for (String route : List.of("start_fork", "start_subprocess", "start_multiprocessing", "start_shell_daemon")) {
         assertThat(alive(pids.get(route))).as(route).isTrue();
       }
       ProcessHandle.of(worker).ifPresent(ProcessHandle::destroyForcibly);
