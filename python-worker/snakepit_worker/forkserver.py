@@ -128,6 +128,9 @@ class Forkserver:
             self.reason = "forkserver is off in the pool's configuration"
         elif not hasattr(os, "fork"):
             self.reason = "this platform cannot fork"
+        elif sys.platform == "darwin":
+            # System frameworks are not fork-safe on macOS (multiprocessing spawns there too).
+            self.reason = "forking without exec is not safe on macOS"
         else:
             self.reason = self._load_for_fork()
             if not self.reason:
