@@ -12,7 +12,11 @@ import gc
 import os
 import sys
 import traceback
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
+
+if TYPE_CHECKING:
+    from .adapter import LoadedAdapter
+    from .config import WorkerConfig
 
 
 def main(env: Optional[Mapping[str, str]] = None) -> int:
@@ -29,14 +33,21 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
         from .adapter import load_adapter
 
         adapter = load_adapter(config.adapter)
+    except BaseException:  # SystemExit/KeyboardInterrupt from user code too
+        return _adapter_failed(config.worker_id, config.adapter)
+    return serve(config, adapter)
+
+
+def serve(config: "WorkerConfig", adapter: "LoadedAdapter") -> int:
+    """Runs the adapter's ``setup()`` and serves; returns an exit status only on a failure.
+
+    Spawned workers come here from :func:`main`; forked ones from the
+    forkserver, with the adapter it imported before forking.
+    """
+    try:
         adapter.setup()
     except BaseException:  # SystemExit/KeyboardInterrupt from user code too
-        sys.stderr.write(
-            f"snakepit worker {config.worker_id}: adapter {config.adapter!r} failed to load:\n"
-        )
-        traceback.print_exc()
-        sys.stderr.flush()
-        return 3
+        return _adapter_failed(config.worker_id, config.adapter)
 
     # Everything imported so far lives as long as the process; moving it out
     # of the collector's generations makes later collections cheaper.
@@ -48,6 +59,13 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
 
     WorkerRuntime(config, adapter).run()
     return 1  # not reached: run() ends the process
+
+
+def _adapter_failed(worker_id: str, spec: str) -> int:
+    sys.stderr.write(f"snakepit worker {worker_id}: adapter {spec!r} failed to load:\n")
+    traceback.print_exc()
+    sys.stderr.flush()
+    return 3
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ and traceback, each cut to fit) is one decision made in one place.
 
 from __future__ import annotations
 
+import errno
 import os
 import traceback
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
@@ -64,6 +65,31 @@ def _format_traceback(exc: BaseException) -> str:
     return text
 
 
+def _limit_set(name: str) -> bool:
+    raw = os.environ.get(name, "").strip()
+    return raw.isdigit() and int(raw) > 0
+
+
+#: The limits of ``max-memory-mb`` and ``max-open-files`` that the forkserver
+#: set on this process (RLIMIT_AS, RLIMIT_NOFILE), read once.
+_MEMORY_LIMITED = _limit_set("SNAKEPIT_MAX_MEMORY_MB")
+_OPEN_FILES_LIMITED = _limit_set("SNAKEPIT_MAX_OPEN_FILES")
+
+
+def breached_limit(exc: BaseException) -> Optional[str]:
+    """The pool limit whose breach ``exc`` is (``memory``, ``open_files``), or None.
+
+    Only with the limit set: then a MemoryError is the address-space limit
+    refusing an allocation, and EMFILE the open-files limit. The node fails
+    the call with ``worker_limit_exceeded`` and replaces the worker.
+    """
+    if _MEMORY_LIMITED and isinstance(exc, MemoryError):
+        return "memory"
+    if _OPEN_FILES_LIMITED and isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+        return "open_files"
+    return None
+
+
 def failure_code(exc: BaseException) -> str:
     """The ERROR code for ``exc`` escaping a tool: ``tool_failed``, or a code it may carry.
 
@@ -98,10 +124,13 @@ class FrameEncoder:
         return P.encode_frame(ftype, fid, body, self.peer_max)
 
     def error(self, fid: int, code: str, type_name: str, message: str,
-              tb: Optional[str] = None, tools: Optional[List[str]] = None) -> bytes:
+              tb: Optional[str] = None, tools: Optional[List[str]] = None,
+              limit: Optional[str] = None) -> bytes:
         """An ERROR frame, its texts cut if the whole would exceed the node's limit."""
         peer_max = self.peer_max
         body: Dict[str, Any] = {"code": code, "type": type_name, "message": message}
+        if limit is not None:
+            body["limit"] = limit
         if tb is not None:
             body["traceback"] = tb
         if tools is not None:
@@ -124,6 +153,10 @@ class FrameEncoder:
 
     def tool_failed(self, call: "_Call", exc: BaseException) -> bytes:
         """The ERROR answer for an exception that escaped the tool (see :func:`failure_code`)."""
+        limit = breached_limit(exc)
+        if limit is not None:
+            return self.error(call.id, "worker_limit_exceeded", _qualified_name(type(exc)),
+                              _safe_str(exc), _format_traceback(exc), limit=limit)
         return self.error(call.id, failure_code(exc), _qualified_name(type(exc)),
                           _safe_str(exc), _format_traceback(exc))
 

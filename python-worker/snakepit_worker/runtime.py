@@ -71,6 +71,7 @@ import threading
 import traceback
 from typing import Any, Callable, Dict, List, NoReturn, Optional
 
+from . import containment
 from . import protocol as P
 from .adapter import LoadedAdapter
 from .config import WorkerConfig
@@ -293,9 +294,20 @@ class WorkerRuntime:
     # ------------------------------------------------------------------
 
     def die(self, code: int, message: Optional[str]) -> NoReturn:
-        """Ends the process at once (no cleanup: tool threads may be stuck). Any thread."""
+        """Ends the process at once (no cleanup: tool threads may be stuck). Any thread.
+
+        Every process the tools started ends with it: whatever this pass
+        misses (started meanwhile, or already reparented away by a double
+        fork) is reparented to the forkserver, a child subreaper, which ends
+        it once this worker is gone.
+        """
         if message:
             self._stdio.write_fatal(f"snakepit worker {self.config.worker_id}: {message}")
+        if not self._forked_child:
+            try:
+                containment.kill_descendants()
+            except Exception:
+                pass
         os._exit(code)
 
     def send(self, frame: bytes) -> None:

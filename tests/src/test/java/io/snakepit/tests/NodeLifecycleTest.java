@@ -89,21 +89,28 @@ class NodeLifecycleTest {
   @Test
   void aRestartedNodeEndsWorkersItsEarlierRunLeftBehind() throws Exception {
     long stuck;
+    long stuckForkserver;
     try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1")) {
       stuck = workerPids(node).get(0);
-      // A stopped worker cannot notice its parent's death by itself.
-      new ProcessBuilder("kill", "-STOP", Long.toString(stuck)).start().waitFor();
+      stuckForkserver = Http.getJson(node.baseUrl() + "/v1/pools").getJsonArray("pools").getJsonObject(0)
+          .getJsonObject("forkserver").getLong("pid");
+      // Stopped processes cannot notice their node's death by themselves: the forkserver would otherwise end
+      // its workers when the JVM dies, and a worker would end itself.
+      new ProcessBuilder("kill", "-STOP", Long.toString(stuckForkserver), Long.toString(stuck)).start().waitFor();
       node.signal("KILL");
       node.process().waitFor();
     }
     try {
       assertThat(Poll.alive(stuck)).isTrue();
+      assertThat(Poll.alive(stuckForkserver)).isTrue();
       try (NodeProcess again = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1")) {
         Poll.until("the leftover worker is ended", DEADLINE, () -> !Poll.alive(stuck));
+        Poll.until("the leftover forkserver is ended", DEADLINE, () -> !Poll.alive(stuckForkserver));
         assertThat(again.logText()).contains("left behind by an earlier run");
       }
     } finally {
       ProcessHandle.of(stuck).ifPresent(ProcessHandle::destroyForcibly);
+      ProcessHandle.of(stuckForkserver).ifPresent(ProcessHandle::destroyForcibly);
     }
   }
 

@@ -13,6 +13,7 @@ public enum ErrorCode {
   UNKNOWN_POOL("unknown_pool", 404, "Use one of the configured pools listed in 'pools'."),
   TOOL_FAILED("tool_failed", 500, "The Python tool raised an exception; see 'type', 'message' and 'traceback'."),
   WORKER_CRASHED("worker_crashed", 502, "The worker died during the call and is being replaced; retry if the tool is idempotent. See 'stderr'."),
+  WORKER_LIMIT_EXCEEDED("worker_limit_exceeded", 422, "The call breached a limit of its pool ('limit': memory, processes, open_files or cpu) and its worker was replaced; make the tool use less, or raise the pool's max-* setting."),
   WORKER_BUSY("worker_busy", 409, "The session's worker is busy; retry later or use affinity 'hint' or 'strict-queue'."),
   TIMEOUT("timeout", 504, "The call ran past its timeout and was cancelled; raise 'timeout_ms' or make the tool faster."),
   CANCELLED("cancelled", 499, "The call was cancelled before it finished."),

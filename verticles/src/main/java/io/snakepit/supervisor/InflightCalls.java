@@ -21,6 +21,8 @@ final class InflightCalls {
 
   private final WorkerProcess worker;
   private final Map<Integer, PoolCall> byRequestId = new HashMap<>();
+  /** The worker's CPU time when each call was first seen running, by request id (max-cpu-s-per-call). */
+  private final Map<Integer, Long> cpuAtStart = new HashMap<>();
   private int nextRequestId = 1;
   private long answered;
 
@@ -68,12 +70,30 @@ final class InflightCalls {
   /** The call's answer arrived: it is no longer in flight, and counts as answered. Null for an unknown id. */
   PoolCall finish(int requestId) {
     PoolCall call = byRequestId.remove(requestId);
+    cpuAtStart.remove(requestId);
     if (call == null) {
       return null;
     }
     call.cancelCallTimer();
     answered++;
     return call;
+  }
+
+  /**
+   * The worker has used {@code cpuMillis} of CPU so far: returns a call that
+   * has run past {@code limitMillis} of it, or null. A call's count starts at
+   * the first reading after it started, so it may use up to one heartbeat
+   * more; with concurrency above 1 it counts the other calls' CPU too.
+   */
+  PoolCall pastCpu(long cpuMillis, long limitMillis) {
+    cpuAtStart.keySet().retainAll(byRequestId.keySet());
+    for (Map.Entry<Integer, PoolCall> e : byRequestId.entrySet()) {
+      Long start = cpuAtStart.putIfAbsent(e.getKey(), cpuMillis);
+      if (start != null && cpuMillis - start > limitMillis) {
+        return e.getValue();
+      }
+    }
+    return null;
   }
 
   /** A call in flight here that runs in this session, or null. */
@@ -132,5 +152,6 @@ final class InflightCalls {
       call.fail(error.get());
     }
     byRequestId.clear();
+    cpuAtStart.clear();
   }
 }

@@ -4,7 +4,9 @@ import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
 import io.snakepit.contract.ExecuteRequest;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -36,7 +38,10 @@ public record PoolConfig(
     long backoffMaxMs,
     long drainTimeoutMs,
     long stopGraceMs,
-    ExecuteRequest.Affinity affinity) {
+    ExecuteRequest.Affinity affinity,
+    boolean forkserver,
+    List<String> preload,
+    WorkerLimits limits) {
 
   /** The adapter every default pool runs: the built-in demo. */
   public static final String DEMO_ADAPTER = "snakepit_worker.demo:DemoAdapter";
@@ -92,8 +97,23 @@ public record PoolConfig(
         r.longValue("backoff-max-ms", 10_000, 1, day),
         r.longValue("drain-timeout-ms", 10_000, 0, day),
         r.longValue("stop-grace-ms", 3_000, 1, day),
-        ExecuteRequest.Affinity.of(r.oneOf("affinity", "hint", "hint", "strict-queue", "strict-fail-fast")));
+        ExecuteRequest.Affinity.of(r.oneOf("affinity", "hint", "hint", "strict-queue", "strict-fail-fast")),
+        r.bool("forkserver", true),
+        preload(r),
+        new WorkerLimits(
+            r.longValue("max-memory-mb", 0, 0, 1L << 30),
+            r.intValue("max-processes", 0, 0, 4_194_304),
+            r.intValue("max-open-files", 0, 0, 1 << 30),
+            r.longValue("max-cpu-s-per-call", 0, 0, 365L * 86_400) * 1000));
     r.rejectUnknownKeys();
+    if (c.limits.memoryMb() > 0 && c.limits.memoryMb() < 64) {
+      throw new ConfigException(r.key("max-memory-mb") + " must be 0 (off) or at least 64, got "
+          + c.limits.memoryMb() + ": a Python worker needs that much address space to start");
+    }
+    if (c.limits.openFiles() > 0 && c.limits.openFiles() < 64) {
+      throw new ConfigException(r.key("max-open-files") + " must be 0 (off) or at least 64, got "
+          + c.limits.openFiles() + ": a worker keeps about 20 files open itself");
+    }
     if (c.heartbeatTimeoutMs <= c.heartbeatMs) {
       throw new ConfigException(r.key("heartbeat-timeout-ms") + " must be greater than heartbeat-ms ("
           + c.heartbeatMs + "), got " + c.heartbeatTimeoutMs);
@@ -105,5 +125,18 @@ public record PoolConfig(
       throw new ConfigException(r.key("adapter") + " must look like module or module:Class, got \"" + c.adapter + "\"");
     }
     return c;
+  }
+
+  /** {@code preload}: module names the forkserver imports before it forks workers. */
+  private static List<String> preload(ConfigReader r) {
+    List<String> out = new ArrayList<>();
+    for (Object m : r.array("preload")) {
+      if (!(m instanceof String s) || !s.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*")) {
+        throw new ConfigException(r.key("preload") + " must be a list of module names (like numpy or "
+            + "my_pkg.models), got " + (m instanceof String ? "\"" + m + "\"" : String.valueOf(m)));
+      }
+      out.add(s);
+    }
+    return List.copyOf(out);
   }
 }

@@ -49,7 +49,7 @@ public final class ProcessSupervisor {
   private final String token;
   private final WorkerRegistry registry;
   private WorkerEndpoint endpoint;
-  private ProcessLauncher launcher;
+  private Path pythonRuntime;
   private Path runDir;
   private boolean stopping;
   private final MeterRegistry meterRegistry;
@@ -121,7 +121,7 @@ public final class ProcessSupervisor {
       return endpoint.listen(runDir, config.transport()).map(python);
     }).compose(python -> {
       LOG.info("Node {} listening for workers on {}", config.nodeId(), endpoint.endpoint());
-      launcher = new ProcessLauncher(context, runDir, python, endpoint.endpoint(), token, config.nodeId(), registry);
+      pythonRuntime = python;
       List<Future<Void>> started = new ArrayList<>();
       for (PoolConfig pc : config.pools().values()) {
         WorkerPool pool = new WorkerPool(pc, vertx, this, incarnation);
@@ -129,8 +129,10 @@ public final class ProcessSupervisor {
         started.add(pool.start());
       }
       // The node's own arrival and departure (node.joined, node.draining, node.left) are the router's to
-      // announce: it knows the cluster's membership.
-      return Future.all(started).<Void>mapEmpty();
+      // announce: it knows the cluster's membership. A pool that cannot start (its interpreter, a limit it
+      // cannot enforce) fails the start; the pools that did start are stopped, so no process is left.
+      return Future.join(started).<Void>mapEmpty()
+          .recover(e -> stop().transform(v -> Future.<Void>failedFuture(e)));
     });
   }
 
@@ -151,8 +153,51 @@ public final class ProcessSupervisor {
         .mapEmpty();
   }
 
-  void launch(WorkerProcess w) {
-    launcher.launch(w);
+  /**
+   * The forkserver of a pool, with the environment its workers get: the
+   * node's, the pool's {@code env}, PYTHONPATH with the runtime first, and
+   * the SNAKEPIT_* variables of docs/protocol.md and of the forkserver.
+   */
+  Forkserver forkserverFor(WorkerPool pool) {
+    PoolConfig c = pool.config();
+    Map<String, String> env = new LinkedHashMap<>(System.getenv());
+    env.putAll(c.env());
+    List<String> path = new ArrayList<>();
+    path.add(pythonRuntime.toString());
+    if (c.pythonPath() != null) {
+      path.add(c.pythonPath());
+    }
+    String inherited = env.get("PYTHONPATH");
+    if (inherited != null && !inherited.isEmpty()) {
+      path.add(inherited);
+    }
+    env.put("PYTHONPATH", String.join(java.io.File.pathSeparator, path));
+    env.put("PYTHONDONTWRITEBYTECODE", "1");
+    env.put("SNAKEPIT_ENDPOINT", endpoint.endpoint());
+    env.put("SNAKEPIT_TOKEN", token);
+    env.put("SNAKEPIT_NODE_ID", config.nodeId());
+    env.put("SNAKEPIT_ADAPTER", c.adapter());
+    env.put("SNAKEPIT_CONCURRENCY", Integer.toString(c.concurrency()));
+    env.put("SNAKEPIT_PARENT_PID", Long.toString(ProcessHandle.current().pid()));
+    env.put("SNAKEPIT_FORKSERVER_MODE", c.forkserver() ? "fork" : "spawn");
+    env.put("SNAKEPIT_PRELOAD", String.join(",", c.preload()));
+    if (Paths.get(c.python()).isAbsolute()) {
+      env.put("SNAKEPIT_PYTHON", c.python());
+    }
+    WorkerLimits limits = c.limits();
+    env.put("SNAKEPIT_MAX_MEMORY_MB", Long.toString(limits.memoryMb()));
+    if (limits.memoryMb() > 0) {
+      // Each thread's malloc arena reserves 64 MiB of address space, which RLIMIT_AS counts; two suffice.
+      env.putIfAbsent("MALLOC_ARENA_MAX", "2");
+    }
+    env.put("SNAKEPIT_MAX_PROCESSES", Integer.toString(limits.processes()));
+    env.put("SNAKEPIT_MAX_OPEN_FILES", Integer.toString(limits.openFiles()));
+    if (limits.needsCgroup()) {
+      String tag = (config.nodeId() + "-" + incarnation + "-" + c.name()).replaceAll("[^A-Za-z0-9_.-]", "_");
+      env.put("SNAKEPIT_CGROUP", "snakepit-" + tag);
+    }
+    return new Forkserver(pool, context, runDir.resolve("logs"), Map.copyOf(env), registry,
+        c.name() + "-forkserver@" + incarnation);
   }
 
   private WorkerProcess awaitingWorker(String id) {

@@ -36,8 +36,9 @@ final class SlotSupervisor {
   private final Promise<Void> firstReady = Promise.promise();
   private boolean degraded;
   private long heartbeatTimer = -1;
-  private boolean measuringRss;
+  private boolean measuringUsage;
   private long restarts;
+  private long limitBreaches;
   private long recycles;
   private long crashes;
 
@@ -74,7 +75,7 @@ final class SlotSupervisor {
     String id = config.name() + "-" + slot + "." + generations[slot]++ + "@" + incarnation;
     WorkerProcess w = new WorkerProcess(id, slot, pool);
     slots[slot] = w;
-    pool.supervisor().launch(w);
+    pool.launch(w);
   }
 
   // ---- the pool's view of its workers ----------------------------------------------------------
@@ -149,7 +150,8 @@ final class SlotSupervisor {
   JsonObject addFigures(JsonObject out) {
     JsonArray ids = new JsonArray();
     allWorkers().forEach(w -> ids.add(w.id()));
-    return out.put("restarts", restarts).put("recycles", recycles).put("crashes", crashes).put("workers", ids);
+    return out.put("restarts", restarts).put("recycles", recycles).put("crashes", crashes)
+        .put("limit_breaches", limitBreaches).put("workers", ids);
   }
 
   // ---- worker lifecycle ------------------------------------------------------------------------
@@ -201,8 +203,11 @@ final class SlotSupervisor {
       recentFailures.removeFirst();
     }
     boolean degrades = !degraded && recentFailures.size() > config.restartMax();
-    // Degraded pools keep probing, but only at the slowest pace, so they heal without looping hot.
+    // Degraded pools keep probing, but only at the slowest pace, so they heal without looping hot. A worker
+    // that had been ready is replaced at once the first time (a forked replacement is ready in milliseconds);
+    // one that failed to start, or a slot failing again before a worker came up, backs off.
     long delay = degraded || degrades ? config.backoffMaxMs()
+        : !neverReady && backoffMs[w.slot()] == 0 ? 0
         : Math.min(config.backoffMaxMs(), backoffMs[w.slot()] == 0 ? config.backoffMinMs() : backoffMs[w.slot()] * 2);
     LOG.warn("Worker {} {} ({}); restarting", w.id(), neverReady ? "failed to start" : "died", why);
     pool.supervisor().publish("worker.crashed", w.toJson().put("exit_code", exitCode).put("reason", why)
@@ -219,14 +224,38 @@ final class SlotSupervisor {
     backoffMs[w.slot()] = delay;
     slots[w.slot()] = null;
     pool.refreshMetrics();
-    pool.vertx().setTimer(delay, t -> {
+    Runnable restart = () -> {
       if (!pool.isStopping() && slots[w.slot()] == null) {
         restarts++;
         pool.metrics().restarted();
         spawn(w.slot());
         pool.refreshMetrics();
       }
-    });
+    };
+    if (delay == 0) {
+      restart.run();
+    } else {
+      pool.vertx().setTimer(delay, t -> restart.run());
+    }
+  }
+
+  /**
+   * A worker breached a limit of the pool: it is killed now (its calls have
+   * failed with {@code worker_limit_exceeded}) and a new worker takes its
+   * slot at once. Not a crash: the pool's restart intensity does not count it.
+   */
+  void replaceOverLimit(WorkerProcess w, String reason) {
+    if (slots[w.slot()] != w || pool.isStopping()) {
+      w.kill(reason);
+      return;
+    }
+    limitBreaches++;
+    LOG.warn("Replacing worker {}: {}", w.id(), reason);
+    pool.supervisor().publish("worker.limit_exceeded", w.toJson().put("reason", reason));
+    retiring.add(w);
+    w.kill(reason);
+    spawn(w.slot());
+    pool.refreshMetrics();
   }
 
   /** Replaces a worker: a new process takes the slot at once, the old one drains and stops. */
@@ -257,17 +286,19 @@ final class SlotSupervisor {
     for (WorkerProcess w : new ArrayList<>(retiring)) {
       w.heartbeat(now);
     }
-    measureRss();
+    measureUsage();
     pool.refreshMetrics();
   }
 
   /**
-   * Reads every live worker's RSS from the OS, off the event loop; the next
-   * heartbeat's {@link WorkerProcess#heartbeat} compares it with max-rss-mb. At
-   * most one read per pool is under way, so a slow disk cannot pile them up.
+   * Reads every live worker's usage from the OS ({@link ProcessUsage}), off
+   * the event loop: the next heartbeat's {@link WorkerProcess#heartbeat}
+   * compares the RSS with max-rss-mb, and the CPU and refused processes are
+   * checked against the pool's limits as they arrive. At most one read per
+   * pool is under way, so a slow disk cannot pile them up.
    */
-  private void measureRss() {
-    if (!ProcessMemory.SUPPORTED || measuringRss) {
+  private void measureUsage() {
+    if (!ProcessMemory.SUPPORTED || measuringUsage) {
       return;
     }
     List<WorkerProcess> live = new ArrayList<>();
@@ -280,18 +311,19 @@ final class SlotSupervisor {
       return;
     }
     long[] pids = live.stream().mapToLong(WorkerProcess::pid).toArray();
-    measuringRss = true;
-    pool.supervisor().context().<long[]>executeBlocking(() -> {
-      long[] rss = new long[pids.length];
+    String[] cgroups = live.stream().map(WorkerProcess::cgroup).toArray(String[]::new);
+    measuringUsage = true;
+    pool.supervisor().context().<ProcessUsage[]>executeBlocking(() -> {
+      ProcessUsage[] usage = new ProcessUsage[pids.length];
       for (int i = 0; i < pids.length; i++) {
-        rss[i] = ProcessMemory.rssBytes(pids[i]);
+        usage[i] = ProcessUsage.read(pids[i], cgroups[i]);
       }
-      return rss;
+      return usage;
     }, false).onComplete(ar -> {
-      measuringRss = false;
+      measuringUsage = false;
       if (ar.succeeded()) {
         for (int i = 0; i < pids.length; i++) {
-          live.get(i).rssFromOs(pids[i], ar.result()[i]);
+          live.get(i).usageFromOs(pids[i], ar.result()[i]);
         }
       }
     });

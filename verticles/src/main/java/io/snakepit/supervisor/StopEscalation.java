@@ -1,6 +1,7 @@
 package io.snakepit.supervisor;
 
 import io.vertx.core.Vertx;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,15 +31,15 @@ final class StopEscalation {
   }
 
   /** SHUTDOWN was sent: SIGTERM after {@code graceMs} if the process still runs, SIGKILL after another. */
-  void signalAfter(Process process, long graceMs) {
+  void signalAfter(WorkerSignals process, BooleanSupplier alive, long graceMs) {
     timer = vertx.setTimer(graceMs, t -> {
-      if (process != null && process.isAlive()) {
+      if (process != null && alive.getAsBoolean()) {
         LOG.info("Worker {} still running {} ms after SHUTDOWN; sending SIGTERM", workerId, graceMs);
-        process.destroy();
+        process.terminate();
         timer = vertx.setTimer(graceMs, t2 -> {
-          if (process.isAlive()) {
+          if (alive.getAsBoolean()) {
             LOG.warn("Worker {} ignored SIGTERM; sending SIGKILL", workerId);
-            process.destroyForcibly();
+            process.kill();
           }
         });
       }

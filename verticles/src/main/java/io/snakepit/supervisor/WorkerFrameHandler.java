@@ -17,7 +17,7 @@ import java.util.function.Consumer;
 final class WorkerFrameHandler {
 
   /** Keys of a worker's ERROR body that the caller's error details carry over. */
-  private static final Set<String> ERROR_DETAILS = Set.of("type", "traceback", "tools");
+  private static final Set<String> ERROR_DETAILS = Set.of("type", "traceback", "tools", "limit");
 
   private final WorkerProcess worker;
   private final InflightCalls calls;
@@ -33,7 +33,21 @@ final class WorkerFrameHandler {
     switch (f.type()) {
       case RESULT -> finish(f.id(), call -> call.succeed(new JsonObject().put("result", f.body().getValue("result"))
           .put("worker", worker.id()).put("node", worker.pool().supervisor().nodeId())));
-      case ERROR -> finish(f.id(), call -> call.fail(workerError(f.body(), call, worker.id())));
+      case ERROR -> {
+        PoolCall call = calls.finish(f.id());
+        if (call != null) {
+          call.fail(workerError(f.body(), call, worker.id()));
+        }
+        if ("worker_limit_exceeded".equals(f.body().getString("code"))) {
+          // Memory or open files ran out under the pool's limit: the worker's state is suspect, so it is
+          // replaced before it takes another call; its other calls fail with the same code.
+          String limit = f.body().getString("limit", "unknown");
+          worker.overLimit(limit, "Worker " + worker.id() + " breached its " + limit + " limit; it is replaced.");
+        }
+        if (call != null) {
+          worker.pool().onCallDone(worker);
+        }
+      }
       case END -> finish(f.id(), PoolCall::end);
       case CHUNK -> {
         PoolCall call = calls.get(f.id());
@@ -67,6 +81,8 @@ final class WorkerFrameHandler {
       // race, not the tool's failure (the worker passes only these two codes through from a tool).
       case "session_required" -> ErrorCode.SESSION_REQUIRED;
       case "session_not_found" -> ErrorCode.SESSION_NOT_FOUND;
+      // A limit of the pool the forkserver set on the worker (memory, open files) refused the tool.
+      case "worker_limit_exceeded" -> ErrorCode.WORKER_LIMIT_EXCEEDED;
       default -> ErrorCode.TOOL_FAILED;
     };
     JsonObject details = new JsonObject().put("worker", workerId);
@@ -79,6 +95,9 @@ final class WorkerFrameHandler {
     String tool = call.executeRequest().tool();
     if (ec == ErrorCode.TOOL_FAILED) {
       message = "Tool '" + tool + "' raised " + body.getString("type", "an exception") + ": " + message;
+    } else if (ec == ErrorCode.WORKER_LIMIT_EXCEEDED) {
+      message = "Tool '" + tool + "' breached the pool's " + body.getString("limit", "") + " limit ("
+          + body.getString("type", "") + ": " + message + "); the worker is replaced.";
     } else if (ec == ErrorCode.SESSION_NOT_FOUND) {
       String sid = call.executeRequest().sessionId();
       details.put("session_id", sid);

@@ -24,6 +24,7 @@ public final class WorkerPool {
   private final PoolMetrics metrics;
   private final SlotSupervisor slots;
   private final CallDispatcher calls;
+  private Forkserver forkserver;
   private boolean stopping;
 
   /** @param incarnation this run of the supervisor, which every worker id ends with */
@@ -67,9 +68,25 @@ public final class WorkerPool {
     return stopping;
   }
 
-  /** Starts every worker at once; completes when all are ready, or when the pool gives up and degrades. */
+  /**
+   * Starts the pool's forkserver, then every worker at once; completes when
+   * all are ready, or when the pool gives up and degrades. Fails (with a
+   * {@link io.snakepit.config.ConfigException} naming the key) when the
+   * interpreter cannot run or a configured limit cannot be enforced here.
+   */
   Future<Void> start() {
-    return slots.start();
+    forkserver = supervisor.forkserverFor(this);
+    return forkserver.start().compose(v -> slots.start());
+  }
+
+  /** Has the forkserver start a worker process. */
+  void launch(WorkerProcess w) {
+    forkserver.launch(w);
+  }
+
+  /** A worker breached a limit: killed now, and a new one takes its slot. */
+  void replaceOverLimit(WorkerProcess w, String reason) {
+    slots.replaceOverLimit(w, reason);
   }
 
   // ---- calls -----------------------------------------------------------------------------------
@@ -117,7 +134,7 @@ public final class WorkerPool {
     stopping = true;
     calls.failQueued(() -> new SnakepitException(ErrorCode.SHUTTING_DOWN,
         "The node is stopping; the call had not reached a worker."));
-    return slots.stop();
+    return slots.stop().transform(v -> forkserver == null ? Future.succeededFuture() : forkserver.stop());
   }
 
   /** Sends SESSION_CLOSED to every live worker. */
@@ -150,6 +167,15 @@ public final class WorkerPool {
     return slots.addFigures(new JsonObject().put("name", config.name()).put("size", config.size())
         .put("ready", slots.readyCount()).put("inflight", slots.inflightCount())
         .put("degraded", slots.isDegraded()).put("queue_depth", calls.queueDepth()).put("adapter", config.adapter())
-        .put("concurrency", config.concurrency()));
+        .put("concurrency", config.concurrency())
+        .put("python", forkserver == null ? null : forkserver.pythonJson())
+        .put("forkserver", forkserver == null ? null : forkserver.toJson())
+        .put("limits", limitsJson()));
+  }
+
+  private JsonObject limitsJson() {
+    WorkerLimits l = config.limits();
+    return new JsonObject().put("max_memory_mb", l.memoryMb()).put("max_processes", l.processes())
+        .put("max_open_files", l.openFiles()).put("max_cpu_s_per_call", l.cpuMsPerCall() / 1000);
   }
 }

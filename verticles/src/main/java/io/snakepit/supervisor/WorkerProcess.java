@@ -11,8 +11,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.Set;
@@ -21,8 +19,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One Python worker process and its connection. Every method runs on the
- * supervisor's event loop; process spawn and exit arrive through
- * {@link ProcessLauncher}, off the loop. The state changes only in
+ * supervisor's event loop; process spawn and exit arrive through the
+ * pool's {@link Forkserver}, whose child the process is. The state changes only in
  * {@link #moveTo}, as {@link WorkerState} allows. Its calls are kept by
  * {@link InflightCalls}, what it sends is handled by a
  * {@link WorkerFrameHandler}, its output logged by a
@@ -49,8 +47,9 @@ final class WorkerProcess {
   private final Promise<Void> exited = Promise.promise();
   private WorkerState state = WorkerState.STARTING;
   private long pid = -1;
-  private Process process;
-  private OutputStream stdin;
+  /** The worker's pids cgroup directory, or null when the pool has no max-processes. */
+  private String cgroup;
+  private WorkerSignals signals;
   private NetSocket socket;
   private long readyAtMillis;
   private long lastPongNanos;
@@ -152,13 +151,14 @@ final class WorkerProcess {
 
   // ---- lifecycle -------------------------------------------------------------------------------
 
-  void onSpawned(Process p) {
-    process = p;
-    pid = p.pid();
-    stdin = p.getOutputStream();
+  /** The forkserver started the process; {@code cgroupDir} is its pids cgroup, or null. */
+  void onSpawned(long pid, String cgroupDir, WorkerSignals signals) {
+    this.pid = pid;
+    this.cgroup = cgroupDir;
+    this.signals = signals;
     if (state.isEnding()) {
       // Stopped while spawning: end it at once.
-      p.destroyForcibly();
+      signals.kill();
       return;
     }
     startTimer = pool.vertx().setTimer(pool.config().startTimeoutMs(), t -> {
@@ -211,7 +211,6 @@ final class WorkerProcess {
       socket.close();
       socket = null;
     }
-    closeStdin();
     exited.tryComplete();
     pool.onWorkerExit(this, was, exitCode, stderr);
   }
@@ -226,9 +225,28 @@ final class WorkerProcess {
     if (state != WorkerState.STOPPING) {
       moveTo(WorkerState.DRAINING);
     }
-    if (process != null) {
-      process.destroyForcibly();
+    if (signals != null) {
+      signals.kill();
     }
+  }
+
+  /**
+   * A limit of the pool was breached ({@link WorkerLimits}): every call in
+   * flight here fails with {@code worker_limit_exceeded} naming it, and the
+   * pool replaces the worker.
+   */
+  void overLimit(String limit, String message) {
+    if (state.isEnding() || state == WorkerState.DEAD) {
+      return;
+    }
+    calls.failAll(() -> limitExceeded(limit, message));
+    pool.replaceOverLimit(this, message);
+  }
+
+  /** The error of a breached limit, as callers get it. */
+  SnakepitException limitExceeded(String limit, String message) {
+    return new SnakepitException(ErrorCode.WORKER_LIMIT_EXCEEDED, message, null,
+        new JsonObject().put("worker", id).put("limit", limit));
   }
 
   /**
@@ -243,8 +261,8 @@ final class WorkerProcess {
     if (state == WorkerState.STARTING || socket == null) {
       // Not connected, yet or any more: nothing to drain and nobody to ask.
       moveTo(WorkerState.STOPPING);
-      if (process != null) {
-        process.destroyForcibly();
+      if (signals != null) {
+        signals.kill();
       }
       return;
     }
@@ -278,19 +296,7 @@ final class WorkerProcess {
     moveTo(WorkerState.STOPPING);
     long grace = pool.config().stopGraceMs();
     send(Frame.of(FrameType.SHUTDOWN, 0, new JsonObject().put("deadline_ms", grace)));
-    closeStdin();
-    stopSteps.signalAfter(process, grace);
-  }
-
-  private void closeStdin() {
-    if (stdin != null) {
-      try {
-        stdin.close();
-      } catch (IOException ignored) {
-        // the process is gone already
-      }
-      stdin = null;
-    }
+    stopSteps.signalAfter(signals, () -> state != WorkerState.DEAD, grace);
   }
 
   // ---- calls -----------------------------------------------------------------------------------
@@ -373,11 +379,36 @@ final class WorkerProcess {
 
   // ---- heartbeats and recycling ----------------------------------------------------------------
 
-  /** The pool read this process's RSS from the OS; it overrides what the worker reports from now on. */
-  void rssFromOs(long pid, long bytes) {
-    if (bytes >= 0 && pid == this.pid && state != WorkerState.DEAD) {
-      rssBytes = bytes;
+  /** The worker's pids cgroup directory, or null. */
+  String cgroup() {
+    return cgroup;
+  }
+
+  /**
+   * The pool read this process's usage from the OS: its RSS overrides what
+   * the worker reports from now on, and a call past the pool's CPU limit, or
+   * a process the cgroup refused, is a breached limit.
+   */
+  void usageFromOs(long pid, ProcessUsage usage) {
+    if (pid != this.pid || state == WorkerState.DEAD) {
+      return;
+    }
+    if (usage.rssBytes() >= 0) {
+      rssBytes = usage.rssBytes();
       rssMeasured = true;
+    }
+    WorkerLimits limits = pool.config().limits();
+    if (limits.processes() > 0 && usage.processesRefused() > 0) {
+      overLimit(WorkerLimits.PROCESSES, "Worker " + id + " tried to start more than max-processes="
+          + limits.processes() + " processes or threads (" + usage.processesRefused() + " refused); it is replaced.");
+      return;
+    }
+    if (limits.cpuMsPerCall() > 0 && usage.cpuMillis() >= 0) {
+      PoolCall over = calls.pastCpu(usage.cpuMillis(), limits.cpuMsPerCall());
+      if (over != null) {
+        overLimit(WorkerLimits.CPU, "Tool '" + over.executeRequest().tool() + "' used more than max-cpu-s-per-call="
+            + limits.cpuMsPerCall() / 1000 + " s of CPU; the worker is replaced.");
+      }
     }
   }
 

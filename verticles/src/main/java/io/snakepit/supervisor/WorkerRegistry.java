@@ -12,7 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One small file per live worker under {@code <data-dir>/workers/}: its pid,
+ * One small file per live worker and forkserver under {@code <data-dir>/workers/}: its pid,
  * the process's start instant and its command line. At start, a node ends
  * the workers an earlier run of itself left behind, and only those: a pid is
  * ended only when the process that holds it now started at the recorded

@@ -111,6 +111,12 @@ final class SupervisorHarness implements AutoCloseable {
         .map(w -> w.getLong("pid")).toList();
   }
 
+  /** Whether exactly one worker is ready and it is not process {@code pid} (a replacement is). */
+  static boolean onlyReadyPidIsNot(SupervisorHarness h, long pid) {
+    List<Long> ready = h.readyPids();
+    return ready.size() == 1 && ready.get(0) != pid;
+  }
+
   /** Ids of the ready workers of one pool. */
   List<String> readyIds(String pool) {
     return workers().stream().map(o -> (JsonObject) o)

@@ -42,6 +42,10 @@ public final class WorkerBenchmark {
   }
 
   public static void main(String[] args) throws Exception {
+    if ("workers".equals(System.getProperty("only"))) {
+      WorkerStartBenchmark.run(PYTHON, BENCH_DIR);
+      return;
+    }
     int n = Integer.getInteger("n", 20_000);
     int warmup = Integer.getInteger("warmup", 5_000);
     int inflight = Integer.getInteger("inflight", 256);
@@ -124,6 +128,8 @@ public final class WorkerBenchmark {
           ppe.getDouble("p50_us") / lib.p50(), pipelined / floorPipelined);
       System.out.printf("Pool of 16 workers ready: median %.0f ms, max %.0f ms (5 starts)%n",
           start.p50() / 1000.0, Stats.of(starts).p99() / 1000.0);
+      System.out.println();
+      WorkerStartBenchmark.run(PYTHON, BENCH_DIR);
     } finally {
       vertx.close().await();
       try (Stream<Path> walk = Files.walk(data)) {
