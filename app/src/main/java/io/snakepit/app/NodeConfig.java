@@ -83,7 +83,6 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     int grpcPort = r.intValue("grpc-port", 9090, 0, 65535);
     String dataDir = r.string("data-dir", "./data");
     long maxBody = r.longValue("max-body-bytes", 1024 * 1024, 1024, 1L << 31);
-    int eventLoops = r.intValue("event-loops", 1, 1, 1024);
     String transport = r.string("transport", null);
     Object maxFrame = json.getValue("max-frame-bytes");
     r.has("max-frame-bytes");
@@ -93,6 +92,10 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     JsonObject pools = r.object("pools");
     JsonObject sessions = r.object("sessions");
     ClusterSettings cluster = ClusterSettings.from(r);
+    // One loop alone; in a cluster, Vert.x's default: a call there often crosses the network anyway (to its
+    // owner, to the session's partition), and heartbeats, Hazelcast's callbacks and forwarded calls want room.
+    int eventLoops = r.intValue("event-loops", cluster.enabled() ? 2 * Runtime.getRuntime().availableProcessors() : 1,
+        1, 1024);
     JsonObject routing = r.object("routing");
     JsonObject health = r.object("health");
     r.rejectUnknownKeys();

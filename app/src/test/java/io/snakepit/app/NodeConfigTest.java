@@ -100,6 +100,19 @@ class NodeConfigTest {
   }
 
   @Test
+  void aNodeAloneRunsOnOneEventLoopAClusterMemberOnVertxsDefaultAndTheKeyOverridesBoth(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    assertThat(NodeConfig.fromJson(new JsonObject(), "n").eventLoops()).isEqualTo(1);
+    assertThat(NodeConfig.fromJson(new JsonObject().put("event-loops", 3), "n").eventLoops()).isEqualTo(3);
+    RunCommand clustered = new RunCommand();
+    new CommandLine(clustered).parseArgs("--data-dir", dir.toString(), "--cluster", "--members", "10.0.0.2:5701");
+    clustered.environment = java.util.Map.of();
+    assertThat(clustered.resolve().eventLoops()).isEqualTo(2 * Runtime.getRuntime().availableProcessors());
+    assertThatThrownBy(() -> NodeConfig.fromJson(new JsonObject().put("event-loops", 0), "n"))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("event-loops");
+  }
+
+  @Test
   void aClusterJoinsThroughItsMembersOrThroughADnsNameNeverBoth(@org.junit.jupiter.api.io.TempDir Path dir)
       throws Exception {
     RunCommand members = new RunCommand();
