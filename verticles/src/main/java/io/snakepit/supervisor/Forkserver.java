@@ -171,6 +171,13 @@ final class Forkserver {
     }, false).mapEmpty();
   }
 
+  /** Starts with the interpreter {@code other} resolved (a reload's new forkserver skips the shim too). */
+  void useInterpreterOf(Forkserver other) {
+    if (other != null) {
+      python = other.python;
+    }
+  }
+
   /**
    * A reload replaced this forkserver: it starts no more workers (the pool
    * launches on the new one) and stops once the last of its workers has

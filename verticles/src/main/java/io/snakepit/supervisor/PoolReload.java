@@ -80,6 +80,7 @@ final class PoolReload {
     LOG.info("Reloading pool {}: {} workers, {} at a time", pool.name(), total, batch);
     publish("pool.reload.started");
     fresh = pool.supervisor().forkserverFor(pool, generation);
+    fresh.useInterpreterOf(pool.forkserver());
     pool.addCandidate(fresh);
     fresh.start().onComplete(ar -> {
       if (ar.failed()) {

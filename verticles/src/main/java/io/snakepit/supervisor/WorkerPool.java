@@ -108,6 +108,11 @@ public final class WorkerPool {
     return reload.run();
   }
 
+  /** The pool's forkserver, the one new workers start on. */
+  Forkserver forkserver() {
+    return forkserver;
+  }
+
   /** A reload's new forkserver, stopped with the pool until it is adopted or dropped. */
   void addCandidate(Forkserver fs) {
     otherForkservers.add(fs);
