@@ -372,7 +372,11 @@ final class Forkserver {
       w.onExit(137, "the pool's forkserver died (exit " + exitCode + ")");
     }
     workers.clear();
-    if (stopping || pool.isStopping()) {
+    if (retiring) {
+      // A reload replaced it: its workers' slots restart on the new forkserver; it is not started again.
+      idle.tryComplete();
+    }
+    if (stopping || retiring || pool.isStopping()) {
       return;
     }
     if (!wasReady) {

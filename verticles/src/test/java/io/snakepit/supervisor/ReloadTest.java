@@ -106,6 +106,7 @@ class ReloadTest {
   void aReloadUnderLoadServesTheNewCodeWithoutAFailedCallAndKeepsSessionState() throws Exception {
     try (SupervisorHarness h = node(pool(8, true))) {
       List<String> before = h.readyIds("default");
+      long oldForkserver = h.pool("default").getJsonObject("forkserver").getLong("pid");
       assertThat(version(h)).isEqualTo(1);
       await(store(h).create(new JsonObject().put("id", "s1")));
       await(call(h, "remember", new JsonObject().put("value", "kept"), "s1"));
@@ -141,6 +142,9 @@ class ReloadTest {
       JsonObject shown = h.pool("default");
       assertThat(shown.getJsonObject("reload").getString("state")).isEqualTo("done");
       assertThat(shown.getJsonObject("forkserver").getString("mode")).isEqualTo("fork");
+      assertThat(shown.getJsonObject("forkserver").getLong("pid")).isNotEqualTo(oldForkserver);
+      eventually("the old forkserver stops once its last worker has exited",
+          () -> !SupervisorHarness.alive(oldForkserver));
 
       JsonObject recalled = await(call(h, "recall", new JsonObject(), "s1")).getJsonObject("result");
       assertThat(recalled.getString("value")).as("the session's state, handed over").isEqualTo("kept");
@@ -152,6 +156,7 @@ class ReloadTest {
   void aNewVersionThatDoesNotImportStopsTheReloadBeforeAnyWorkerIsTouched() throws Exception {
     try (SupervisorHarness h = node(pool(2, true))) {
       List<String> before = h.readyIds("default");
+      long forkserver = h.pool("default").getJsonObject("forkserver").getLong("pid");
       writeAdapter("2", "import snakepit_no_such_module_for_reload\n");
 
       Throwable t = awaitFailure(h.supervisor().reload("default", handoff(h)));
@@ -165,6 +170,7 @@ class ReloadTest {
       JsonObject reload = h.pool("default").getJsonObject("reload");
       assertThat(reload.getString("state")).isEqualTo("failed");
       assertThat(reload.getString("error")).contains("ModuleNotFoundError");
+      assertThat(h.pool("default").getJsonObject("forkserver").getLong("pid")).isEqualTo(forkserver);
 
       // Fixed on disk, it reloads.
       writeAdapter("3", "");
