@@ -112,6 +112,7 @@ class ReloadTest {
       await(call(h, "remember", new JsonObject().put("value", "kept"), "s1"));
 
       writeAdapter("2", "");
+      Queue<JsonObject> events = reloadEvents(h);
       AtomicBoolean stop = new AtomicBoolean();
       AtomicInteger ok = new AtomicInteger();
       Queue<String> failures = new ConcurrentLinkedQueue<>();
@@ -146,6 +147,13 @@ class ReloadTest {
       eventually("the old forkserver stops once its last worker has exited",
           () -> !SupervisorHarness.alive(oldForkserver));
 
+      eventually("the reload's events", () -> events.stream().anyMatch(e -> e.getString("type").equals("pool.reload.finished")));
+      assertThat(events.stream().map(e -> e.getString("type")).toList()).containsExactly("pool.reload.started",
+          "pool.reload.progress", "pool.reload.progress", "pool.reload.progress", "pool.reload.progress",
+          "pool.reload.finished");
+      assertThat(events.stream().filter(e -> e.getString("type").equals("pool.reload.finished")).findFirst()
+          .orElseThrow().getInteger("replaced")).isEqualTo(8);
+
       JsonObject recalled = await(call(h, "recall", new JsonObject(), "s1")).getJsonObject("result");
       assertThat(recalled.getString("value")).as("the session's state, handed over").isEqualTo("kept");
       assertThat(recalled.getInteger("version")).isEqualTo(2);
@@ -158,6 +166,7 @@ class ReloadTest {
       List<String> before = h.readyIds("default");
       long forkserver = h.pool("default").getJsonObject("forkserver").getLong("pid");
       writeAdapter("2", "import snakepit_no_such_module_for_reload\n");
+      Queue<JsonObject> events = reloadEvents(h);
 
       Throwable t = awaitFailure(h.supervisor().reload("default", handoff(h)));
       SnakepitException e = SnakepitException.from(t);
@@ -171,6 +180,8 @@ class ReloadTest {
       assertThat(reload.getString("state")).isEqualTo("failed");
       assertThat(reload.getString("error")).contains("ModuleNotFoundError");
       assertThat(h.pool("default").getJsonObject("forkserver").getLong("pid")).isEqualTo(forkserver);
+      eventually("the failure's event", () -> events.stream().anyMatch(ev -> ev.getString("type").equals("pool.reload.failed")
+          && ev.getString("error").contains("ModuleNotFoundError") && ev.getString("pool").equals("default")));
 
       // Fixed on disk, it reloads.
       writeAdapter("3", "");
@@ -249,6 +260,17 @@ class ReloadTest {
       }
       loop(h, stop, ok, failures, done);
     });
+  }
+
+  /** The pool.reload.* events published from now on. */
+  private static Queue<JsonObject> reloadEvents(SupervisorHarness h) {
+    Queue<JsonObject> events = new ConcurrentLinkedQueue<>();
+    await(h.vertx.eventBus().<JsonObject>consumer(Addresses.EVENTS, m -> {
+      if (m.body().getString("type", "").startsWith("pool.reload.")) {
+        events.add(m.body());
+      }
+    }).completion());
+    return events;
   }
 
   private static int version(SupervisorHarness h) {
