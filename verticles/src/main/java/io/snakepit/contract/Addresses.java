@@ -25,6 +25,13 @@ public final class Addresses {
   /** Request-reply: the node's pools; reply {@code {"pools": [...]}}. */
   public static final String POOLS = "snakepit.pools";
 
+  /**
+   * Request-reply: reload a pool's code ({@code {"pool": name}}); the reply, once the reload has ended, is
+   * {@code {"pool": name, "reload": {...}}}, or the typed error {@code reload_failed},
+   * {@code reload_in_progress} or {@code unknown_pool}. Node-local.
+   */
+  public static final String POOL_RELOAD = "snakepit.pools.reload";
+
   /** Publish: system events (worker started, crashed, recycled, pool degraded, ...). */
   public static final String EVENTS = "snakepit.events";
 

@@ -75,6 +75,8 @@ final class Forkserver {
   private String lastCgroup;
   private String failure;
   private boolean stopping;
+  /** Replaced by a reload's new forkserver: stops once its last worker has exited. */
+  private boolean retiring;
   private long restartDelayMs;
 
   /**
@@ -105,7 +107,7 @@ final class Forkserver {
     ready = Promise.promise();
     failure = null;
     PoolConfig c = pool.config();
-    Path capture = logsDir.resolve("forkserver-" + c.name() + ".log");
+    Path capture = logsDir.resolve(registryId.replace('@', '_') + ".log");
     context.<Process>executeBlocking(() -> {
       Files.createDirectories(logsDir);
       ProcessBuilder pb = new ProcessBuilder(List.of(python, "-m", "snakepit_worker.forkserver"));
@@ -167,6 +169,42 @@ final class Forkserver {
       }
       return null;
     }, false).mapEmpty();
+  }
+
+  /** Starts with the interpreter {@code other} resolved (a reload's new forkserver skips the shim too). */
+  void useInterpreterOf(Forkserver other) {
+    if (other != null) {
+      python = other.python;
+    }
+  }
+
+  /**
+   * A reload replaced this forkserver: it starts no more workers (the pool
+   * launches on the new one) and stops once the last of its workers has
+   * exited; completes then.
+   */
+  Future<Void> retireWhenIdle() {
+    retiring = true;
+    if (workers.isEmpty() && waiting.isEmpty()) {
+      return stop();
+    }
+    return idle.future().compose(v -> stop());
+  }
+
+  private final Promise<Void> idle = Promise.promise();
+
+  /**
+   * Why the adapter (or the runtime) does not import under this forkserver,
+   * as its ready event said, or null. A forkserver that cannot import the
+   * adapter falls back to spawning, whose workers would then fail one by
+   * one; a reload checks this before it touches any worker.
+   */
+  String importFailure() {
+    if (readyEvent == null || !"spawn".equals(readyEvent.getString("mode"))) {
+      return null;
+    }
+    String reason = readyEvent.getString("reason", "");
+    return reason.contains("failed to import") ? reason : null;
   }
 
   // ---- workers ---------------------------------------------------------------------------------
@@ -277,6 +315,9 @@ final class Forkserver {
           if (w != null) {
             w.onExit(e.getInteger("status", -1), tail.result());
           }
+          if (retiring && workers.isEmpty() && waiting.isEmpty()) {
+            idle.tryComplete();
+          }
         });
       }
       default -> LOG.warn("Forkserver of pool {} sent an unknown event: {}", pool.name(), line);
@@ -331,7 +372,11 @@ final class Forkserver {
       w.onExit(137, "the pool's forkserver died (exit " + exitCode + ")");
     }
     workers.clear();
-    if (stopping || pool.isStopping()) {
+    if (retiring) {
+      // A reload replaced it: its workers' slots restart on the new forkserver; it is not started again.
+      idle.tryComplete();
+    }
+    if (stopping || retiring || pool.isStopping()) {
       return;
     }
     if (!wasReady) {

@@ -159,6 +159,15 @@ public final class ProcessSupervisor {
    * the SNAKEPIT_* variables of docs/protocol.md and of the forkserver.
    */
   Forkserver forkserverFor(WorkerPool pool) {
+    return forkserverFor(pool, 0);
+  }
+
+  /**
+   * The pool's forkserver; {@code generation} counts its reloads (0 at start), so that a reload's new
+   * forkserver has a registry name and a pids cgroup of its own while the old one still runs.
+   */
+  Forkserver forkserverFor(WorkerPool pool, int generation) {
+    String gen = generation == 0 ? "" : "-r" + generation;
     PoolConfig c = pool.config();
     Map<String, String> env = new LinkedHashMap<>(System.getenv());
     env.putAll(c.env());
@@ -194,10 +203,10 @@ public final class ProcessSupervisor {
     env.put("SNAKEPIT_MAX_OPEN_FILES", Integer.toString(limits.openFiles()));
     if (limits.needsCgroup()) {
       String tag = (config.nodeId() + "-" + incarnation + "-" + c.name()).replaceAll("[^A-Za-z0-9_.-]", "_");
-      env.put("SNAKEPIT_CGROUP", "snakepit-" + tag);
+      env.put("SNAKEPIT_CGROUP", "snakepit-" + tag + gen);
     }
     return new Forkserver(pool, context, runDir.resolve("logs"), Map.copyOf(env), registry,
-        c.name() + "-forkserver@" + incarnation);
+        c.name() + "-forkserver" + gen + "@" + incarnation);
   }
 
   private WorkerProcess awaitingWorker(String id) {
@@ -305,6 +314,23 @@ public final class ProcessSupervisor {
           + request.tool() + "'.", null, new JsonObject().put("tools", names));
     }
     return pool;
+  }
+
+  /**
+   * Reloads a pool's code ({@link WorkerPool#reload}); completes with
+   * {@code {"pool", "reload"}} once done.
+   *
+   * @param handoff where retiring workers' session state goes; null when the node has none
+   */
+  public Future<JsonObject> reload(String poolName, SessionHandoff handoff) {
+    return onContext(() -> {
+      WorkerPool pool = poolName == null ? null : pools.get(poolName);
+      if (pool == null) {
+        return Future.failedFuture(new SnakepitException(ErrorCode.UNKNOWN_POOL, "No pool named '" + poolName
+            + "'.", null, new JsonObject().put("pools", new JsonArray(new ArrayList<>(pools.keySet())))));
+      }
+      return pool.reload(handoff).map(r -> new JsonObject().put("pool", pool.name()).put("reload", r));
+    });
   }
 
   /** Runs {@code action} on this supervisor's context, where its state lives. */

@@ -81,6 +81,9 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     consumers.add(eb.<JsonObject>localConsumer(Addresses.SUPERVISOR_HANDOFF,
         m -> handoff.handOffAll(SessionHandoff.Reason.DRAIN).onComplete(ar -> m.reply(ar.succeeded() ? ar.result()
             : new JsonObject().put("error", String.valueOf(ar.cause()))))));
+    consumers.add(eb.<JsonObject>localConsumer(Addresses.POOL_RELOAD, m -> supervisor.reload(
+        m.body() == null ? null : m.body().getString("pool"), handoff)
+        .onComplete(ar -> SnakepitException.reply(m, ar, m.headers().get(Headers.CORRELATION_ID)))));
     if (cfg.checkpointIntervalMs() > 0) {
       // Off by default: a periodic export lets an adapter's state survive a crash of its node too.
       checkpointTimer = vertx.setPeriodic(cfg.checkpointIntervalMs(),

@@ -252,6 +252,27 @@ public final class SessionHandoff {
     });
   }
 
+  /**
+   * Exports the state of the sessions one worker holds into the store, one
+   * at a time, and forgets them there: the next call of each session imports
+   * it on whichever worker runs it. A reload does this for each worker it
+   * retires. Completes once every export has ended, whatever their outcome
+   * (a failure is logged; the state is a cache the adapter can rebuild).
+   */
+  Future<Void> handOffWorker(String pool, String workerId, List<String> sessionIds) {
+    ProcessSupervisor.HeldState held = new ProcessSupervisor.HeldState(pool, workerId, sessionIds);
+    Future<Void> chain = Future.succeededFuture();
+    for (String sid : sessionIds) {
+      chain = chain.transform(ar -> store(held, sid, Reason.DRAIN).map(outcome -> {
+        if (outcome != 2) {
+          supervisor.forgetSession(workerId, sid);
+        }
+        return (Void) null;
+      }));
+    }
+    return chain;
+  }
+
   /** 0 = exported, 1 = nothing to export, 2 = failed. */
   private Future<Integer> store(ProcessSupervisor.HeldState held, String sessionId, Reason reason) {
     boolean checkpoint = reason == Reason.CHECKPOINT;

@@ -7,8 +7,10 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,6 +34,8 @@ final class SlotSupervisor {
   private final int[] generations;
   private final long[] backoffMs;
   private final Set<WorkerProcess> retiring = new LinkedHashSet<>();
+  /** A reload's new workers, started beside the slots' and told apart here until they take their slot. */
+  private final Map<WorkerProcess, Promise<WorkerProcess>> replacements = new LinkedHashMap<>();
   private final Deque<Long> recentFailures = new ArrayDeque<>();
   private final Promise<Void> firstReady = Promise.promise();
   private boolean degraded;
@@ -72,10 +76,59 @@ final class SlotSupervisor {
     if (pool.isStopping()) {
       return;
     }
-    String id = config.name() + "-" + slot + "." + generations[slot]++ + "@" + incarnation;
-    WorkerProcess w = new WorkerProcess(id, slot, pool);
+    WorkerProcess w = newWorker(slot);
     slots[slot] = w;
     pool.launch(w);
+  }
+
+  private WorkerProcess newWorker(int slot) {
+    String id = config.name() + "-" + slot + "." + generations[slot]++ + "@" + incarnation;
+    return new WorkerProcess(id, slot, pool);
+  }
+
+  // ---- a reload's replacements -----------------------------------------------------------------
+
+  /**
+   * Starts a reload's new worker for a slot on {@code forkserver}, beside the
+   * slot's current worker, which keeps serving. Completes with the worker
+   * once it is ready (it takes no calls until {@link #takeSlot}), or fails
+   * with why it exited before.
+   */
+  Future<WorkerProcess> startReplacement(int slot, Forkserver forkserver) {
+    WorkerProcess w = newWorker(slot);
+    Promise<WorkerProcess> ready = Promise.promise();
+    replacements.put(w, ready);
+    forkserver.launch(w);
+    pool.refreshMetrics();
+    return ready.future();
+  }
+
+  /**
+   * The ready replacement takes its slot; the slot's worker (if any) retires
+   * as a recycled one does: it finishes its calls in flight, then stops.
+   * Returns false (and ends the replacement) if it is no longer ready.
+   */
+  boolean takeSlot(WorkerProcess w, String reason) {
+    if (replacements.remove(w) == null || !w.isReady() || pool.isStopping()) {
+      w.kill("reload: the replacement could not take its slot");
+      return false;
+    }
+    WorkerProcess old = slots[w.slot()];
+    slots[w.slot()] = w;
+    backoffMs[w.slot()] = 0;
+    if (old != null) {
+      retiring.add(old);
+      old.stop(config.drainTimeoutMs(), reason);
+    }
+    pool.refreshMetrics();
+    return true;
+  }
+
+  /** Ends a replacement that will not take its slot (its reload stopped). */
+  void dropReplacement(WorkerProcess w) {
+    if (replacements.remove(w) != null) {
+      w.kill("reload stopped");
+    }
   }
 
   // ---- the pool's view of its workers ----------------------------------------------------------
@@ -108,6 +161,7 @@ final class SlotSupervisor {
       }
     }
     all.addAll(retiring);
+    all.addAll(replacements.keySet());
     return all;
   }
 
@@ -157,6 +211,13 @@ final class SlotSupervisor {
   // ---- worker lifecycle ------------------------------------------------------------------------
 
   void onWorkerReady(WorkerProcess w) {
+    Promise<WorkerProcess> replacement = replacements.get(w);
+    if (replacement != null) {
+      pool.supervisor().publish("worker.started", w.toJson());
+      LOG.info("Worker {} ready (pid {}) in {} ms, to replace the slot's worker", w.id(), w.pid(), w.startupMillis());
+      replacement.tryComplete(w);
+      return;
+    }
     backoffMs[w.slot()] = 0;
     pool.metrics().tools(w.tools());
     pool.supervisor().publish("worker.started", w.toJson());
@@ -184,6 +245,16 @@ final class SlotSupervisor {
   }
 
   void onWorkerExit(WorkerProcess w, WorkerState was, int exitCode, String stderr) {
+    Promise<WorkerProcess> replacement = replacements.remove(w);
+    if (replacement != null) {
+      String why = w.killReason() != null ? w.killReason() : "exit code " + exitCode;
+      LOG.warn("Worker {}, a reload's replacement, {} ({})", w.id(),
+          was == WorkerState.STARTING ? "failed to start" : "died", why);
+      replacement.tryFail("worker " + w.id() + " " + (was == WorkerState.STARTING ? "failed to start" : "died")
+          + " (" + why + ")" + (stderr == null || stderr.isBlank() ? "" : ":\n" + tail(stderr)));
+      pool.refreshMetrics();
+      return;
+    }
     if (retiring.remove(w)) {
       LOG.info("Retired worker {} exited ({})", w.id(), exitCode);
       pool.refreshMetrics();
@@ -273,6 +344,12 @@ final class SlotSupervisor {
     pool.refreshMetrics();
   }
 
+  /** The end of a worker's stderr, enough for a traceback's last lines. */
+  private static String tail(String stderr) {
+    String t = stderr.strip();
+    return t.length() <= 2000 ? t : "..." + t.substring(t.length() - 2000);
+  }
+
   private void heartbeat() {
     long now = System.nanoTime();
     for (WorkerProcess w : slots) {
@@ -284,6 +361,9 @@ final class SlotSupervisor {
       }
     }
     for (WorkerProcess w : new ArrayList<>(retiring)) {
+      w.heartbeat(now);
+    }
+    for (WorkerProcess w : new ArrayList<>(replacements.keySet())) {
       w.heartbeat(now);
     }
     measureUsage();

@@ -6,6 +6,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -25,6 +26,11 @@ public final class WorkerPool {
   private final SlotSupervisor slots;
   private final CallDispatcher calls;
   private Forkserver forkserver;
+  /** A running reload's new forkserver not adopted yet, and old forkservers still ending their workers. */
+  private final List<Forkserver> otherForkservers = new ArrayList<>();
+  /** The running or last reload, or null. */
+  private PoolReload reload;
+  private int reloads;
   private boolean stopping;
 
   /** @param incarnation this run of the supervisor, which every worker id ends with */
@@ -77,6 +83,59 @@ public final class WorkerPool {
   Future<Void> start() {
     forkserver = supervisor.forkserverFor(this);
     return forkserver.start().compose(v -> slots.start());
+  }
+
+  // ---- reload ----------------------------------------------------------------------------------
+
+  /**
+   * Replaces the pool's forkserver and workers with ones running the code now
+   * on disk ({@link PoolReload}). Completes with the reload's description once
+   * done; fails with {@code reload_failed}, or {@code reload_in_progress}
+   * while another reload of the pool runs (a second request is refused, not joined).
+   *
+   * @param handoff where retiring workers' session state goes; null when the node has none
+   */
+  Future<JsonObject> reload(SessionHandoff handoff) {
+    if (stopping) {
+      return Future.failedFuture(new SnakepitException(ErrorCode.SHUTTING_DOWN,
+          "Pool '" + name() + "' is stopping; it cannot be reloaded."));
+    }
+    if (reload != null && reload.isRunning()) {
+      return Future.failedFuture(new SnakepitException(ErrorCode.RELOAD_IN_PROGRESS,
+          "Pool '" + name() + "' is being reloaded already.", null, new JsonObject().put("pool", name())));
+    }
+    reload = new PoolReload(this, slots, handoff, ++reloads);
+    return reload.run();
+  }
+
+  /** The pool's forkserver, the one new workers start on. */
+  Forkserver forkserver() {
+    return forkserver;
+  }
+
+  /** A reload's new forkserver, stopped with the pool until it is adopted or dropped. */
+  void addCandidate(Forkserver fs) {
+    otherForkservers.add(fs);
+  }
+
+  /** A failed reload's new forkserver: stopped now (it ends any worker it started). */
+  void dropCandidate(Forkserver fs) {
+    otherForkservers.remove(fs);
+    fs.stop();
+  }
+
+  /** The reload's new forkserver becomes the pool's; the old one stops once its last worker has exited. */
+  void adoptForkserver(Forkserver fs) {
+    Forkserver old = forkserver;
+    forkserver = fs;
+    otherForkservers.remove(fs);
+    otherForkservers.add(old);
+    old.retireWhenIdle().onComplete(ar -> otherForkservers.remove(old));
+  }
+
+  /** A reload's new worker took its slot: queued calls may go to it. */
+  void onSlotTaken() {
+    calls.drainQueue();
   }
 
   /** Has the forkserver start a worker process. */
@@ -134,7 +193,14 @@ public final class WorkerPool {
     stopping = true;
     calls.failQueued(() -> new SnakepitException(ErrorCode.SHUTTING_DOWN,
         "The node is stopping; the call had not reached a worker."));
-    return slots.stop().transform(v -> forkserver == null ? Future.succeededFuture() : forkserver.stop());
+    return slots.stop().transform(v -> {
+      List<Future<Void>> ends = new ArrayList<>();
+      if (forkserver != null) {
+        ends.add(forkserver.stop());
+      }
+      new ArrayList<>(otherForkservers).forEach(fs -> ends.add(fs.stop()));
+      return Future.join(ends).mapEmpty();
+    });
   }
 
   /** Sends SESSION_CLOSED to every live worker. */
@@ -170,7 +236,8 @@ public final class WorkerPool {
         .put("concurrency", config.concurrency())
         .put("python", forkserver == null ? null : forkserver.pythonJson())
         .put("forkserver", forkserver == null ? null : forkserver.toJson())
-        .put("limits", limitsJson()));
+        .put("limits", limitsJson())
+        .put("reload", reload == null ? null : reload.toJson()));
   }
 
   private JsonObject limitsJson() {

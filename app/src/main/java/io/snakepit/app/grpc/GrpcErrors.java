@@ -58,7 +58,8 @@ public final class GrpcErrors {
           GrpcStatus.UNAVAILABLE;
       case TIMEOUT -> GrpcStatus.DEADLINE_EXCEEDED;
       case CANCELLED -> GrpcStatus.CANCELLED;
-      case CONFLICT -> GrpcStatus.ABORTED;
+      case CONFLICT, RELOAD_IN_PROGRESS -> GrpcStatus.ABORTED;
+      case RELOAD_FAILED -> GrpcStatus.FAILED_PRECONDITION;
     };
   }
 

@@ -153,6 +153,10 @@ public final class HttpApiVerticle extends VerticleBase {
     });
     api.getRoute("listWorkers").addHandler(ctx -> ask(ctx, Addresses.WORKERS));
     api.getRoute("listPools").addHandler(ctx -> ask(ctx, Addresses.POOLS));
+    // Answers once the reload has ended (docs/operations.md, "Reloading code").
+    api.getRoute("reloadPool").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(
+        Addresses.POOL_RELOAD, new JsonObject().put("pool", ctx.pathParam("name")), options(ctx)).map(Message::body),
+        200));
     api.getRoute("getCluster").addHandler(ctx -> ask(ctx, Addresses.CLUSTER_VIEW));
     // A full drain, as on SIGTERM: the node answers 202, then drains and stops.
     api.getRoute("drainNode").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(Addresses.STOP,

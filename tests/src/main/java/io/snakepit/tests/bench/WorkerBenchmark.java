@@ -46,6 +46,10 @@ public final class WorkerBenchmark {
       WorkerStartBenchmark.run(PYTHON, BENCH_DIR);
       return;
     }
+    if ("reload".equals(System.getProperty("only"))) {
+      ReloadBenchmark.run(PYTHON);
+      return;
+    }
     int n = Integer.getInteger("n", 20_000);
     int warmup = Integer.getInteger("warmup", 5_000);
     int inflight = Integer.getInteger("inflight", 256);
