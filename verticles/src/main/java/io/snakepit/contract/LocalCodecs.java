@@ -58,10 +58,20 @@ public final class LocalCodecs {
   static final class LocalFailure extends ReplyException {
 
     private final SnakepitException error;
+    private String json;
 
     LocalFailure(SnakepitException error) {
-      super(ReplyFailure.RECIPIENT_FAILURE, error.errorCode().httpStatus(), error.getMessage());
+      super(ReplyFailure.RECIPIENT_FAILURE, error.errorCode().httpStatus(), null);
       this.error = error;
+    }
+
+    /** The error's JSON, as on the wire, for code that reads a ReplyException itself; encoded only then. */
+    @Override
+    public String getMessage() {
+      if (json == null) {
+        json = error.toJson().encode();
+      }
+      return json;
     }
 
     SnakepitException error() {

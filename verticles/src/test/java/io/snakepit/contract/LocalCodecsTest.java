@@ -73,6 +73,8 @@ class LocalCodecsTest {
 
     assertThat(failure).isInstanceOf(ReplyException.class);
     assertThat(((ReplyException) failure).failureCode()).isEqualTo(404);
+    // What code reading the ReplyException itself finds, as when the error crossed the wire.
+    assertThat(new JsonObject(failure.getMessage()).getString("code")).isEqualTo("unknown_tool");
     SnakepitException typed = SnakepitException.from(failure);
     assertThat(typed.errorCode()).isEqualTo(ErrorCode.UNKNOWN_TOOL);
     assertThat(typed.correlationId()).isEqualTo("cid-2");
