@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Test;
  * subscriptions, eclipse-vertx/vert.x#4394, which this test would then
  * measure instead of the events.)
  */
+@org.junit.jupiter.api.extension.ExtendWith(PrintNodeLogsOnFailure.class)
 class ClusterClientTest {
 
   static final Duration DEADLINE = Duration.ofSeconds(90);

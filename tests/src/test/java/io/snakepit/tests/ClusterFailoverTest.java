@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * real Python workers: SIGKILL, SIGTERM with state handoff, a join, and a
  * SIGSTOP past the failure detector. Needs no root.
  */
+@org.junit.jupiter.api.extension.ExtendWith(PrintNodeLogsOnFailure.class)
 class ClusterFailoverTest {
 
   static final Duration DEADLINE = Duration.ofSeconds(90);

@@ -195,6 +195,7 @@ public final class Cluster implements AutoCloseable {
   public void close() throws Exception {
     for (NodeProcess n : nodes) {
       n.close();
+      NodeLogs.keep(n.nodeId(), n.logText());
     }
     try (Stream<Path> walk = Files.walk(root)) {
       walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
