@@ -85,6 +85,12 @@ public final class SessionHandoff {
   private final Vertx vertx;
   private final ProcessSupervisor supervisor;
   private final SessionStoreClient store;
+  /**
+   * Set when a drain's export begins: from then on this node runs no call in a session. A call served
+   * here after the export would change (or, through {@code clearHandoff}, discard) state that dies with
+   * this node; refused with {@code shutting_down} before it runs, it is routed again to the new owner.
+   */
+  private volatile boolean draining;
 
   SessionHandoff(Vertx vertx, ProcessSupervisor supervisor, SessionStoreClient store) {
     this.vertx = vertx;
@@ -124,6 +130,12 @@ public final class SessionHandoff {
   public Future<Placement> takeOver(ExecuteRequest request) {
     if (request.sessionId() == null) {
       return Future.succeededFuture(Placement.NONE);
+    }
+    if (draining) {
+      return Future.failedFuture(new SnakepitException(ErrorCode.SHUTTING_DOWN, "Node " + supervisor.nodeId()
+          + " is draining and has handed off its sessions' state; the call did not run. Send it to another node "
+          + "(the node's own router does so by itself).", request.correlationId(),
+          new JsonObject().put("session_id", request.sessionId())));
     }
     SessionStoreClient s = store.withCorrelationId(request.correlationId());
     return s.route(request.sessionId()).recover(t -> Future.failedFuture(noStore(t))).compose(route -> {
@@ -235,6 +247,9 @@ public final class SessionHandoff {
    */
   public Future<JsonObject> handOffAll(Reason reason) {
     return supervisor.onContext(() -> {
+      if (reason == Reason.DRAIN) {
+        draining = true;
+      }
       int[] counts = new int[3];
       List<Future<Void>> perWorker = new ArrayList<>();
       for (ProcessSupervisor.HeldState held : supervisor.heldSessions()) {
