@@ -30,7 +30,7 @@ import errno
 import os
 import signal
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -60,13 +60,12 @@ def die_with_parent() -> bool:
     return _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
-def _parents() -> Dict[int, int]:
-    """pid -> parent pid of every live process, from /proc (zombies left out)."""
-    out: Dict[int, int] = {}
+def _live_stats() -> Iterator[Tuple[int, List[bytes]]]:
+    """(pid, the fields of /proc/PID/stat after comm) of every live process, zombies left out."""
     try:
         names = os.listdir("/proc")
     except OSError:
-        return out
+        return
     for name in names:
         if not name.isdigit():
             continue
@@ -75,21 +74,22 @@ def _parents() -> Dict[int, int]:
                 stat = f.read()
         except OSError:
             continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
         fields = stat[stat.rfind(b")") + 2:].split()
         if len(fields) < 2 or fields[0] == b"Z":
             continue
-        out[int(name)] = int(fields[1])
-    return out
+        yield int(name), fields
+
+
+def _parents() -> Dict[int, int]:
+    """pid -> parent pid of every live process, from /proc (zombies left out)."""
+    return {pid: int(fields[1]) for pid, fields in _live_stats()}
 
 
 def children_of(parent: int) -> List[tuple]:
     """(pid, ppid, pgid) of the live children of ``parent``, from /proc."""
-    out = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return out
+    return [(pid, parent, int(fields[2])) for pid, fields in _live_stats()
+            if len(fields) >= 3 and int(fields[1]) == parent]
     for name in names:
         if not name.isdigit():
             continue

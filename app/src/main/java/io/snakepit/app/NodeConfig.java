@@ -94,8 +94,8 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     ClusterSettings cluster = ClusterSettings.from(r);
     // One loop alone; in a cluster, Vert.x's default: a call there often crosses the network anyway (to its
     // owner, to the session's partition), and heartbeats, Hazelcast's callbacks and forwarded calls want room.
-    int eventLoops = r.intValue("event-loops", cluster.enabled() ? 2 * Runtime.getRuntime().availableProcessors() : 1,
-        1, 1024);
+    int eventLoops = r.intValue("event-loops",
+        cluster.enabled() ? io.vertx.core.VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE : 1, 1, 1024);
     JsonObject routing = r.object("routing");
     JsonObject health = r.object("health");
     r.rejectUnknownKeys();

@@ -43,14 +43,12 @@ public final class ExecuteRequestCodec implements MessageCodec<ExecuteRequest, E
     if (request.correlationId() != null) {
       json.put(Headers.CORRELATION_ID, request.correlationId());
     }
-    Buffer encoded = json.toBuffer();
-    buffer.appendInt(encoded.length()).appendBuffer(encoded);
+    LocalCodecs.writeJson(buffer, json);
   }
 
   @Override
   public ExecuteRequest decodeFromWire(int pos, Buffer buffer) {
-    int length = buffer.getInt(pos);
-    JsonObject json = new JsonObject(buffer.getBuffer(pos + 4, pos + 4 + length));
+    JsonObject json = LocalCodecs.readJson(pos, buffer);
     String cid = (String) json.remove(Headers.CORRELATION_ID);
     return ExecuteRequest.fromJson(json, cid);
   }

@@ -45,6 +45,18 @@ public final class LocalCodecs {
     }
   }
 
+  /** The wire form of every codec here: a JSON object, length first, as Vert.x's own JSON codec writes it. */
+  static void writeJson(Buffer buffer, JsonObject json) {
+    Buffer encoded = json.toBuffer();
+    buffer.appendInt(encoded.length()).appendBuffer(encoded);
+  }
+
+  /** The inverse of {@link #writeJson}, from {@code pos}. */
+  static JsonObject readJson(int pos, Buffer buffer) {
+    int length = buffer.getInt(pos);
+    return new JsonObject(buffer.getBuffer(pos + 4, pos + 4 + length));
+  }
+
   /** Options that deliver a JSON body by reference; the sender must not change it afterwards. */
   public static DeliveryOptions shared() {
     return SHARED;
@@ -83,14 +95,12 @@ public final class LocalCodecs {
 
     @Override
     public void encodeToWire(Buffer buffer, JsonObject json) {
-      Buffer encoded = json.toBuffer();
-      buffer.appendInt(encoded.length()).appendBuffer(encoded);
+      writeJson(buffer, json);
     }
 
     @Override
     public JsonObject decodeFromWire(int pos, Buffer buffer) {
-      int length = buffer.getInt(pos);
-      return new JsonObject(buffer.getBuffer(pos + 4, pos + 4 + length));
+      return readJson(pos, buffer);
     }
 
     @Override
@@ -113,14 +123,12 @@ public final class LocalCodecs {
 
     @Override
     public void encodeToWire(Buffer buffer, LocalFailure failure) {
-      Buffer encoded = failure.error().toJson().toBuffer();
-      buffer.appendInt(encoded.length()).appendBuffer(encoded);
+      writeJson(buffer, failure.error().toJson());
     }
 
     @Override
     public LocalFailure decodeFromWire(int pos, Buffer buffer) {
-      int length = buffer.getInt(pos);
-      return new LocalFailure(SnakepitException.fromJson(new JsonObject(buffer.getBuffer(pos + 4, pos + 4 + length))));
+      return new LocalFailure(SnakepitException.fromJson(readJson(pos, buffer)));
     }
 
     @Override
