@@ -90,18 +90,6 @@ def children_of(parent: int) -> List[tuple]:
     """(pid, ppid, pgid) of the live children of ``parent``, from /proc."""
     return [(pid, parent, int(fields[2])) for pid, fields in _live_stats()
             if len(fields) >= 3 and int(fields[1]) == parent]
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) >= 3 and fields[0] != b"Z" and int(fields[1]) == parent:
-            out.append((int(name), parent, int(fields[2])))
-    return out
 
 
 def environ_value(pid: int, name: str) -> Optional[str]:

@@ -80,6 +80,10 @@ class ContainmentAdapter(Adapter):
                         f.write(f"{os.getpid()}.")
                     os.rename(pid_file + ".tmp", pid_file)
                     _sleep_forever()
+                # The grandchild is orphaned when this process exits, and a
+                # forkserver may end an orphan at once (fork mode without
+                # cgroups): exit only once it has written its pid.
+                _wait_for_pid_file(pid_file)
             finally:
                 os._exit(0)
         os.waitpid(child, 0)
