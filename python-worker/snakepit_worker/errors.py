@@ -8,7 +8,11 @@ from typing import FrozenSet
 #: give its ERROR frame (through its ``code``); the node answers the caller
 #: with its own error of that name. No other code passes, whatever an
 #: exception says, so a tool cannot pass for a worker or node failure.
-TOOL_ERROR_CODES: FrozenSet[str] = frozenset({"session_required", "session_not_found"})
+TOOL_ERROR_CODES: FrozenSet[str] = frozenset({
+    "session_required", "session_not_found",
+    # The session store refused a ctx.session write: the caller's retryable 503, not the tool's bug.
+    "minority_partition", "not_owner", "store_unavailable",
+})
 
 
 class SnakepitError(Exception):
@@ -31,8 +35,11 @@ class NodeCallError(SnakepitError):
     """The node answered a ``ctx.call`` with an error.
 
     Escaping a tool, it is reported as ``tool_failed``, except with the
-    code ``session_not_found`` (the session was deleted while the call ran)
-    or ``session_required``, which the ERROR frame keeps.
+    codes in :data:`TOOL_ERROR_CODES`, which the ERROR frame keeps:
+    ``session_not_found`` (the session was deleted while the call ran),
+    ``session_required``, and the store's refusals ``minority_partition``,
+    ``not_owner`` and ``store_unavailable``, so that the caller gets the
+    typed, retryable 503 rather than the tool's failure.
 
     Attributes:
         code: the node's error code, e.g. ``"unknown_op"`` or ``"not_found"``.

@@ -78,9 +78,14 @@ final class WorkerFrameHandler {
       case "bad_request" -> ErrorCode.BAD_REQUEST;
       case "cancelled" -> ErrorCode.CANCELLED;
       // A tool's ctx.session without a session, or in one deleted while the call ran: the caller's mistake or
-      // race, not the tool's failure (the worker passes only these two codes through from a tool).
+      // race, not the tool's failure (the worker passes only these codes through from a tool: TOOL_ERROR_CODES in errors.py).
       case "session_required" -> ErrorCode.SESSION_REQUIRED;
       case "session_not_found" -> ErrorCode.SESSION_NOT_FOUND;
+      // The store refused a ctx.session write: a partition's minority side, a node that cannot prove it still
+      // owns the session, a store that cannot serve. The caller's retryable 503, whichever tool met it.
+      case "minority_partition" -> ErrorCode.MINORITY_PARTITION;
+      case "not_owner" -> ErrorCode.NOT_OWNER;
+      case "store_unavailable" -> ErrorCode.STORE_UNAVAILABLE;
       // A limit of the pool the forkserver set on the worker (memory, open files) refused the tool.
       case "worker_limit_exceeded" -> ErrorCode.WORKER_LIMIT_EXCEEDED;
       default -> ErrorCode.TOOL_FAILED;
