@@ -584,6 +584,21 @@ def test_session_deleted_during_the_call_is_session_not_found(harness):
     harness.run(body, adapter=FUNCS)
 
 
+def test_store_refusals_met_in_a_tool_keep_their_code(harness):
+    for code in ("minority_partition", "not_owner", "store_unavailable"):
+        async def body(node: FakeNode, code: str = code):
+            node.call_handler = lambda op, b: {"error": {"code": code, "message": "refused"}}
+            await node.start()
+            await node.handshake()
+            errors = await session_tool_errors(node, session_id="s-1")
+            for name, err in errors.items():
+                assert err["code"] == code, (name, err)
+                assert err["type"] == "snakepit_worker.errors.NodeCallError", name
+                assert err["message"] == f"{code}: refused", name
+
+        harness.run(body, adapter=FUNCS)
+
+
 def test_other_error_codes_cannot_leave_a_tool(harness):
     async def body(node: FakeNode):
         node.call_handler = lambda op, b: {"error": {"code": "worker_crashed", "message": "x"}}

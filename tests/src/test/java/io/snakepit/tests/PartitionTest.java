@@ -266,6 +266,10 @@ class PartitionTest {
         write(i % 2 == 0 ? n1 : n2, s, "y", "majority-y");
         expected.put(s, new JsonObject().put("base", "before").put("y", "majority-y"));
       }
+      // A Python tool's ctx.session write meets the same refusal: the caller gets the typed 503, not tool_failed.
+      HttpResponse<String> refusedIncr = Http.post(url(n3, "/v1/sessions/" + sessions.get(0) + "/execute"),
+          new JsonObject().put("tool", "incr").put("args", new JsonObject().put("name", "count")).encode());
+      assertThat(isMinorityRefusal(refusedIncr)).as("incr on the minority: %s", refusedIncr.body()).isTrue();
       HttpResponse<String> refusedSessionDelete = Http.delete(url(n3, "/v1/sessions/kept"));
       assertThat(isMinorityRefusal(refusedSessionDelete)).as(refusedSessionDelete.body()).isTrue();
       expected.put("kept", new JsonObject());

@@ -15,6 +15,12 @@ import io.vertx.core.json.JsonObject;
  */
 public final class SnakepitException extends RuntimeException {
 
+  /**
+   * Detail set (true) on a refusal that a tool met part-way, such as a {@code not_owner} of one of its
+   * {@code ctx.session} writes: the tool ran up to it, so the call must not be routed again by itself.
+   */
+  public static final String DETAIL_TOOL_RAN = "tool_ran";
+
   private final ErrorCode errorCode;
   private final String correlationId;
   private final JsonObject details;

@@ -344,7 +344,7 @@ public class RoutingVerticle extends VerticleBase {
     try {
       String target = sid != null ? directory.ring().owner(sid) : pickWithoutSession();
       if (target == null || target.equals(nodeId) || hops >= maxHops) {
-        deliverLocally(msg, stream, local);
+        deliverLocally(msg, stream, hops, deadline, local);
       } else {
         forward(msg, stream, target, hops + 1, deadline, local);
       }
@@ -368,7 +368,7 @@ public class RoutingVerticle extends VerticleBase {
     return best.id();
   }
 
-  private void deliverLocally(Message<Object> msg, boolean stream, boolean local) {
+  private void deliverLocally(Message<Object> msg, boolean stream, int hops, long deadline, boolean local) {
     String cid = msg.headers().get(Headers.CORRELATION_ID);
     Object body = msg.body();
     if (!stream && body instanceof JsonObject json) {
@@ -382,7 +382,21 @@ public class RoutingVerticle extends VerticleBase {
     }
     vertx.eventBus().<JsonObject>request(stream ? Addresses.SUPERVISOR_STREAM_OPEN : Addresses.SUPERVISOR_EXECUTE,
         body, options(msg.headers(), 0)).map(Message::body)
-        .onComplete(ar -> reply(msg, ar, cid, local));
+        .onComplete(ar -> {
+          if (ar.failed() && refusedUnowned(ar.cause()) && System.nanoTime() < deadline) {
+            // This node was paused and is not yet confirmed as the session's owner; nothing ran. Once its
+            // cluster confirms it, or routes the session elsewhere, the call goes where it now belongs.
+            vertx.setTimer(Math.max(50, heartbeatMs / 2), t -> route(msg, stream, hops, deadline, local));
+          } else {
+            reply(msg, ar, cid, local);
+          }
+        });
+  }
+
+  /** Whether a call was refused with {@code not_owner} before its tool ran, so that routing it again is safe. */
+  private static boolean refusedUnowned(Throwable t) {
+    SnakepitException e = SnakepitException.from(t);
+    return e.errorCode() == ErrorCode.NOT_OWNER && !e.details().getBoolean(SnakepitException.DETAIL_TOOL_RAN, false);
   }
 
   private static void reply(Message<Object> msg, io.vertx.core.AsyncResult<?> outcome, String cid, boolean local) {
@@ -432,7 +446,7 @@ public class RoutingVerticle extends VerticleBase {
     }
     // starting: the target's router found no supervisor (it is starting or stopping), so nothing ran there either.
     ErrorCode code = SnakepitException.from(t).errorCode();
-    return code == ErrorCode.SHUTTING_DOWN || code == ErrorCode.STARTING;
+    return code == ErrorCode.SHUTTING_DOWN || code == ErrorCode.STARTING || refusedUnowned(t);
   }
 
   private void failForward(Forward f, SnakepitException e) {

@@ -124,7 +124,8 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     }
     handoff.takeOver(req)
         .compose(placement -> supervisor.execute(req, placement.preferredWorker())
-            .compose(reply -> handoff.served(req, placement, reply.getString("worker")).map(reply)))
+            .compose(reply -> handoff.served(req, placement, reply.getString("worker")).map(reply))
+            .compose(reply -> handoff.acknowledge(req, placement, reply)))
         .onComplete(ar -> {
           if (ar.succeeded()) {
             if (LOG.isDebugEnabled()) { // the MDC round trip costs on every call, even with debug off

@@ -9,6 +9,7 @@ import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.SessionRoute;
 import io.snakepit.session.SessionStoreClient;
 import io.snakepit.session.StoredHandoff;
+import io.snakepit.session.fencing.OwnershipLease;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -77,9 +78,10 @@ public final class SessionHandoff {
    * @param preferredWorker the worker on this node that now holds the state, or null
    * @param lastNode        the node that served the session before this call
    * @param lastWorker      the worker that served it
+   * @param leaseEpoch      the epoch of this node's ownership lease when the call was admitted
    */
-  public record Placement(String preferredWorker, String lastNode, String lastWorker) {
-    static final Placement NONE = new Placement(null, null, null);
+  public record Placement(String preferredWorker, String lastNode, String lastWorker, long leaseEpoch) {
+    static final Placement NONE = new Placement(null, null, null, -1);
   }
 
   private final Vertx vertx;
@@ -137,6 +139,14 @@ public final class SessionHandoff {
           + "(the node's own router does so by itself).", request.correlationId(),
           new JsonObject().put("session_id", request.sessionId())));
     }
+    OwnershipLease lease = OwnershipLease.of(vertx);
+    if (!lease.held()) {
+      return Future.failedFuture(new SnakepitException(ErrorCode.NOT_OWNER, "Node " + supervisor.nodeId()
+          + " was paused past its ownership lease and its cluster has not yet confirmed it as a member; the call "
+          + "did not run. Its router routes it again.", request.correlationId(),
+          new JsonObject().put("session_id", request.sessionId())));
+    }
+    long epoch = lease.epoch();
     SessionStoreClient s = store.withCorrelationId(request.correlationId());
     return s.route(request.sessionId()).recover(t -> Future.failedFuture(noStore(t))).compose(route -> {
       Location where = locate(route, supervisor.nodeId(), supervisor::isAlive);
@@ -154,7 +164,7 @@ public final class SessionHandoff {
         case STORED -> importStored(request);
         case NONE -> Future.succeededFuture();
       };
-      return preferred.map(w -> new Placement(w, route.lastNode(), route.lastWorker()));
+      return preferred.map(w -> new Placement(w, route.lastNode(), route.lastWorker(), epoch));
     });
   }
 
@@ -163,6 +173,23 @@ public final class SessionHandoff {
     return e.errorCode() == ErrorCode.STARTING
         ? new SnakepitException(ErrorCode.SESSION_NOT_FOUND, "This node has no session store, so calls cannot "
             + "run in a session.") : e;
+  }
+
+  /**
+   * Before a session call's result is acknowledged: fails with {@code node_lost} if this node's ownership
+   * lease lapsed since the call was admitted. The node was paused meanwhile and its cluster may have dropped
+   * it, so what the call wrote may not survive: the caller learns that the outcome is unknown instead of
+   * getting a result the cluster may since have lost (docs/cluster.md, "Fencing").
+   */
+  public <T> Future<T> acknowledge(ExecuteRequest request, Placement placement, T result) {
+    if (request.sessionId() == null || OwnershipLease.of(vertx).heldSince(placement.leaseEpoch())) {
+      return Future.succeededFuture(result);
+    }
+    return Future.failedFuture(new SnakepitException(ErrorCode.NODE_LOST, "Node " + supervisor.nodeId()
+        + " was paused while call " + request.tool() + " ran in session '" + request.sessionId() + "', and its "
+        + "cluster may have dropped it meanwhile: what the call wrote may or may not have been kept. Read the "
+        + "session before retrying a call that is not idempotent.", request.correlationId(),
+        new JsonObject().put("session_id", request.sessionId()).put("outcome", "unknown")));
   }
 
   /** After a call: records the worker that served it when that changed, so the next call finds it. */

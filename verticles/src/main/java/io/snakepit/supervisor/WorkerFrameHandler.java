@@ -98,6 +98,10 @@ final class WorkerFrameHandler {
     }
     String message = body.getString("message", "");
     String tool = call.executeRequest().tool();
+    if (ec == ErrorCode.NOT_OWNER || ec == ErrorCode.MINORITY_PARTITION || ec == ErrorCode.STORE_UNAVAILABLE) {
+      details.put(SnakepitException.DETAIL_TOOL_RAN, true);
+      message = "Tool '" + tool + "' met a refusal of the session store: " + message;
+    }
     if (ec == ErrorCode.TOOL_FAILED) {
       message = "Tool '" + tool + "' raised " + body.getString("type", "an exception") + ": " + message;
     } else if (ec == ErrorCode.WORKER_LIMIT_EXCEEDED) {

@@ -20,6 +20,7 @@ import io.snakepit.session.SessionListener;
 import io.snakepit.session.SessionPage;
 import io.snakepit.session.SessionSettings;
 import io.snakepit.session.SessionStore;
+import io.snakepit.session.fencing.OwnershipLease;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -114,9 +115,14 @@ public final class HazelcastSessionStore implements SessionStore {
   private UUID listenerId;
   private long refreshTimer = -1;
   private volatile boolean closed;
+  private final FencingSettings fencing;
+  /** The member's lease keeper, when this store started it (one per member; a second store shares it). */
+  private LeaseKeeper keeper;
+  private OwnershipLease lease = OwnershipLease.ALWAYS;
 
   HazelcastSessionStore(Vertx vertx, SessionSettings settings, HazelcastInstance hz, String mapName, int backupCount,
-                        boolean ownsInstance) {
+                        boolean ownsInstance, FencingSettings fencing) {
+    this.fencing = fencing;
     this.vertx = vertx;
     this.settings = settings;
     this.hz = hz;
@@ -129,6 +135,15 @@ public final class HazelcastSessionStore implements SessionStore {
 
   /** Blocking: registers the expiry listener, counts the sessions, starts the estimate refresh. */
   void open() {
+    if (fencing.enabled()) {
+      if (hz.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY) instanceof OwnershipLease shared) {
+        lease = shared;
+      } else {
+        keeper = new LeaseKeeper(hz, fencing).start();
+        lease = keeper.lease();
+      }
+      lease.publish(vertx);
+    }
     listenerId = map.addLocalEntryListener(new ExpiryListener(), Predicates.alwaysTrue(), true);
     liveEstimate.set(exactCount());
     long every = Math.max(ESTIMATE_REFRESH_MS, settings.sweepIntervalMs());
@@ -187,8 +202,41 @@ public final class HazelcastSessionStore implements SessionStore {
     return Future.fromCompletionStage(stage, ctx()).recover(t -> Future.failedFuture(unavailable(t)));
   }
 
+  /**
+   * Runs a processor on the session's primary. A change is fenced twice: the
+   * primary refuses it with {@code not_owner} if its member lost its lease
+   * (nothing changed), and it is acknowledged only if this node held its own
+   * lease for the whole of it; a pause in between makes the outcome unknown
+   * ({@code node_lost}), since the cluster may have dropped this node before
+   * the backups took the change (docs/cluster.md, "Fencing").
+   */
   private Future<Outcome> submit(String id, EntryProcessor<String, HazelcastJsonValue, Outcome> p) {
-    return call(() -> map.submitToKey(id, p));
+    if (p instanceof com.hazelcast.core.ReadOnly) {
+      return call(() -> map.submitToKey(id, p));
+    }
+    OwnershipLease l = lease;
+    if (!l.held()) {
+      return fail(notOwner(id, l));
+    }
+    long epoch = l.epoch();
+    return call(() -> map.submitToKey(id, p)).compose(o -> {
+      if (!l.heldSince(epoch)) {
+        return fail(new SnakepitException(ErrorCode.NODE_LOST, "This node was paused while it changed session '"
+            + id + "' and may have been dropped by its cluster meanwhile: the change may or may not have been "
+            + "kept. Read the session before retrying a change that is not idempotent.", null,
+            new JsonObject().put("session_id", id).put("outcome", "unknown")));
+      }
+      if (o.status() == Outcome.ERROR && o.exception().errorCode() == ErrorCode.NOT_OWNER) {
+        return fail(o.exception());
+      }
+      return Future.succeededFuture(o);
+    });
+  }
+
+  private SnakepitException notOwner(String id, OwnershipLease l) {
+    return new SnakepitException(ErrorCode.NOT_OWNER, "This node was paused past its ownership lease (" + l
+        + ") and its cluster has not yet confirmed it as a member; session '" + id + "' was not changed.", null,
+        new JsonObject().put("session_id", id));
   }
 
   private Future<HazelcastJsonValue> read(String id) {
@@ -500,6 +548,10 @@ public final class HazelcastSessionStore implements SessionStore {
     }
     closed = true;
     vertx.cancelTimer(refreshTimer);
+    lease.unpublish(vertx);
+    if (keeper != null) {
+      keeper.close();
+    }
     return vertx.executeBlocking(() -> {
       try {
         if (listenerId != null && hz.getLifecycleService().isRunning()) {

@@ -45,6 +45,8 @@ import org.slf4j.LoggerFactory;
  *       (0-6); a write is acknowledged once the backups have it, so it survives the loss of that many
  *       members;</li>
  *   <li>{@code instance-name}: use a running member of that name;</li>
+ *   <li>{@code fencing}: the ownership lease ({@link FencingSettings}): {@code enabled} (true),
+ *       {@code lease-ms} (2500; shorter than Hazelcast's failure detection), {@code rejoin-timeout-ms} (30000);</li>
  *   <li>{@code embedded}: {@code cluster-name} (default {@code snakepit}), {@code port} (5701),
  *       {@code port-auto-increment} (true), {@code members} (TCP-IP join, {@code "host:port"} list),
  *       {@code multicast} (false), {@code interface} (bind to this address).</li>
@@ -83,6 +85,10 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
   public static final String MERGE_FIRST_RUN_DELAY_PROPERTY = "hazelcast.merge.first.run.delay.seconds";
   /** Hazelcast property: interval of later split-brain merge checks; Hazelcast's default is 120 s. */
   public static final String MERGE_NEXT_RUN_DELAY_PROPERTY = "hazelcast.merge.next.run.delay.seconds";
+  /** Hazelcast property: a member silent this long is dropped; the fencing lease must be shorter. */
+  static final String MAX_NO_HEARTBEAT_PROPERTY = "hazelcast.max.no.heartbeat.seconds";
+  /** Hazelcast's own default of {@value #MAX_NO_HEARTBEAT_PROPERTY}. */
+  static final int DEFAULT_MAX_NO_HEARTBEAT_S = 60;
   /** Recommended value of {@value #MERGE_FIRST_RUN_DELAY_PROPERTY}. */
   public static final int RECOMMENDED_MERGE_FIRST_RUN_DELAY_SECONDS = 5;
   /** Recommended value of {@value #MERGE_NEXT_RUN_DELAY_PROPERTY}. */
@@ -94,7 +100,8 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
   }
 
   /** The adapter's own settings, read from {@code sessions.hazelcast}. */
-  record Options(String mapName, int backupCount, String instanceName, JsonObject embedded) {
+  record Options(String mapName, int backupCount, String instanceName, JsonObject embedded,
+                 FencingSettings fencing) {
 
     static Options parse(JsonObject config) {
       ConfigReader r = new ConfigReader(config == null ? new JsonObject() : config, "sessions.hazelcast");
@@ -102,12 +109,13 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
       int backups = r.intValue("backup-count", DEFAULT_BACKUP_COUNT, 0, 6);
       String instance = r.string("instance-name", null);
       JsonObject embedded = r.object("embedded");
+      FencingSettings fencing = FencingSettings.parse(r.object("fencing"));
       r.rejectUnknownKeys();
       if (mapName.isBlank()) {
         throw new ConfigException("sessions.hazelcast.map-name must not be empty");
       }
       embeddedConfig(embedded); // checks it now, so that a mistake fails at start
-      return new Options(mapName, backups, instance, embedded);
+      return new Options(mapName, backups, instance, embedded, fencing);
     }
   }
 
@@ -166,8 +174,9 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
       try {
         checkSerialization(hz);
         ensureMapConfig(hz, options);
+        options.fencing().checkAgainst(maxNoHeartbeatMs(hz));
         HazelcastSessionStore store = new HazelcastSessionStore(vertx, settings, hz, options.mapName(),
-            options.backupCount(), owned);
+            options.backupCount(), owned, options.fencing());
         store.open();
         return (SessionStore) store;
       } catch (RuntimeException e) {
@@ -177,6 +186,16 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
         throw e;
       }
     }, false);
+  }
+
+  /** Hazelcast's failure detection timeout on this member ({@code hazelcast.max.no.heartbeat.seconds}). */
+  static long maxNoHeartbeatMs(HazelcastInstance hz) {
+    String v = hz.getConfig().getProperty(MAX_NO_HEARTBEAT_PROPERTY);
+    try {
+      return v == null ? DEFAULT_MAX_NO_HEARTBEAT_S * 1000L : Long.parseLong(v.trim()) * 1000L;
+    } catch (NumberFormatException e) {
+      return DEFAULT_MAX_NO_HEARTBEAT_S * 1000L;
+    }
   }
 
   /** The member of the Vert.x cluster manager, when Vert.x is clustered with Hazelcast; else null. */

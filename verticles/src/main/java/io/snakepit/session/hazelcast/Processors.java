@@ -1,5 +1,7 @@
 package io.snakepit.session.hazelcast;
 
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.HazelcastInstanceAware;
 import com.hazelcast.core.HazelcastJsonValue;
 import com.hazelcast.core.ReadOnly;
 import com.hazelcast.map.EntryProcessor;
@@ -7,11 +9,14 @@ import com.hazelcast.map.ExtendedMapEntry;
 import com.hazelcast.nio.ObjectDataInput;
 import com.hazelcast.nio.ObjectDataOutput;
 import com.hazelcast.nio.serialization.IdentifiedDataSerializable;
+import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.Session;
 import io.snakepit.session.SessionLimits;
 import io.snakepit.session.Stamped;
+import io.snakepit.session.fencing.OwnershipLease;
 import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.util.Map;
 import java.util.Objects;
@@ -57,7 +62,40 @@ public final class Processors {
 
   /** What all processors share. */
   abstract static class Base implements EntryProcessor<String, HazelcastJsonValue, Outcome>,
-      IdentifiedDataSerializable {
+      IdentifiedDataSerializable, HazelcastInstanceAware {
+
+    /**
+     * The member that runs this processor, injected on the primary only
+     * (Hazelcast initialises an entry operation's processor, not a backup's).
+     */
+    private transient HazelcastInstance member;
+
+    @Override
+    public void setHazelcastInstance(HazelcastInstance hazelcastInstance) {
+      this.member = hazelcastInstance;
+    }
+
+    /**
+     * The fencing check of a change, run on the partition's primary before
+     * it applies anything: null when the member holds its ownership lease
+     * (or keeps none), else a {@code not_owner} outcome, and nothing changes.
+     * A member that was paused past the lease refuses here, since the cluster
+     * may have dropped it and promoted a backup in its place (docs/cluster.md, "Fencing").
+     */
+    final Outcome fenced(Map.Entry<String, HazelcastJsonValue> e) {
+      if (member == null || !(member.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY) instanceof OwnershipLease lease)
+          || lease.held()) {
+        return null;
+      }
+      com.hazelcast.cluster.Member owner = member.getPartitionService().getPartition(e.getKey()).getOwner();
+      if (owner != null && !owner.localMember()) {
+        return null; // a backup replica: it mirrors its primary, which checked
+      }
+      return Outcome.failed(new SnakepitException(ErrorCode.NOT_OWNER, "Node refused to change session '"
+          + e.getKey() + "': it was paused past its ownership lease (" + lease + ") and the cluster has not yet "
+          + "confirmed it as a member; nothing was changed.", null,
+          new JsonObject().put("session_id", e.getKey())));
+    }
 
     @Override
     public int getFactoryId() {
@@ -89,6 +127,10 @@ public final class Processors {
 
     @Override
     public Outcome process(Map.Entry<String, HazelcastJsonValue> e) {
+      Outcome refused = fenced(e);
+      if (refused != null) {
+        return refused;
+      }
       Session s = current(e);
       Session f = StoredSession.decodeJson(fresh);
       if (StoredSession.live(s, f.createdAt())) {
@@ -155,6 +197,10 @@ public final class Processors {
 
     @Override
     public Outcome process(Map.Entry<String, HazelcastJsonValue> e) {
+      Outcome refused = fenced(e);
+      if (refused != null) {
+        return refused;
+      }
       Session s = current(e);
       if (!StoredSession.live(s, now)) {
         return Outcome.of(Outcome.NOT_FOUND, null);
@@ -238,6 +284,10 @@ public final class Processors {
 
     @Override
     public Outcome process(Map.Entry<String, HazelcastJsonValue> e) {
+      Outcome refused = fenced(e);
+      if (refused != null) {
+        return refused;
+      }
       Session s = current(e);
       if (StoredSession.live(s, now) && now > s.accessedAt()) {
         Session t = s.touched(now);
@@ -281,6 +331,10 @@ public final class Processors {
 
     @Override
     public Outcome process(Map.Entry<String, HazelcastJsonValue> e) {
+      Outcome refused = fenced(e);
+      if (refused != null) {
+        return refused;
+      }
       Session s = current(e);
       if (s == null || s.isDeleted()) {
         return Outcome.of(Outcome.NOT_FOUND, s);
@@ -334,6 +388,10 @@ public final class Processors {
 
     @Override
     public Outcome process(Map.Entry<String, HazelcastJsonValue> e) {
+      Outcome refused = fenced(e);
+      if (refused != null) {
+        return refused;
+      }
       Session s = current(e);
       if (s != null && !s.isDeleted() && s.isExpired(now)) {
         s = null; // an expired copy is a missing one
@@ -399,6 +457,10 @@ public final class Processors {
 
     @Override
     public Outcome process(Map.Entry<String, HazelcastJsonValue> e) {
+      Outcome refused = fenced(e);
+      if (refused != null) {
+        return refused;
+      }
       Session s = current(e);
       if (!StoredSession.live(s, now)) {
         return Outcome.of(Outcome.NOT_FOUND, null);

@@ -24,6 +24,7 @@ public final class SessionDataSerializableFactory implements DataSerializableFac
   static final int READ = 8;
   static final int KEY_COMPARATOR = 9;
   static final int MERGE_POLICY = 10;
+  static final int LEASE_PROBE = 11;
 
   @Override
   public IdentifiedDataSerializable create(int typeId) {
@@ -38,6 +39,7 @@ public final class SessionDataSerializableFactory implements DataSerializableFac
       case READ -> new Processors.Read();
       case KEY_COMPARATOR -> new KeyComparator();
       case MERGE_POLICY -> new HlcMergePolicy();
+      case LEASE_PROBE -> new LeaseProbe();
       default -> null;
     };
   }

@@ -1,0 +1,107 @@
+package io.snakepit.session.hazelcast;
+
+import static io.snakepit.session.hazelcast.TestCluster.await;
+import static io.snakepit.session.hazelcast.TestCluster.get;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.hazelcast.core.HazelcastInstance;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.SessionLimits;
+import io.snakepit.session.SessionStore;
+import io.snakepit.session.fencing.OwnershipLease;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Fencing on two real embedded members: a member whose ownership lease lapsed
+ * (a pause) applies no change to the sessions it is the primary of, whoever
+ * sends it, and its own store sends none; backups it holds still follow their
+ * primaries. The first test drives each member's lease by a hand clock (put in
+ * the member's user context, where the store finds and shares it); the second
+ * runs the real keeper.
+ */
+class FencingTest {
+
+  static final long MS = 1_000_000;
+  final TestCluster cluster = new TestCluster();
+  final Vertx vertx = Vertx.vertx();
+
+  @AfterEach
+  void tearDown() {
+    cluster.close();
+    get(vertx.close());
+  }
+
+  @Test
+  void aMemberPastItsLeaseRefusesChangesAsPrimaryAndSendsNone() {
+    HazelcastInstance a = cluster.start(cluster.config(1));
+    HazelcastInstance b = cluster.start(cluster.config(1));
+    cluster.awaitSize(2);
+    AtomicLong clockA = new AtomicLong(1_000 * MS);
+    OwnershipLease leaseA = new OwnershipLease(2_500 * MS, 30_000 * MS, clockA::get);
+    a.getUserContext().put(LeaseKeeper.USER_CONTEXT_KEY, leaseA);
+    SessionStore storeA = cluster.store(vertx, a, SessionLimits.defaults());
+    SessionStore storeB = cluster.store(vertx, b, SessionLimits.defaults());
+    List<String> ids = IntStream.range(0, 40).mapToObj(i -> "fence-" + i).toList();
+    for (String id : ids) {
+      get(storeB.create(id, 60_000, new JsonObject()));
+      get(storeB.putVariable(id, "x", 1));
+    }
+    String onA = ids.stream().filter(id -> a.getPartitionService().getPartition(id).getOwner().localMember())
+        .findFirst().orElseThrow();
+    String onB = ids.stream().filter(id -> b.getPartitionService().getPartition(id).getOwner().localMember())
+        .findFirst().orElseThrow();
+
+    clockA.addAndGet(2_600 * MS); // A was paused longer than its lease; its keeper has not run yet
+
+    assertRefused(() -> get(storeB.putVariable(onA, "x", 2)));
+    assertRefused(() -> get(storeA.putVariable(onB, "x", 2)));
+    assertRefused(() -> get(storeA.putVariable(onA, "x", 2)));
+    assertRefused(() -> get(storeB.deleteVariable(onA, "x")));
+    assertRefused(() -> get(storeB.delete(onA)));
+    assertThat(get(storeB.getVariable(onA, "x"))).isEqualTo(1);
+    assertThat(get(storeB.getVariable(onB, "x"))).isEqualTo(1);
+    // A primary elsewhere takes the change, and A's backup copy follows it.
+    get(storeB.putVariable(onB, "x", 3));
+    assertThat(get(storeB.getVariable(onB, "x"))).isEqualTo(3);
+
+    // The cluster confirms A: it changes sessions again.
+    leaseA.tick(List.of(b.getCluster().getLocalMember().getAddress().toString()));
+    assertThat(leaseA.confirmed(leaseA.now(), List.of(b.getCluster().getLocalMember().getAddress().toString())))
+        .isTrue();
+    get(storeB.putVariable(onA, "x", 4));
+    get(storeA.putVariable(onA, "y", 5));
+    assertThat(get(storeB.getVariable(onA, "x"))).isEqualTo(4);
+    assertThat(get(storeB.getVariable(onA, "y"))).isEqualTo(5);
+  }
+
+  @Test
+  void theKeeperConfirmsAVoidedLeaseThroughTheMembersThatStillCountTheNode() {
+    HazelcastInstance a = cluster.start(cluster.config(1));
+    HazelcastInstance b = cluster.start(cluster.config(1));
+    cluster.awaitSize(2);
+    SessionStore storeA = cluster.store(vertx, a, SessionLimits.defaults());
+    cluster.store(vertx, b, SessionLimits.defaults());
+    OwnershipLease lease = (OwnershipLease) a.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY);
+    assertThat(lease).isNotNull();
+    await(lease::held, "the lease held from the start");
+    long epoch = lease.epoch();
+    lease.voidNow();
+    assertRefused(() -> get(storeA.create("after-void", 60_000, new JsonObject())));
+    await(lease::held, "the keeper's probe round to b confirms a again");
+    assertThat(lease.epoch()).isEqualTo(epoch + 1);
+    assertThat(get(storeA.create("after-confirm", 60_000, new JsonObject())).created()).isTrue();
+  }
+
+  static void assertRefused(org.assertj.core.api.ThrowableAssert.ThrowingCallable write) {
+    assertThatThrownBy(write).isInstanceOfSatisfying(SnakepitException.class,
+        e -> assertThat(e.errorCode()).as(e.getMessage()).isEqualTo(ErrorCode.NOT_OWNER));
+  }
+}
