@@ -284,6 +284,98 @@ class PartitionTest {
     }
   }
 
+  /**
+   * A partial ("bridge") partition: n2 and n3 cannot reach each other, n1
+   * reaches both. Hazelcast's master removes one of them
+   * ({@code hazelcast.partial.member.disconnection.resolution.heartbeat.count}),
+   * so calls do not wait for the network to heal: for as long as the bridge
+   * lasts, clients on every node keep calling {@code incr} in sessions, and
+   * every call gets an answer (a result, or a typed error) well before the
+   * bridge ends. Without the resolution, calls between n2 and n3 hung until
+   * the heal. After the heal every node agrees again.
+   */
+  @Test
+  void aBridgePartitionIsResolvedAndNoCallWaitsForTheHeal() throws Exception {
+    // Clients send calls for this long; the bridge lasts until every client has its last answer, so a call
+    // that waits for the heal is never answered in time: a stalled call.
+    Duration calling = Duration.ofSeconds(35);
+    Duration patience = Duration.ofSeconds(40);
+    java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    try (NamespacedCluster c = new NamespacedCluster(3)) {
+      List<String> sessions = new ArrayList<>();
+      for (int i = 0; i < 12; i++) {
+        create(c.node(0), "br-" + i);
+        sessions.add("br-" + i);
+      }
+      long cut = System.nanoTime();
+      c.net.partition(List.of(1), List.of(2));
+      List<String> stalled = java.util.Collections.synchronizedList(new ArrayList<>());
+      List<String> untyped = java.util.Collections.synchronizedList(new ArrayList<>());
+      java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+      List<Thread> clients = new ArrayList<>();
+      for (NodeProcess via : c.nodes) {
+        Thread t = new Thread(() -> {
+          int k = 0;
+          while (System.nanoTime() - cut < calling.toNanos()) {
+            String s = sessions.get(k++ % sessions.size());
+            long sent = System.nanoTime();
+            try {
+              HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(
+                      java.net.URI.create(url(via, "/v1/sessions/" + s + "/execute"))).timeout(patience)
+                  .header("Content-Type", "application/json")
+                  .POST(java.net.http.HttpRequest.BodyPublishers.ofString(new JsonObject().put("tool", "incr")
+                      .put("args", new JsonObject().put("name", "n")).encode())).build(),
+                  HttpResponse.BodyHandlers.ofString());
+              answered.incrementAndGet();
+              if (r.statusCode() != 200 && !isTypedError(r)) {
+                untyped.add(via.nodeId() + " " + r.statusCode() + " " + r.body());
+              }
+            } catch (java.net.http.HttpTimeoutException e) {
+              stalled.add(via.nodeId() + " " + s + " sent " + (sent - cut) / 1_000_000 + " ms after the cut");
+              return;
+            } catch (IOException e) {
+              untyped.add(via.nodeId() + " " + e);
+            } catch (InterruptedException e) {
+              return;
+            }
+          }
+        });
+        t.start();
+        clients.add(t);
+      }
+      for (Thread t : clients) {
+        t.join();
+      }
+      assertThat(stalled).as("calls with no answer within %s, while the bridge lasted", patience).isEmpty();
+      assertThat(untyped).as("answers that are neither a result nor a typed error").isEmpty();
+      assertThat(answered.get()).as("calls answered during the bridge").isPositive();
+      c.net.heal();
+      c.awaitRings(List.of(List.of(0, 1, 2)));
+      Poll.until("every node agrees on every session", DEADLINE, () -> {
+        for (String s : sessions) {
+          JsonObject first = variables(c.node(0), s);
+          for (NodeProcess n : c.nodes) {
+            if (!java.util.Objects.equals(first, variables(n, s))) {
+              return false;
+            }
+          }
+        }
+        return true;
+      });
+    }
+  }
+
+  /** A JSON error with a code, as every refusal of the node is. */
+  static boolean isTypedError(HttpResponse<String> r) {
+    try {
+      JsonObject error = new JsonObject(r.body()).getJsonObject("error");
+      return error != null && error.getString("code") != null;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
   static boolean isMinorityRefusal(HttpResponse<String> r) {
     if (r.statusCode() != 503) {
       return false;

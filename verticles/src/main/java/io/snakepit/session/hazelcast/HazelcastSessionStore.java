@@ -211,12 +211,12 @@ public final class HazelcastSessionStore implements SessionStore {
    * the backups took the change (docs/cluster.md, "Fencing").
    */
   private Future<Outcome> submit(String id, EntryProcessor<String, HazelcastJsonValue, Outcome> p) {
-    if (p instanceof com.hazelcast.core.ReadOnly) {
-      return call(() -> map.submitToKey(id, p));
-    }
     OwnershipLease l = lease;
     if (!l.held()) {
       return fail(notOwner(id, l));
+    }
+    if (p instanceof com.hazelcast.core.ReadOnly) {
+      return call(() -> map.submitToKey(id, p));
     }
     long epoch = l.epoch();
     return call(() -> map.submitToKey(id, p)).compose(o -> {
@@ -235,11 +235,21 @@ public final class HazelcastSessionStore implements SessionStore {
 
   private SnakepitException notOwner(String id, OwnershipLease l) {
     return new SnakepitException(ErrorCode.NOT_OWNER, "This node was paused past its ownership lease (" + l
-        + ") and its cluster has not yet confirmed it as a member; session '" + id + "' was not changed.", null,
+        + ") and its cluster has not yet confirmed it as a member, so it neither reads nor changes session '" + id
+        + "' until then; nothing was changed. Retry shortly, or through another node.", null,
         new JsonObject().put("session_id", id));
   }
 
+  /**
+   * Reads a session's stored copy. A node whose lease is void refuses reads
+   * too: the copies it holds may be stale, or missing (it answered 404 for
+   * live sessions after a pause), until its cluster confirms it.
+   */
   private Future<HazelcastJsonValue> read(String id) {
+    OwnershipLease l = lease;
+    if (!l.held()) {
+      return fail(notOwner(id, l));
+    }
     return call(() -> map.getAsync(id));
   }
 
