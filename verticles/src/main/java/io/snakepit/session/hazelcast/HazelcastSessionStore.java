@@ -265,6 +265,13 @@ public final class HazelcastSessionStore implements SessionStore {
     if (t instanceof SnakepitException se) {
       return se;
     }
+    if (t instanceof com.hazelcast.core.IndeterminateOperationStateException) {
+      // The primary applied the change, but its backups did not confirm in time: it may not survive the loss
+      // of the primary. Not acknowledged, and not refused either: the caller must read before retrying.
+      return new SnakepitException(ErrorCode.NODE_LOST, "The session store could not confirm that the change "
+          + "reached its backups (" + t.getMessage() + "): it may or may not have been kept. Read the session "
+          + "before retrying a change that is not idempotent.", null, new JsonObject().put("outcome", "unknown"));
+    }
     if (t instanceof com.hazelcast.splitbrainprotection.SplitBrainProtectionException) {
       // partition-mode: majority, and this member is on the minority side.
       return new SnakepitException(ErrorCode.MINORITY_PARTITION, "This node is on the minority side of a network "

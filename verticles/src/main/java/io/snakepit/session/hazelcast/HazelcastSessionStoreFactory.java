@@ -87,6 +87,13 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
   /** Hazelcast property: interval of later split-brain merge checks; Hazelcast's default is 120 s. */
   public static final String MERGE_NEXT_RUN_DELAY_PROPERTY = "hazelcast.merge.next.run.delay.seconds";
   /**
+   * Hazelcast property: a write whose synchronous backups do not confirm within the backup timeout fails
+   * ({@code IndeterminateOperationStateException}) instead of completing as if they had; the store makes
+   * it {@code node_lost} with an unknown outcome. Hazelcast's default, false, acknowledges such a write,
+   * which is then lost if its primary dies before the backup took it. Set to true unless set already.
+   */
+  public static final String FAIL_ON_INDETERMINATE_PROPERTY = "hazelcast.operation.fail.on.indeterminate.state";
+  /**
    * Hazelcast property: after this many heartbeat rounds in which members see the master but not each
    * other (a "bridge" partition), the master removes the fewest members needed for the rest to see each
    * other. Hazelcast's default, 0, never does, and calls between such members hang.
@@ -270,6 +277,9 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
     }
     if (config.getProperty(MERGE_NEXT_RUN_DELAY_PROPERTY) == null) {
       config.setProperty(MERGE_NEXT_RUN_DELAY_PROPERTY, String.valueOf(RECOMMENDED_MERGE_NEXT_RUN_DELAY_SECONDS));
+    }
+    if (config.getProperty(FAIL_ON_INDETERMINATE_PROPERTY) == null) {
+      config.setProperty(FAIL_ON_INDETERMINATE_PROPERTY, "true");
     }
     if (config.getProperty(PARTIAL_DISCONNECTION_PROPERTY) == null) {
       config.setProperty(PARTIAL_DISCONNECTION_PROPERTY, String.valueOf(RECOMMENDED_PARTIAL_DISCONNECTION_HEARTBEATS));
