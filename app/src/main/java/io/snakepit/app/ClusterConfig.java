@@ -31,6 +31,8 @@ final class ClusterConfig {
     }
     hz.setClusterName(c.name());
     hz.setInstanceName("snakepit-" + node.nodeId());
+    // Names the node each member belongs to: a session's calls go to the node of its primary copy.
+    hz.getMemberAttributeConfig().setAttribute(HazelcastSessionStoreFactory.NODE_ATTRIBUTE, node.nodeId());
     hz.getNetworkConfig().setPort(c.port()).setPortAutoIncrement(false).setPublicAddress(c.host() + ":" + c.port());
     // Bind the configured address only, so that nodes in separate network namespaces each keep to theirs.
     hz.setProperty("hazelcast.socket.bind.any", "false");

@@ -129,7 +129,7 @@ public class RoutingVerticle extends VerticleBase {
     consumers.add(eb.<JsonObject>localConsumer(Addresses.CLUSTER_VIEW, m -> m.reply(view())));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.SESSION_OWNER, m -> {
       String id = m.body() == null ? null : m.body().getString("id");
-      m.reply(new JsonObject().put("owner", id == null ? null : directory.ring().owner(id)));
+      m.reply(new JsonObject().put("owner", id == null ? null : ownerOf(id)));
     }));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.DRAIN, this::onDrain));
     consumers.forEach(c -> registered.add(c.completion()));
@@ -342,7 +342,7 @@ public class RoutingVerticle extends VerticleBase {
       return;
     }
     try {
-      String target = sid != null ? directory.ring().owner(sid) : pickWithoutSession();
+      String target = sid != null ? ownerOf(sid) : pickWithoutSession();
       if (target == null || target.equals(nodeId) || hops >= maxHops) {
         deliverLocally(msg, stream, hops, deadline, local);
       } else {
@@ -354,6 +354,11 @@ public class RoutingVerticle extends VerticleBase {
       CorrelatedLog.with(cid, () -> LOG.error("Routing a call failed", e));
       new SnakepitException(ErrorCode.INTERNAL, "Routing the call failed: " + e, cid, null).failMessage(msg);
     }
+  }
+
+  /** A session's owner: the node of its primary copy while that node is in the ring, else the ring's choice. */
+  private String ownerOf(String sessionId) {
+    return SessionPlacement.owner(SessionPlacement.of(vertx), directory.ring(), sessionId);
   }
 
   /** The least-loaded node for a call without a session, preferring this one while it has room. */

@@ -95,7 +95,10 @@ public class SessionStoreVerticle extends VerticleBase {
     b.getJsonObject("ring", new JsonObject())
         .forEach(e -> members.put(e.getKey(), ((Number) e.getValue()).intValue()));
     io.snakepit.routing.HashRing ring = io.snakepit.routing.HashRing.of(members);
-    return store.countByOwner(id -> java.util.Objects.requireNonNullElse(ring.owner(id), "")).map(counts -> {
+    io.snakepit.routing.SessionPlacement placement = io.snakepit.routing.SessionPlacement.of(vertx);
+    // The router's own rule, so that the counts are of the sessions each node runs the calls of.
+    return store.countByOwner(id -> java.util.Objects.requireNonNullElse(
+        io.snakepit.routing.SessionPlacement.owner(placement, ring, id), "")).map(counts -> {
       JsonObject out = new JsonObject();
       counts.forEach((node, n) -> {
         if (!node.isEmpty()) {

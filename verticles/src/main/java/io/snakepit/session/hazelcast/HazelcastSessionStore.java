@@ -119,6 +119,8 @@ public final class HazelcastSessionStore implements SessionStore {
   /** The member's lease keeper, when this store started it (one per member; a second store shares it). */
   private LeaseKeeper keeper;
   private OwnershipLease lease = OwnershipLease.ALWAYS;
+  /** Where sessions live, published for the router when the member carries its node's id; else null. */
+  private PartitionPlacement placement;
 
   HazelcastSessionStore(Vertx vertx, SessionSettings settings, HazelcastInstance hz, String mapName, int backupCount,
                         boolean ownsInstance, FencingSettings fencing) {
@@ -143,6 +145,10 @@ public final class HazelcastSessionStore implements SessionStore {
         lease = keeper.lease();
       }
       lease.publish(vertx);
+    }
+    placement = PartitionPlacement.of(hz);
+    if (placement != null) {
+      io.snakepit.routing.SessionPlacement.publish(vertx, placement);
     }
     listenerId = map.addLocalEntryListener(new ExpiryListener(), Predicates.alwaysTrue(), true);
     liveEstimate.set(exactCount());
@@ -566,6 +572,9 @@ public final class HazelcastSessionStore implements SessionStore {
     closed = true;
     vertx.cancelTimer(refreshTimer);
     lease.unpublish(vertx);
+    if (placement != null) {
+      io.snakepit.routing.SessionPlacement.unpublish(vertx, placement);
+    }
     if (keeper != null) {
       keeper.close();
     }

@@ -87,13 +87,6 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
   /** Hazelcast property: interval of later split-brain merge checks; Hazelcast's default is 120 s. */
   public static final String MERGE_NEXT_RUN_DELAY_PROPERTY = "hazelcast.merge.next.run.delay.seconds";
   /**
-   * Hazelcast property: a write whose synchronous backups do not confirm within the backup timeout fails
-   * ({@code IndeterminateOperationStateException}) instead of completing as if they had; the store makes
-   * it {@code node_lost} with an unknown outcome. Hazelcast's default, false, acknowledges such a write,
-   * which is then lost if its primary dies before the backup took it. Set to true unless set already.
-   */
-  public static final String FAIL_ON_INDETERMINATE_PROPERTY = "hazelcast.operation.fail.on.indeterminate.state";
-  /**
    * Hazelcast property: after this many heartbeat rounds in which members see the master but not each
    * other (a "bridge" partition), the master removes the fewest members needed for the rest to see each
    * other. Hazelcast's default, 0, never does, and calls between such members hang.
@@ -102,6 +95,12 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
       "hazelcast.partial.member.disconnection.resolution.heartbeat.count";
   /** Recommended value of {@value #PARTIAL_DISCONNECTION_PROPERTY}. */
   public static final int RECOMMENDED_PARTIAL_DISCONNECTION_HEARTBEATS = 3;
+  /**
+   * Member attribute with the node id of the node a member belongs to. A node sets it on its member's
+   * config; the store then places each session's calls on the node of its primary copy
+   * ({@link PartitionPlacement}).
+   */
+  public static final String NODE_ATTRIBUTE = "snakepit.node";
   /** Hazelcast property: a member silent this long is dropped; the fencing lease must be shorter. */
   static final String MAX_NO_HEARTBEAT_PROPERTY = "hazelcast.max.no.heartbeat.seconds";
   /** Hazelcast's own default of {@value #MAX_NO_HEARTBEAT_PROPERTY}. */
@@ -277,9 +276,6 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
     }
     if (config.getProperty(MERGE_NEXT_RUN_DELAY_PROPERTY) == null) {
       config.setProperty(MERGE_NEXT_RUN_DELAY_PROPERTY, String.valueOf(RECOMMENDED_MERGE_NEXT_RUN_DELAY_SECONDS));
-    }
-    if (config.getProperty(FAIL_ON_INDETERMINATE_PROPERTY) == null) {
-      config.setProperty(FAIL_ON_INDETERMINATE_PROPERTY, "true");
     }
     if (config.getProperty(PARTIAL_DISCONNECTION_PROPERTY) == null) {
       config.setProperty(PARTIAL_DISCONNECTION_PROPERTY, String.valueOf(RECOMMENDED_PARTIAL_DISCONNECTION_HEARTBEATS));
