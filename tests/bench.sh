@@ -7,10 +7,12 @@ case "$which" in
   workers) main=io.snakepit.tests.bench.WorkerBenchmark ;;
   sessions) main=io.snakepit.tests.bench.SessionBenchmark ;;
   cluster) main=io.snakepit.tests.bench.ClusterBenchmark ;;
-  *) echo "usage: tests/bench.sh workers|sessions|cluster [-Dn=... java options]" >&2; exit 2 ;;
+  store) main=io.snakepit.tests.bench.StoreBenchmark ;;
+  *) echo "usage: tests/bench.sh workers|sessions|cluster|store [-Dn=... -Drounds=... java options]" >&2; exit 2 ;;
 esac
 # Build in the reactor (nothing goes to ~/.m2) and write each module's classpath.
-mvn -q -B -DskipTests package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt \
+# MVN_FLAGS adds Maven options, e.g. MVN_FLAGS="-o -Dmaven.repo.local=/path/to/repo".
+mvn ${MVN_FLAGS:-} -q -B -DskipTests package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt \
   -pl tests -am >&2
 exec java --add-modules java.se --add-exports java.base/jdk.internal.ref=ALL-UNNAMED \
   --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \

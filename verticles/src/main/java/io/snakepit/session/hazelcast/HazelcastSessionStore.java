@@ -24,6 +24,8 @@ import io.snakepit.session.fencing.OwnershipLease;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.PromiseInternal;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -32,6 +34,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -197,7 +200,22 @@ public final class HazelcastSessionStore implements SessionStore {
     return c != null ? c : context;
   }
 
-  /** A Hazelcast future as a Vert.x one, completed on the caller's context; Hazelcast failures made typed. */
+  /**
+   * Runs a completion callback on the thread that completes the Hazelcast
+   * future (a partition thread for a local primary, else a response thread).
+   * Hazelcast runs a plain {@code whenComplete} callback on its default async
+   * executor: the common fork-join pool, or, when that pool has a single
+   * thread (two cores or fewer), a new thread for every callback. The callbacks
+   * given here only hand the result to a Vert.x context.
+   */
+  private static final Executor ON_COMPLETING_THREAD = Runnable::run;
+
+  /**
+   * A Hazelcast future as a Vert.x one, completed on the caller's context; Hazelcast failures made typed.
+   * (Not {@link Future#fromCompletionStage(CompletionStage, Context)}, which registers with
+   * {@code whenComplete} and so costs a thread hop, or a thread start, per call: see
+   * {@link #ON_COMPLETING_THREAD}.)
+   */
   private <T> Future<T> call(java.util.function.Supplier<CompletionStage<T>> op) {
     CompletionStage<T> stage;
     try {
@@ -205,7 +223,16 @@ public final class HazelcastSessionStore implements SessionStore {
     } catch (RuntimeException e) {
       return Future.failedFuture(unavailable(e));
     }
-    return Future.fromCompletionStage(stage, ctx()).recover(t -> Future.failedFuture(unavailable(t)));
+    // As Future.fromCompletionStage does: a promise of the caller's context, whose listeners run there.
+    PromiseInternal<T> promise = ((ContextInternal) ctx()).promise();
+    stage.whenCompleteAsync((v, t) -> {
+      if (t != null) {
+        promise.fail(t);
+      } else {
+        promise.complete(v);
+      }
+    }, ON_COMPLETING_THREAD);
+    return promise.future().recover(t -> Future.failedFuture(unavailable(t)));
   }
 
   /**
@@ -296,11 +323,11 @@ public final class HazelcastSessionStore implements SessionStore {
   private void maybeTouch(String id, long accessedAt, long now) {
     if (now - accessedAt >= settings.limits().touchGranularityMs() && !closed) {
       try {
-        map.submitToKey(id, new Processors.Touch(now)).whenComplete((r, t) -> {
+        map.submitToKey(id, new Processors.Touch(now)).whenCompleteAsync((r, t) -> {
           if (t != null) {
             LOG.debug("Touch of session {} failed: {}", id, t.toString());
           }
-        });
+        }, ON_COMPLETING_THREAD);
       } catch (RuntimeException e) {
         LOG.debug("Touch of session {} failed: {}", id, e.toString());
       }

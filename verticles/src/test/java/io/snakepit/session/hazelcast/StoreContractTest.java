@@ -115,6 +115,28 @@ abstract class StoreContractTest {
 
   // ---- create / get ------------------------------------------------------------------------------
 
+  /**
+   * A store call hands Hazelcast's result to Vert.x on the thread that
+   * completes it: through a plain {@code whenComplete}, Hazelcast would run
+   * the callback on its default async executor, which starts a new thread per
+   * callback where the common pool has one thread (two cores or fewer).
+   */
+  @Test
+  void operationsStartNoThreadPerCall() {
+    String id = id();
+    get(a.create(id, 0, null));
+    get(a.putVariable(id, "x", 0));
+    get(b.get(id));
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    long started = threads.getTotalStartedThreadCount();
+    for (int i = 0; i < 100; i++) {
+      get((i % 2 == 0 ? a : b).get(id));
+      get((i % 2 == 0 ? a : b).putVariable(id, "x", i));
+      get((i % 2 == 0 ? a : b).getVariable(id, "x"));
+    }
+    assertThat(threads.getTotalStartedThreadCount() - started).isLessThan(30);
+  }
+
   @Test
   void createIsIdempotentAndConcurrentCreatesAgree() {
     String id = id();
