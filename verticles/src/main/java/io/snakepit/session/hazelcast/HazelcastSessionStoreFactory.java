@@ -58,8 +58,7 @@ import org.slf4j.LoggerFactory;
  * (required: entry processors, their outcome and the merge policy travel between
  * members as {@code IdentifiedDataSerializable}; it cannot be added to a running member,
  * and the store refuses to open without it), adds {@link #mapConfig} for the session map,
- * and sets the split-brain merge delays and the resolution of partial partitions to the recommended
- * values below (unless already set).
+ * and sets the split-brain merge delays to the recommended values below (unless already set).
  * A map config that is missing is added dynamically when the store opens, which works
  * because it happens before the map is first used; a static one is better, as every member
  * then has it from the start.
@@ -86,15 +85,6 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
   public static final String MERGE_FIRST_RUN_DELAY_PROPERTY = "hazelcast.merge.first.run.delay.seconds";
   /** Hazelcast property: interval of later split-brain merge checks; Hazelcast's default is 120 s. */
   public static final String MERGE_NEXT_RUN_DELAY_PROPERTY = "hazelcast.merge.next.run.delay.seconds";
-  /**
-   * Hazelcast property: after this many heartbeat rounds in which members see the master but not each
-   * other (a "bridge" partition), the master removes the fewest members needed for the rest to see each
-   * other. Hazelcast's default, 0, never does, and calls between such members hang.
-   */
-  public static final String PARTIAL_DISCONNECTION_PROPERTY =
-      "hazelcast.partial.member.disconnection.resolution.heartbeat.count";
-  /** Recommended value of {@value #PARTIAL_DISCONNECTION_PROPERTY}. */
-  public static final int RECOMMENDED_PARTIAL_DISCONNECTION_HEARTBEATS = 3;
   /**
    * Member attribute with the node id of the node a member belongs to. A node sets it on its member's
    * config; the store then places each session's calls on the node of its primary copy
@@ -259,7 +249,7 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
    * Prepares a member's config for the session store, before the member
    * starts: the serialization factory, the session map (from the
    * {@code sessions.hazelcast} section: {@code map-name}, {@code backup-count})
-   * and, unless set already, the recommended split-brain merge delays and partial-partition resolution.
+   * and, unless set already, the recommended split-brain merge delays.
    *
    * @return {@code config}
    */
@@ -276,9 +266,6 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
     }
     if (config.getProperty(MERGE_NEXT_RUN_DELAY_PROPERTY) == null) {
       config.setProperty(MERGE_NEXT_RUN_DELAY_PROPERTY, String.valueOf(RECOMMENDED_MERGE_NEXT_RUN_DELAY_SECONDS));
-    }
-    if (config.getProperty(PARTIAL_DISCONNECTION_PROPERTY) == null) {
-      config.setProperty(PARTIAL_DISCONNECTION_PROPERTY, String.valueOf(RECOMMENDED_PARTIAL_DISCONNECTION_HEARTBEATS));
     }
     return config;
   }

@@ -41,11 +41,6 @@ class HazelcastSessionStoreFactoryTest {
     assertThat(c.getSerializationConfig().getDataSerializableFactories())
         .containsKey(SessionDataSerializableFactory.FACTORY_ID);
     assertThat(c.getProperty(HazelcastSessionStoreFactory.MERGE_FIRST_RUN_DELAY_PROPERTY)).isEqualTo("5");
-    // Bridges (members that see the master but not each other) are resolved, unless the user chose otherwise.
-    assertThat(c.getProperty(HazelcastSessionStoreFactory.PARTIAL_DISCONNECTION_PROPERTY)).isEqualTo("3");
-    assertThat(HazelcastSessionStoreFactory.configure(new Config()
-            .setProperty(HazelcastSessionStoreFactory.PARTIAL_DISCONNECTION_PROPERTY, "0"), new JsonObject())
-        .getProperty(HazelcastSessionStoreFactory.PARTIAL_DISCONNECTION_PROPERTY)).isEqualTo("0");
     assertThatThrownBy(() -> HazelcastSessionStoreFactory.configure(new Config(), new JsonObject().put("nope", 1)))
         .isInstanceOf(ConfigException.class).hasMessageContaining("sessions.hazelcast.nope");
     assertThatThrownBy(() -> HazelcastSessionStoreFactory.configure(new Config(),
