@@ -25,12 +25,15 @@ final class ClusterView {
   private final Map<String, Node> nodes = new ConcurrentHashMap<>();
   private final long failureTimeoutNanos;
   private volatile HashRing ring = HashRing.empty();
+  /** Where sessions' primaries are, when this Vert.x is a Hazelcast member of the cluster; else null. */
+  private final io.snakepit.routing.SessionPlacement placement;
   private final MessageConsumer<JsonObject> consumer;
   /** Completed by the first heartbeat: until then the client does not know where anything runs. */
   private final Promise<Void> firstHeard = Promise.promise();
 
   ClusterView(Vertx vertx, long failureTimeoutMs) {
     this.failureTimeoutNanos = failureTimeoutMs * 1_000_000;
+    this.placement = io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.placementOf(vertx);
     this.consumer = vertx.eventBus().consumer(Addresses.RING_HEARTBEAT, m -> heard(m.body()));
   }
 
@@ -68,7 +71,8 @@ final class ClusterView {
   String target(String sessionId) {
     rebuild();
     if (sessionId != null) {
-      return ring.owner(sessionId);
+      // The nodes' own rule (SessionPlacement.owner), so that the call needs no second hop.
+      return io.snakepit.routing.SessionPlacement.owner(placement, ring, sessionId);
     }
     String best = null;
     int bestFree = Integer.MIN_VALUE;

@@ -37,9 +37,15 @@ public final class Cluster implements AutoCloseable {
     for (int i = 0; i < n; i++) {
       hzPorts.add(freePort());
     }
-    // Nodes start together, as a real cluster's would.
-    startTogether(n, k -> startNode(k, hzPorts), nodes);
-    awaitRing(nodes.size());
+    try {
+      // Nodes start together, as a real cluster's would.
+      startTogether(n, k -> startNode(k, hzPorts), nodes);
+      awaitRing(nodes.size());
+    } catch (Exception | Error e) {
+      // The caller's try-with-resources never gets this cluster to close: end the nodes that did start.
+      close();
+      throw e;
+    }
     return this;
   }
 

@@ -149,8 +149,9 @@ public final class HazelcastSessionStore implements SessionStore {
       }
       lease.publish(vertx);
     }
-    placement = PartitionPlacement.of(hz);
-    if (placement != null) {
+    if (hz.getCluster().getLocalMember().getAttribute(HazelcastSessionStoreFactory.NODE_ATTRIBUTE) != null) {
+      // A node's own member: its router places sessions' calls on their primaries.
+      placement = PartitionPlacement.of(hz);
       io.snakepit.routing.SessionPlacement.publish(vertx, placement);
     }
     listenerId = map.addLocalEntryListener(new ExpiryListener(), Predicates.alwaysTrue(), true);

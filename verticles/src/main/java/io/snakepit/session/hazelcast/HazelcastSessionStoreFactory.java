@@ -204,6 +204,17 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
     }
   }
 
+  /**
+   * Where sessions' primaries are, read through the Hazelcast member of a Vert.x clustered with the
+   * {@link HazelcastClusterManager} (a node's, or an application's that joined the cluster); null when
+   * {@code vertx} is not such a member. {@link io.snakepit.client.SnakepitClient} uses it to send a call
+   * straight to the session's owner.
+   */
+  public static io.snakepit.routing.SessionPlacement placementOf(Vertx vertx) {
+    HazelcastInstance hz = clusterInstance(vertx);
+    return hz == null ? null : PartitionPlacement.of(hz);
+  }
+
   /** The member of the Vert.x cluster manager, when Vert.x is clustered with Hazelcast; else null. */
   static HazelcastInstance clusterInstance(Vertx vertx) {
     if (vertx instanceof VertxInternal vi && vertx.isClustered()) {

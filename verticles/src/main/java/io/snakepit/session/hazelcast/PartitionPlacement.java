@@ -19,10 +19,13 @@ final class PartitionPlacement implements SessionPlacement {
     this.hz = hz;
   }
 
-  /** A placement for a member of a node's cluster, or null when its members carry no node ids. */
+  /**
+   * A placement read through {@code hz}: a node's own member, or any other member of the cluster (an
+   * application's Vert.x, a lite member), which need not carry a node id itself. Members without a node
+   * id (embedded stores, tests) place nothing: the ring decides.
+   */
   static PartitionPlacement of(HazelcastInstance hz) {
-    return hz.getCluster().getLocalMember().getAttribute(HazelcastSessionStoreFactory.NODE_ATTRIBUTE) == null
-        ? null : new PartitionPlacement(hz);
+    return new PartitionPlacement(hz);
   }
 
   @Override

@@ -71,7 +71,6 @@ class PartitionPlacementTest {
 
   static void assertPlacementAgrees(List<HazelcastInstance> live, List<String> ids, String when) {
     List<PartitionPlacement> placements = live.stream().map(PartitionPlacement::of).toList();
-    assertThat(placements).as("placement on every member with a node id").doesNotContainNull();
     for (String id : ids) {
       HazelcastInstance owner = live.stream()
           .filter(m -> m.getPartitionService().getPartition(id).getOwner().localMember()).findFirst().orElseThrow();
@@ -87,6 +86,6 @@ class PartitionPlacementTest {
   @Test
   void membersWithoutANodeIdPlaceNothing() {
     HazelcastInstance m = cluster.start(cluster.config(1));
-    assertThat(PartitionPlacement.of(m)).isNull();
+    assertThat(PartitionPlacement.of(m).primaryOf("any")).isNull();
   }
 }
