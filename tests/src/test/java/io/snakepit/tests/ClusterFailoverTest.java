@@ -243,6 +243,7 @@ class ClusterFailoverTest {
       java.util.concurrent.CompletableFuture<HttpResponse<String>> inFlight = sleepIn(entry, owned.get(0), 30000);
       try (Writer w = new Writer(sessions, survivors); Caller calls = new Caller(sessions, survivors)) {
         awaitLoadAndACallOn(victim, w, calls, sessions.size());
+        c.awaitSafe();
         long t0 = System.nanoTime();
         victim.signal("KILL");
         victim.process().waitFor();
@@ -392,6 +393,7 @@ class ClusterFailoverTest {
       }
       assertThat(Http.getJson(url).getBoolean("handoff_checkpoint", false)).as("checkpoint after calls").isTrue();
 
+      c.awaitSafe();
       victim.signal("KILL");
       victim.process().waitFor();
       c.awaitRing(2);
@@ -408,6 +410,7 @@ class ClusterFailoverTest {
       List<String> sessions = createSessions(c.node(0), "p", 30);
       Writer w = new Writer(sessions, List.of(c.node(0), c.node(1)));
       Poll.until("writes flow", DEADLINE, () -> w.acked.size() == sessions.size());
+      c.awaitSafe();
       stopped.signal("STOP");
       try {
         Poll.until("the others drop the stopped node", DEADLINE, () -> Cluster.ring(c.node(0)).size() == 2

@@ -297,6 +297,7 @@ class OwnerFreezeTest {
         run.history.add(warm);
       }
 
+      c.awaitSafe();
       boolean stopped = false;
       try {
         // 2. Frozen past the failure detector: the others drop it, and serve its sessions.

@@ -131,6 +131,24 @@ public final class Cluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Waits until every live node's store reports its Hazelcast cluster safe
+   * ({@code /health/sessions}: no migration running, every backup in sync
+   * with its primary). Before that, a write may be acknowledged while the
+   * backup that should hold it is still being synced, and a crash of its
+   * primary then loses it (docs/cluster.md, "What survives what"): a test
+   * that injects a fault to check that nothing acknowledged is lost waits
+   * for this first, as an operator waits before taking the next node down.
+   */
+  public void awaitSafe() throws Exception {
+    for (NodeProcess n : nodes) {
+      if (n.process().isAlive()) {
+        Poll.until(n.nodeId() + " reports its cluster safe", DEADLINE, () -> Http.getJson(n.baseUrl()
+            + "/health/sessions").getJsonObject("store", new JsonObject()).getBoolean("cluster-safe", false));
+      }
+    }
+  }
+
   public static List<String> ring(NodeProcess n) throws Exception {
     JsonObject view = Http.getJson(n.baseUrl() + "/v1/cluster");
     List<String> ring = new ArrayList<>();
