@@ -3,18 +3,17 @@ package io.snakepit.tests.bench;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
 import io.snakepit.client.SnakepitClient;
+import io.snakepit.session.hazelcast.HazelcastFutures;
 import io.snakepit.tests.harness.Cluster;
 import io.snakepit.tests.harness.Http;
 import io.snakepit.tests.harness.NodeProcess;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 
 /**
@@ -26,24 +25,6 @@ import java.util.function.IntFunction;
  * to another node (the routing hop). Run with {@code tests/bench.sh cluster}.
  */
 public final class ClusterBenchmark {
-
-  /**
-   * A Hazelcast future as a Vert.x one, completed where Hazelcast completes it, as the session store does:
-   * Future.fromCompletionStage would start a thread per callback on a two-core machine, inflating the floor.
-   */
-  private static <T> Future<T> completed(Vertx vertx, java.util.concurrent.CompletionStage<T> stage) {
-    // A promise of the Vert.x context: its listeners run there, never on Hazelcast's response thread.
-    io.vertx.core.internal.PromiseInternal<T> p =
-        ((io.vertx.core.internal.ContextInternal) vertx.getOrCreateContext()).promise();
-    stage.whenCompleteAsync((v, t) -> {
-      if (t != null) {
-        p.fail(t);
-      } else {
-        p.complete(v);
-      }
-    }, Runnable::run);
-    return p.future();
-  }
 
   private ClusterBenchmark() {
   }
@@ -63,7 +44,7 @@ public final class ClusterBenchmark {
         for (int i = 0; i < sessions; i++) {
           ids.add("b-" + i);
         }
-        run(vertx, sessions, 64, i -> client.createSession(ids.get(i), 3600, null));
+        Pipelined.run(vertx, sessions, 64, i -> client.createSession(ids.get(i), 3600, null));
         HazelcastInstance instance = mgr.getHazelcastInstance();
         IMap<String, String> raw = instance.getMap("bench-raw");
         AsyncMap<String, String> async = vertx.sharedData().<String, String>getAsyncMap("bench-async").await();
@@ -82,9 +63,10 @@ public final class ClusterBenchmark {
         row("session update: set a variable (entry processor, sync backup)", vertx, n, inflight,
             i -> client.putVariable(ids.get(i % sessions), "v", i));
         row("raw IMap get (same cluster, floor)", vertx, n, inflight,
-            i -> completed(vertx, raw.getAsync("k" + (i % sessions))));
+            i -> HazelcastFutures.on(vertx.getOrCreateContext(), raw.getAsync("k" + (i % sessions))));
         row("raw IMap set (same cluster, floor)", vertx, n, inflight,
-            i -> completed(vertx, raw.setAsync("k" + (i % sessions), "{\"v\":" + i + "}")));
+            i -> HazelcastFutures.on(vertx.getOrCreateContext(),
+                raw.setAsync("k" + (i % sessions), "{\"v\":" + i + "}")));
         row("Vert.x clustered AsyncMap get", vertx, n, inflight, i -> async.get("k" + (i % 1000)));
         row("Vert.x clustered AsyncMap put", vertx, n, inflight, i -> async.put("k" + (i % 1000), "x" + i));
 
@@ -152,48 +134,17 @@ public final class ClusterBenchmark {
   /** Latency one operation at a time, then throughput with {@code inflight} outstanding. */
   private static void row(String name, Vertx vertx, int n, int inflight, IntFunction<Future<?>> op)
       throws Exception {
-    run(vertx, Math.min(n, 2_000), inflight, op); // warm-up
+    Pipelined.run(vertx, Math.min(n, 2_000), inflight, op); // warm-up
     int sequential = Math.max(1_000, n / 4);
     long[] lat = new long[sequential];
-    run(vertx, sequential, 1, i -> {
+    Pipelined.run(vertx, sequential, 1, i -> {
       long s = System.nanoTime();
       return op.apply(i).onSuccess(v -> lat[i] = System.nanoTime() - s);
     });
     long t0 = System.nanoTime();
-    run(vertx, n, inflight, op);
+    Pipelined.run(vertx, n, inflight, op);
     double perSecond = n / ((System.nanoTime() - t0) / 1e9);
     Stats st = Stats.of(lat);
     System.out.printf("| %s | %.0f | %.0f | %.0f |%n", name, st.p50(), st.p99(), perSecond);
-  }
-
-  /** Runs {@code total} operations with {@code inflight} outstanding at a time, on an event loop. */
-  private static void run(Vertx vertx, int total, int inflight, IntFunction<Future<?>> op) throws Exception {
-    Promise<Void> done = Promise.promise();
-    vertx.runOnContext(v -> new Object() {
-      int sent;
-      int received;
-
-      void start() {
-        for (int k = 0; k < inflight && sent < total; k++) {
-          send();
-        }
-      }
-
-      void send() {
-        int i = sent++;
-        op.apply(i).onComplete(ar -> {
-          if (ar.failed()) {
-            done.tryFail(ar.cause());
-            return;
-          }
-          if (++received == total) {
-            done.tryComplete();
-          } else if (sent < total) {
-            send();
-          }
-        });
-      }
-    }.start());
-    done.future().toCompletionStage().toCompletableFuture().get(10, TimeUnit.MINUTES);
   }
 }

@@ -9,10 +9,10 @@ import io.snakepit.session.HybridLogicalClock;
 import io.snakepit.session.SessionLimits;
 import io.snakepit.session.SessionSettings;
 import io.snakepit.session.SessionStore;
+import io.snakepit.session.hazelcast.HazelcastFutures;
 import io.snakepit.session.hazelcast.HazelcastSessionStore;
 import io.snakepit.session.hazelcast.HazelcastSessionStoreFactory;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -110,7 +110,7 @@ public final class StoreBenchmark {
       for (int i = 0; i < sessions; i++) {
         ids.add("bench-" + i);
       }
-      run(vertx, sessions, inflight, i -> store.create(ids.get(i), 3_600_000, null)
+      Pipelined.run(vertx, sessions, inflight, i -> store.create(ids.get(i), 3_600_000, null)
           .compose(c -> store.putVariable(ids.get(i), "x", 0)));
       List<String> owned = new ArrayList<>();
       List<String> remote = new ArrayList<>();
@@ -131,7 +131,8 @@ public final class StoreBenchmark {
         HazelcastJsonValue[] vs = keys.stream().map(values::get).toArray(HazelcastJsonValue[]::new);
         String[] ks = keys.toArray(String[]::new);
         rows.add(new Row("raw IMap.get (blocking)", onA, null, i -> map.get(ks[i % k]), false));
-        rows.add(new Row("raw IMap.getAsync", onA, i -> onLoop(map.getAsync(ks[i % k])), null, true));
+        rows.add(new Row("raw IMap.getAsync", onA,
+            i -> HazelcastFutures.on(Vertx.currentContext(), map.getAsync(ks[i % k])), null, true));
         rows.add(new Row("raw IMap.getAsync, via Future.fromCompletionStage", onA,
             i -> Future.fromCompletionStage(map.getAsync(ks[i % k]), vertx.getOrCreateContext()), null, false));
         rows.add(new Row("store.get", onA, i -> store.get(ks[i % k]), null, true));
@@ -139,7 +140,8 @@ public final class StoreBenchmark {
         rows.add(new Row("store.get, " + hot + " hot sessions", onA, i -> store.get(ks[i % hot]), null, false));
         rows.add(new Row("store.getVariable", onA, i -> store.getVariable(ks[i % k], "x"), null, true));
         rows.add(new Row("raw IMap.set (blocking)", onA, null, i -> raw.set(ks[i % k], vs[i % k]), false));
-        rows.add(new Row("raw IMap.setAsync", onA, i -> onLoop(raw.setAsync(ks[i % k], vs[i % k])), null, true));
+        rows.add(new Row("raw IMap.setAsync", onA,
+            i -> HazelcastFutures.on(Vertx.currentContext(), raw.setAsync(ks[i % k], vs[i % k])), null, true));
         rows.add(new Row("store.putVariable", onA, i -> store.putVariable(ks[i % k], "x", i), null, true));
       }
       rows.removeIf(r -> filter != null && !filter.matcher(label(r)).find());
@@ -161,7 +163,7 @@ public final class StoreBenchmark {
         for (Row r : order) {
           if (r.tput()) {
             long t0 = System.nanoTime();
-            run(vertx, tputN, inflight, r.async());
+            Pipelined.run(vertx, tputN, inflight, r.async());
             results.get(r).perSecond.add(tputN / ((System.nanoTime() - t0) / 1e9));
           }
         }
@@ -181,27 +183,6 @@ public final class StoreBenchmark {
       }
       vertx.close().await();
     }
-  }
-
-  /**
-   * A Hazelcast future as a Vert.x one completed on the caller's event loop,
-   * the callback run on the thread that completes the Hazelcast future, as
-   * HazelcastSessionStore does. (Not
-   * {@link Future#fromCompletionStage(java.util.concurrent.CompletionStage, io.vertx.core.Context)}:
-   * it registers with {@code whenComplete}, which Hazelcast runs on its default
-   * async executor, a new thread per callback when the common pool has one
-   * thread, as on two cores.)
-   */
-  private static <T> Future<T> onLoop(java.util.concurrent.CompletionStage<T> stage) {
-    Promise<T> p = ((io.vertx.core.internal.ContextInternal) Vertx.currentContext()).promise();
-    stage.whenCompleteAsync((v, t) -> {
-      if (t != null) {
-        p.fail(t);
-      } else {
-        p.complete(v);
-      }
-    }, Runnable::run);
-    return p.future();
   }
 
   private static String label(Row r) {
@@ -258,7 +239,7 @@ public final class StoreBenchmark {
         lat[i] = System.nanoTime() - s;
       }
     } else {
-      run(vertx, count, 1, i -> {
+      Pipelined.run(vertx, count, 1, i -> {
         long s = System.nanoTime();
         return r.async().apply(i).onSuccess(v -> lat[i] = System.nanoTime() - s);
       });
@@ -369,36 +350,5 @@ public final class StoreBenchmark {
 
   private static String fmt(List<Double> xs) {
     return Arrays.toString(xs.stream().mapToLong(Math::round).toArray());
-  }
-
-  /** Runs {@code total} operations with {@code inflight} outstanding at a time, on an event loop. */
-  private static void run(Vertx vertx, int total, int inflight, IntFunction<Future<?>> op) throws Exception {
-    Promise<Void> done = Promise.promise();
-    vertx.runOnContext(v -> new Object() {
-      int sent;
-      int received;
-
-      void start() {
-        for (int k = 0; k < inflight && sent < total; k++) {
-          send();
-        }
-      }
-
-      void send() {
-        int i = sent++;
-        op.apply(i).onComplete(ar -> {
-          if (ar.failed()) {
-            done.tryFail(ar.cause());
-            return;
-          }
-          if (++received == total) {
-            done.tryComplete();
-          } else if (sent < total) {
-            send();
-          }
-        });
-      }
-    }.start());
-    done.future().toCompletionStage().toCompletableFuture().get(10, TimeUnit.MINUTES);
   }
 }

@@ -24,8 +24,6 @@ import io.snakepit.session.fencing.OwnershipLease;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.internal.ContextInternal;
-import io.vertx.core.internal.PromiseInternal;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -34,7 +32,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -202,20 +199,8 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   /**
-   * Runs a completion callback on the thread that completes the Hazelcast
-   * future (a partition thread for a local primary, else a response thread).
-   * Hazelcast runs a plain {@code whenComplete} callback on its default async
-   * executor: the common fork-join pool, or, when that pool has a single
-   * thread (two cores or fewer), a new thread for every callback. The callbacks
-   * given here only hand the result to a Vert.x context.
-   */
-  private static final Executor ON_COMPLETING_THREAD = Runnable::run;
-
-  /**
-   * A Hazelcast future as a Vert.x one, completed on the caller's context; Hazelcast failures made typed.
-   * (Not {@link Future#fromCompletionStage(CompletionStage, Context)}, which registers with
-   * {@code whenComplete} and so costs a thread hop, or a thread start, per call: see
-   * {@link #ON_COMPLETING_THREAD}.)
+   * A Hazelcast future as a Vert.x one, completed on the caller's context ({@link HazelcastFutures#on},
+   * without a thread per call); Hazelcast failures made typed.
    */
   private <T> Future<T> call(java.util.function.Supplier<CompletionStage<T>> op) {
     CompletionStage<T> stage;
@@ -224,16 +209,7 @@ public final class HazelcastSessionStore implements SessionStore {
     } catch (RuntimeException e) {
       return Future.failedFuture(unavailable(e));
     }
-    // As Future.fromCompletionStage does: a promise of the caller's context, whose listeners run there.
-    PromiseInternal<T> promise = ((ContextInternal) ctx()).promise();
-    stage.whenCompleteAsync((v, t) -> {
-      if (t != null) {
-        promise.fail(t);
-      } else {
-        promise.complete(v);
-      }
-    }, ON_COMPLETING_THREAD);
-    return promise.future().recover(t -> Future.failedFuture(unavailable(t)));
+    return HazelcastFutures.on(ctx(), stage).recover(t -> Future.failedFuture(unavailable(t)));
   }
 
   /**
@@ -328,7 +304,7 @@ public final class HazelcastSessionStore implements SessionStore {
           if (t != null) {
             LOG.debug("Touch of session {} failed: {}", id, t.toString());
           }
-        }, ON_COMPLETING_THREAD);
+        }, HazelcastFutures.DIRECT);
       } catch (RuntimeException e) {
         LOG.debug("Touch of session {} failed: {}", id, e.toString());
       }
