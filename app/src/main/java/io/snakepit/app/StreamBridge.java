@@ -1,7 +1,9 @@
 package io.snakepit.app;
 
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.contract.StreamLiveness;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.MessageConsumer;
@@ -41,19 +43,32 @@ public final class StreamBridge {
   private final Client client;
   private MessageConsumer<JsonObject> sink;
   private String control;
+  private final StreamLiveness liveness;
   private boolean finished;
   private int owed;
+  private String node;
+  private String correlationId;
 
   public StreamBridge(Vertx vertx, Client client) {
     this.vertx = vertx;
     this.client = client;
+    this.liveness = new StreamLiveness(vertx, this::onSilence);
   }
 
   /** Opens the stream for a call body (as for {@link Addresses#EXECUTE}). */
   public void open(JsonObject body, DeliveryOptions options) {
     String sinkAddress = "snakepit.api.sink." + UUID.randomUUID();
     // Cluster-wide: the call may run on another node, which sends its events here.
-    sink = vertx.eventBus().consumer(sinkAddress, m -> onEvent(m.body()));
+    correlationId = options.getHeaders() == null ? null : options.getHeaders().get(Headers.CORRELATION_ID);
+    sink = vertx.eventBus().consumer(sinkAddress, m -> {
+      if (m.body() != null && StreamLiveness.isAlive(m.body())) {
+        m.reply(null);
+      }
+      if (!finished && m.body() != null) {
+        liveness.heard(m.body());
+      }
+      onEvent(m.body());
+    });
     JsonObject open = body.copy().put("sink", sinkAddress).put("credit", WINDOW);
     sink.completion().compose(v -> vertx.eventBus().<JsonObject>request(Addresses.STREAM_OPEN, open, options))
         .onComplete(ar -> {
@@ -96,7 +111,10 @@ public final class StreamBridge {
     }
     try {
       switch (ev.getString("type", "")) {
-        case "start" -> client.onStart(ev.getString("worker", ""), ev.getString("node", ""));
+        case "start" -> {
+          node = ev.getString("node", "");
+          client.onStart(ev.getString("worker", ""), node);
+        }
         case "item" -> {
           client.onItem(ev.getValue("item"));
           owed++;
@@ -123,6 +141,15 @@ public final class StreamBridge {
     }
   }
 
+  /** Nothing came from the node running the stream for too long: it is gone, or cannot reach this node. */
+  private void onSilence() {
+    if (!finished) {
+      finish();
+      sendControl(new JsonObject().put("cancel", true));
+      client.onError(StreamLiveness.silence(node, correlationId));
+    }
+  }
+
   private void sendControl(JsonObject msg) {
     if (control != null) {
       vertx.eventBus().send(control, msg);
@@ -131,6 +158,7 @@ public final class StreamBridge {
 
   private void finish() {
     finished = true;
+    liveness.stop();
     sink.unregister();
   }
 }

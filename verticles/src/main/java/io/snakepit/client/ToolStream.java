@@ -3,6 +3,7 @@ package io.snakepit.client;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.contract.StreamLiveness;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -42,6 +43,8 @@ final class ToolStream implements ReadStream<Object> {
   private boolean upstreamEnded;
   private boolean finished;
   private SnakepitException failure;
+  private final StreamLiveness liveness;
+  private String node;
 
   private final java.util.function.Supplier<Future<String>> openAddress;
 
@@ -53,6 +56,12 @@ final class ToolStream implements ReadStream<Object> {
     this.call = call;
     this.correlationId = correlationId != null ? correlationId : Headers.newCorrelationId();
     this.window = window;
+    this.liveness = new StreamLiveness(vertx, () -> {
+      if (!finished) {
+        fail(StreamLiveness.silence(node, this.correlationId));
+        sendControl(new JsonObject().put("cancel", true));
+      }
+    });
   }
 
   @Override
@@ -113,7 +122,15 @@ final class ToolStream implements ReadStream<Object> {
     started = true;
     String sinkAddress = "snakepit.client.sink." + UUID.randomUUID();
     // A cluster-wide consumer: the call may run on another node.
-    sink = vertx.eventBus().consumer(sinkAddress, m -> onEvent(m.body()));
+    sink = vertx.eventBus().consumer(sinkAddress, m -> {
+      if (m.body() != null && StreamLiveness.isAlive(m.body())) {
+        m.reply(null);
+      }
+      if (!finished && m.body() != null) {
+        liveness.heard(m.body());
+      }
+      onEvent(m.body());
+    });
     JsonObject open = call.copy().put("sink", sinkAddress).put("credit", window);
     DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, correlationId);
     sink.completion()
@@ -144,8 +161,9 @@ final class ToolStream implements ReadStream<Object> {
       }
       case "end" -> upstreamEnded = true;
       case "error" -> failure = SnakepitException.fromJson(ev.getJsonObject("error", new JsonObject()));
+      case "start" -> node = ev.getString("node", "");
       default -> {
-        // "start" and unknown types carry nothing to deliver
+        // "alive" and unknown types carry nothing to deliver
       }
     }
     drain();
@@ -219,6 +237,7 @@ final class ToolStream implements ReadStream<Object> {
 
   private void finish() {
     finished = true;
+    liveness.stop();
     pending.clear();
     if (sink != null) {
       sink.unregister();

@@ -11,12 +11,16 @@ import io.snakepit.contract.ExecuteRequest;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.LocalCodecs;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.contract.StreamLiveness;
 import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
@@ -191,6 +195,8 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     String control = Addresses.STREAM_CONTROL_PREFIX + UUID.randomUUID();
     EventBus eb = vertx.eventBus();
     MessageConsumer<JsonObject>[] controlConsumer = new MessageConsumer[1];
+    // -1: no keep-alive running; -2: the stream has ended (before or after it started).
+    long[] keepAlive = {-1};
     StreamHandle handle = supervisor.stream(req, new StreamObserver() {
       @Override
       public void onStart(String workerId) {
@@ -219,6 +225,10 @@ public class ProcessSupervisorVerticle extends VerticleBase {
         if (controlConsumer[0] != null) {
           controlConsumer[0].unregister();
         }
+        if (keepAlive[0] >= 0) {
+          vertx.cancelTimer(keepAlive[0]);
+        }
+        keepAlive[0] = -2;
       }
     }, credit, placement.preferredWorker());
     controlConsumer[0] = eb.consumer(control, m -> {
@@ -233,5 +243,21 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       }
     });
     msg.reply(new JsonObject().put("control", control));
+    // Tell the consumer this node is still there (StreamLiveness); a consumer that is gone ends the stream.
+    if (keepAlive[0] == -2) {
+      return;
+    }
+    JsonObject alive = new JsonObject().put("type", StreamLiveness.ALIVE);
+    DeliveryOptions aliveOptions = new DeliveryOptions().setSendTimeout(StreamLiveness.SILENCE_MS);
+    keepAlive[0] = vertx.setPeriodic(1, StreamLiveness.INTERVAL_MS, t -> eb.request(sink, alive, aliveOptions)
+        .onFailure(e -> {
+          if (e instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS && keepAlive[0] >= 0) {
+            CorrelatedLog.with(cid, () -> LOG.info("The consumer of a stream of {} is gone; cancelling it",
+                req.tool()));
+            vertx.cancelTimer(keepAlive[0]);
+            keepAlive[0] = -2;
+            handle.cancel();
+          }
+        }));
   }
 }

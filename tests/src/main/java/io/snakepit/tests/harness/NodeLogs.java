@@ -18,7 +18,8 @@ public final class NodeLogs {
   private NodeLogs() {
   }
 
-  static synchronized void keep(String node, String log) {
+  /** Keeps the last lines of a node's log. */
+  public static synchronized void keep(String node, String log) {
     String[] lines = log.split("\n", -1);
     int from = Math.max(0, lines.length - TAIL_LINES);
     KEPT.add("--- last " + (lines.length - from) + " lines of node " + node + " ---\n"

@@ -71,7 +71,11 @@ public final class NodeProcess implements AutoCloseable {
     return start(List.of(), dataDir, deadline, httpPort, grpcPort, args);
   }
 
-  private static NodeProcess start(List<String> prefix, Path dataDir, Duration deadline, int httpPort,
+  /**
+   * As {@link #start(List, Path, Duration, String...)}, on fixed HTTP and gRPC ports (0 picks a free one):
+   * to start a node again, in its namespace, where its clients expect it.
+   */
+  public static NodeProcess start(List<String> prefix, Path dataDir, Duration deadline, int httpPort,
       int grpcPort, String... args) throws IOException {
     List<String> cmd = new ArrayList<>(prefix);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -90,7 +94,8 @@ public final class NodeProcess implements AutoCloseable {
     cmd.addAll(List.of(args));
     Files.createDirectories(dataDir);
     Path log = dataDir.resolve("node.log");
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(log.toFile());
+    // Appended: a node started again on the same data dir keeps its earlier runs' log.
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
     NodeProcess node = new NodeProcess(pb.start(), log);
     node.readStdout();
     try {

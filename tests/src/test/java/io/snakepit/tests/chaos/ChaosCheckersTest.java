@@ -1,0 +1,71 @@
+package io.snakepit.tests.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.snakepit.tests.chaos.check.RunFacts;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The checkers without a cluster: a written history that keeps every promise
+ * checks clean, each planted anomaly is reported by its own checker, and a
+ * history survives its file.
+ */
+class ChaosCheckersTest {
+
+  @Test
+  void aCleanHistoryChecksClean() {
+    SelfTest.Case clean = SyntheticHistory.clean();
+    ChaosRun.Verdict v = ChaosRun.check(clean.history(), clean.end(), new RunFacts(true), 15_000);
+    assertThat(v.anomalies()).allSatisfy((checker, found) -> assertThat(found).as(checker).isEmpty());
+    assertThat(v.valid()).isTrue();
+  }
+
+  @Test
+  void everyPlantedAnomalyIsReportedByItsChecker() {
+    List<SelfTest.Result> results = SelfTest.run(SyntheticHistory.clean(), new RunFacts(true), 15_000);
+    assertThat(results).hasSizeGreaterThanOrEqualTo(9);
+    assertThat(results).allSatisfy(r -> assertThat(r.passed()).as(SelfTest.table(List.of(r))).isTrue());
+  }
+
+  @Test
+  void twoOwnersDuringAnAvailableModePartitionAreAllowedButNotInMajorityMode() {
+    SelfTest.Case twoOwners = SelfTest.twoOwners(SyntheticHistory.clean()).orElseThrow();
+    History h = twoOwners.history();
+    h.add(new Fault(FaultKind.ISOLATE, "n1|n2,n3", 0, SyntheticHistory.ms(1000)));
+    assertThat(ChaosRun.check(h, twoOwners.end(), new RunFacts(true), 15_000).anomalies().get("single-owner"))
+        .isEmpty();
+    assertThat(ChaosRun.check(h, twoOwners.end(), new RunFacts(false), 15_000).anomalies().get("single-owner"))
+        .isNotEmpty();
+  }
+
+  @Test
+  void lostPythonStateIsExcusedOnlyByAFaultThatLosesIt() {
+    SelfTest.Case forgot = SelfTest.forget(SyntheticHistory.clean()).orElseThrow();
+    History drained = forgot.history().with(forgot.history().ops());
+    drained.add(new Fault(FaultKind.DRAIN, "n2", SyntheticHistory.ms(21), SyntheticHistory.ms(29)));
+    assertThat(ChaosRun.check(drained, forgot.end(), new RunFacts(true), 15_000).anomalies().get("python-state"))
+        .as("a drain hands the state over").isNotEmpty();
+    History killed = forgot.history().with(forgot.history().ops());
+    killed.add(new Fault(FaultKind.KILL, "n2", SyntheticHistory.ms(21), SyntheticHistory.ms(29)));
+    assertThat(ChaosRun.check(killed, forgot.end(), new RunFacts(true), 15_000).anomalies().get("python-state"))
+        .as("a kill may lose it").isEmpty();
+  }
+
+  @Test
+  void aHistoryReadsBackAsWritten(@TempDir Path dir) throws Exception {
+    SelfTest.Case clean = SyntheticHistory.clean();
+    clean.history().add(new Fault(FaultKind.PAUSE, "n3", SyntheticHistory.ms(5), SyntheticHistory.ms(9)));
+    Path file = dir.resolve("history.ndjson");
+    clean.history().write(file, clean.end());
+    History.Recorded back = History.read(file);
+    assertThat(back.history().ops()).isEqualTo(clean.history().ops());
+    assertThat(back.history().faults()).isEqualTo(clean.history().faults());
+    assertThat(back.end()).isEqualTo(clean.end());
+    assertThat(Timeline.svg(back.history())).startsWith("<svg").contains("pause n3");
+    assertThat(Files.size(file)).isPositive();
+  }
+}

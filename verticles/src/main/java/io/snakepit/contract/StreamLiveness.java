@@ -1,0 +1,86 @@
+package io.snakepit.contract;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * How the consumer of a stream knows that the node running it is still there.
+ *
+ * <p>A stream's events are sent to its sink without replies, so a lost
+ * {@code end} (the sink's node was cut off or paused past failure detection,
+ * and the running node could no longer reach it) would leave the consumer
+ * waiting forever. So the node running a stream also sends
+ * {@code {"type": "alive"}} to the sink every {@link #INTERVAL_MS}, as a
+ * request the sink answers; it cancels the stream when the sink is gone. The
+ * consumer, once it has heard one {@code alive} (older nodes send none), fails
+ * the stream with {@code node_lost} and {@code "outcome": "unknown"} if
+ * nothing arrives for {@link #SILENCE_MS}.
+ *
+ * <p>One watchdog per stream, on the consumer's event loop: {@link #heard()}
+ * on every event, {@link #stop()} when the stream ends.
+ */
+public final class StreamLiveness {
+
+  /** The {@code type} of a keep-alive event. */
+  public static final String ALIVE = "alive";
+  /** How often the node running a stream says it is alive. */
+  public static final long INTERVAL_MS = 2_000;
+  /** How long a consumer waits without any event before it gives the stream up. */
+  public static final long SILENCE_MS = 4 * INTERVAL_MS;
+
+  private final Vertx vertx;
+  private final Runnable onSilence;
+  private long timer = -1;
+  private long lastHeard;
+  private long lastCheck;
+
+  /** A watchdog that calls {@code onSilence} once, when the stream has been silent too long. */
+  public StreamLiveness(Vertx vertx, Runnable onSilence) {
+    this.vertx = vertx;
+    this.onSilence = onSilence;
+  }
+
+  /** Whether an event is a keep-alive (which the consumer answers and otherwise ignores). */
+  public static boolean isAlive(JsonObject event) {
+    return ALIVE.equals(event.getString("type"));
+  }
+
+  /** An event arrived; a keep-alive arms the watchdog. */
+  public void heard(JsonObject event) {
+    lastHeard = System.nanoTime();
+    if (timer < 0 && isAlive(event)) {
+      lastCheck = lastHeard;
+      timer = vertx.setPeriodic(INTERVAL_MS, t -> check());
+    }
+  }
+
+  private void check() {
+    long now = System.nanoTime();
+    if (now - lastCheck > 2 * INTERVAL_MS * 1_000_000L) {
+      // This process was paused (or starved): the keep-alives sent meanwhile are still queued; count afresh.
+      lastHeard = now;
+    }
+    lastCheck = now;
+    if (now - lastHeard > SILENCE_MS * 1_000_000L) {
+      stop();
+      onSilence.run();
+    }
+  }
+
+  /** The stream ended: no more checks. */
+  public void stop() {
+    if (timer >= 0) {
+      vertx.cancelTimer(timer);
+      timer = -1;
+    }
+  }
+
+  /** The error a consumer fails a silent stream with. */
+  public static SnakepitException silence(String node, String correlationId) {
+    String who = node == null || node.isEmpty() ? "the node running it" : "node " + node + ", which runs it,";
+    return new SnakepitException(ErrorCode.NODE_LOST, "Nothing came from " + who + " for " + SILENCE_MS
+        + " ms: it left the cluster or can no longer reach this node. The stream was cancelled; whether the tool "
+        + "finished is unknown.", correlationId,
+        new JsonObject().put("outcome", "unknown").put("node", node == null ? "" : node));
+  }
+}
