@@ -79,6 +79,9 @@ public final class StreamBridge {
             }
           } else {
             control = ar.result().body().getString("control");
+            if (!finished) {
+              liveness.opened(ar.result().body());
+            }
             if (finished) {
               sendControl(new JsonObject().put("cancel", true));
             } else {

@@ -117,6 +117,19 @@ class StreamBridgeLivenessTest {
   }
 
   @Test
+  void aStreamThatNeverHearsFromItsNodeAfterTheOpenFails() throws Exception {
+    // The sink was registered while its node was split from the cluster: the merged cluster never learnt of it,
+    // so no event reaches it, not even a keep-alive. The open's answer said keep-alives would come.
+    vertx.eventBus().<JsonObject>consumer(Addresses.STREAM_OPEN, m -> m.reply(new JsonObject()
+        .put("control", "ctl-1").put(StreamLiveness.OPEN_FIELD, StreamLiveness.INTERVAL_MS)));
+    Recorder r = new Recorder();
+    open(r);
+    SnakepitException e = r.error.get(StreamLiveness.SILENCE_MS * 4, TimeUnit.MILLISECONDS);
+    assertThat(e.errorCode()).isEqualTo(ErrorCode.NODE_LOST);
+    assertThat(e.details().getString("outcome")).isEqualTo("unknown");
+  }
+
+  @Test
   void aQuietStreamWhoseNodeKeepsSayingItIsAliveRunsOn() throws Exception {
     long every = 500;
     runningNode((int) (2 * StreamLiveness.SILENCE_MS / every), every, true);

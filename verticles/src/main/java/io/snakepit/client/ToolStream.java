@@ -141,6 +141,9 @@ final class ToolStream implements ReadStream<Object> {
             fail(SnakepitException.from(ar.cause()).withCorrelationId(correlationId));
           } else {
             control = ar.result().body().getString("control");
+            if (!finished) {
+              liveness.opened(ar.result().body());
+            }
             if (finished) {
               sendControl(new JsonObject().put("cancel", true));
             } else {

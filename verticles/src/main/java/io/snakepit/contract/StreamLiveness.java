@@ -11,10 +11,13 @@ import io.vertx.core.json.JsonObject;
  * and the running node could no longer reach it) would leave the consumer
  * waiting forever. So the node running a stream also sends
  * {@code {"type": "alive"}} to the sink every {@link #INTERVAL_MS}, as a
- * request the sink answers; it cancels the stream when the sink is gone. The
- * consumer, once it has heard one {@code alive} (older nodes send none), fails
- * the stream with {@code node_lost} and {@code "outcome": "unknown"} if
- * nothing arrives for {@link #SILENCE_MS}.
+ * request the sink answers; it cancels the stream when the sink is gone. Its
+ * answer to the open says so ({@link #OPEN_FIELD}); the consumer then (or
+ * once it has heard one {@code alive}: older nodes send neither) fails the
+ * stream with {@code node_lost} and {@code "outcome": "unknown"} if nothing
+ * arrives for {@link #SILENCE_MS}. Armed at the open, it also catches a sink
+ * that never got an event at all: one registered while its node was split
+ * from the cluster, which the merged cluster never learnt of.
  *
  * <p>One watchdog per stream, on the consumer's event loop: {@link #heard()}
  * on every event, {@link #stop()} when the stream ends.
@@ -23,6 +26,8 @@ public final class StreamLiveness {
 
   /** The {@code type} of a keep-alive event. */
   public static final String ALIVE = "alive";
+  /** The field of the answer to a stream's open by which the running node says it sends keep-alives. */
+  public static final String OPEN_FIELD = "alive_ms";
   /** How often the node running a stream says it is alive. */
   public static final long INTERVAL_MS = 2_000;
   /** How long a consumer waits without any event before it gives the stream up. */
@@ -33,6 +38,7 @@ public final class StreamLiveness {
   private long timer = -1;
   private long lastHeard;
   private long lastCheck;
+  private boolean stopped;
 
   /** A watchdog that calls {@code onSilence} once, when the stream has been silent too long. */
   public StreamLiveness(Vertx vertx, Runnable onSilence) {
@@ -48,8 +54,22 @@ public final class StreamLiveness {
   /** An event arrived; a keep-alive arms the watchdog. */
   public void heard(JsonObject event) {
     lastHeard = System.nanoTime();
-    if (timer < 0 && isAlive(event)) {
-      lastCheck = lastHeard;
+    if (isAlive(event)) {
+      arm();
+    }
+  }
+
+  /** The stream opened; the watchdog is armed if the running node said it sends keep-alives. */
+  public void opened(JsonObject answer) {
+    if (answer != null && answer.containsKey(OPEN_FIELD)) {
+      lastHeard = System.nanoTime();
+      arm();
+    }
+  }
+
+  private void arm() {
+    if (timer < 0 && !stopped) {
+      lastCheck = System.nanoTime();
       timer = vertx.setPeriodic(INTERVAL_MS, t -> check());
     }
   }
@@ -69,6 +89,7 @@ public final class StreamLiveness {
 
   /** The stream ended: no more checks. */
   public void stop() {
+    stopped = true;
     if (timer >= 0) {
       vertx.cancelTimer(timer);
       timer = -1;

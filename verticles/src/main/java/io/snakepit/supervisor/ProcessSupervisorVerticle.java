@@ -242,7 +242,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
         handle.request(n.intValue());
       }
     });
-    msg.reply(new JsonObject().put("control", control));
+    msg.reply(new JsonObject().put("control", control).put(StreamLiveness.OPEN_FIELD, StreamLiveness.INTERVAL_MS));
     // Tell the consumer this node is still there (StreamLiveness); a consumer that is gone ends the stream.
     if (keepAlive[0] == -2) {
       return;
