@@ -177,14 +177,22 @@ public final class ChaosCluster implements AutoCloseable {
   public void awaitFormed(Duration deadline) throws Exception {
     for (int i = 0; i < size; i++) {
       int k = i;
-      Poll.until(label(i) + " sees all " + size + " nodes and reports its cluster safe", deadline, () -> {
-        if (Cluster.ring(nodes[k]).size() != size) {
-          return false;
-        }
-        return Http.getJson(url(k) + "/health/sessions").getJsonObject("store", new JsonObject())
-            .getBoolean("cluster-safe", false);
-      });
+      Poll.until(label(i) + " sees all " + size + " nodes and reports its cluster safe", deadline, () -> whole(k));
     }
+  }
+
+  /**
+   * Whether node {@code i} sees every node in its ring, its Hazelcast member sees every member, and it reports
+   * its cluster safe (no migration running, backups in sync).
+   */
+  public boolean whole(int i) throws Exception {
+    if (Cluster.ring(nodes[i]).size() != size) {
+      return false;
+    }
+    // The ring is heard over the event bus, which a woken node reaches before Hazelcast has merged it back:
+    // its store's members say whether it has.
+    JsonObject store = Http.getJson(url(i) + "/health/sessions").getJsonObject("store", new JsonObject());
+    return store.getInteger("members", 0) == size && store.getBoolean("cluster-safe", false);
   }
 
   /** The pids of node {@code i}'s Python workers, from {@code GET /v1/workers}. */

@@ -74,8 +74,7 @@ public final class ChaosMain {
     ChaosOptions o = ChaosOptions.defaults(seed, duration, kinds, out != null ? out
         : Path.of("target", "chaos", "seed-" + seed));
     o = o.withMajority(majority).withBackups(backups != null ? backups : o.namespaces() ? nodes - 1 : 1);
-    o = new ChaosOptions(o.seed(), o.duration(), o.nemeses(), nodes, clients, sessions, o.majority(), o.backups(),
-        o.faultHold(), o.quiet(), o.opTimeout(), o.convergenceBound(), o.out(), o.adapters());
+    o = o.withSize(nodes, clients, sessions);
     ChaosRun.Verdict v = new ChaosRun(o).run();
     Report.write(o.out(), o, v);
     System.out.print(Report.summary(o, v));

@@ -49,6 +49,18 @@ public record ChaosOptions(long seed, Duration duration, List<FaultKind> nemeses
         opTimeout, convergenceBound, out, adapters);
   }
 
+  /** A copy with another bound on convergence after the last heal. */
+  public ChaosOptions withConvergenceBound(Duration bound) {
+    return new ChaosOptions(seed, duration, nemeses, nodes, clients, sessions, majority, backups, faultHold, quiet,
+        opTimeout, bound, out, adapters);
+  }
+
+  /** A copy with this many nodes, clients and shared sessions. */
+  public ChaosOptions withSize(int n, int c, int s) {
+    return new ChaosOptions(seed, duration, nemeses, n, c, s, majority, backups, faultHold, quiet, opTimeout,
+        convergenceBound, out, adapters);
+  }
+
   /** {@code python-worker/tests/sample_adapters}, from the repository root or from a module directory. */
   static Path locateAdapters() {
     for (String base : List.of(".", "..")) {

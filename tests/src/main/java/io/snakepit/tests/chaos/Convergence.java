@@ -1,6 +1,5 @@
 package io.snakepit.tests.chaos;
 
-import io.snakepit.tests.harness.Cluster;
 import io.snakepit.tests.harness.Http;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
@@ -32,7 +31,7 @@ final class Convergence {
     long until = System.nanoTime() + deadline.toNanos();
     long convergedAt = -1;
     while (System.nanoTime() < until) {
-      if (ringsWhole() && agree(watched) != null) {
+      if (clusterWhole() && agree(watched) != null) {
         convergedAt = System.nanoTime();
         break;
       }
@@ -96,9 +95,9 @@ final class Convergence {
     return out;
   }
 
-  private boolean ringsWhole() throws Exception {
+  private boolean clusterWhole() throws Exception {
     for (int i = 0; i < cluster.size(); i++) {
-      if (Cluster.ring(cluster.node(i)).size() != cluster.size()) {
+      if (!cluster.whole(i)) {
         return false;
       }
     }
