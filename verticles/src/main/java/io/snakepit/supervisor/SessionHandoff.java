@@ -199,8 +199,13 @@ public final class SessionHandoff {
       return Future.succeededFuture();
     }
     return store.withCorrelationId(request.correlationId()).served(request.sessionId(), supervisor.nodeId(), workerId)
-        // The session may have been deleted meanwhile; the call's own result still stands.
-        .recover(t -> Future.succeededFuture());
+        // The session may have been deleted meanwhile; the call's own result still stands. Said in the log: the
+        // next call may then look for the session's state where it no longer is (docs/cluster.md, "Chaos runs").
+        .recover(t -> {
+          CorrelatedLog.with(request.correlationId(), () -> LOG.info("Could not record that worker {} served "
+              + "session {}: {}", workerId, request.sessionId(), t.getMessage()));
+          return Future.succeededFuture();
+        });
   }
 
   // ---- the new owner's side ----------------------------------------------------------------------

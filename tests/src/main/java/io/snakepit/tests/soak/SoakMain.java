@@ -75,28 +75,38 @@ public final class SoakMain {
   }
 
   /**
-   * Compares the last minute with the first one after warm-up (the second, when there are three or more):
-   * heap after GC may grow by a quarter, threads by 10, open files by 20, before it counts as growth.
+   * Compares the floor (the lowest sample) of the last third of the minutes with that of the first third after
+   * the first minute (warm-up): a leak raises the floor, while one sample of heap after GC swings with what is
+   * in flight at that moment. Heap may grow by a quarter plus 16 MB, threads by 10, open files by 20, before
+   * it counts as growth.
    */
   static boolean verdict(List<List<NodeVitals>> minutes) {
-    if (minutes.size() < 2) {
-      System.out.println("too short to see a trend: run at least 2 minutes");
+    if (minutes.size() < 3) {
+      System.out.println("too short to see a trend: run at least 3 minutes");
       return true;
     }
-    List<NodeVitals> first = minutes.get(minutes.size() >= 3 ? 1 : 0);
-    List<NodeVitals> last = minutes.get(minutes.size() - 1);
+    List<List<NodeVitals>> steady = minutes.subList(1, minutes.size());
+    int k = Math.max(1, steady.size() / 3);
     boolean flat = true;
-    for (int i = 0; i < first.size(); i++) {
-      NodeVitals a = first.get(i);
-      NodeVitals b = last.get(i);
-      boolean grew = b.heapAfterGcMb() > a.heapAfterGcMb() * 1.25 + 8 || b.threads() > a.threads() + 10
+    for (int i = 0; i < steady.get(0).size(); i++) {
+      int node = i;
+      NodeVitals a = floor(steady.subList(0, k).stream().map(m -> m.get(node)).toList());
+      NodeVitals b = floor(steady.subList(steady.size() - k, steady.size()).stream().map(m -> m.get(node)).toList());
+      boolean grew = b.heapAfterGcMb() > a.heapAfterGcMb() * 1.25 + 16 || b.threads() > a.threads() + 10
           || b.openFiles() > a.openFiles() + 20;
-      System.out.printf(Locale.ROOT, "%s: heap after GC %.0f -> %.0f MB, threads %d -> %d, open files %d -> %d: %s%n",
-          ChaosCluster.label(i), a.heapAfterGcMb(), b.heapAfterGcMb(), a.threads(), b.threads(), a.openFiles(),
-          b.openFiles(), grew ? "GROWING" : "flat");
+      System.out.printf(Locale.ROOT, "%s: heap after GC %.0f -> %.0f MB, threads %d -> %d, open files %d -> %d "
+          + "(floors of the first and last %d minutes after warm-up): %s%n", ChaosCluster.label(i),
+          a.heapAfterGcMb(), b.heapAfterGcMb(), a.threads(), b.threads(), a.openFiles(), b.openFiles(), k,
+          grew ? "GROWING" : "flat");
       flat &= !grew;
     }
     return flat;
+  }
+
+  static NodeVitals floor(List<NodeVitals> vs) {
+    return new NodeVitals(vs.stream().mapToDouble(NodeVitals::heapAfterGcMb).min().orElse(0),
+        vs.stream().mapToInt(NodeVitals::threads).min().orElse(0),
+        vs.stream().mapToInt(NodeVitals::openFiles).min().orElse(0));
   }
 
   static Duration parse(String s) {
