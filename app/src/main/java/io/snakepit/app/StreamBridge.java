@@ -60,15 +60,7 @@ public final class StreamBridge {
     String sinkAddress = "snakepit.api.sink." + UUID.randomUUID();
     // Cluster-wide: the call may run on another node, which sends its events here.
     correlationId = options.getHeaders() == null ? null : options.getHeaders().get(Headers.CORRELATION_ID);
-    sink = vertx.eventBus().consumer(sinkAddress, m -> {
-      if (m.body() != null && StreamLiveness.isAlive(m.body())) {
-        m.reply(null);
-      }
-      if (!finished && m.body() != null) {
-        liveness.heard(m.body());
-      }
-      onEvent(m.body());
-    });
+    sink = vertx.eventBus().consumer(sinkAddress, liveness.sink(this::onEvent));
     JsonObject open = body.copy().put("sink", sinkAddress).put("credit", WINDOW);
     sink.completion().compose(v -> vertx.eventBus().<JsonObject>request(Addresses.STREAM_OPEN, open, options))
         .onComplete(ar -> {
@@ -79,9 +71,7 @@ public final class StreamBridge {
             }
           } else {
             control = ar.result().body().getString("control");
-            if (!finished) {
-              liveness.opened(ar.result().body());
-            }
+            liveness.opened(ar.result().body()); // a no-op once the stream has finished
             if (finished) {
               sendControl(new JsonObject().put("cancel", true));
             } else {

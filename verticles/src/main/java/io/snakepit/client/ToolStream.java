@@ -122,15 +122,7 @@ final class ToolStream implements ReadStream<Object> {
     started = true;
     String sinkAddress = "snakepit.client.sink." + UUID.randomUUID();
     // A cluster-wide consumer: the call may run on another node.
-    sink = vertx.eventBus().consumer(sinkAddress, m -> {
-      if (m.body() != null && StreamLiveness.isAlive(m.body())) {
-        m.reply(null);
-      }
-      if (!finished && m.body() != null) {
-        liveness.heard(m.body());
-      }
-      onEvent(m.body());
-    });
+    sink = vertx.eventBus().consumer(sinkAddress, liveness.sink(this::onEvent));
     JsonObject open = call.copy().put("sink", sinkAddress).put("credit", window);
     DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, correlationId);
     sink.completion()
@@ -141,9 +133,7 @@ final class ToolStream implements ReadStream<Object> {
             fail(SnakepitException.from(ar.cause()).withCorrelationId(correlationId));
           } else {
             control = ar.result().body().getString("control");
-            if (!finished) {
-              liveness.opened(ar.result().body());
-            }
+            liveness.opened(ar.result().body()); // a no-op once the stream has finished
             if (finished) {
               sendControl(new JsonObject().put("cancel", true));
             } else {

@@ -1,6 +1,8 @@
 package io.snakepit.contract;
 
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -19,8 +21,9 @@ import io.vertx.core.json.JsonObject;
  * that never got an event at all: one registered while its node was split
  * from the cluster, which the merged cluster never learnt of.
  *
- * <p>One watchdog per stream, on the consumer's event loop: {@link #heard()}
- * on every event, {@link #stop()} when the stream ends.
+ * <p>One watchdog per stream, on the consumer's event loop: its {@link #sink}
+ * handler takes the sink's messages, {@link #opened} the open's answer, and
+ * {@link #stop()} ends it with the stream.
  */
 public final class StreamLiveness {
 
@@ -47,12 +50,29 @@ public final class StreamLiveness {
   }
 
   /** Whether an event is a keep-alive (which the consumer answers and otherwise ignores). */
-  public static boolean isAlive(JsonObject event) {
+  private static boolean isAlive(JsonObject event) {
     return ALIVE.equals(event.getString("type"));
   }
 
+  /**
+   * The handler of a stream's sink: answers a keep-alive, notes every event, then hands it to {@code events}
+   * (keep-alives too, which a consumer ignores as an unknown type).
+   */
+  public Handler<Message<JsonObject>> sink(Handler<JsonObject> events) {
+    return m -> {
+      JsonObject event = m.body();
+      if (event != null) {
+        if (isAlive(event)) {
+          m.reply(null);
+        }
+        heard(event);
+      }
+      events.handle(event);
+    };
+  }
+
   /** An event arrived; a keep-alive arms the watchdog. */
-  public void heard(JsonObject event) {
+  private void heard(JsonObject event) {
     lastHeard = System.nanoTime();
     if (isAlive(event)) {
       arm();

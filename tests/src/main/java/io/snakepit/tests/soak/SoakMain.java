@@ -40,6 +40,7 @@ public final class SoakMain {
     Duration duration = args.length > 0 ? parse(args[0]) : Duration.ofMinutes(10);
     int perNode = Integer.getInteger("rate", 1000);
     int nodes = 3;
+    boolean flat;
     try (ChaosCluster c = ChaosCluster.start(nodes, false, List.of())) {
       for (int s = 0; s < SESSIONS; s++) {
         Http.post(c.url(s % nodes) + "/v1/sessions", "{\"id\":\"soak-" + s + "\"}");
@@ -69,9 +70,10 @@ public final class SoakMain {
             w.errors(), w.shed(), row);
       }
       load.stop();
-      boolean flat = verdict(minutes);
-      System.exit(flat ? 0 : 1);
+      flat = verdict(minutes);
     }
+    // Only once the cluster is closed: System.exit inside the try would skip its close and leave the nodes running.
+    System.exit(flat ? 0 : 1);
   }
 
   /**
