@@ -27,14 +27,19 @@ final class ClusterView {
   private volatile HashRing ring = HashRing.empty();
   /** Where sessions' primaries are, when this Vert.x is a Hazelcast member of the cluster; else null. */
   private final io.snakepit.routing.SessionPlacement placement;
-  private final MessageConsumer<JsonObject> consumer;
+  private final MessageConsumer<Object> consumer;
   /** Completed by the first heartbeat: until then the client does not know where anything runs. */
   private final Promise<Void> firstHeard = Promise.promise();
 
   ClusterView(Vertx vertx, long failureTimeoutMs) {
     this.failureTimeoutNanos = failureTimeoutMs * 1_000_000;
     this.placement = io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.placementOf(vertx);
-    this.consumer = vertx.eventBus().consumer(Addresses.RING_HEARTBEAT, m -> heard(m.body()));
+    // Any member may publish here, and anything: what is not a JSON object is not a heartbeat.
+    this.consumer = vertx.eventBus().consumer(Addresses.RING_HEARTBEAT, m -> {
+      if (m.body() instanceof JsonObject hb) {
+        heard(hb);
+      }
+    });
   }
 
   private void heard(JsonObject hb) {

@@ -5,8 +5,11 @@ import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A verticle's cluster-wide event-bus consumers, which it can register again.
@@ -21,6 +24,8 @@ import java.util.List;
  */
 public final class ClusterSubscriptions {
 
+  private static final Logger LOG = LoggerFactory.getLogger(ClusterSubscriptions.class);
+
   private record Subscription(String address, Handler<Message<Object>> handler) {
   }
 
@@ -34,12 +39,32 @@ public final class ClusterSubscriptions {
     this.renewal = vertx.eventBus().localConsumer(Addresses.RESUBSCRIBE, m -> renew());
   }
 
-  /** Registers a cluster-wide consumer; completes once it is registered. */
-  @SuppressWarnings("unchecked")
-  public <T> Future<Void> add(String address, Handler<Message<T>> handler) {
-    Handler<Message<Object>> h = (Handler<Message<Object>>) (Handler<?>) handler;
-    subscriptions.add(new Subscription(address, h));
-    MessageConsumer<Object> c = vertx.eventBus().consumer(address, h);
+  /**
+   * Registers a cluster-wide consumer of JSON objects; completes once it is registered. Any other body
+   * (another member may send anything) is refused before {@code handler} sees it: a request with a typed
+   * {@code bad_request}, a publish or send by being dropped.
+   */
+  public Future<Void> add(String address, Handler<Message<JsonObject>> handler) {
+    return addAny(address, m -> {
+      if (m.body() instanceof JsonObject) {
+        @SuppressWarnings("unchecked")
+        Message<JsonObject> json = (Message<JsonObject>) (Message<?>) m;
+        handler.handle(json);
+      } else if (m.replyAddress() != null) {
+        new SnakepitException(ErrorCode.BAD_REQUEST, "'" + address + "' takes a JSON object, not "
+            + (m.body() == null ? "an empty body" : m.body().getClass().getSimpleName()) + "; see docs/event-bus.md.")
+            .withCorrelationId(m.headers().get(Headers.CORRELATION_ID)).failMessage(m);
+      } else {
+        LOG.debug("Dropped a {} published to {}: it takes a JSON object", m.body() == null ? "null"
+            : m.body().getClass().getSimpleName(), address);
+      }
+    });
+  }
+
+  /** Registers a cluster-wide consumer of any body type; the handler checks what it got. */
+  public Future<Void> addAny(String address, Handler<Message<Object>> handler) {
+    subscriptions.add(new Subscription(address, handler));
+    MessageConsumer<Object> c = vertx.eventBus().consumer(address, handler);
     consumers.add(c);
     return c.completion();
   }

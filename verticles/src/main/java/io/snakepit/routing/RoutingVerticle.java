@@ -121,11 +121,11 @@ public class RoutingVerticle extends VerticleBase {
     consumers.add(eb.localConsumer(Addresses.STREAM_OPEN, m -> route(m, true, 0, deadline(), true)));
     clusterConsumers = new ClusterSubscriptions(vertx);
     List<Future<Void>> registered = new ArrayList<>();
-    registered.add(clusterConsumers.add(Addresses.node(nodeId, "execute"),
+    registered.add(clusterConsumers.addAny(Addresses.node(nodeId, "execute"),
         m -> route(m, false, hops(m), deadline(), false)));
-    registered.add(clusterConsumers.add(Addresses.node(nodeId, "stream.open"),
+    registered.add(clusterConsumers.addAny(Addresses.node(nodeId, "stream.open"),
         m -> route(m, true, hops(m), deadline(), false)));
-    registered.add(clusterConsumers.<JsonObject>add(Addresses.RING_HEARTBEAT, m -> onHeartbeat(m.body())));
+    registered.add(clusterConsumers.add(Addresses.RING_HEARTBEAT, m -> onHeartbeat(m.body())));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.CLUSTER_VIEW, m -> m.reply(view())));
     consumers.add(eb.<JsonObject>localConsumer(Addresses.SESSION_OWNER, m -> {
       String id = m.body() == null ? null : m.body().getString("id");

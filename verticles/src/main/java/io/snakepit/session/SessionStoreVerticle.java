@@ -194,7 +194,7 @@ public class SessionStoreVerticle extends VerticleBase {
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
     ops.forEach((op, fn) -> {
       consumers.add(vertx.eventBus().<JsonObject>localConsumer(op.address(), m -> serve(op.wireName(), m, fn)));
-      clusterConsumers.<JsonObject>add(op.clusterAddress(), m -> serve(op.wireName(), m, fn));
+      clusterConsumers.add(op.clusterAddress(), m -> serve(op.wireName(), m, fn));
     });
     registerPythonCalls();
   }

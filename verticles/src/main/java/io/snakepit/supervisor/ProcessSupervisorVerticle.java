@@ -97,7 +97,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     clusterConsumers = new ClusterSubscriptions(vertx);
     handoff.serve(clusterConsumers);
     // Adapters drop a session's Python-side state when it is deleted or expires, wherever that happened.
-    clusterConsumers.<JsonObject>add(Addresses.EVENTS, m -> {
+    clusterConsumers.add(Addresses.EVENTS, m -> {
       JsonObject ev = m.body();
       String type = ev == null ? null : ev.getString("type");
       if ("session.deleted".equals(type) || "session.expired".equals(type)) {

@@ -102,7 +102,7 @@ public final class SessionHandoff {
 
   /** Answers other nodes' {@link #REQUEST}s for sessions this node served. */
   void serve(ClusterSubscriptions subscriptions) {
-    subscriptions.<JsonObject>add(Addresses.node(supervisor.nodeId(), REQUEST), m -> {
+    subscriptions.add(Addresses.node(supervisor.nodeId(), REQUEST), m -> {
       Object sid = m.body() == null ? null : m.body().getValue("session_id");
       if (!(sid instanceof String id)) {
         m.reply(new JsonObject().putNull("data"));

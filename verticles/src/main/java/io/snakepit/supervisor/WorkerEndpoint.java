@@ -160,7 +160,7 @@ final class WorkerEndpoint {
     void protocolError(String message) {
       if (worker != null) {
         LOG.error("Worker {} broke the protocol: {}; replacing it", worker.id(), message);
-        worker.kill("protocol error: " + message);
+        worker.brokeProtocol(message);
       } else {
         LOG.warn("Closing a connection that broke the protocol before its handshake: {}", message);
       }

@@ -31,7 +31,7 @@ final class WorkerFrameHandler {
 
   void handle(Frame f) {
     switch (f.type()) {
-      case RESULT -> finish(f.id(), call -> call.succeed(new JsonObject().put("result", f.body().getValue("result"))
+      case RESULT -> finish(f.id(), false, call -> call.succeed(new JsonObject().put("result", f.body().getValue("result"))
           .put("worker", worker.id()).put("node", worker.pool().supervisor().nodeId())));
       case ERROR -> {
         PoolCall call = calls.finish(f.id());
@@ -48,10 +48,11 @@ final class WorkerFrameHandler {
           worker.pool().onCallDone(worker);
         }
       }
-      case END -> finish(f.id(), PoolCall::end);
+      case END -> finish(f.id(), true, PoolCall::end);
       case CHUNK -> {
         PoolCall call = calls.get(f.id());
         if (call != null) {
+          expect(call, true, f.id());
           call.item(f.body().getValue("item"));
         }
       }
@@ -62,12 +63,28 @@ final class WorkerFrameHandler {
     }
   }
 
-  /** The call's last frame: answers the caller, then lets the pool reuse the worker. */
-  private void finish(int requestId, Consumer<PoolCall> answer) {
+  /**
+   * The call's last frame: answers the caller, then lets the pool reuse the worker. A frame of the wrong
+   * kind for the call (END for a unary call, RESULT for a stream) is a protocol error, found before the
+   * call is taken off the worker, so that replacing the worker fails the call instead of leaving it
+   * unanswered.
+   */
+  private void finish(int requestId, boolean streamFrame, Consumer<PoolCall> answer) {
+    PoolCall pending = calls.get(requestId);
+    if (pending != null) {
+      expect(pending, streamFrame, requestId);
+    }
     PoolCall call = calls.finish(requestId);
     if (call != null) {
       answer.accept(call);
       worker.pool().onCallDone(worker);
+    }
+  }
+
+  private static void expect(PoolCall call, boolean streamFrame, int requestId) {
+    if (call.isStream() != streamFrame) {
+      throw new ProtocolException((streamFrame ? "CHUNK or END" : "RESULT") + " for request " + requestId
+          + ", which is " + (call.isStream() ? "a stream" : "not a stream"));
     }
   }
 

@@ -231,6 +231,20 @@ final class WorkerProcess {
   }
 
   /**
+   * The worker broke the wire protocol: every call in flight here fails with {@code protocol_error} (the
+   * documented code, rather than the {@code worker_crashed} its exit would give), and it is killed.
+   */
+  void brokeProtocol(String message) {
+    if (state == WorkerState.DEAD) {
+      return;
+    }
+    calls.failAll(() -> new SnakepitException(ErrorCode.PROTOCOL_ERROR, "Worker " + id + " broke the wire protocol ("
+        + message + ") and is replaced; the call's outcome is unknown.", null,
+        new JsonObject().put("worker", id).put(SnakepitException.DETAIL_TOOL_RAN, true)));
+    kill("protocol error: " + message);
+  }
+
+  /**
    * A limit of the pool was breached ({@link WorkerLimits}): every call in
    * flight here fails with {@code worker_limit_exceeded} naming it, and the
    * pool replaces the worker.

@@ -28,7 +28,7 @@ class ClusterSubscriptionsTest {
     try {
       AtomicInteger received = new AtomicInteger();
       ClusterSubscriptions subs = new ClusterSubscriptions(vertx);
-      subs.<JsonObject>add("test.subscription", m -> received.incrementAndGet()).await();
+      subs.add("test.subscription", m -> received.incrementAndGet()).await();
       vertx.eventBus().publish("test.subscription", new JsonObject());
       until(Duration.ofSeconds(10), () -> received.get() == 1);
 
@@ -50,6 +50,35 @@ class ClusterSubscriptionsTest {
       vertx.eventBus().send("test.marker", "after close");
       until(Duration.ofSeconds(10), () -> marker.get() == 3);
       assertThat(received.get()).isEqualTo(2);
+    } finally {
+      vertx.close().await();
+    }
+  }
+
+  /** Found by the fuzzer (tests/fuzz.sh): a String sent by another member threw in the handler and got no reply. */
+  @Test
+  void aRequestWhoseBodyIsNotAJsonObjectGetsATypedBadRequestAndNeverReachesTheHandler() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try {
+      AtomicInteger handled = new AtomicInteger();
+      ClusterSubscriptions subs = new ClusterSubscriptions(vertx);
+      subs.add("test.json", m -> {
+        handled.incrementAndGet();
+        m.reply(m.body().getString("x"));
+      }).await();
+      for (Object body : new Object[] {"text", 42, io.vertx.core.buffer.Buffer.buffer("b"), null,
+          new io.vertx.core.json.JsonArray()}) {
+        Throwable t = vertx.eventBus().request("test.json", body, new DeliveryOptions()
+            .addHeader(Headers.CORRELATION_ID, "cid-1").setSendTimeout(10_000)).toCompletionStage()
+            .toCompletableFuture().handle((r, e) -> e).get();
+        SnakepitException typed = SnakepitException.from(t instanceof java.util.concurrent.CompletionException
+            ? t.getCause() : t);
+        assertThat(typed.errorCode()).as("reply to %s", body).isEqualTo(ErrorCode.BAD_REQUEST);
+        assertThat(typed.correlationId()).isEqualTo("cid-1");
+      }
+      assertThat(vertx.eventBus().request("test.json", new JsonObject().put("x", "ok")).await().body())
+          .isEqualTo("ok");
+      assertThat(handled.get()).isEqualTo(1);
     } finally {
       vertx.close().await();
     }

@@ -96,7 +96,7 @@ public final class HttpApiVerticle extends VerticleBase {
     return OpenAPIContract.from(vertx, forValidation(contract.copy())).compose(c -> {
       Router router = buildRouter(RouterBuilder.create(vertx, c, RequestExtractor.withBodyHandler()), contract);
       server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
-      return server.requestHandler(router).listen();
+      return server.requestHandler(router).invalidRequestHandler(MalformedRequests::answer).listen();
     });
   }
 
@@ -129,6 +129,14 @@ public final class HttpApiVerticle extends VerticleBase {
     BodyHandler bodyHandler = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
     api.rootHandler(this::correlationId);
     api.rootHandler(ctx -> {
+      // No route takes a form: Vert.x's body handler would try to decode one (and throws on a GET that says
+      // multipart), so such a body is refused as what it is, a client error.
+      String type = ctx.request().getHeader("Content-Type");
+      if (type != null && type.regionMatches(true, 0, "multipart/", 0, "multipart/".length())) {
+        fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, "The API takes JSON bodies (Content-Type: "
+            + "application/json), or NDJSON for an import; not multipart forms."));
+        return;
+      }
       // Import streams its body itself, in constant memory; every other body is buffered up to the limit.
       if (ctx.request().path().equals("/v1/sessions/import")) {
         ctx.next();
@@ -188,6 +196,11 @@ public final class HttpApiVerticle extends VerticleBase {
     String cid = Headers.correlationIdOrNew(given);
     ctx.put(CID, cid);
     ctx.response().putHeader(Headers.HTTP_CORRELATION_ID, cid);
+    String badPath = MalformedRequests.pathProblem(ctx.request().path());
+    if (badPath != null) {
+      fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, badPath));
+      return;
+    }
     // Bodies of this API are JSON whatever the client says: `curl -d '{...}'` sends
     // application/x-www-form-urlencoded, and a quick start must work as typed.
     String type = ctx.request().getHeader("Content-Type");

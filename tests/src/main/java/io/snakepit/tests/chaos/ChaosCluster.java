@@ -42,6 +42,10 @@ public final class ChaosCluster implements AutoCloseable {
   /** Every process seen under a node JVM, and the JVMs themselves. */
   private final Set<ProcessHandle> seen = ConcurrentHashMap.newKeySet();
   private final Thread watcher;
+  /** Each node's wall-clock offset in seconds, for the next time it starts. */
+  private final long[] skewSeconds;
+  /** The nodes' tmpfs data dirs, when the run fills disks; else null. */
+  private NodeDisks disks;
   private volatile boolean closed;
 
   private ChaosCluster(int size, boolean namespaces, List<String> extraArgs) throws IOException {
@@ -53,6 +57,7 @@ public final class ChaosCluster implements AutoCloseable {
     this.httpPorts = new int[size];
     this.nodes = new NodeProcess[size];
     this.ids = new String[size];
+    this.skewSeconds = new long[size];
     for (int i = 0; i < size; i++) {
       // In a namespace each node has the whole port space to itself.
       hzPorts[i] = namespaces ? 5701 : Cluster.port();
@@ -67,8 +72,21 @@ public final class ChaosCluster implements AutoCloseable {
    * they form one cluster.
    */
   public static ChaosCluster start(int size, boolean namespaces, List<String> extraArgs) throws Exception {
+    return start(size, namespaces, false, extraArgs);
+  }
+
+  /** As {@link #start(int, boolean, List)}, with each data dir on a small tmpfs of its own when {@code disks} (root). */
+  public static ChaosCluster start(int size, boolean namespaces, boolean disks, List<String> extraArgs)
+      throws Exception {
     ChaosCluster c = new ChaosCluster(size, namespaces, extraArgs);
     try {
+      if (disks) {
+        List<Path> dirs = new ArrayList<>();
+        for (int i = 0; i < size; i++) {
+          dirs.add(c.dataDir(i));
+        }
+        c.disks = NodeDisks.mount(dirs);
+      }
       // Each starter files its node under its own index, so that a failed start still leaves the others to close.
       Cluster.startTogether(size, k -> {
         NodeProcess p = c.launch(k);
@@ -96,11 +114,29 @@ public final class ChaosCluster implements AutoCloseable {
         Integer.toString(hzPorts[i]), "--host", host(i), "--members", members.toString(),
         "--set", "cluster-name=" + name, "--pool-size", "2"));
     args.addAll(extraArgs);
-    Path dir = root.resolve("n" + (i + 1));
-    NodeProcess p = NodeProcess.start(net == null ? List.of() : net.prefix(i), dir, DEADLINE, httpPorts[i], 0,
-        args.toArray(String[]::new));
+    List<String> prefix = new ArrayList<>(net == null ? List.of() : net.prefix(i));
+    prefix.addAll(ClockSkew.prefix(skewSeconds[i]));
+    NodeProcess p = NodeProcess.start(prefix, dataDir(i), DEADLINE, httpPorts[i], 0, args.toArray(String[]::new));
     seen.add(p.process().toHandle());
     return p;
+  }
+
+  /** Node {@code i}'s data dir; the same across restarts. */
+  Path dataDir(int i) {
+    return root.resolve("n" + (i + 1));
+  }
+
+  /** Fills the disk under node {@code i}'s data dir; returns the bytes the filler took. */
+  public long fillDisk(int i) throws IOException {
+    if (disks == null) {
+      throw new IllegalStateException("the cluster was started without disks of its own");
+    }
+    return NodeDisks.fill(dataDir(i));
+  }
+
+  /** Frees the disk under node {@code i}'s data dir again. */
+  public void freeDisk(int i) throws IOException {
+    NodeDisks.free(dataDir(i));
   }
 
   private String host(int i) {
@@ -155,6 +191,12 @@ public final class ChaosCluster implements AutoCloseable {
 
   /** Starts node {@code i} again on its data dir and ports, and waits for it to be ready. */
   public void restart(int i) throws Exception {
+    restart(i, 0);
+  }
+
+  /** As {@link #restart(int)}, with its wall clock {@code skewSeconds} off ({@link ClockSkew}); 0 sets it right. */
+  public void restart(int i, long skewSeconds) throws Exception {
+    this.skewSeconds[i] = skewSeconds;
     nodes[i] = launch(i);
   }
 
@@ -280,6 +322,9 @@ public final class ChaosCluster implements AutoCloseable {
     seen.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
     if (net != null) {
       net.close();
+    }
+    if (disks != null) {
+      disks.close();
     }
     try (Stream<Path> walk = Files.walk(root)) {
       walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

@@ -21,7 +21,9 @@ public final class ChaosMain {
                             [--out DIR]
              tests/chaos.sh --self-test [--history DIR/history.ndjson]
         --nemesis   any of kill, pause, drain, worker-kill, worker-hang (worker: both),
-                    isolate, halves, bridge (partition: all three; root only: network namespaces)
+                    isolate, halves, bridge (partition: all three; root only: network namespaces),
+                    full-disk (root only: a tmpfs per node), skew (a node's wall clock 5-60 s off;
+                    needs libfaketime: apt-get install faketime)
         --out       where history.ndjson, report.md and timeline.svg go (default target/chaos/seed-N)
         --self-test plant known anomalies into a history (a recorded one, or a small written one)
                     and check that every checker reports its own
@@ -71,6 +73,16 @@ public final class ChaosMain {
       System.exit(results.stream().allMatch(SelfTest.Result::passed) ? 0 : 1);
     }
     List<FaultKind> kinds = FaultKind.parse(nemesis);
+    if (kinds.contains(FaultKind.SKEW) && !ClockSkew.available()) {
+      System.err.println("chaos: --nemesis skew needs libfaketime (apt-get install faketime): " + ClockSkew.LIBRARY
+          + " is missing");
+      System.exit(2);
+    }
+    if ((kinds.contains(FaultKind.FULL_DISK) || kinds.stream().anyMatch(FaultKind::partition))
+        && !"root".equals(System.getProperty("user.name"))) {
+      System.err.println("chaos: full-disk and partition faults need root (tmpfs mounts, network namespaces)");
+      System.exit(2);
+    }
     ChaosOptions o = ChaosOptions.defaults(seed, duration, kinds, out != null ? out
         : Path.of("target", "chaos", "seed-" + seed));
     o = o.withMajority(majority).withBackups(backups != null ? backups : o.namespaces() ? nodes - 1 : 1);
@@ -87,7 +99,7 @@ public final class ChaosMain {
   }
 
   /** {@code 90s}, {@code 3m}, {@code 500ms}, or plain seconds. */
-  static Duration parseDuration(String s) {
+  public static Duration parseDuration(String s) {
     if (s.endsWith("ms")) {
       return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
     }

@@ -31,6 +31,11 @@ public record ChaosOptions(long seed, Duration duration, List<FaultKind> nemeses
     return nemeses.stream().anyMatch(FaultKind::partition);
   }
 
+  /** Whether each node needs a disk of its own to fill: a full disk was asked for. */
+  public boolean disks() {
+    return nemeses.contains(FaultKind.FULL_DISK);
+  }
+
   /** The defaults, for a run of {@code duration} with these faults. */
   public static ChaosOptions defaults(long seed, Duration duration, List<FaultKind> nemeses, Path out) {
     return new ChaosOptions(seed, duration, nemeses, 3, 8, 4, false, 1, Duration.ofSeconds(7),

@@ -45,7 +45,7 @@ public final class ChaosRun {
       args.addAll(List.of("--set", "partition-mode=majority", "--set", "cluster-size=" + options.nodes()));
     }
     FinalState end;
-    try (ChaosCluster cluster = ChaosCluster.start(options.nodes(), options.namespaces(), args)) {
+    try (ChaosCluster cluster = ChaosCluster.start(options.nodes(), options.namespaces(), options.disks(), args)) {
       Workload clients = new Workload(history, cluster, options.clients(), options.sessions(), options.seed(),
           options.opTimeout());
       for (String s : clients.fixedSessions()) {

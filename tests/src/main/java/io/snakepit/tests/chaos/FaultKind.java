@@ -20,7 +20,14 @@ public enum FaultKind {
   /** Split the nodes in two halves, the first one the larger (network namespaces only). */
   HALVES(true),
   /** Cut two nodes off from each other, while a third (the bridge) still sees both (namespaces only). */
-  BRIDGE(true);
+  BRIDGE(true),
+  /** Fill the disk under one node's data dir (a small tmpfs of its own; root only), then free it. */
+  FULL_DISK(false),
+  /**
+   * Drain a node and start it again with its wall clock some seconds off (libfaketime; its monotonic clock
+   * stays true), then drain it and start it with the clock right.
+   */
+  SKEW(false);
 
   /** Whether this fault may lose sessions' Python-side state (docs/cluster.md, "What survives what"). */
   public final boolean losesPythonState;

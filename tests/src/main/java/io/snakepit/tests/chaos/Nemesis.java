@@ -95,6 +95,25 @@ final class Nemesis {
           signal(worker, "CONT"); // it may be gone: the node replaces a hung worker
         }
       }
+      case FULL_DISK -> {
+        long bytes = cluster.fillDisk(victim);
+        nodes += String.format(" disk full (%d MB)", bytes >> 20);
+        try {
+          pause(holdMs);
+        } finally {
+          cluster.freeDisk(victim);
+        }
+      }
+      case SKEW -> {
+        long seconds = (random.nextBoolean() ? 1 : -1) * (5 + random.nextInt(56));
+        nodes += String.format(" clock %+d s", seconds);
+        cluster.drain(victim);
+        cluster.restart(victim, seconds);
+        cluster.awaitFormed(ChaosCluster.DEADLINE);
+        pause(holdMs);
+        cluster.drain(victim);
+        cluster.restart(victim, 0);
+      }
       case ISOLATE, HALVES, BRIDGE -> {
         List<Integer> a = new ArrayList<>();
         List<Integer> b = new ArrayList<>();

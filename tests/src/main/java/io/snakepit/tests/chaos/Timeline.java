@@ -83,6 +83,8 @@ final class Timeline {
       case DRAIN -> "#2ca02c";
       case WORKER_KILL, WORKER_HANG -> "#9467bd";
       case ISOLATE, HALVES, BRIDGE -> "#ff7f0e";
+      case FULL_DISK -> "#8c564b";
+      case SKEW -> "#e377c2";
     };
   }
 

@@ -16,11 +16,12 @@ import java.util.stream.Stream;
  * @param threads the JVM's threads
  * @param openFiles its open file descriptors (sockets included)
  */
-record NodeVitals(double heapAfterGcMb, int threads, int openFiles) {
+public record NodeVitals(double heapAfterGcMb, int threads, int openFiles) {
 
   private static final Pattern USED = Pattern.compile("used (\\d+)K");
 
-  static NodeVitals of(long pid) throws IOException, InterruptedException {
+  /** Samples the JVM of process {@code pid}. */
+  public static NodeVitals of(long pid) throws IOException, InterruptedException {
     jcmd(pid, "GC.run");
     String heap = jcmd(pid, "GC.heap_info");
     Matcher m = USED.matcher(heap);
@@ -36,6 +37,28 @@ record NodeVitals(double heapAfterGcMb, int threads, int openFiles) {
       fds = (int) s.count();
     }
     return new NodeVitals(mb, threads, fds);
+  }
+
+  /** The lowest of each figure over {@code samples}: a leak raises it, one busy moment does not. */
+  public static NodeVitals floor(java.util.List<NodeVitals> samples) {
+    return new NodeVitals(samples.stream().mapToDouble(NodeVitals::heapAfterGcMb).min().orElse(0),
+        samples.stream().mapToInt(NodeVitals::threads).min().orElse(0),
+        samples.stream().mapToInt(NodeVitals::openFiles).min().orElse(0));
+  }
+
+  /**
+   * Whether these figures grew from {@code before}'s: heap by more than a quarter plus 16 MB, threads by more
+   * than 10, open files by more than 20 (what a busy moment moves, which a leak soon passes).
+   */
+  public boolean grewFrom(NodeVitals before) {
+    return heapAfterGcMb > before.heapAfterGcMb * 1.25 + 16 || threads > before.threads + 10
+        || openFiles > before.openFiles + 20;
+  }
+
+  /** "heap after GC A -> B MB, threads ..., open files ..." from {@code before} to these. */
+  public String changeFrom(NodeVitals before) {
+    return String.format(java.util.Locale.ROOT, "heap after GC %.0f -> %.0f MB, threads %d -> %d, open files %d -> %d",
+        before.heapAfterGcMb, heapAfterGcMb, before.threads, threads, before.openFiles, openFiles);
   }
 
   private static String jcmd(long pid, String command) throws IOException, InterruptedException {

@@ -92,23 +92,15 @@ public final class SoakMain {
     boolean flat = true;
     for (int i = 0; i < steady.get(0).size(); i++) {
       int node = i;
-      NodeVitals a = floor(steady.subList(0, k).stream().map(m -> m.get(node)).toList());
-      NodeVitals b = floor(steady.subList(steady.size() - k, steady.size()).stream().map(m -> m.get(node)).toList());
-      boolean grew = b.heapAfterGcMb() > a.heapAfterGcMb() * 1.25 + 16 || b.threads() > a.threads() + 10
-          || b.openFiles() > a.openFiles() + 20;
-      System.out.printf(Locale.ROOT, "%s: heap after GC %.0f -> %.0f MB, threads %d -> %d, open files %d -> %d "
-          + "(floors of the first and last %d minutes after warm-up): %s%n", ChaosCluster.label(i),
-          a.heapAfterGcMb(), b.heapAfterGcMb(), a.threads(), b.threads(), a.openFiles(), b.openFiles(), k,
-          grew ? "GROWING" : "flat");
+      NodeVitals a = NodeVitals.floor(steady.subList(0, k).stream().map(m -> m.get(node)).toList());
+      NodeVitals b = NodeVitals.floor(steady.subList(steady.size() - k, steady.size()).stream()
+          .map(m -> m.get(node)).toList());
+      boolean grew = b.grewFrom(a);
+      System.out.printf(Locale.ROOT, "%s: %s (floors of the first and last %d minutes after warm-up): %s%n",
+          ChaosCluster.label(i), b.changeFrom(a), k, grew ? "GROWING" : "flat");
       flat &= !grew;
     }
     return flat;
-  }
-
-  static NodeVitals floor(List<NodeVitals> vs) {
-    return new NodeVitals(vs.stream().mapToDouble(NodeVitals::heapAfterGcMb).min().orElse(0),
-        vs.stream().mapToInt(NodeVitals::threads).min().orElse(0),
-        vs.stream().mapToInt(NodeVitals::openFiles).min().orElse(0));
   }
 
   static Duration parse(String s) {

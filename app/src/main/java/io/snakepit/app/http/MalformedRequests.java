@@ -1,0 +1,64 @@
+package io.snakepit.app.http;
+
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.Headers;
+import io.snakepit.contract.SnakepitException;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * Requests the HTTP server cannot even parse (a request line past its limit, headers past theirs, broken
+ * chunking, a path with a bad percent-escape) get the API's typed error like every other bad request,
+ * rather than Vert.x's bare status with an empty body (or, for a bad escape, an exception in the router),
+ * and their connection is closed, since what follows on it cannot be trusted. Found by tests/fuzz.sh.
+ */
+final class MalformedRequests {
+
+  private MalformedRequests() {
+  }
+
+  /** The server's invalid-request handler: the request line or headers did not parse. */
+  static void answer(HttpServerRequest request) {
+    DecoderResult result = request.decoderResult();
+    Throwable cause = result == null ? null : result.cause();
+    int status;
+    String message;
+    if (cause instanceof TooLongHttpLineException) {
+      status = 414;
+      message = "The request line is too long; send long inputs in the body, not the URI.";
+    } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
+      status = 431;
+      message = "The request headers are too large; send fewer or shorter headers.";
+    } else {
+      status = 400;
+      message = "The request is not valid HTTP/1.1" + (cause == null ? "." : ": " + cause.getMessage());
+    }
+    SnakepitException e = new SnakepitException(ErrorCode.BAD_REQUEST, message, Headers.newCorrelationId(),
+        new JsonObject());
+    JsonObject err = e.toJson();
+    err.remove("http_status");
+    request.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+        .putHeader("Connection", "close").putHeader(Headers.HTTP_CORRELATION_ID, e.correlationId())
+        .end(new JsonObject().put("error", err).encode())
+        .onComplete(done -> request.connection().close());
+  }
+
+  /** What is wrong with a request's raw path, or null: a '%' must start an escape of two hex digits. */
+  static String pathProblem(String path) {
+    if (path == null) {
+      return "The request has no path.";
+    }
+    for (int i = path.indexOf('%'); i >= 0; i = path.indexOf('%', i + 1)) {
+      if (i + 2 >= path.length() || Character.digit(path.charAt(i + 1), 16) < 0
+          || Character.digit(path.charAt(i + 2), 16) < 0) {
+        return "The path has a '%' that does not start an escape of two hex digits (at " + i
+            + "); escape '%' itself as %25.";
+      }
+    }
+    return null;
+  }
+}
