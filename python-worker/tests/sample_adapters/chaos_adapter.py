@@ -8,6 +8,7 @@ acknowledged calls of the same session at the same time.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Dict
 
@@ -25,5 +26,7 @@ class ChaosAdapter(DemoAdapter):
         on Linux, so the harness can line the interval up with its history."""
         ctx.session.id  # a session call only: raises SessionUnavailableError without one
         start = time.monotonic_ns()
-        time.sleep(ms / 1000.0)
+        # Not time.sleep: the skew nemesis preloads libfaketime into the node, its workers inherit it, and
+        # under libfaketime 0.9.10 Python's sleep fails with EINVAL even in a process it does not fake.
+        threading.Event().wait(ms / 1000.0)
         return {"start_ns": start, "end_ns": time.monotonic_ns(), "worker_id": ctx.worker_id}

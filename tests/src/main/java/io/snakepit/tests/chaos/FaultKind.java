@@ -21,8 +21,11 @@ public enum FaultKind {
   HALVES(true),
   /** Cut two nodes off from each other, while a third (the bridge) still sees both (namespaces only). */
   BRIDGE(true),
-  /** Fill the disk under one node's data dir (a small tmpfs of its own; root only), then free it. */
-  FULL_DISK(false),
+  /**
+   * Fill the disk under one node's data dir (a small tmpfs of its own; root only), kill one of its workers
+   * meanwhile so that a replacement starts on the full disk, then free it.
+   */
+  FULL_DISK(true),
   /**
    * Drain a node and start it again with its wall clock some seconds off (libfaketime; its monotonic clock
    * stays true), then drain it and start it with the clock right.

@@ -99,7 +99,14 @@ final class Nemesis {
         long bytes = cluster.fillDisk(victim);
         nodes += String.format(" disk full (%d MB)", bytes >> 20);
         try {
-          pause(holdMs);
+          // A node writes to its data dir mostly when it starts a worker (its registry file): one of its
+          // workers is killed while the disk is full, so that a replacement must start on it.
+          pause(holdMs / 3);
+          List<Long> pids = cluster.workerPids(victim);
+          if (!pids.isEmpty()) {
+            ProcessHandle.of(pids.get(random.nextInt(pids.size()))).ifPresent(ProcessHandle::destroyForcibly);
+          }
+          pause(holdMs - holdMs / 3);
         } finally {
           cluster.freeDisk(victim);
         }

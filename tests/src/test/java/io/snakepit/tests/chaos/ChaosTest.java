@@ -1,6 +1,7 @@
 package io.snakepit.tests.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.snakepit.tests.PrintNodeLogsOnFailure;
 import io.snakepit.tests.chaos.check.Anomaly;
@@ -26,8 +27,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * printed here without failing the build ({@link #KNOWN_OPEN}): they come
  * from the hand-over of a session's ownership while Hazelcast migrates
  * partitions back to a node that has just returned (docs/cluster.md,
- * "Chaos runs", "Open findings"). Every other anomaly fails it. The long runs,
- * partitions included, are {@code tests/chaos.sh}.
+ * "Chaos runs", "What the chaos runs found"). Every other anomaly fails it. As root, a second run adds
+ * partitions and full disks in majority mode. The long runs, clock skew and bridge partitions included, are
+ * {@code tests/chaos.sh}.
  */
 @ExtendWith(PrintNodeLogsOnFailure.class)
 class ChaosTest {
@@ -49,6 +51,27 @@ class ChaosTest {
     List<FaultKind> nemeses = FaultKind.parse("kill,pause,drain,worker");
     ChaosOptions o = ChaosOptions.defaults(SEED, DURATION, nemeses, Path.of("target", "chaos", "ci-seed-" + SEED))
         .withConvergenceBound(CONVERGENCE_DEADLINE);
+    check(o);
+  }
+
+  /**
+   * As root (CI is): each node in its own network namespace and on a disk of its own, in majority mode, with
+   * one node isolated, the cluster halved and disks filled. Majority mode, since available mode loses
+   * counter increments across a partition by its contract (docs/cluster.md, "Counters"); bridge partitions
+   * are left to the long runs, since they still lose an acknowledged increment in majority mode (open:
+   * {@code tests/chaos.sh --seed 11 --duration 100s --nemesis partition --majority}).
+   */
+  @Test
+  void asRootAMajorityModeRunWithPartitionsAndFullDisksKeepsEveryPromise() throws Exception {
+    assumeTrue("root".equals(System.getProperty("user.name")), "network namespaces and tmpfs mounts need root");
+    List<FaultKind> nemeses = FaultKind.parse("isolate,halves,full-disk");
+    ChaosOptions o = ChaosOptions.defaults(SEED, Duration.ofSeconds(90), nemeses,
+        Path.of("target", "chaos", "ci-partition-seed-" + SEED)).withConvergenceBound(CONVERGENCE_DEADLINE)
+        .withMajority(true).withBackups(2);
+    check(o);
+  }
+
+  private static void check(ChaosOptions o) throws Exception {
     ChaosRun.Verdict v = new ChaosRun(o).run();
     Report.write(o.out(), o, v);
     String summary = Report.summary(o, v);
