@@ -11,8 +11,8 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 
 /**
- * Requests the HTTP server cannot even parse (a request line past its limit, headers past theirs, broken
- * chunking, a path with a bad percent-escape) get the API's typed error like every other bad request,
+ * Requests the HTTP server cannot even parse (a request line past its limit, headers past theirs, a request
+ * line that is not HTTP, a path with a bad percent-escape) get the API's typed error like every other bad request,
  * rather than Vert.x's bare status with an empty body (or, for a bad escape, an exception in the router),
  * and their connection is closed, since what follows on it cannot be trusted. Found by tests/fuzz.sh.
  */
