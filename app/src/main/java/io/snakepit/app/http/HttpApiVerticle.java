@@ -137,6 +137,11 @@ public final class HttpApiVerticle extends VerticleBase {
             + "application/json), or NDJSON for an import; not multipart forms."));
         return;
       }
+      String charsetProblem = MalformedRequests.charsetProblem(type);
+      if (charsetProblem != null) {
+        fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, charsetProblem));
+        return;
+      }
       // Import streams its body itself, in constant memory; every other body is buffered up to the limit.
       if (ctx.request().path().equals("/v1/sessions/import")) {
         ctx.next();

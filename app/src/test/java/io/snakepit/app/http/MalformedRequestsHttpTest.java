@@ -83,4 +83,11 @@ class MalformedRequestsHttpTest {
         + "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 2\r\n\r\n{}");
     assertThat(typedError(r, 400).getString("message")).contains("JSON bodies");
   }
+
+  @Test
+  void anUnknownCharsetIs400NotInternal() throws IOException {
+    String r = exchange("PUT /v1/sessions/s1/programs/p1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        + "Content-Type: application/json; charset=ebcdic\r\nContent-Length: 2\r\n\r\n{}");
+    assertThat(typedError(r, 400).getString("message")).contains("charset");
+  }
 }
