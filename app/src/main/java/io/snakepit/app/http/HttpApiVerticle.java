@@ -283,11 +283,15 @@ public final class HttpApiVerticle extends VerticleBase {
     }
     SnakepitException stamped = e.withCorrelationId(ctx.get(CID));
     int status = stamped.details().getInteger("http_status", stamped.errorCode().httpStatus());
-    JsonObject err = stamped.toJson();
-    err.remove("http_status");
     ServingGate.retryAfter(ctx, stamped.errorCode());
-    ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
-        .end(new JsonObject().put("error", err).encode());
+    ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(errorBody(stamped));
+  }
+
+  /** The API's error body, {@code {"error": {...}}}, without the internal {@code http_status} detail. */
+  static String errorBody(SnakepitException e) {
+    JsonObject err = e.toJson();
+    err.remove("http_status");
+    return new JsonObject().put("error", err).encode();
   }
 
   private void onFailure(RoutingContext ctx) {

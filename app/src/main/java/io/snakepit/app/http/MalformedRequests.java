@@ -39,11 +39,9 @@ final class MalformedRequests {
     }
     SnakepitException e = new SnakepitException(ErrorCode.BAD_REQUEST, message, Headers.newCorrelationId(),
         new JsonObject());
-    JsonObject err = e.toJson();
-    err.remove("http_status");
     request.response().setStatusCode(status).putHeader("Content-Type", "application/json")
         .putHeader("Connection", "close").putHeader(Headers.HTTP_CORRELATION_ID, e.correlationId())
-        .end(new JsonObject().put("error", err).encode())
+        .end(HttpApiVerticle.errorBody(e))
         .onComplete(done -> request.connection().close());
   }
 
