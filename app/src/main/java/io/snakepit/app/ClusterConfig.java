@@ -33,12 +33,10 @@ final class ClusterConfig {
     hz.setInstanceName("snakepit-" + node.nodeId());
     // Names the node each member belongs to: a session's calls go to the node of its primary copy.
     hz.getMemberAttributeConfig().setAttribute(HazelcastSessionStoreFactory.NODE_ATTRIBUTE, node.nodeId());
-    hz.getNetworkConfig().setPort(c.port()).setPortAutoIncrement(false).setPublicAddress(c.host() + ":" + c.port());
+    // A member endpoint on Hazelcast's advanced network: a frozen peer must not spin an IO thread (see there).
+    var join = HazelcastSessionStoreFactory.memberNetwork(hz, c.port(), false, c.host(), c.host() + ":" + c.port());
     // Bind the configured address only, so that nodes in separate network namespaces each keep to theirs.
     hz.setProperty("hazelcast.socket.bind.any", "false");
-    hz.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(c.host());
-    hz.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
-    var join = hz.getNetworkConfig().getJoin();
     if (c.dns().isEmpty()) {
       var tcp = join.getTcpIpConfig().setEnabled(true);
       for (String m : c.members()) {

@@ -112,7 +112,7 @@ class KubernetesManifestTest {
     // A node is ready only once it has joined, so discovery must see pods that are not ready yet.
     assertThat(spec.getBoolean("publishNotReadyAddresses")).isTrue();
     assertThat(spec.getJsonArray("ports").getJsonObject(0).getInteger("port")).isEqualTo(cfg.cluster().port());
-    assertThat(ClusterConfig.hazelcast(cfg).getNetworkConfig().getJoin().getKubernetesConfig().isEnabled()).isTrue();
+    assertThat(ClusterConfig.hazelcast(cfg).getAdvancedNetworkConfig().getJoin().getKubernetesConfig().isEnabled()).isTrue();
   }
 
   @Test

@@ -118,7 +118,7 @@ class NodeConfigTest {
     RunCommand members = new RunCommand();
     new CommandLine(members).parseArgs("--data-dir", dir.toString(), "--cluster", "--members", "10.0.0.2:5701");
     members.environment = java.util.Map.of();
-    var tcp = ClusterConfig.hazelcast(members.resolve()).getNetworkConfig().getJoin();
+    var tcp = ClusterConfig.hazelcast(members.resolve()).getAdvancedNetworkConfig().getJoin();
     assertThat(tcp.getTcpIpConfig().isEnabled()).isTrue();
     assertThat(tcp.getTcpIpConfig().getMembers()).containsExactly("10.0.0.2:5701");
     assertThat(tcp.getKubernetesConfig().isEnabled()).isFalse();
@@ -130,7 +130,7 @@ class NodeConfigTest {
         "SNAKEPIT_CLUSTER_DNS", "snakepit-headless.snakepit.svc.cluster.local");
     NodeConfig cfg = dns.resolve();
     assertThat(cfg.cluster().dns()).isEqualTo("snakepit-headless.snakepit.svc.cluster.local");
-    var k8s = ClusterConfig.hazelcast(cfg).getNetworkConfig().getJoin();
+    var k8s = ClusterConfig.hazelcast(cfg).getAdvancedNetworkConfig().getJoin();
     assertThat(k8s.getTcpIpConfig().isEnabled()).isFalse();
     assertThat(k8s.getMulticastConfig().isEnabled()).isFalse();
     assertThat(k8s.getKubernetesConfig().isEnabled()).isTrue();

@@ -164,9 +164,8 @@ public final class Cluster implements AutoCloseable {
    */
   public io.vertx.core.Vertx joinAsApplication() throws Exception {
     com.hazelcast.config.Config hz = new com.hazelcast.config.Config().setClusterName(name);
-    hz.getNetworkConfig().setPort(port()).setPortAutoIncrement(false);
-    hz.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
-    var tcp = hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true);
+    var tcp = io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.memberNetwork(hz, port(), false, null, null)
+        .getTcpIpConfig().setEnabled(true);
     members().forEach(tcp::addMember);
     hz.setProperty("hazelcast.logging.type", "slf4j");
     hz.setLiteMember(true);
@@ -198,6 +197,26 @@ public final class Cluster implements AutoCloseable {
 
   public List<NodeProcess> nodes() {
     return nodes;
+  }
+
+  /**
+   * Whether Hazelcast split {@code survivors} from one another: one of them
+   * suspected another of being dead (a log line naming that member's port).
+   */
+  public boolean hazelcastSplit(List<NodeProcess> survivors) {
+    for (NodeProcess s : survivors) {
+      for (String line : s.logText().split("\n")) {
+        if (!line.contains("is suspected to be dead") && !line.contains("Suspecting Member")) {
+          continue;
+        }
+        for (NodeProcess other : survivors) {
+          if (other != s && line.contains("Member [127.0.0.1]:" + hzPorts.get(nodes.indexOf(other)) + " ")) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 
   public NodeProcess node(int i) {

@@ -1,11 +1,13 @@
 package io.snakepit.session.hazelcast;
 
+import com.hazelcast.config.AdvancedNetworkConfig;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.InMemoryFormat;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.MergePolicyConfig;
 import com.hazelcast.config.SerializationConfig;
+import com.hazelcast.config.ServerSocketEndpointConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import io.snakepit.config.ConfigException;
@@ -308,6 +310,39 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
     }
   }
 
+  /**
+   * Puts a member on Hazelcast's advanced network with a member endpoint
+   * only, and returns its join configuration. A member on the default
+   * (unified) network that connects to a peer which accepts the TCP
+   * connection but never answers, such as a member frozen by {@code SIGSTOP}
+   * or a stalled VM, spins one of its IO threads at full CPU until that
+   * connection closes, and the other connections served by that thread miss
+   * their heartbeats, so the surviving members split from one another
+   * (hazelcast/hazelcast#26473; the unified encoder answers "clean" while
+   * frames wait for the peer's protocol reply). The member endpoint's
+   * encoder waits instead. Members on either network join each other.
+   *
+   * @param c             the member's configuration
+   * @param port          the member port
+   * @param autoIncrement whether the next ports are tried when it is taken
+   * @param iface         the only interface to bind and advertise, or null
+   * @param publicAddress the address other members reach it at ({@code host:port}), or null
+   */
+  public static JoinConfig memberNetwork(Config c, int port, boolean autoIncrement, String iface,
+                                         String publicAddress) {
+    ServerSocketEndpointConfig member = new ServerSocketEndpointConfig();
+    member.setPort(port).setPortAutoIncrement(autoIncrement);
+    if (publicAddress != null) {
+      member.setPublicAddress(publicAddress);
+    }
+    if (iface != null) {
+      member.getInterfaces().setEnabled(true).addInterface(iface);
+    }
+    AdvancedNetworkConfig network = c.getAdvancedNetworkConfig().setEnabled(true).setMemberEndpointConfig(member);
+    network.getJoin().getMulticastConfig().setEnabled(false);
+    return network.getJoin();
+  }
+
   /** A member config from the {@code embedded} section: TCP-IP join (or multicast), loopback-friendly. */
   static Config embeddedConfig(JsonObject embedded) {
     ConfigReader r = new ConfigReader(embedded == null ? new JsonObject() : embedded, "sessions.hazelcast.embedded");
@@ -322,11 +357,7 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
     c.setClusterName(clusterName);
     c.setProperty("hazelcast.phone.home.enabled", "false");
     c.setProperty("hazelcast.logging.type", "slf4j");
-    c.getNetworkConfig().setPort(port).setPortAutoIncrement(autoIncrement);
-    if (iface != null) {
-      c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(iface);
-    }
-    JoinConfig join = c.getNetworkConfig().getJoin();
+    JoinConfig join = memberNetwork(c, port, autoIncrement, iface, null);
     join.getAutoDetectionConfig().setEnabled(false);
     join.getMulticastConfig().setEnabled(multicast);
     join.getTcpIpConfig().setEnabled(!multicast);
