@@ -118,6 +118,11 @@ public final class HazelcastSessionStore implements SessionStore {
   private final FencingSettings fencing;
   /** The member's lease keeper, when this store started it (one per member; a second store shares it). */
   private LeaseKeeper keeper;
+
+  /** The lease keeper this store started, or null (tests). */
+  LeaseKeeper keeper() {
+    return keeper;
+  }
   private OwnershipLease lease = OwnershipLease.ALWAYS;
   /** Where sessions live, published for the router when the member carries its node's id; else null. */
   private PartitionPlacement placement;

@@ -3,15 +3,20 @@ package io.snakepit.session.hazelcast;
 import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.IExecutorService;
+import com.hazelcast.core.LifecycleEvent;
+import com.hazelcast.core.LifecycleEvent.LifecycleState;
 import io.snakepit.session.fencing.OwnershipLease;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,7 +24,13 @@ import org.slf4j.LoggerFactory;
  * Keeps a member's {@link OwnershipLease}: ticks it on a thread of its own
  * (an event loop may be busy; a late tick only fences too early, never too
  * late), and, while the lease is suspect, confirms it with a
- * {@link LeaseProbe} round trip to every member it sees.
+ * {@link LeaseProbe} round trip to every data member it sees.
+ *
+ * <p>Only data members count: a lite member (an application that joined the
+ * cluster) holds no sessions, so its view of the paused node says nothing
+ * about whose copies are current. A member that is merging after a split
+ * (between Hazelcast's {@code MERGING} and {@code MERGED} lifecycle events)
+ * does not confirm, nor does this node while it merges itself.
  *
  * <p>The lease is in the member's user context under {@link #USER_CONTEXT_KEY},
  * where the entry processors that run on a partition's primary find it
@@ -32,6 +43,8 @@ final class LeaseKeeper implements AutoCloseable {
   /** Where the lease sits in {@link HazelcastInstance#getUserContext()}. */
   static final String USER_CONTEXT_KEY = "snakepit.fencing.lease";
   static final String EXECUTOR = "snakepit-fencing";
+  /** Where a member's merge state sits in its user context: an {@link AtomicBoolean}, true while it merges. */
+  static final String MERGING_KEY = "snakepit.fencing.merging";
 
   private final HazelcastInstance hz;
   private final OwnershipLease lease;
@@ -39,6 +52,9 @@ final class LeaseKeeper implements AutoCloseable {
   private final long tickMs;
   private final long probeTimeoutMs;
   private final ScheduledExecutorService thread;
+  private final AtomicBoolean merging = new AtomicBoolean();
+  private final AtomicLong rounds = new AtomicLong();
+  private UUID lifecycleListener;
 
   LeaseKeeper(HazelcastInstance hz, FencingSettings settings) {
     this.hz = hz;
@@ -59,11 +75,32 @@ final class LeaseKeeper implements AutoCloseable {
     return lease;
   }
 
+  /** Whether {@code hz}'s member is merging into another cluster after a split, as far as its keeper knows. */
+  static boolean merging(HazelcastInstance hz) {
+    return hz.getUserContext().get(MERGING_KEY) instanceof AtomicBoolean m && m.get();
+  }
+
+  /** Confirmation rounds run so far (for tests: a round that did not confirm still counts). */
+  long rounds() {
+    return rounds.get();
+  }
+
   /** Publishes the lease in the member's user context and starts ticking. */
   LeaseKeeper start() {
     hz.getUserContext().put(USER_CONTEXT_KEY, lease);
+    hz.getUserContext().put(MERGING_KEY, merging);
+    lifecycleListener = hz.getLifecycleService().addLifecycleListener(this::onLifecycle);
     thread.scheduleWithFixedDelay(this::tick, tickMs, tickMs, TimeUnit.MILLISECONDS);
     return this;
+  }
+
+  private void onLifecycle(LifecycleEvent event) {
+    LifecycleState state = event.getState();
+    if (state == LifecycleState.MERGING) {
+      merging.set(true);
+    } else if (state == LifecycleState.MERGED || state == LifecycleState.MERGE_FAILED) {
+      merging.set(false);
+    }
   }
 
   private void tick() {
@@ -73,7 +110,7 @@ final class LeaseKeeper implements AutoCloseable {
         LOG.warn("This node was paused (no lease tick for over {} ms): it refuses session writes with not_owner "
             + "until its cluster confirms it is still a member; {}", leaseMs, lease);
       }
-      if (lease.suspect()) {
+      if (lease.suspect() && !merging.get()) {
         confirm(others);
       }
     } catch (RuntimeException e) {
@@ -82,22 +119,26 @@ final class LeaseKeeper implements AutoCloseable {
     }
   }
 
-  /** Every other member by address: stable across a merge, unlike member UUIDs. */
+  /** Every other data member by address: stable across a merge, unlike member UUIDs. */
   private Map<String, Member> others() {
     Map<String, Member> out = new LinkedHashMap<>();
     if (!hz.getLifecycleService().isRunning()) {
       return out;
     }
     for (Member m : hz.getCluster().getMembers()) {
-      if (!m.localMember()) {
+      if (!m.localMember() && !m.isLiteMember()) {
         out.put(m.getAddress().toString(), m);
       }
     }
     return out;
   }
 
-  /** One confirmation round: every member the node sees must run a probe sent after the round began. */
+  /**
+   * One confirmation round: every data member the node sees must run a probe
+   * sent after the round began, and none of them may be merging.
+   */
   private void confirm(Map<String, Member> others) {
+    rounds.incrementAndGet();
     long started = lease.now();
     IExecutorService executor = hz.getExecutorService(EXECUTOR);
     List<Future<Boolean>> answers = new ArrayList<>();
@@ -107,7 +148,12 @@ final class LeaseKeeper implements AutoCloseable {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(probeTimeoutMs);
     for (Future<Boolean> answer : answers) {
       try {
-        answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (!Boolean.TRUE.equals(answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS))) {
+          // A member mid-merge: its newer copies have not reached this node's partitions yet.
+          answers.forEach(a -> a.cancel(true));
+          LOG.debug("Lease confirmation deferred: a member is merging after a split");
+          return;
+        }
       } catch (Exception e) {
         // Dropped by that member (CallerNotMemberException), or it does not answer: still suspect.
         answers.forEach(a -> a.cancel(true));
@@ -125,5 +171,13 @@ final class LeaseKeeper implements AutoCloseable {
   public void close() {
     thread.shutdownNow();
     hz.getUserContext().remove(USER_CONTEXT_KEY, lease);
+    hz.getUserContext().remove(MERGING_KEY, merging);
+    if (lifecycleListener != null) {
+      try {
+        hz.getLifecycleService().removeLifecycleListener(lifecycleListener);
+      } catch (RuntimeException e) {
+        // The member is shutting down: its listeners go with it.
+      }
+    }
   }
 }

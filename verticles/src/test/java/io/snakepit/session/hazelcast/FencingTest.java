@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.LifecycleEvent;
+import com.hazelcast.instance.impl.LifecycleServiceImpl;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.SessionLimits;
@@ -98,6 +100,40 @@ class FencingTest {
     await(lease::held, "the keeper's probe round to b confirms a again");
     assertThat(lease.epoch()).isEqualTo(epoch + 1);
     assertThat(get(storeA.create("after-confirm", 60_000, new JsonObject())).created()).isTrue();
+  }
+
+  /**
+   * A member that has just merged into the paused node's cluster after a
+   * split counts the node as a member before its newer copies of the
+   * sessions have reached it: it must not confirm the lease until its merge
+   * has ended (Hazelcast's MERGING and MERGED lifecycle events, fired here
+   * on b as its cluster service fires them during a merge; a real split
+   * cannot be made between two embedded members here).
+   */
+  @Test
+  void aMemberThatIsMergingDoesNotConfirmAVoidedLeaseUntilItsMergeHasEnded() {
+    HazelcastInstance a = cluster.start(cluster.config(1));
+    HazelcastInstance b = cluster.start(cluster.config(1));
+    cluster.awaitSize(2);
+    SessionStore storeA = cluster.store(vertx, a, SessionLimits.defaults());
+    cluster.store(vertx, b, SessionLimits.defaults());
+    OwnershipLease lease = (OwnershipLease) a.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY);
+    await(lease::held, "the lease held from the start");
+    LifecycleServiceImpl lifecycleB = (LifecycleServiceImpl) b.getLifecycleService();
+    lifecycleB.fireLifecycleEvent(LifecycleEvent.LifecycleState.MERGING);
+    LeaseKeeper keeperA = keeperOf(storeA);
+    lease.voidNow();
+    long rounds = keeperA.rounds();
+    await(() -> keeperA.rounds() >= rounds + 5 || lease.held(), "five confirmation rounds of a while b merges");
+    assertThat(lease.suspect()).as("a's lease while b merges: " + lease).isTrue();
+    assertRefused(() -> get(storeA.create("while-b-merges", 60_000, new JsonObject())));
+    lifecycleB.fireLifecycleEvent(LifecycleEvent.LifecycleState.MERGED);
+    await(lease::held, "b, merged, confirms a");
+    assertThat(get(storeA.create("after-merge", 60_000, new JsonObject())).created()).isTrue();
+  }
+
+  static LeaseKeeper keeperOf(SessionStore store) {
+    return ((HazelcastSessionStore) store).keeper();
   }
 
   static void assertRefused(org.assertj.core.api.ThrowableAssert.ThrowingCallable write) {
