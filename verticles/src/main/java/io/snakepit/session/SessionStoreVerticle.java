@@ -10,6 +10,7 @@ import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.Reserved;
+import io.snakepit.contract.SessionCall;
 import io.snakepit.contract.SessionOp;
 import io.snakepit.contract.SnakepitException;
 import io.vertx.core.Future;
@@ -21,7 +22,6 @@ import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -221,25 +221,25 @@ public class SessionStoreVerticle extends VerticleBase {
    * of one variable or metadata entry read only that, where the adapter can.
    */
   private void registerPythonCalls() {
-    Map<String, Function<JsonObject, Future<?>>> calls = new LinkedHashMap<>();
-    calls.put("session.get_var", b -> store.getVariable(id(b), name(b, "name"))
+    Map<SessionCall, Function<JsonObject, Future<?>>> calls = new EnumMap<>(SessionCall.class);
+    calls.put(SessionCall.GET_VAR, b -> store.getVariable(id(b), name(b, "name"))
         .recover(t -> SnakepitException.from(t).errorCode() == ErrorCode.NOT_FOUND_IN_SESSION
             ? Future.succeededFuture() : Future.failedFuture(t)));
-    calls.put("session.put_var", b -> store.putVariable(id(b), name(b, "name"), b.getValue("value"))
+    calls.put(SessionCall.PUT_VAR, b -> store.putVariable(id(b), name(b, "name"), b.getValue("value"))
         .map(s -> (Object) null));
-    calls.put("session.delete_var", b -> store.deleteVariable(id(b), name(b, "name")).map(s -> (Object) null));
-    calls.put("session.vars", b -> store.get(id(b)).map(Session::variablesJson));
-    calls.put("session.get_meta", b -> {
+    calls.put(SessionCall.DELETE_VAR, b -> store.deleteVariable(id(b), name(b, "name")).map(s -> (Object) null));
+    calls.put(SessionCall.VARS, b -> store.get(id(b)).map(Session::variablesJson));
+    calls.put(SessionCall.GET_META, b -> {
       String key = name(b, "key");
       return store.get(id(b)).map(s -> {
         Stamped v = Reserved.isReserved(key) ? null : s.metadata().get(key);
         return v == null || v.deleted() ? null : v.value();
       });
     });
-    calls.put("session.put_meta", b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value"))
+    calls.put(SessionCall.PUT_META, b -> store.putMetadata(id(b), name(b, "key"), b.getValue("value"))
         .map(s -> (Object) null));
-    calls.forEach((op, fn) -> consumers.add(vertx.eventBus().<JsonObject>localConsumer(
-        Addresses.NODE_CALL_PREFIX + op, m -> serve(op, m, fn))));
+    calls.forEach((call, fn) -> consumers.add(vertx.eventBus().<JsonObject>localConsumer(
+        call.address(), m -> serve(call.op(), m, fn))));
   }
 
   private void serve(String op, Message<JsonObject> m, Function<JsonObject, Future<?>> fn) {

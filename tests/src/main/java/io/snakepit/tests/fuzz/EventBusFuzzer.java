@@ -3,6 +3,7 @@ package io.snakepit.tests.fuzz;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
+import io.snakepit.contract.SessionCall;
 import io.snakepit.contract.SessionOp;
 import io.snakepit.contract.SnakepitException;
 import io.vertx.core.Vertx;
@@ -61,9 +62,8 @@ final class EventBusFuzzer {
       local.add(op.address());
       clusterWide.add(op.clusterAddress());
     }
-    for (String op : List.of("session.get_var", "session.put_var", "session.delete_var", "session.vars",
-        "session.get_meta", "session.put_meta")) {
-      local.add(Addresses.NODE_CALL_PREFIX + op);
+    for (SessionCall call : SessionCall.values()) {
+      local.add(call.address());
     }
     clusterWide.add(Addresses.node(nodeId, "execute"));
     clusterWide.add(Addresses.node(nodeId, "stream.open"));
