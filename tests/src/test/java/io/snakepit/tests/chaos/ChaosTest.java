@@ -3,6 +3,7 @@ package io.snakepit.tests.chaos;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.snakepit.tests.LongRuns;
 import io.snakepit.tests.PrintNodeLogsOnFailure;
 import io.snakepit.tests.chaos.check.Anomaly;
 import java.nio.file.Files;
@@ -48,6 +49,7 @@ class ChaosTest {
 
   @Test
   void aRunOfKillsPausesDrainsAndWorkerFaultsKeepsEveryPromise() throws Exception {
+    assumeTrue(LongRuns.enabled(), LongRuns.SKIPPED);
     List<FaultKind> nemeses = FaultKind.parse("kill,pause,drain,worker");
     ChaosOptions o = ChaosOptions.defaults(SEED, DURATION, nemeses, Path.of("target", "chaos", "ci-seed-" + SEED))
         .withConvergenceBound(CONVERGENCE_DEADLINE);

@@ -1,7 +1,9 @@
 package io.snakepit.tests.fuzz;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.snakepit.tests.LongRuns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,6 +18,7 @@ class FuzzTest {
 
   @Test
   void aMinuteOfHostileInputFindsNothing() throws Exception {
+    assumeTrue(LongRuns.enabled(), LongRuns.SKIPPED);
     Path out = Path.of("target", "fuzz", "ci-seed-11");
     Files.createDirectories(out);
     Findings findings = new FuzzRun(new FuzzRun.Options(11, Duration.ofSeconds(60), out,
