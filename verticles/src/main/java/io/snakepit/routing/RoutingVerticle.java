@@ -389,8 +389,9 @@ public class RoutingVerticle extends VerticleBase {
         body, options(msg.headers(), 0)).map(Message::body)
         .onComplete(ar -> {
           if (ar.failed() && refusedUnowned(ar.cause()) && System.nanoTime() < deadline) {
-            // This node was paused and is not yet confirmed as the session's owner; nothing ran. Once its
-            // cluster confirms it, or routes the session elsewhere, the call goes where it now belongs.
+            // This node was paused and is not yet confirmed as the session's owner, or has just handed the
+            // session over to its new owner; nothing ran. Once its cluster confirms it, or its partition table
+            // catches up with the move, the call goes where it now belongs.
             vertx.setTimer(Math.max(50, heartbeatMs / 2), t -> route(msg, stream, hops, deadline, local));
           } else {
             reply(msg, ar, cid, local);

@@ -93,6 +93,20 @@ public final class SessionHandoff {
    * this node; refused with {@code shutting_down} before it runs, it is routed again to the new owner.
    */
   private volatile boolean draining;
+  /**
+   * Sessions whose state this node handed to a new owner on its request ({@link #handOff}), with when
+   * ({@link System#nanoTime()}). Until the new owner records that it served the session, the store still
+   * names this node as the last to serve it, and a call that reaches this node (its copy of the partition
+   * table is a little behind the new owner's) would run here on a worker that no longer holds the state,
+   * at the same time as the new owner's calls: two owners, and Python-side state lost (tests/chaos.sh
+   * --seed 4). Such a call is refused with the retryable {@code not_owner} instead, and routed again.
+   */
+  private final java.util.Map<String, Long> handedOff = new java.util.concurrent.ConcurrentHashMap<>();
+  /**
+   * How long a hand-over refuses calls here if the new owner never records serving the session (it failed
+   * meanwhile): shorter than the router's default forward-retry-ms (15 s), so a call it refuses still runs.
+   */
+  static final long HANDED_OFF_MS = REQUEST_TIMEOUT_MS;
 
   SessionHandoff(Vertx vertx, ProcessSupervisor supervisor, SessionStoreClient store) {
     this.vertx = vertx;
@@ -150,6 +164,12 @@ public final class SessionHandoff {
     SessionStoreClient s = store.withCorrelationId(request.correlationId());
     return s.route(request.sessionId()).recover(t -> Future.failedFuture(noStore(t))).compose(route -> {
       Location where = locate(route, supervisor.nodeId(), supervisor::isAlive);
+      if (handedOffHere(request.sessionId(), where)) {
+        return Future.failedFuture(new SnakepitException(ErrorCode.NOT_OWNER, "Node " + supervisor.nodeId()
+            + " has handed session '" + request.sessionId() + "' over to its new owner; the call did not run here. "
+            + "Its router routes it again.", request.correlationId(),
+            new JsonObject().put("session_id", request.sessionId())));
+      }
       Future<String> preferred = switch (where) {
         case HELD_HERE -> {
           if (route.handoff() != null && !route.handoff().checkpoint()) {
@@ -166,6 +186,23 @@ public final class SessionHandoff {
       };
       return preferred.map(w -> new Placement(w, route.lastNode(), route.lastWorker(), epoch));
     });
+  }
+
+  /**
+   * Whether this node handed the session's state over and the store does not yet say who serves it now.
+   * Forgets the hand-over once the store names another node (the new owner served it; a call here then
+   * takes the state back the usual way), or after {@link #HANDED_OFF_MS}.
+   */
+  private boolean handedOffHere(String sessionId, Location where) {
+    Long at = handedOff.get(sessionId);
+    if (at == null) {
+      return false;
+    }
+    if (where == Location.HELD_ELSEWHERE || System.nanoTime() - at > HANDED_OFF_MS * 1_000_000) {
+      handedOff.remove(sessionId);
+      return false;
+    }
+    return true;
   }
 
   private static SnakepitException noStore(Throwable t) {
@@ -266,6 +303,7 @@ public final class SessionHandoff {
       }
       return exportFrom(held, sessionId, "handoff-").map(data -> {
         supervisor.forgetSession(held.workerId(), sessionId);
+        handedOff.put(sessionId, System.nanoTime());
         return data;
       });
     });

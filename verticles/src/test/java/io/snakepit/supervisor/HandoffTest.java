@@ -177,6 +177,27 @@ class HandoffTest {
     }
   }
 
+  /**
+   * Found by tests/chaos.sh (--seed 4): after handing a session's state to its new owner, the old node still
+   * ran calls routed to it by a partition table a little behind, on a worker that no longer held the state,
+   * at the same time as the new owner's. It now refuses them with the retryable not_owner until the store
+   * names the new owner, and then takes the state back the usual way.
+   */
+  @Test
+  void afterHandingASessionOffTheOldOwnerRefusesItsCallsUntilTheNewOwnerHasServedIt() throws Exception {
+    try (SupervisorHarness h = node()) {
+      remember(h, "mine");
+      ask(h, Addresses.node(NODE, SessionHandoff.REQUEST), new JsonObject().put("session_id", "h1"));
+      Throwable refused = SupervisorHarness.awaitFailure(supervisorCall(h, "recall"));
+      assertThat(SnakepitException.from(refused).errorCode().code()).isEqualTo("not_owner");
+      // The new owner n2 served it and holds the state; a call here now takes it back from n2.
+      await(store(h).served("h1", "n2", "default-0.0@n2"));
+      h.vertx.eventBus().<JsonObject>consumer(Addresses.node("n2", SessionHandoff.REQUEST),
+          m -> m.reply(new JsonObject().put("data", base64("from n2"))));
+      assertThat(await(supervisorCall(h, "recall")).getJsonObject("result").getValue("value")).isEqualTo("from n2");
+    }
+  }
+
   @Test
   void withoutAnExportACrashLosesTheStateButNotTheSession() throws Exception {
     try (SupervisorHarness h = node()) {
@@ -233,6 +254,12 @@ class HandoffTest {
   private static String base64(String remembered) {
     return Base64.getEncoder().encodeToString(io.vertx.core.json.Json.encode(remembered)
         .getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** A call straight to the supervisor, past the router, which would route a refusal again. */
+  private static Future<JsonObject> supervisorCall(SupervisorHarness h, String tool) {
+    return h.vertx.eventBus().<JsonObject>request(Addresses.SUPERVISOR_EXECUTE, new JsonObject().put("tool", tool)
+        .put("args", new JsonObject()).put("session_id", "h1")).map(Message::body);
   }
 
   private static Future<JsonObject> call(SupervisorHarness h, String tool, JsonObject args) {
