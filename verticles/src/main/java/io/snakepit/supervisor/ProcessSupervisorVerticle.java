@@ -127,8 +127,8 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       return;
     }
     handoff.takeOver(req)
-        .compose(placement -> supervisor.execute(req, placement.preferredWorker())
-            .compose(reply -> handoff.served(req, placement, reply.getString("worker")).map(reply))
+        .compose(placement -> handoff.whileRunning(req, () -> supervisor.execute(req, placement.preferredWorker())
+            .compose(reply -> handoff.served(req, placement, reply.getString("worker")).map(reply)))
             .compose(reply -> handoff.acknowledge(req, placement, reply)))
         .onComplete(ar -> {
           if (ar.succeeded()) {
@@ -195,7 +195,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     String control = Addresses.STREAM_CONTROL_PREFIX + UUID.randomUUID();
     EventBus eb = vertx.eventBus();
     MessageConsumer<JsonObject>[] controlConsumer = new MessageConsumer[1];
-    // -1: no keep-alive running; -2: the stream has ended (before or after it started).
+    // -1: no keep-alive running; -2: its consumer is gone (cancelled); -3: the stream has ended.
     long[] keepAlive = {-1};
     StreamHandle handle = supervisor.stream(req, new StreamObserver() {
       @Override
@@ -222,13 +222,16 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       }
 
       private void done() {
+        if (keepAlive[0] != -3) {
+          handoff.leave(req);
+        }
         if (controlConsumer[0] != null) {
           controlConsumer[0].unregister();
         }
         if (keepAlive[0] >= 0) {
           vertx.cancelTimer(keepAlive[0]);
         }
-        keepAlive[0] = -2;
+        keepAlive[0] = -3;
       }
     }, credit, placement.preferredWorker());
     controlConsumer[0] = eb.consumer(control, m -> {
@@ -244,7 +247,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     });
     msg.reply(new JsonObject().put("control", control).put(StreamLiveness.OPEN_FIELD, StreamLiveness.INTERVAL_MS));
     // Tell the consumer this node is still there (StreamLiveness); a consumer that is gone ends the stream.
-    if (keepAlive[0] == -2) {
+    if (keepAlive[0] <= -2) {
       return;
     }
     JsonObject alive = new JsonObject().put("type", StreamLiveness.ALIVE);
