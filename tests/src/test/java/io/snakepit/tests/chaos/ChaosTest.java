@@ -28,8 +28,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * printed here without failing the build ({@link #KNOWN_OPEN}): they come
  * from the hand-over of a session's ownership while Hazelcast migrates
  * partitions back to a node that has just returned (docs/cluster.md,
- * "Chaos runs", "What the chaos runs found"). Every other anomaly fails it. A second run, as root and with
- * {@code -Dsnakepit.chaos.partitions=true}, adds partitions and full disks in majority mode. The long runs, clock skew and bridge partitions included, are
+ * "Chaos runs", "What the chaos runs found"). Every other anomaly fails it. A second run, as root, adds
+ * partitions and full disks in majority mode; there lost and repeated increments are known open too
+ * ({@link #PARTITION_KNOWN_OPEN}). The long runs, clock skew and bridge partitions included, are
  * {@code tests/chaos.sh}.
  */
 @ExtendWith(PrintNodeLogsOnFailure.class)
@@ -46,6 +47,15 @@ class ChaosTest {
   static final Map<String, Set<String>> KNOWN_OPEN = Map.of(
       "single-owner", Set.of("two-owners"),
       "python-state", Set.of("lost-python-state"));
+  /**
+   * The partition run's known-open anomalies: those above, and increments lost or repeated by an isolated
+   * node in majority mode (issue 10; one run in three lost two before this session's fixes, none since in
+   * one run). Registers, sessions, errors, convergence and processes still fail it.
+   */
+  static final Map<String, Set<String>> PARTITION_KNOWN_OPEN = Map.of(
+      "single-owner", Set.of("two-owners"),
+      "python-state", Set.of("lost-python-state"),
+      "counters", Set.of("lost-increment", "repeated-increment"));
 
   @Test
   void aRunOfKillsPausesDrainsAndWorkerFaultsKeepsEveryPromise() throws Exception {
@@ -53,7 +63,7 @@ class ChaosTest {
     List<FaultKind> nemeses = FaultKind.parse("kill,pause,drain,worker");
     ChaosOptions o = ChaosOptions.defaults(SEED, DURATION, nemeses, Path.of("target", "chaos", "ci-seed-" + SEED))
         .withConvergenceBound(CONVERGENCE_DEADLINE);
-    check(o);
+    check(o, KNOWN_OPEN);
   }
 
   /**
@@ -66,18 +76,15 @@ class ChaosTest {
   @Test
   void asRootAMajorityModeRunWithPartitionsAndFullDisksKeepsEveryPromise() throws Exception {
     assumeTrue("root".equals(System.getProperty("user.name")), "network namespaces and tmpfs mounts need root");
-    // Off in CI until issue 10's fix lands: in one of three runs here an isolated node still lost an
-    // acknowledged increment in majority mode (docs/cluster.md, "What the chaos runs found").
-    assumeTrue(Boolean.getBoolean("snakepit.chaos.partitions"),
-        "opt-in (-Dsnakepit.chaos.partitions=true): majority-mode partitions still lose increments");
+    assumeTrue(LongRuns.enabled(), LongRuns.SKIPPED);
     List<FaultKind> nemeses = FaultKind.parse("isolate,halves,full-disk");
     ChaosOptions o = ChaosOptions.defaults(SEED, Duration.ofSeconds(90), nemeses,
         Path.of("target", "chaos", "ci-partition-seed-" + SEED)).withConvergenceBound(CONVERGENCE_DEADLINE)
         .withMajority(true).withBackups(2);
-    check(o);
+    check(o, PARTITION_KNOWN_OPEN);
   }
 
-  private static void check(ChaosOptions o) throws Exception {
+  private static void check(ChaosOptions o, Map<String, Set<String>> knownOpen) throws Exception {
     ChaosRun.Verdict v = new ChaosRun(o).run();
     Report.write(o.out(), o, v);
     String summary = Report.summary(o, v);
@@ -87,7 +94,7 @@ class ChaosTest {
     List<String> failing = new ArrayList<>();
     v.anomalies().forEach((checker, found) -> {
       for (Anomaly a : found) {
-        if (KNOWN_OPEN.getOrDefault(checker, Set.of()).contains(a.kind())) {
+        if (knownOpen.getOrDefault(checker, Set.of()).contains(a.kind())) {
           System.out.println("KNOWN OPEN " + checker + ": " + a.message());
         } else {
           failing.add(checker + ": " + a.message());
