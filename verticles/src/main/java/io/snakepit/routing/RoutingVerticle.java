@@ -154,6 +154,7 @@ public class RoutingVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    stopped = true;
     vertx.cancelTimer(heartbeatTimer);
     vertx.cancelTimer(countTimer);
     // Tell the others at once, rather than letting them wait for the failure timeout; a node that stops
@@ -188,6 +189,8 @@ public class RoutingVerticle extends VerticleBase {
 
   private int capacity = 1;
   private int localQueued;
+  /** Set by {@link #stop()}: no heartbeat is published after the one that says this node is leaving. */
+  private volatile boolean stopped;
 
   private Future<Void> heartbeat() {
     return vertx.eventBus().<JsonObject>request(Addresses.POOLS, new JsonObject())
@@ -215,6 +218,11 @@ public class RoutingVerticle extends VerticleBase {
         })
         .recover(t -> Future.succeededFuture()) // no supervisor here (a client-only member): advertise defaults
         .onComplete(v -> {
+          if (stopped) {
+            // Begun before stop(), which said "leaving": a heartbeat now would put this node back in the
+            // others' rings, and they would report it lost a failure timeout later (a second node.left).
+            return;
+          }
           vertx.eventBus().publish(Addresses.RING_HEARTBEAT, heartbeatBody());
           long now = System.nanoTime();
           if (lastTickNanos != 0 && now - lastTickNanos > failureTimeoutNanos) {
