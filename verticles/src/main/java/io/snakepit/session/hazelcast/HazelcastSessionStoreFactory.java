@@ -320,7 +320,9 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
    * their heartbeats, so the surviving members split from one another
    * (hazelcast/hazelcast#26473; the unified encoder answers "clean" while
    * frames wait for the peer's protocol reply). The member endpoint's
-   * encoder waits instead. Members on either network join each other.
+   * encoder waits instead. Every member this project starts uses it; a member
+   * of yours on the unified network speaks the same member protocol, but that
+   * mix is not tested here.
    *
    * @param c             the member's configuration
    * @param port          the member port
