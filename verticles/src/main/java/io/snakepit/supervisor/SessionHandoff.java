@@ -18,7 +18,9 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -101,7 +103,7 @@ public final class SessionHandoff {
    * at the same time as the new owner's calls: two owners, and Python-side state lost (tests/chaos.sh
    * --seed 4). Such a call is refused with the retryable {@code not_owner} instead, and routed again.
    */
-  private final java.util.Map<String, Long> handedOff = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Long> handedOff = new ConcurrentHashMap<>();
   /**
    * How long a hand-over refuses calls here if the new owner never records serving the session (it failed
    * meanwhile): shorter than the router's default forward-retry-ms (15 s), so a call it refuses still runs.
@@ -117,7 +119,7 @@ public final class SessionHandoff {
    * waits for them: the new owner starts only when the old one's calls are over, so two nodes never run
    * calls of one session at once across a move (tests/chaos.sh --seed 1 found a 6 ms overlap).
    */
-  private final java.util.Map<String, Integer> running = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Integer> running = new ConcurrentHashMap<>();
 
   SessionHandoff(Vertx vertx, ProcessSupervisor supervisor, SessionStoreClient store) {
     this.vertx = vertx;

@@ -86,14 +86,9 @@ class FencingTest {
 
   @Test
   void theKeeperConfirmsAVoidedLeaseThroughTheMembersThatStillCountTheNode() {
-    HazelcastInstance a = cluster.start(cluster.config(1));
-    HazelcastInstance b = cluster.start(cluster.config(1));
-    cluster.awaitSize(2);
-    SessionStore storeA = cluster.store(vertx, a, SessionLimits.defaults());
-    cluster.store(vertx, b, SessionLimits.defaults());
-    OwnershipLease lease = (OwnershipLease) a.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY);
-    assertThat(lease).isNotNull();
-    await(lease::held, "the lease held from the start");
+    Members m = twoMembersWithTheirKeepers();
+    SessionStore storeA = m.storeA();
+    OwnershipLease lease = m.leaseA();
     long epoch = lease.epoch();
     lease.voidNow();
     assertRefused(() -> get(storeA.create("after-void", 60_000, new JsonObject())));
@@ -112,14 +107,10 @@ class FencingTest {
    */
   @Test
   void aMemberThatIsMergingDoesNotConfirmAVoidedLeaseUntilItsMergeHasEnded() {
-    HazelcastInstance a = cluster.start(cluster.config(1));
-    HazelcastInstance b = cluster.start(cluster.config(1));
-    cluster.awaitSize(2);
-    SessionStore storeA = cluster.store(vertx, a, SessionLimits.defaults());
-    cluster.store(vertx, b, SessionLimits.defaults());
-    OwnershipLease lease = (OwnershipLease) a.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY);
-    await(lease::held, "the lease held from the start");
-    LifecycleServiceImpl lifecycleB = (LifecycleServiceImpl) b.getLifecycleService();
+    Members m = twoMembersWithTheirKeepers();
+    SessionStore storeA = m.storeA();
+    OwnershipLease lease = m.leaseA();
+    LifecycleServiceImpl lifecycleB = (LifecycleServiceImpl) m.b().getLifecycleService();
     lifecycleB.fireLifecycleEvent(LifecycleEvent.LifecycleState.MERGING);
     LeaseKeeper keeperA = keeperOf(storeA);
     lease.voidNow();
@@ -130,6 +121,22 @@ class FencingTest {
     lifecycleB.fireLifecycleEvent(LifecycleEvent.LifecycleState.MERGED);
     await(lease::held, "b, merged, confirms a");
     assertThat(get(storeA.create("after-merge", 60_000, new JsonObject())).created()).isTrue();
+  }
+
+  /** Members a and b, each with a store and so with the real lease keeper; a's lease is held. */
+  record Members(HazelcastInstance a, HazelcastInstance b, SessionStore storeA, OwnershipLease leaseA) {
+  }
+
+  Members twoMembersWithTheirKeepers() {
+    HazelcastInstance a = cluster.start(cluster.config(1));
+    HazelcastInstance b = cluster.start(cluster.config(1));
+    cluster.awaitSize(2);
+    SessionStore storeA = cluster.store(vertx, a, SessionLimits.defaults());
+    cluster.store(vertx, b, SessionLimits.defaults());
+    OwnershipLease lease = (OwnershipLease) a.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY);
+    assertThat(lease).isNotNull();
+    await(lease::held, "the lease held from the start");
+    return new Members(a, b, storeA, lease);
   }
 
   static LeaseKeeper keeperOf(SessionStore store) {
