@@ -270,6 +270,17 @@ class PartitionTest {
       HttpResponse<String> refusedIncr = Http.post(url(n3, "/v1/sessions/" + sessions.get(0) + "/execute"),
           new JsonObject().put("tool", "incr").put("args", new JsonObject().put("name", "count")).encode());
       assertThat(isMinorityRefusal(refusedIncr)).as("incr on the minority: %s", refusedIncr.body()).isTrue();
+      // A call that keeps its state only in Python writes nothing to the store, and is refused all the same: the
+      // majority may run the session's calls meanwhile, and what the minority's worker remembered would be lost.
+      HttpResponse<String> refusedRemember = Http.post(url(n3, "/v1/sessions/" + sessions.get(1) + "/execute"),
+          new JsonObject().put("tool", "remember").put("args", new JsonObject().put("value", 1)).encode());
+      assertThat(isMinorityRefusal(refusedRemember)).as("remember on the minority: %s", refusedRemember.body())
+          .isTrue();
+      // Calls outside sessions hold no state and still run there.
+      HttpResponse<String> sessionless = Http.post(url(n3, "/v1/execute"),
+          new JsonObject().put("tool", "add").put("args", new JsonObject().put("a", 1).put("b", 2)).encode());
+      assertThat(sessionless.statusCode()).as("a call outside sessions on the minority: %s", sessionless.body())
+          .isEqualTo(200);
       HttpResponse<String> refusedSessionDelete = Http.delete(url(n3, "/v1/sessions/kept"));
       assertThat(isMinorityRefusal(refusedSessionDelete)).as(refusedSessionDelete.body()).isTrue();
       expected.put("kept", new JsonObject());

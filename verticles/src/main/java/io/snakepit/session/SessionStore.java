@@ -58,6 +58,18 @@ public interface SessionStore {
    */
   Future<Session> get(String id);
 
+  /**
+   * Whether this node may run a call in a session now: completes when it may,
+   * fails with a typed error when it must not ({@code minority_partition} on the
+   * minority side of a partition with {@code partition-mode: majority}, where the
+   * majority may be serving the session meanwhile). Asked before every call in
+   * a session, so it must be cheap and must not touch the store's data. An
+   * adapter with no such constraint completes at once, the default.
+   */
+  default Future<Void> admitsCalls() {
+    return Future.succeededFuture();
+  }
+
   /** Whether a live session with this id exists. Does not touch it. */
   Future<Boolean> exists(String id);
 

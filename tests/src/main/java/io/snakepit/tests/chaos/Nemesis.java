@@ -47,13 +47,21 @@ final class Nemesis {
       if (System.nanoTime() + hold.toNanos() >= until) {
         break;
       }
-      inject(kinds.get(random.nextInt(kinds.size())));
+      Fault f = inject(kinds.get(random.nextInt(kinds.size())));
       // The next fault waits for a whole cluster: two faults at once may lose what one may not.
       cluster.awaitFormed(ChaosCluster.DEADLINE);
+      if (f != null) {
+        f = f.settledAt(System.nanoTime());
+        history.add(f);
+        System.out.printf("chaos: %-11s %-24s %6.1f s .. %6.1f s, whole at %6.1f s%n", f.kind(), f.nodes(),
+            (f.start() - history.origin()) / 1e9, (f.end() - history.origin()) / 1e9,
+            (f.settled() - history.origin()) / 1e9);
+      }
     }
   }
 
-  private void inject(FaultKind kind) throws Exception {
+  /** Injects one fault and heals it; returns it, or null when there was nothing to hit. */
+  private Fault inject(FaultKind kind) throws Exception {
     int n = cluster.size();
     int victim = random.nextInt(n);
     long holdMs = hold.toMillis() + random.nextInt((int) Math.max(1, hold.toMillis() / 2));
@@ -81,12 +89,12 @@ final class Nemesis {
       case WORKER_KILL, WORKER_HANG -> {
         List<Long> pids = cluster.workerPids(victim);
         if (pids.isEmpty()) {
-          return;
+          return null;
         }
         long pid = pids.get(random.nextInt(pids.size()));
         ProcessHandle worker = ProcessHandle.of(pid).orElse(null);
         if (worker == null) {
-          return;
+          return null;
         }
         nodes += " worker " + pid;
         signal(worker, kind == FaultKind.WORKER_KILL ? "KILL" : "STOP");
@@ -148,10 +156,7 @@ final class Nemesis {
       default -> throw new IllegalStateException(kind.name());
     }
     lastHeal = System.nanoTime();
-    Fault f = new Fault(kind, nodes, start, lastHeal);
-    history.add(f);
-    System.out.printf("chaos: %-11s %-24s %6.1f s .. %6.1f s%n", kind, nodes, (start - history.origin()) / 1e9,
-        (lastHeal - history.origin()) / 1e9);
+    return new Fault(kind, nodes, start, lastHeal);
   }
 
   private List<Integer> shuffled(int n) {

@@ -33,8 +33,9 @@ public final class Report {
     b.append(operations(v.history()));
     b.append(String.format("%nfaults: %d%n", v.history().faults().size()));
     for (Fault f : v.history().faults()) {
-      b.append(String.format("  %-11s %-26s %7.1f s .. %7.1f s%n", f.kind(), f.nodes(),
-          (f.start() - v.history().origin()) / 1e9, (f.end() - v.history().origin()) / 1e9));
+      b.append(String.format("  %-11s %-26s %7.1f s .. %7.1f s, whole at %7.1f s%n", f.kind(), f.nodes(),
+          (f.start() - v.history().origin()) / 1e9, (f.end() - v.history().origin()) / 1e9,
+          (f.settled() - v.history().origin()) / 1e9));
     }
     b.append(String.format("converged: %s%n", v.end().converged() ? v.end().convergedAfterMs()
         + " ms after the last heal" : "NO"));

@@ -134,7 +134,7 @@ public final class SelfTest {
     for (Op a : holds) {
       long start = a.extra().getLong("start_ns");
       long end = a.extra().getLong("end_ns");
-      if (c.history().faults().stream().anyMatch(f -> f.kind().partition() && f.overlaps(start, end))) {
+      if (c.history().faults().stream().anyMatch(f -> f.kind().partition() && f.overlapsUntilSettled(start, end))) {
         continue;
       }
       for (Op b : holds) {
@@ -157,7 +157,7 @@ public final class SelfTest {
       Optional<Op> last = remembers.stream().filter(r -> r.session().equals(recall.session())
           && r.complete() < recall.invoke()).reduce((x, y) -> y);
       if (last.isPresent() && c.history().faults().stream().noneMatch(f -> f.kind().losesPythonState
-          && f.overlaps(last.get().complete(), recall.invoke()))) {
+          && f.overlapsUntilSettled(last.get().complete(), recall.invoke()))) {
         return Optional.of(new Case(swap(c.history(), recall, recall.withValue(null)), c.end()));
       }
     }

@@ -43,6 +43,25 @@ class ChaosCheckersTest {
   }
 
   @Test
+  void inAvailableModeAPartitionExcusesTwoOwnersAndLostStateUntilTheClusterIsWholeAgain() {
+    // Healed at once, but whole again (the sides merged) only after every planted anomaly.
+    Fault healedEarly = new Fault(FaultKind.ISOLATE, "n1|n2,n3", 0, 1, SyntheticHistory.ms(1000));
+    SelfTest.Case twoOwners = SelfTest.twoOwners(SyntheticHistory.clean()).orElseThrow();
+    SelfTest.Case forgot = SelfTest.forget(SyntheticHistory.clean()).orElseThrow();
+    twoOwners.history().add(healedEarly);
+    forgot.history().add(healedEarly);
+    assertThat(ChaosRun.check(twoOwners.history(), twoOwners.end(), new RunFacts(true), 15_000).anomalies()
+        .get("single-owner")).isEmpty();
+    assertThat(ChaosRun.check(forgot.history(), forgot.end(), new RunFacts(true), 15_000).anomalies()
+        .get("python-state")).isEmpty();
+    // Majority mode's minority runs no call in a session, so nothing excuses them there after the heal.
+    assertThat(ChaosRun.check(twoOwners.history(), twoOwners.end(), new RunFacts(false), 15_000).anomalies()
+        .get("single-owner")).isNotEmpty();
+    assertThat(ChaosRun.check(forgot.history(), forgot.end(), new RunFacts(false), 15_000).anomalies()
+        .get("python-state")).isNotEmpty();
+  }
+
+  @Test
   void lostPythonStateIsExcusedOnlyByAFaultThatLosesIt() {
     SelfTest.Case forgot = SelfTest.forget(SyntheticHistory.clean()).orElseThrow();
     History drained = forgot.history().with(forgot.history().ops());
@@ -58,7 +77,8 @@ class ChaosCheckersTest {
   @Test
   void aHistoryReadsBackAsWritten(@TempDir Path dir) throws Exception {
     SelfTest.Case clean = SyntheticHistory.clean();
-    clean.history().add(new Fault(FaultKind.PAUSE, "n3", SyntheticHistory.ms(5), SyntheticHistory.ms(9)));
+    clean.history().add(new Fault(FaultKind.PAUSE, "n3", SyntheticHistory.ms(5), SyntheticHistory.ms(9),
+        SyntheticHistory.ms(12)));
     Path file = dir.resolve("history.ndjson");
     clean.history().write(file, clean.end());
     History.Recorded back = History.read(file);

@@ -126,6 +126,8 @@ public final class HazelcastSessionStore implements SessionStore {
   private OwnershipLease lease = OwnershipLease.ALWAYS;
   /** Where sessions live, published for the router when the member carries its node's id; else null. */
   private PartitionPlacement placement;
+  /** The map's split-brain protection ({@code partition-mode: majority}), or null when it has none. */
+  private com.hazelcast.splitbrainprotection.SplitBrainProtection protection;
 
   HazelcastSessionStore(Vertx vertx, SessionSettings settings, HazelcastInstance hz, String mapName, int backupCount,
                         boolean ownsInstance, FencingSettings fencing) {
@@ -155,6 +157,10 @@ public final class HazelcastSessionStore implements SessionStore {
       // A node's own member: its router places sessions' calls on their primaries.
       placement = PartitionPlacement.of(hz);
       io.snakepit.routing.SessionPlacement.publish(vertx, placement);
+    }
+    String protectionName = hz.getConfig().findMapConfig(mapName).getSplitBrainProtectionName();
+    if (protectionName != null) {
+      protection = hz.getSplitBrainProtectionService().getSplitBrainProtection(protectionName);
     }
     listenerId = map.addLocalEntryListener(new ExpiryListener(), Predicates.alwaysTrue(), true);
     liveEstimate.set(exactCount());
@@ -326,6 +332,26 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   // ---- SessionStore ------------------------------------------------------------------------------
+
+  /**
+   * On the minority side of a partition with {@code partition-mode: majority}
+   * no call runs in a session, not only no write: a call that keeps its state
+   * in Python (no {@code ctx.session} write) would otherwise run here while the
+   * majority's new owner runs the session's calls too, and what either side's
+   * worker remembers would be lost at the heal. Until Hazelcast merges this
+   * side back, its cluster stays below the quorum and the refusal stands.
+   */
+  @Override
+  public Future<Void> admitsCalls() {
+    var p = protection;
+    if (p == null || p.hasMinimumSize()) {
+      return Future.succeededFuture();
+    }
+    return fail(new SnakepitException(ErrorCode.MINORITY_PARTITION, "This node is on the minority side of a network "
+        + "partition (partition-mode: majority): it runs no call in a session until its side rejoins the majority, "
+        + "which may be serving the session meanwhile; nothing ran. Send the call to a node on the majority side, "
+        + "or retry once the partition heals."));
+  }
 
   @Override
   public Future<Created> create(String id, long ttlMs, JsonObject metadata) {

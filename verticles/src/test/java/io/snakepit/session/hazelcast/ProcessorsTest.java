@@ -179,6 +179,17 @@ class ProcessorsTest {
     assertThat(e[0].ttlMs).isEqualTo(5000 + Processors.ENTRY_TTL_SLACK_MS);
     assertThat(new JsonObject(e[0].value.toString()).getBoolean("deleted")).isTrue();
 
+    // A delete where this side holds no copy still leaves a tombstone, which wins when the sides merge.
+    Outcome missing = both(new Processors.Delete(99, NOW, 5000), () -> new TestEntry("s1", null), e);
+    assertThat(missing.status()).isEqualTo(Outcome.NOT_FOUND);
+    assertThat(e[0].session().isDeleted()).isTrue();
+    assertThat(e[0].session().deletedHlc()).isEqualTo(99);
+    assertThat(e[0].ttlMs).isEqualTo(5000 + Processors.ENTRY_TTL_SLACK_MS);
+    assertThat(HlcMergePolicy.merge(live(), e[0].session()).isDeleted()).isTrue();
+    Outcome again = both(new Processors.Delete(120, NOW, 5000), () -> new TestEntry("s1", live().deleted(99)), e);
+    assertThat(again.status()).isEqualTo(Outcome.NOT_FOUND);
+    assertThat(e[0].writes).as("a second delete leaves the first tombstone as it is").isZero();
+
     Session incoming = live().withVariable("b", Stamped.of(2, 10, "n3"));
     Outcome m = both(new Processors.Merge(incoming, NOW, 5000), () -> new TestEntry("s1", live()), e);
     assertThat(m.status()).isEqualTo(Outcome.OK);

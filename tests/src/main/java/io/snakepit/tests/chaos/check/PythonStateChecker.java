@@ -20,8 +20,10 @@ import java.util.stream.Collectors;
  * one that may have taken effect. It may return an older value, or none, only
  * where docs/cluster.md allows a loss: a worker or node that crashed, was
  * frozen or cut off between that {@code remember} and the {@code recall}
- * (without checkpoints). A graceful drain, and the rebalancing that follows
- * a node's return, hand the state over: no loss there.
+ * (without checkpoints); in available mode, a partition until the cluster is
+ * whole again, since each side serves its own copies until Hazelcast merges
+ * them. A graceful drain, and the rebalancing that follows a node's return,
+ * hand the state over: no loss there.
  */
 final class PythonStateChecker implements Checker {
 
@@ -60,8 +62,9 @@ final class PythonStateChecker implements Checker {
         if (last == null || (source != null && source.invoke() >= last.invoke())) {
           continue; // the last acknowledged value, or one sent after it
         }
-        Fault excuse = faults.stream().filter(f -> f.kind().losesPythonState
-            && f.overlaps(last.complete(), recall.invoke())).findFirst().orElse(null);
+        Fault excuse = faults.stream().filter(f -> f.kind().losesPythonState && (f.overlaps(last.complete(),
+            recall.invoke()) || (facts.availableMode() && f.kind().partition()
+            && f.overlapsUntilSettled(last.complete(), recall.invoke())))).findFirst().orElse(null);
         if (excuse == null) {
           out.add(new Anomaly(name(), "lost-python-state", String.format("%s: recall via %s (ran on %s) returned "
               + "%s, but %s was remembered (acknowledged via %s) before it, and no crash, freeze or cut came "
