@@ -225,7 +225,9 @@ class Session:
     need once rather than in a tight loop. Sync methods are for sync tools;
     ``async`` tools use the ``a``-prefixed variants. Updates are not atomic
     across calls: a read-modify-write of the same variable from two
-    concurrent calls can lose one update.
+    concurrent calls can lose one update. To count, use :meth:`incr`: it is
+    one atomic step on the node, and its counter stays exact even across a
+    network partition.
     """
 
     __slots__ = ("_ctx", "id")
@@ -254,6 +256,16 @@ class Session:
     def delete(self, name: str) -> None:
         """Removes a variable; removing a missing one is not an error."""
         self._ctx.call("session.delete_var", session_id=self.id, name=name)
+
+    def incr(self, name: str, by: int = 1) -> int:
+        """Adds ``by`` to the counter ``name`` (starting at 0) and returns its new value.
+
+        Atomic, and exact across network partitions: increments made on both
+        sides all count once the sides merge. A counter only moves by
+        increments (``set`` and ``delete`` on it raise ``NodeCallError`` with
+        code ``bad_request``) and goes with its session; ``get`` reads it.
+        """
+        return int(self._ctx.call("session.incr", session_id=self.id, name=name, by=by))
 
     def all(self) -> Dict[str, Any]:
         """All variables, as a dict."""
@@ -292,6 +304,10 @@ class Session:
     async def adelete(self, name: str) -> None:
         """Async :meth:`delete`."""
         await self._ctx.acall("session.delete_var", session_id=self.id, name=name)
+
+    async def aincr(self, name: str, by: int = 1) -> int:
+        """Async :meth:`incr`."""
+        return int(await self._ctx.acall("session.incr", session_id=self.id, name=name, by=by))
 
     async def aall(self) -> Dict[str, Any]:
         """Async :meth:`all`."""

@@ -151,6 +151,11 @@ class DemoAdapter(Adapter):
         return value
 
     @tool
+    def tally(self, name: str, ctx: Context, by: int = 1) -> int:
+        """Adds ``by`` to the session counter ``name`` and returns it: exact even across partitions."""
+        return ctx.session.incr(name, by)
+
+    @tool
     def remember(self, value: Any, ctx: Context) -> Dict[str, Any]:
         """Keeps ``value`` in this process's memory, keyed by the session id."""
         session_id = ctx.session.id  # raises SessionUnavailableError without a session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import logging
 import os
 import sys
@@ -224,21 +225,36 @@ def test_session_unavailable_without_session_id():
 
 
 def test_session_methods_map_to_ops():
-    link = FakeLink({"session.get_var": 41, "session.vars": {"a": 1}})
+    link = FakeLink({"session.get_var": 41, "session.vars": {"a": 1}, "session.incr": 5})
     s = make_ctx(session_id="s1", link=link).session
     assert s.id == "s1"
     assert s.get("a") == 41
     s.set("a", 42)
     s.delete("a")
+    assert s.incr("n") == 5
+    assert s.incr("n", by=-2) == 5
     assert s.all() == {"a": 1}
     s.set_meta("k", "v")
     assert link.sent == [
         ("session.get_var", {"session_id": "s1", "name": "a"}),
         ("session.put_var", {"session_id": "s1", "name": "a", "value": 42}),
         ("session.delete_var", {"session_id": "s1", "name": "a"}),
+        ("session.incr", {"session_id": "s1", "name": "n", "by": 1}),
+        ("session.incr", {"session_id": "s1", "name": "n", "by": -2}),
         ("session.vars", {"session_id": "s1"}),
         ("session.put_meta", {"session_id": "s1", "key": "k", "value": "v"}),
     ]
+
+
+def test_async_session_incr_maps_to_the_same_op():
+    class AsyncLink(FakeLink):
+        async def acall(self, op, args):
+            return self.call(op, args, None)
+
+    link = AsyncLink({"session.incr": 3})
+    s = make_ctx(session_id="s1", link=link).session
+    assert asyncio.run(s.aincr("n", 3)) == 3
+    assert link.sent == [("session.incr", {"session_id": "s1", "name": "n", "by": 3})]
 
 
 def test_session_get_default_on_null_or_not_found():

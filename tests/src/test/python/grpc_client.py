@@ -200,6 +200,7 @@ def scenario_sessions(c, http):
     get_var = s("GetVariable", "GetVariableRequest", "GetVariableResponse")
     put_var = s("PutVariable", "PutVariableRequest", "PutVariableResponse")
     del_var = s("DeleteVariable", "DeleteVariableRequest", "DeleteVariableResponse")
+    incr_var = s("IncrementVariable", "IncrementVariableRequest", "IncrementVariableResponse")
     vars_ = s("ListVariables", "ListVariablesRequest", "ListVariablesResponse")
     get_prog = s("GetProgram", "GetProgramRequest", "GetProgramResponse")
     put_prog = s("PutProgram", "PutProgramRequest", "PutProgramResponse")
@@ -225,6 +226,19 @@ def scenario_sessions(c, http):
     assert to_py(vars_(m("snakepit.v1.ListVariablesRequest", session_id="py-s1"), timeout=t).variables) == {"n": 4.0}
     session = get(m("snakepit.v1.GetSessionRequest", id="py-s1"), timeout=t)
     assert session.last_worker == r.worker and session.last_node == r.node, session
+
+    # A counter: by defaults to 1; set on a counter, or an increment of a plain value, is a typed refusal.
+    assert incr_var(m("snakepit.v1.IncrementVariableRequest", session_id="py-s1", name="hits"), timeout=t).value == 1
+    r = incr_var(m("snakepit.v1.IncrementVariableRequest", session_id="py-s1", name="hits", by=-5), timeout=t)
+    assert r.value == -4, r
+    expect_error(lambda: put_var(m("snakepit.v1.PutVariableRequest", session_id="py-s1", name="hits", value=value),
+                                 timeout=t), grpc.StatusCode.INVALID_ARGUMENT, "bad_request")
+    expect_error(lambda: incr_var(m("snakepit.v1.IncrementVariableRequest", session_id="py-s1", name="n"),
+                                  timeout=t), grpc.StatusCode.INVALID_ARGUMENT, "bad_request")
+    expect_error(lambda: incr_var(m("snakepit.v1.IncrementVariableRequest", session_id="py-none", name="n"),
+                                  timeout=t), grpc.StatusCode.NOT_FOUND, "session_not_found")
+    assert to_py(vars_(m("snakepit.v1.ListVariablesRequest", session_id="py-s1"), timeout=t).variables) == {
+        "n": 4.0, "hits": -4.0}
 
     put_prog(m("snakepit.v1.PutProgramRequest", session_id="py-s1", program_id="p1",
                program={"code": "x = 1", "lines": [1, 2]}), timeout=t)

@@ -92,6 +92,46 @@ class SessionHttpTest {
   }
 
   @Test
+  void countersOverHttpAndFromPython() throws Exception {
+    send(HttpMethod.POST, "/v1/sessions", "{\"id\":\"s-ctr\"}");
+    HttpResponse<Buffer> first = send(HttpMethod.POST, "/v1/sessions/s-ctr/variables/n/increment", null);
+    assertThat(first.statusCode()).as(first.bodyAsString()).isEqualTo(200);
+    assertThat(first.bodyAsJsonObject()).isEqualTo(new JsonObject().put("name", "n").put("value", 1));
+    assertThat(send(HttpMethod.POST, "/v1/sessions/s-ctr/variables/n/increment", "{\"by\":10}").bodyAsJsonObject()
+        .getLong("value")).isEqualTo(11L);
+    // A Python tool adds to the same counter through ctx.session.incr.
+    JsonObject tally = send(HttpMethod.POST, "/v1/sessions/s-ctr/execute",
+        "{\"tool\":\"tally\",\"args\":{\"name\":\"n\",\"by\":-3}}").bodyAsJsonObject();
+    assertThat(tally.getLong("result")).as(tally.encode()).isEqualTo(8L);
+    assertThat(send(HttpMethod.GET, "/v1/sessions/s-ctr/variables/n", null).bodyAsJsonObject().getLong("value"))
+        .isEqualTo(8L);
+    // Bad input: typed 400s that change nothing.
+    for (String body : List.of("{\"by\":\"x\"}", "{\"by\":1.5}", "{\"by\":1,\"extra\":2}", "[1]", "not json")) {
+      HttpResponse<Buffer> r = send(HttpMethod.POST, "/v1/sessions/s-ctr/variables/n/increment", body);
+      assertThat(r.statusCode()).as(body).isEqualTo(400);
+      assertThat(error(r).getString("code")).as(body).isEqualTo("bad_request");
+      assertThat(error(r).getString("correlation_id")).as(body).isNotBlank();
+    }
+    HttpResponse<Buffer> set = send(HttpMethod.PUT, "/v1/sessions/s-ctr/variables/n", "{\"value\":0}");
+    assertThat(set.statusCode()).isEqualTo(400);
+    assertThat(error(set).getString("message")).contains("counter");
+    assertThat(send(HttpMethod.DELETE, "/v1/sessions/s-ctr/variables/n", null).statusCode()).isEqualTo(400);
+    send(HttpMethod.PUT, "/v1/sessions/s-ctr/variables/plain", "{\"value\":5}");
+    HttpResponse<Buffer> notCounter = send(HttpMethod.POST, "/v1/sessions/s-ctr/variables/plain/increment", null);
+    assertThat(notCounter.statusCode()).isEqualTo(400);
+    assertThat(error(notCounter).getString("message")).contains("not a counter");
+    // From Python, the refusal is a NodeCallError the tool may catch; left uncaught, the tool failed.
+    HttpResponse<Buffer> pyNotCounter = send(HttpMethod.POST, "/v1/sessions/s-ctr/execute",
+        "{\"tool\":\"tally\",\"args\":{\"name\":\"plain\"}}");
+    assertThat(error(pyNotCounter).getString("code")).as(pyNotCounter.bodyAsString()).isEqualTo("tool_failed");
+    assertThat(error(pyNotCounter).getString("message")).contains("bad_request").contains("not a counter");
+    assertThat(send(HttpMethod.GET, "/v1/sessions/s-ctr/variables", null).bodyAsJsonObject()
+        .getJsonObject("variables")).isEqualTo(new JsonObject().put("n", 8).put("plain", 5));
+    assertThat(send(HttpMethod.POST, "/v1/sessions/nope-ctr/variables/n/increment", null).statusCode())
+        .isEqualTo(404);
+  }
+
+  @Test
   void badIdsAndBadJsonAreTypedFourHundreds() throws Exception {
     for (String body : List.of("{\"id\":\"has space\"}", "{\"id\":\"" + "x".repeat(129) + "\"}", "{\"id\":5}",
         "{\"ttl_s\":-1}", "{\"ttl_s\":99999999}", "{\"metadata\":[1]}", "not json")) {

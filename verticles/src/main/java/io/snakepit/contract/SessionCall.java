@@ -10,6 +10,8 @@ public enum SessionCall {
   GET_VAR("session.get_var"),
   PUT_VAR("session.put_var"),
   DELETE_VAR("session.delete_var"),
+  /** Adds {@code by} (default 1) to a counter variable and answers the new total. */
+  INCR("session.incr"),
   VARS("session.vars"),
   GET_META("session.get_meta"),
   PUT_META("session.put_meta");

@@ -23,6 +23,8 @@ public enum SessionOp {
   VAR_GET("var.get"),
   VAR_PUT("var.put"),
   VAR_DELETE("var.delete"),
+  /** Adds {@code by} (default 1) to a counter variable; answers {@code {"value"}}, the new total. */
+  VAR_INCREMENT("var.increment"),
   VARS("vars"),
   PROGRAM_GET("program.get"),
   PROGRAM_PUT("program.put"),

@@ -116,6 +116,11 @@ final class EventBusSessionStoreClient implements SessionStoreClient {
   }
 
   @Override
+  public Future<Long> increment(String id, String name, long by) {
+    return ask(SessionOp.VAR_INCREMENT, id(id).put("name", name).put("by", by)).map(r -> r.getLong("value"));
+  }
+
+  @Override
   public Future<JsonObject> variables(String id) {
     return ask(SessionOp.VARS, id(id)).map(r -> r.getJsonObject("variables"));
   }

@@ -1,5 +1,7 @@
 package io.snakepit.session;
 
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.List;
@@ -25,7 +27,7 @@ import java.util.Map;
  * @param lastWorker   the worker that last ran a call in this session, or null
  * @param metadata     string keys to JSON values
  * @param programs     program id to JSON document
- * @param variables    name to JSON value
+ * @param variables    name to JSON value, or to a {@link Counter}
  * @param deletedHlc   0 for a live session; the delete's timestamp for a tombstone
  */
 public record Session(String id, long createdAt, long accessedAt, long ttlMs, long version, String lastNode,
@@ -117,6 +119,38 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
   public Session withVariable(String name, Stamped value) {
     return new Session(id, createdAt, accessedAt, ttlMs, version + 1, lastNode, lastWorker, metadata, programs,
         put(variables, name, value), deletedHlc);
+  }
+
+  /**
+   * This session with counter {@code name} moved by {@code by} in {@code node}'s totals, stamped {@code hlc}; a
+   * name not set (or deleted) starts a counter at zero.
+   *
+   * @throws SnakepitException {@code bad_request} when the variable holds a value that is not a counter
+   */
+  public Session withIncrement(String name, long by, long hlc, String node) {
+    Stamped current = variables.get(name);
+    if (current != null && !current.deleted() && !current.isCounter()) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "Variable '" + name + "' of session '" + id + "' holds a "
+          + "value set with put, not a counter; a counter needs a name of its own (or delete the variable first). "
+          + "Nothing was changed.", null, new JsonObject().put("session_id", id).put("name", name));
+    }
+    Counter c = current == null || current.deleted() ? Counter.ZERO : current.counter();
+    return withVariable(name, Stamped.counter(c.add(node, by), hlc, node));
+  }
+
+  /**
+   * Refuses a put or delete of a variable that is a counter: counters only move by increments, so that they merge
+   * exactly after a partition, and they go with their session.
+   *
+   * @throws SnakepitException {@code bad_request} when {@code name} is a counter
+   */
+  public void checkNotCounter(String name) {
+    Stamped current = variables.get(name);
+    if (current != null && current.isCounter()) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "Variable '" + name + "' of session '" + id + "' is a "
+          + "counter: it only moves by increments and is removed with its session. Nothing was changed.", null,
+          new JsonObject().put("session_id", id).put("name", name));
+    }
   }
 
   public Session withProgram(String programId, Stamped doc) {
@@ -311,6 +345,9 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
       } else {
         e.put("v", v.value());
       }
+      if (v.isCounter()) {
+        e.put("c", v.counter().toJson());
+      }
       o.put(k, e);
     });
     return o;
@@ -354,7 +391,10 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
       if (e == null || e.getLong("t") == null || e.getString("n") == null) {
         throw new IllegalArgumentException("'" + key + "." + k + "' must be {\"v\",\"t\",\"n\"}");
       }
-      out.put(k, new Stamped(e.getValue("v"), e.getLong("t"), e.getString("n"), e.getBoolean("d", false)));
+      JsonObject counter = e.getJsonObject("c");
+      out.put(k, counter != null && !e.getBoolean("d", false)
+          ? Stamped.counter(Counter.fromJson(counter), e.getLong("t"), e.getString("n"))
+          : new Stamped(e.getValue("v"), e.getLong("t"), e.getString("n"), e.getBoolean("d", false)));
     }
     return out;
   }

@@ -142,7 +142,10 @@ public interface SessionStore {
 
   // ---- operations built on update(); adapters may override them with cheaper ones ------------
 
-  /** Sets a variable, stamped with this node's clock. {@code limit_exceeded} past a limit. */
+  /**
+   * Sets a variable, stamped with this node's clock. {@code limit_exceeded} past a limit; {@code bad_request}
+   * when the variable is a counter ({@link #increment}).
+   */
   default Future<Session> putVariable(String id, String name, Object value) {
     SessionSettings st = settings();
     try {
@@ -152,10 +155,31 @@ public interface SessionStore {
       return Future.failedFuture(e);
     }
     return update(id, s -> {
+      s.checkNotCounter(name);
       Session next = s.withVariable(name, Stamped.of(value, st.clock().now(), st.nodeId()));
       st.limits().check(next);
       return next;
     });
+  }
+
+  /**
+   * Adds {@code by} (negative to subtract) to the counter {@code name}, starting it at zero when the variable is
+   * not set, and completes with the counter's new value. A counter is a CRDT ({@link Counter}): increments
+   * acknowledged on both sides of a partition all count after the heal. {@code bad_request} when the variable
+   * holds a value that is not a counter; {@code limit_exceeded} past a limit or past a 64-bit value.
+   */
+  default Future<Long> increment(String id, String name, long by) {
+    SessionSettings st = settings();
+    try {
+      st.limits().checkName("a variable name", name);
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    return update(id, s -> {
+      Session next = s.withIncrement(name, by, st.clock().now(), st.nodeId());
+      st.limits().check(next);
+      return next;
+    }).map(s -> ((Number) s.variable(name)).longValue());
   }
 
   /** A variable's value; {@code not_found_in_session} when it is not set. */
@@ -168,11 +192,16 @@ public interface SessionStore {
     });
   }
 
-  /** Deletes a variable; idempotent (deleting a missing variable changes nothing). */
+  /**
+   * Deletes a variable; idempotent (deleting a missing variable changes nothing). {@code bad_request} for a
+   * counter, which goes with its session.
+   */
   default Future<Session> deleteVariable(String id, String name) {
     SessionSettings st = settings();
-    return update(id, s -> s.hasVariable(name)
-        ? s.withVariable(name, Stamped.tombstone(st.clock().now(), st.nodeId())) : s);
+    return update(id, s -> {
+      s.checkNotCounter(name);
+      return s.hasVariable(name) ? s.withVariable(name, Stamped.tombstone(st.clock().now(), st.nodeId())) : s;
+    });
   }
 
   /** Stores a program document under an id. */

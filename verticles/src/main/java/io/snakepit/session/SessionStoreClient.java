@@ -81,6 +81,13 @@ public interface SessionStoreClient {
 
   Future<Long> deleteVariable(String id, String name);
 
+  /**
+   * Adds {@code by} (negative subtracts) to the counter variable {@code name}, starting it at zero, and completes
+   * with its new value; exact across partitions ({@link Counter}). {@code bad_request} when the variable holds a
+   * value that is not a counter.
+   */
+  Future<Long> increment(String id, String name, long by);
+
   /** Every live variable, as a JSON object. */
   Future<JsonObject> variables(String id);
 

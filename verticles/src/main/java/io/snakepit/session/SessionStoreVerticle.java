@@ -171,6 +171,8 @@ public class SessionStoreVerticle extends VerticleBase {
     ops.put(SessionOp.VAR_PUT, b -> store.putVariable(id(b), name(b, "name"), b.getValue("value"))
         .map(this::version));
     ops.put(SessionOp.VAR_DELETE, b -> store.deleteVariable(id(b), name(b, "name")).map(this::version));
+    ops.put(SessionOp.VAR_INCREMENT, b -> store.increment(id(b), name(b, "name"), by(b))
+        .map(v -> new JsonObject().put("value", v)));
     ops.put(SessionOp.VARS, b -> store.get(id(b)).map(s -> new JsonObject().put("variables", s.variablesJson())));
     ops.put(SessionOp.PROGRAM_GET, b -> store.getProgram(id(b), name(b, "program_id"))
         .map(p -> new JsonObject().put("program", p)));
@@ -230,6 +232,7 @@ public class SessionStoreVerticle extends VerticleBase {
     calls.put(SessionCall.PUT_VAR, b -> store.putVariable(id(b), name(b, "name"), b.getValue("value"))
         .map(s -> (Object) null));
     calls.put(SessionCall.DELETE_VAR, b -> store.deleteVariable(id(b), name(b, "name")).map(s -> (Object) null));
+    calls.put(SessionCall.INCR, b -> store.increment(id(b), name(b, "name"), by(b)));
     calls.put(SessionCall.VARS, b -> store.get(id(b)).map(Session::variablesJson));
     calls.put(SessionCall.GET_META, b -> {
       String key = name(b, "key");
@@ -446,6 +449,16 @@ public class SessionStoreVerticle extends VerticleBase {
       throw new SnakepitException(ErrorCode.BAD_REQUEST, "'ttl_s' must be a positive number of seconds");
     }
     return Math.max(1, Math.round(n.doubleValue() * 1000));
+  }
+
+  /** A counter's amount: {@code by}, a whole number, 1 when absent. */
+  static long by(JsonObject b) {
+    Object v = b.getValue("by", 1);
+    if (!(v instanceof Integer || v instanceof Long)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'by' must be a whole number (64-bit), the amount to add "
+          + "to the counter; negative subtracts. Got " + v + ".");
+    }
+    return ((Number) v).longValue();
   }
 
   private static int limit(JsonObject b) {

@@ -1,7 +1,9 @@
 package io.snakepit.session;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.snakepit.contract.SnakepitException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -42,6 +44,8 @@ public class SessionMergeProperties {
   private static final String ID = "s-1";
   private static final List<String> NAMES = List.of("a", "b", "c", "d");
   private static final List<String> NODES = List.of("n1", "n2", "n3");
+  /** A variable that some copies hold as a counter. */
+  private static final String COUNTER = "k";
 
   /** The node and worker that last served a copy; a worker belongs to one node. */
   private record Server(String node, String worker) {
@@ -80,18 +84,34 @@ public class SessionMergeProperties {
 
   private static Arbitrary<Map<String, Stamped>> entries(String kind) {
     List<Arbitrary<Optional<Stamped>>> perName = new ArrayList<>();
+    List<String> names = new ArrayList<>(NAMES);
     for (String name : NAMES) {
       perName.add(Combinators.combine(stamps(), Arbitraries.of(NODES))
           .as((t, n) -> write(kind, name, t, n)).optional(0.7));
     }
+    if (kind.equals("variable")) {
+      names.add(COUNTER);
+      perName.add(counterOrValue());
+    }
     return Combinators.combine(perName).as(list -> {
       Map<String, Stamped> m = new HashMap<>();
-      for (int i = 0; i < NAMES.size(); i++) {
+      for (int i = 0; i < names.size(); i++) {
         int k = i;
-        list.get(i).ifPresent(s -> m.put(NAMES.get(k), s));
+        list.get(i).ifPresent(s -> m.put(names.get(k), s));
       }
       return m;
     });
+  }
+
+  /** The variable named {@link #COUNTER}: a counter on some copies, a plain value or tombstone on others. */
+  private static Arbitrary<Optional<Stamped>> counterOrValue() {
+    Arbitrary<Map<String, Long>> totals = Arbitraries.maps(Arbitraries.of(NODES), Arbitraries.longs().between(0, 5))
+        .ofMaxSize(3);
+    Arbitrary<Stamped> counter = Combinators.combine(stamps(), Arbitraries.of(NODES), totals, totals)
+        .as((t, n, up, down) -> Stamped.counter(new Counter(up, down), t, n));
+    Arbitrary<Stamped> plain = Combinators.combine(stamps(), Arbitraries.of(NODES))
+        .as((t, n) -> write("variable", COUNTER, t, n));
+    return Arbitraries.oneOf(counter, plain).optional(0.8);
   }
 
   /** A diverged copy of the session; about one in five is a deleted one (a tombstone). */
@@ -186,6 +206,9 @@ public class SessionMergeProperties {
     for (String name : names) {
       Stamped x = a.get(name);
       Stamped y = b.get(name);
+      if ((x != null && x.isCounter()) || (y != null && y.isCounter())) {
+        continue; // counters merge by their own rule: countersKeepEveryNodesIncrements
+      }
       Stamped expected;
       if (x == null || y == null) {
         expected = x == null ? y : x;
@@ -196,6 +219,64 @@ public class SessionMergeProperties {
       }
       assertThat(merged.get(name)).as("entry %s", name).isEqualTo(expected);
     }
+  }
+
+  /**
+   * A counter on either copy wins over a plain value or tombstone, and two counters keep, per node, the larger
+   * total: a node's increments on one side of a partition are never undone by the other side's copy.
+   */
+  @Property(tries = 1_000)
+  void countersKeepEveryNodesIncrements(@ForAll("liveCopies") Session a, @ForAll("liveCopies") Session b) {
+    Stamped x = a.variables().get(COUNTER);
+    Stamped y = b.variables().get(COUNTER);
+    Stamped m = Session.merge(a, b).variables().get(COUNTER);
+    boolean xc = x != null && x.isCounter();
+    boolean yc = y != null && y.isCounter();
+    if (!xc && !yc) {
+      return;
+    }
+    assertThat(m.isCounter()).isTrue();
+    assertThat(m.deleted()).isFalse();
+    for (String node : NODES) {
+      long up = Math.max(xc ? x.counter().up().getOrDefault(node, 0L) : 0, yc ? y.counter().up().getOrDefault(node,
+          0L) : 0);
+      long down = Math.max(xc ? x.counter().down().getOrDefault(node, 0L) : 0,
+          yc ? y.counter().down().getOrDefault(node, 0L) : 0);
+      assertThat(m.counter().up().getOrDefault(node, 0L)).as("%s's increments", node).isEqualTo(up);
+      assertThat(m.counter().down().getOrDefault(node, 0L)).as("%s's decrements", node).isEqualTo(down);
+    }
+    assertThat(m.value()).isEqualTo(m.counter().value());
+  }
+
+  /** Increments made on two sides of a partition, each side by its own nodes, all count after the merge. */
+  @Example
+  void incrementsOnBothSidesOfAPartitionAllCount() {
+    Session before = Session.create(ID, 100, 60_000).withIncrement("n", 5, 10, "n1");
+    Session sideA = before.withIncrement("n", 2, 20, "n1").withIncrement("n", -1, 21, "n1");
+    Session sideB = before.withIncrement("n", 3, 22, "n2").withIncrement("n", 4, 23, "n3");
+    Session merged = Session.merge(sideA, sideB);
+    assertThat(merged.variable("n")).isEqualTo(5L + 2 - 1 + 3 + 4);
+    assertThat(Session.fromStorageJson(merged.toStorageJson())).isEqualTo(merged);
+    assertThat(merged.variablesJson().getLong("n")).isEqualTo(13L);
+    // A read-modify-write of the same name on each side keeps only the later write.
+    Session rmwA = before.withVariable("m", Stamped.of(6, 20, "n1"));
+    Session rmwB = before.withVariable("m", Stamped.of(6, 22, "n2"));
+    assertThat(Session.merge(rmwA, rmwB).variable("m")).isEqualTo(6);
+  }
+
+  @Example
+  void aCounterOnlyMovesByIncrements() {
+    Session s = Session.create(ID, 100, 60_000).withIncrement("n", 1, 10, "n1")
+        .withVariable("v", Stamped.of("x", 11, "n1"));
+    assertThatThrownBy(() -> s.checkNotCounter("n")).isInstanceOf(SnakepitException.class)
+        .hasMessageContaining("counter");
+    assertThatThrownBy(() -> s.withIncrement("v", 1, 12, "n1")).isInstanceOf(SnakepitException.class)
+        .hasMessageContaining("not a counter");
+    assertThatThrownBy(() -> s.withIncrement("n", Long.MAX_VALUE, 12, "n1")).isInstanceOf(SnakepitException.class)
+        .hasMessageContaining("64-bit");
+    // A deleted plain value may become a counter.
+    Session deleted = s.withVariable("v", Stamped.tombstone(13, "n1"));
+    assertThat(deleted.withIncrement("v", 2, 14, "n2").variable("v")).isEqualTo(2L);
   }
 
   @Property(tries = 1_000)

@@ -14,6 +14,7 @@ import io.snakepit.grpc.v1.ExecuteRequest;
 import io.snakepit.grpc.v1.ExecuteResponse;
 import io.snakepit.grpc.v1.GetProgramResponse;
 import io.snakepit.grpc.v1.GetVariableResponse;
+import io.snakepit.grpc.v1.IncrementVariableResponse;
 import io.snakepit.grpc.v1.ListSessionsResponse;
 import io.snakepit.grpc.v1.ListVariablesResponse;
 import io.snakepit.grpc.v1.PutProgramResponse;
@@ -171,6 +172,9 @@ public final class GrpcApiVerticle extends VerticleBase {
           return sessions(cid).putVariable(req.getSessionId(), req.getName(), JsonValues.toJava(req.getValue()))
               .map(v -> PutVariableResponse.newBuilder().setVersion(v).build());
         }))
+        .bind(SnakepitGrpcService.IncrementVariable, call -> unary(SnakepitGrpcService.IncrementVariable, call,
+            (req, cid) -> sessions(cid).increment(req.getSessionId(), req.getName(), req.hasBy() ? req.getBy() : 1)
+                .map(v -> IncrementVariableResponse.newBuilder().setValue(v).build())))
         .bind(SnakepitGrpcService.DeleteVariable, call -> unary(SnakepitGrpcService.DeleteVariable, call, (req, cid) ->
             sessions(cid).deleteVariable(req.getSessionId(), req.getName())
                 .map(v -> DeleteVariableResponse.newBuilder().setVersion(v).build())))

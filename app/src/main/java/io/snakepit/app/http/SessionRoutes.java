@@ -55,6 +55,21 @@ final class SessionRoutes {
             body.getValue("value"))), 200);
       }
     });
+    api.getRoute("incrementVariable").addHandler(ctx -> {
+      String text = ctx.body().asString();
+      JsonObject body = text == null || text.isBlank() ? new JsonObject() : HttpApiVerticle.jsonBody(ctx);
+      if (body != null) {
+        Object by = body.getValue("by", 1);
+        if (!(by instanceof Integer || by instanceof Long)) {
+          HttpApiVerticle.fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST,
+              "The body must be {\"by\": <whole number>} (or empty, to add 1); negative subtracts."));
+          return;
+        }
+        String name = ctx.pathParam("name");
+        HttpApiVerticle.answer(ctx, store(ctx).increment(ctx.pathParam("id"), name, ((Number) by).longValue())
+            .map(v -> new JsonObject().put("name", name).put("value", v)), 200);
+      }
+    });
     api.getRoute("deleteVariable").addHandler(ctx -> HttpApiVerticle.answer(ctx, store(ctx).deleteVariable(ctx.pathParam("id"),
         ctx.pathParam("name")), 204));
     api.getRoute("getProgram").addHandler(ctx -> HttpApiVerticle.answer(ctx, store(ctx).getProgram(ctx.pathParam("id"),

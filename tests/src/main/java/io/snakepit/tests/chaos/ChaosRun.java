@@ -47,7 +47,7 @@ public final class ChaosRun {
     FinalState end;
     try (ChaosCluster cluster = ChaosCluster.start(options.nodes(), options.namespaces(), options.disks(), args)) {
       Workload clients = new Workload(history, cluster, options.clients(), options.sessions(), options.seed(),
-          options.opTimeout());
+          options.opTimeout(), !options.majority());
       for (String s : clients.fixedSessions()) {
         Op created = clients.create(s, (s.hashCode() & 0x7fffffff) % options.nodes());
         if (!created.ok()) {

@@ -37,6 +37,8 @@ public record Op(String client, Fn fn, String session, String key, Object value,
     READ,
     /** The demo's {@code incr} tool: a counter's read-modify-write through Python. */
     INCR,
+    /** The demo's {@code tally} tool: a counter variable's increment ({@code ctx.session.incr}, a CRDT). */
+    TALLY,
     /** {@code POST /v1/sessions}. */
     CREATE,
     /** {@code DELETE /v1/sessions/ID}. */

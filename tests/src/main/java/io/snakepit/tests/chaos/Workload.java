@@ -21,7 +21,10 @@ import java.util.function.IntSupplier;
  * counter of its own ({@code incr} is a read-modify-write through Python, and
  * two concurrent ones may legitimately both read 12 and write 13), and after
  * an increment whose outcome is unknown (it may still be running) it moves to
- * a new counter. Each client keeps Python-side state in a session of its own
+ * a new counter. Each client also has a counter variable ({@code tally},
+ * {@code ctx.session.incr}), exact across partitions in both modes; in
+ * available mode, where a read-modify-write counter loses the other side's
+ * increments by design (docs/cluster.md), clients use only that one. Each client keeps Python-side state in a session of its own
  * ({@code remember}, then {@code recall}), creates and deletes sessions of
  * its own, and sends {@code hold} and streamed calls to the shared sessions.
  */
@@ -51,10 +54,14 @@ final class Workload {
   private final int sharedSessions;
   private final long seed;
   private final HttpCalls http;
+  /** Whether the cluster runs in available mode: counters are then only counter variables. */
+  private final boolean availableMode;
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean stop;
 
-  Workload(History history, ChaosCluster cluster, int clients, int sharedSessions, long seed, Duration opTimeout) {
+  Workload(History history, ChaosCluster cluster, int clients, int sharedSessions, long seed, Duration opTimeout,
+           boolean availableMode) {
+    this.availableMode = availableMode;
     this.history = history;
     this.cluster = cluster;
     this.clients = clients;
@@ -125,12 +132,19 @@ final class Workload {
           op = op.read(null); // a register not written yet: the read returned "none"
         }
       } else if (draw < 58) {
-        String counter = "k" + c + "-" + counterGeneration;
         String home = shared(c % sharedSessions);
-        op = call(me, Fn.INCR, home, counter, null, node, execute(home, "incr", "{\"name\":\"" + counter + "\"}"),
-            HttpCalls::toolResult);
-        if (op.outcome() == Outcome.UNKNOWN) {
-          counterGeneration++; // the increment may still run: this client's next ones use a new counter
+        if (availableMode || random.nextBoolean()) {
+          // A counter variable: an increment whose outcome is unknown only adds, so one counter serves the run.
+          String counter = "tk" + c;
+          op = call(me, Fn.TALLY, home, counter, null, node, execute(home, "tally", "{\"name\":\"" + counter
+              + "\"}"), HttpCalls::toolResult);
+        } else {
+          String counter = "k" + c + "-" + counterGeneration;
+          op = call(me, Fn.INCR, home, counter, null, node, execute(home, "incr", "{\"name\":\"" + counter
+              + "\"}"), HttpCalls::toolResult);
+          if (op.outcome() == Outcome.UNKNOWN) {
+            counterGeneration++; // the increment may still run: this client's next ones use a new counter
+          }
         }
       } else if (draw < 68) {
         String py = python(c);

@@ -2,10 +2,13 @@ package io.snakepit.tests.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.snakepit.tests.chaos.check.Anomaly;
 import io.snakepit.tests.chaos.check.RunFacts;
+import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,6 +62,26 @@ class ChaosCheckersTest {
         .get("single-owner")).isNotEmpty();
     assertThat(ChaosRun.check(forgot.history(), forgot.end(), new RunFacts(false), 15_000).anomalies()
         .get("python-state")).isNotEmpty();
+  }
+
+  @Test
+  void aCounterVariableMayReadLessAcrossAnAvailableModePartitionButMustCountEveryIncrement() {
+    History h = new History();
+    h.origin(0);
+    h.add(SyntheticHistory.op("setup", Op.Fn.CREATE, "chaos-0", "", null, "n1", null, 0, 5, Op.Outcome.OK, null));
+    // n1 and n2 on different sides: the second increment does not see the first.
+    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 1L, "n1", "node-a", 10, 20, Op.Outcome.OK, null));
+    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 1L, "n2", "node-b", 30, 40, Op.Outcome.OK, null));
+    h.add(new Fault(FaultKind.ISOLATE, "n1|n2,n3", SyntheticHistory.ms(5), SyntheticHistory.ms(35),
+        SyntheticHistory.ms(60)));
+    FinalState merged = new FinalState(Map.of("chaos-0", new JsonObject().put("tk0", 2L)), Map.of(), 100, true,
+        List.of());
+    assertThat(ChaosRun.check(h, merged, new RunFacts(true), 15_000).anomalies().get("counters")).isEmpty();
+    assertThat(ChaosRun.check(h, merged, new RunFacts(false), 15_000).anomalies().get("counters"))
+        .extracting(Anomaly::kind).containsExactly("repeated-increment");
+    FinalState lost = merged.withSessions(Map.of("chaos-0", new JsonObject().put("tk0", 1L)));
+    assertThat(ChaosRun.check(h, lost, new RunFacts(true), 15_000).anomalies().get("counters"))
+        .extracting(Anomaly::kind).containsExactly("lost-increment");
   }
 
   @Test

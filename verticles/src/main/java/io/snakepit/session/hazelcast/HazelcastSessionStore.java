@@ -651,6 +651,17 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   @Override
+  public Future<Long> increment(String id, String name, long by) {
+    try {
+      settings.limits().checkName("a variable name", name);
+    } catch (SnakepitException e) {
+      return fail(e);
+    }
+    return change(id, Processors.Change.COUNTER, name, Long.toString(by), false)
+        .map(s -> ((Number) s.variable(name)).longValue());
+  }
+
+  @Override
   public Future<Session> deleteVariable(String id, String name) {
     return change(id, Processors.Change.VARIABLE, name, null, true);
   }

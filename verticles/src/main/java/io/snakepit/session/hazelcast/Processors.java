@@ -164,6 +164,8 @@ public final class Processors {
     static final byte PROGRAM = 1;
     static final byte METADATA = 2;
     static final byte SERVED_BY = 3;
+    /** Moves a counter: {@code value} is the amount, in decimal. */
+    static final byte COUNTER = 4;
 
     private byte kind;
     private String name;
@@ -178,9 +180,10 @@ public final class Processors {
     }
 
     /**
-     * @param kind   {@link #VARIABLE}, {@link #PROGRAM}, {@link #METADATA} or {@link #SERVED_BY}
+     * @param kind   {@link #VARIABLE}, {@link #PROGRAM}, {@link #METADATA}, {@link #SERVED_BY} or {@link #COUNTER}
      * @param name   the variable name, program id or metadata key; for SERVED_BY the node
-     * @param value  the value as {@link #encodeValue} text; for SERVED_BY the worker id itself
+     * @param value  the value as {@link #encodeValue} text; for SERVED_BY the worker id itself; for COUNTER the
+     *               amount in decimal
      * @param delete for VARIABLE: delete it (a stamped tombstone) instead of setting it
      */
     Change(byte kind, String name, String value, boolean delete, long hlc, String node, long now,
@@ -206,26 +209,13 @@ public final class Processors {
         return Outcome.of(Outcome.NOT_FOUND, null);
       }
       Session next;
-      switch (kind) {
-        case VARIABLE -> {
-          if (delete) {
-            if (!s.hasVariable(name)) {
-              return Outcome.of(Outcome.UNCHANGED, s);
-            }
-            next = s.withVariable(name, Stamped.tombstone(hlc, node));
-          } else {
-            next = s.withVariable(name, Stamped.of(decodeValue(value), hlc, node));
-          }
-        }
-        case PROGRAM -> next = s.withProgram(name, Stamped.of(decodeValue(value), hlc, node));
-        case METADATA -> next = s.withMetadata(name, Stamped.of(decodeValue(value), hlc, node));
-        case SERVED_BY -> {
-          if (Objects.equals(s.lastNode(), name) && Objects.equals(s.lastWorker(), value)) {
-            return Outcome.of(Outcome.UNCHANGED, s);
-          }
-          next = s.servedBy(name, value);
-        }
-        default -> throw new IllegalStateException("unknown change kind " + kind);
+      try {
+        next = changed(s);
+      } catch (SnakepitException ex) {
+        return Outcome.failed(ex);
+      }
+      if (next == s) {
+        return Outcome.of(Outcome.UNCHANGED, s);
       }
       if (!delete && kind != SERVED_BY) {
         try {
@@ -237,6 +227,35 @@ public final class Processors {
       next = next.touched(now);
       store(e, next, next.ttlMs());
       return Outcome.of(Outcome.OK, next);
+    }
+
+    /** The session after this change, or {@code s} itself when nothing changes. */
+    private Session changed(Session s) {
+      Session next;
+      switch (kind) {
+        case VARIABLE -> {
+          s.checkNotCounter(name);
+          if (delete) {
+            if (!s.hasVariable(name)) {
+              return s;
+            }
+            next = s.withVariable(name, Stamped.tombstone(hlc, node));
+          } else {
+            next = s.withVariable(name, Stamped.of(decodeValue(value), hlc, node));
+          }
+        }
+        case COUNTER -> next = s.withIncrement(name, Long.parseLong(value), hlc, node);
+        case PROGRAM -> next = s.withProgram(name, Stamped.of(decodeValue(value), hlc, node));
+        case METADATA -> next = s.withMetadata(name, Stamped.of(decodeValue(value), hlc, node));
+        case SERVED_BY -> {
+          if (Objects.equals(s.lastNode(), name) && Objects.equals(s.lastWorker(), value)) {
+            return s;
+          }
+          next = s.servedBy(name, value);
+        }
+        default -> throw new IllegalStateException("unknown change kind " + kind);
+      }
+      return next;
     }
 
     @Override

@@ -197,6 +197,56 @@ public abstract class SessionStoreCompliance extends SessionStoreTestSupport {
     assertThat(again.session().hasVariable("x")).isFalse();
   }
 
+  // ==== counters ================================================================================
+
+  @Test
+  void countersAddUpAndOnlyMoveByIncrements() {
+    SessionStore store = open();
+    await(store.create("ctr-1", 60_000, null));
+    assertThat(await(store.increment("ctr-1", "n", 1))).isEqualTo(1L);
+    assertThat(await(store.increment("ctr-1", "n", 41))).isEqualTo(42L);
+    assertThat(await(store.increment("ctr-1", "n", -2))).isEqualTo(40L);
+    assertThat(((Number) await(store.getVariable("ctr-1", "n"))).longValue()).isEqualTo(40L);
+    assertThat(await(store.get("ctr-1")).variablesJson().getLong("n")).isEqualTo(40L);
+    long version = await(store.get("ctr-1")).version();
+    // A counter is not set or deleted; a plain value is not incremented; nothing changes.
+    awaitFailure(store.putVariable("ctr-1", "n", 7), ErrorCode.BAD_REQUEST);
+    awaitFailure(store.deleteVariable("ctr-1", "n"), ErrorCode.BAD_REQUEST);
+    await(store.putVariable("ctr-1", "plain", "x"));
+    awaitFailure(store.increment("ctr-1", "plain", 1), ErrorCode.BAD_REQUEST);
+    awaitFailure(store.increment("ctr-1", "n", Long.MAX_VALUE), ErrorCode.LIMIT_EXCEEDED);
+    awaitFailure(store.increment("ctr-1", "", 1), ErrorCode.BAD_REQUEST);
+    awaitFailure(store.increment("ctr-missing", "n", 1), ErrorCode.SESSION_NOT_FOUND);
+    Session after = await(store.get("ctr-1"));
+    assertThat(((Number) after.variable("n")).longValue()).isEqualTo(40L);
+    assertThat(after.variable("plain")).isEqualTo("x");
+    assertThat(after.version()).isEqualTo(version + 1);
+    // Counted against max-variables like any variable.
+    SessionStore small = open(limits(b -> b.maxVariables(1)));
+    await(small.create("ctr-2", 60_000, null));
+    await(small.increment("ctr-2", "a", 1));
+    awaitFailure(small.increment("ctr-2", "b", 1), ErrorCode.LIMIT_EXCEEDED);
+  }
+
+  @Test
+  void concurrentIncrementsLoseNothing() throws Exception {
+    SessionStore store = open(limits(b -> b.maxUpdateRetries(64)));
+    await(store.create("ctr-3", 600_000, null));
+    int threads = 8;
+    int perThread = 25;
+    List<Callable<Integer>> tasks = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      tasks.add(() -> {
+        for (int i = 0; i < perThread; i++) {
+          await(store.increment("ctr-3", "n", 1));
+        }
+        return perThread;
+      });
+    }
+    runConcurrently(tasks);
+    assertThat(((Number) await(store.getVariable("ctr-3", "n"))).longValue()).isEqualTo((long) threads * perThread);
+  }
+
   // ==== concurrent updates ======================================================================
 
   @Test
