@@ -19,6 +19,14 @@ public interface SessionPlacement extends Shareable {
   String primaryOf(String sessionId);
 
   /**
+   * Whether {@code node}'s store is a member of this node's store cluster now: the node is alive and reachable
+   * as far as the store can tell, even when its event-bus subscriptions are not (yet) known here.
+   */
+  default boolean isMember(String node) {
+    return false;
+  }
+
+  /**
    * The owner of a session, as the router, the session's {@code owner} field and the per-node counts all
    * see it: the node of its primary copy while that node is in the ring (live and not draining), else the
    * ring's own choice. A draining node keeps its primaries until it leaves the store's cluster, but runs no

@@ -5,8 +5,11 @@ import static io.snakepit.supervisor.SupervisorHarness.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.ExecuteRequest;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.routing.RoutingVerticle;
+import io.snakepit.routing.SessionPlacement;
 import io.snakepit.session.SessionRoute;
 import io.snakepit.session.SessionStoreClient;
 import io.snakepit.session.SessionStoreVerticle;
@@ -17,6 +20,7 @@ import io.vertx.core.Future;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Set;
@@ -162,6 +166,63 @@ class HandoffTest {
       h.vertx.eventBus().<JsonObject>consumer(Addresses.node("paused", SessionHandoff.REQUEST), m -> { });
       assertThat(recall(h)).isEqualTo("stored");
     }
+  }
+
+  @Test
+  void whileTheOldNodeIsStillAMemberItsMissingSubscriptionIsWaitedFor() throws Exception {
+    try (SupervisorHarness h = node()) {
+      // After a partition heals, the merged event bus may not yet know the old node's subscriptions, though the
+      // store's cluster has it back as a member.
+      SessionPlacement placement = new SessionPlacement() {
+        @Override
+        public String primaryOf(String sessionId) {
+          return null;
+        }
+
+        @Override
+        public boolean isMember(String node) {
+          return "merging".equals(node);
+        }
+      };
+      SessionPlacement.publish(h.vertx, placement);
+      await(store(h).create(new JsonObject().put("id", "h1")));
+      await(store(h).served("h1", "merging", "default-0.0@merging"));
+      // Its handoff consumer comes back a little later, while the new owner is asking.
+      h.vertx.setTimer(300, t -> h.vertx.eventBus().<JsonObject>consumer(Addresses.node("merging",
+          SessionHandoff.REQUEST), m -> m.reply(new JsonObject().put("data", base64("from merging")))));
+      assertThat(recall(h)).isEqualTo("from merging");
+      SessionPlacement.unpublish(h.vertx, placement);
+    }
+  }
+
+  @Test
+  void aCallWhoseNodeMayNoLongerServeTheSessionIsNotAcknowledged() throws Exception {
+    try (SupervisorHarness h = node()) {
+      SessionStoreClient refusing = storeRefusingServed(new SnakepitException(ErrorCode.MINORITY_PARTITION,
+          "This node is on the minority side"));
+      ExecuteRequest req = new ExecuteRequest(null, "remember", new JsonObject(), 0, "h1", "cid-1");
+      SessionHandoff.Placement before = new SessionHandoff.Placement(null, "other", "default-0.0@other", 0);
+      Throwable t = SupervisorHarness.awaitFailure(new SessionHandoff(h.vertx, h.supervisor(), refusing)
+          .served(req, before, "default-0.0@" + NODE));
+      SnakepitException e = SnakepitException.from(t);
+      assertThat(e.errorCode()).isEqualTo(ErrorCode.MINORITY_PARTITION);
+      assertThat(e.details().getString("outcome")).isEqualTo("unknown");
+      assertThat(e.details().getBoolean(SnakepitException.DETAIL_TOOL_RAN)).isTrue();
+      assertThat(e.correlationId()).isEqualTo("cid-1");
+      // A store that merely failed to record it leaves the call's result standing (it is logged).
+      SessionStoreClient down = storeRefusingServed(new SnakepitException(ErrorCode.STORE_UNAVAILABLE, "down"));
+      await(new SessionHandoff(h.vertx, h.supervisor(), down).served(req, before, "default-0.0@" + NODE));
+    }
+  }
+
+  /** A store client whose only answer is {@code served}'s refusal. */
+  private static SessionStoreClient storeRefusingServed(SnakepitException refusal) {
+    return (SessionStoreClient) Proxy.newProxyInstance(HandoffTest.class.getClassLoader(),
+        new Class<?>[] {SessionStoreClient.class}, (proxy, method, args) -> switch (method.getName()) {
+          case "withCorrelationId" -> proxy;
+          case "served" -> Future.failedFuture(refusal);
+          default -> throw new UnsupportedOperationException(method.getName());
+        });
   }
 
   @Test

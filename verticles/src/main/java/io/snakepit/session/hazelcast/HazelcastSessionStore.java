@@ -126,6 +126,8 @@ public final class HazelcastSessionStore implements SessionStore {
   private OwnershipLease lease = OwnershipLease.ALWAYS;
   /** Where sessions live, published for the router when the member carries its node's id; else null. */
   private PartitionPlacement placement;
+  /** Copies of what this node changed while the cluster was split, written back after the heal. */
+  private SplitJournal journal;
   /** The map's split-brain protection ({@code partition-mode: majority}), or null when it has none. */
   private com.hazelcast.splitbrainprotection.SplitBrainProtection protection;
 
@@ -158,6 +160,7 @@ public final class HazelcastSessionStore implements SessionStore {
       placement = PartitionPlacement.of(hz);
       io.snakepit.routing.SessionPlacement.publish(vertx, placement);
     }
+    journal = new SplitJournal(hz, vertx, this::merge, System::currentTimeMillis).start();
     String protectionName = hz.getConfig().findMapConfig(mapName).getSplitBrainProtectionName();
     if (protectionName != null) {
       protection = hz.getSplitBrainProtectionService().getSplitBrainProtection(protectionName);
@@ -249,6 +252,11 @@ public final class HazelcastSessionStore implements SessionStore {
       }
       if (o.status() == Outcome.ERROR && o.exception().errorCode() == ErrorCode.NOT_OWNER) {
         return fail(o.exception());
+      }
+      SplitJournal j = journal;
+      if (j != null && j.recording() && o.status() != Outcome.ERROR && o.status() != Outcome.CONFLICT
+          && o.session() != null) {
+        j.record(StoredSession.decodeJson(o.session()));
       }
       return Future.succeededFuture(o);
     });
@@ -612,6 +620,9 @@ public final class HazelcastSessionStore implements SessionStore {
     }
     if (keeper != null) {
       keeper.close();
+    }
+    if (journal != null) {
+      journal.close();
     }
     return vertx.executeBlocking(() -> {
       try {

@@ -40,6 +40,20 @@ final class PartitionPlacement implements SessionPlacement {
   }
 
   @Override
+  public boolean isMember(String node) {
+    try {
+      for (Member m : hz.getCluster().getMembers()) {
+        if (node != null && node.equals(m.getAttribute(HazelcastSessionStoreFactory.NODE_ATTRIBUTE))) {
+          return true;
+        }
+      }
+      return false;
+    } catch (RuntimeException e) {
+      return false; // shutting down
+    }
+  }
+
+  @Override
   public String toString() {
     return "PartitionPlacement{" + hz.getName() + "}";
   }

@@ -363,8 +363,9 @@ public final class Processors {
         // missing only because it was created on the other side, and a tombstone is what makes this
         // acknowledged delete win when the sides merge (tests/chaos.sh --seed 3 found a session back after its
         // acknowledged delete). It expires with the tombstone TTL, as every tombstone does.
-        store(e, Session.create(e.getKey(), now, 0).deleted(hlc), tombstoneTtlMs);
-        return Outcome.of(Outcome.NOT_FOUND, null);
+        Session tomb = Session.create(e.getKey(), now, 0).deleted(hlc);
+        store(e, tomb, tombstoneTtlMs);
+        return Outcome.of(Outcome.NOT_FOUND, tomb);
       }
       if (s.isDeleted()) {
         return Outcome.of(Outcome.NOT_FOUND, s);
