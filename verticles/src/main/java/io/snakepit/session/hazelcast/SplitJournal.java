@@ -205,8 +205,12 @@ final class SplitJournal {
 
   private void writeBatch(List<Session> copies, int from, int[] outcome) {
     if (from >= copies.size()) {
-      LOG.info("Wrote back {} sessions after the split; {} failed and are tried again in {} s", outcome[0],
-          outcome[1], RETRY_MS / 1000);
+      if (outcome[1] == 0) {
+        LOG.info("Wrote back {} sessions after the split", outcome[0]);
+      } else {
+        LOG.warn("Wrote back {} sessions after the split; {} failed and are tried again in {} s", outcome[0],
+            outcome[1], RETRY_MS / 1000);
+      }
       if (outcome[1] > 0 && !closed) {
         vertx.setTimer(RETRY_MS, t -> {
           if (!closed && !recording) {
