@@ -61,6 +61,11 @@ final class EventBusSessionStoreClient implements SessionStoreClient {
   }
 
   @Override
+  public Future<SessionRoute> route(String id, String node) {
+    return ask(SessionOp.ROUTE, id(id).put("node", node)).map(SessionRoute::fromJson);
+  }
+
+  @Override
   public Future<Boolean> exists(String id) {
     return ask(SessionOp.EXISTS, id(id)).map(r -> r.getBoolean("exists"));
   }

@@ -168,6 +168,15 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
         variables, deletedHlc);
   }
 
+  /**
+   * Whether a call's record that {@code node} served it would overwrite another node's claim: that node claimed
+   * the session after the call here began ({@link SessionStore#claim}) and has not served it yet. The record
+   * is then left out, so that the session's next call looks for its state at the claimant.
+   */
+  public boolean claimedByAnother(String node) {
+    return lastNode != null && !lastNode.equals(node) && lastWorker == null;
+  }
+
   /** Records the node and worker that served a call. */
   public Session servedBy(String node, String worker) {
     return new Session(id, createdAt, accessedAt, ttlMs, version + 1, node, worker, metadata, programs, variables,

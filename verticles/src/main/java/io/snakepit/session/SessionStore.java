@@ -246,9 +246,43 @@ public interface SessionStore {
     });
   }
 
-  /** Records the node and worker that served a call in the session, for affinity. */
+  /**
+   * What {@link #claim} found.
+   *
+   * @param previous the session as it was before the claim
+   * @param order    the claim's place among claims of the session: its version just after the claim. A claim by a
+   *                 node that is not the session's last node raises the version, so it orders after every call
+   *                 admitted before it, wherever
+   */
+  record Claim(Session previous, long order) {
+  }
+
+  /**
+   * Before a call runs in the session: records {@code node} as the node that now serves it (its last node, with
+   * no worker yet) unless it is already, and completes with the session as it was before. Touches the session.
+   * The session's next call on another node then asks this node for its Python-side state, even while this
+   * call still runs, and that node waits for it (see {@code io.snakepit.supervisor.SessionHandoff}).
+   * {@code session_not_found} when it is missing.
+   */
+  default Future<Claim> claim(String id, String node) {
+    return get(id).compose(s -> {
+      if (node.equals(s.lastNode())) {
+        return Future.succeededFuture(new Claim(s, s.version()));
+      }
+      java.util.concurrent.atomic.AtomicReference<Session> before = new java.util.concurrent.atomic.AtomicReference<>();
+      return update(id, current -> {
+        before.set(current);
+        return node.equals(current.lastNode()) ? current : current.servedBy(node, null);
+      }).map(after -> new Claim(before.get(), after.version()));
+    });
+  }
+
+  /**
+   * Records the node and worker that served a call in the session, for affinity; changes nothing when another
+   * node has claimed the session since and not served it yet ({@link Session#claimedByAnother}).
+   */
   default Future<Session> recordServedBy(String id, String node, String worker) {
-    return update(id, s -> java.util.Objects.equals(s.lastWorker(), worker)
-        && java.util.Objects.equals(s.lastNode(), node) ? s : s.servedBy(node, worker));
+    return update(id, s -> s.claimedByAnother(node) || (java.util.Objects.equals(s.lastWorker(), worker)
+        && java.util.Objects.equals(s.lastNode(), node)) ? s : s.servedBy(node, worker));
   }
 }

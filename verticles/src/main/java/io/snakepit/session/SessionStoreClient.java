@@ -49,6 +49,12 @@ public interface SessionStoreClient {
   /** What a call needs to route (last node, last worker, handed-off state); touches the session. */
   Future<SessionRoute> route(String id);
 
+  /**
+   * As {@link #route(String)}, for a call about to run on {@code node}: claims the session for it
+   * ({@link SessionStore#claim}) and answers the route as it was before, with the claim's order.
+   */
+  Future<SessionRoute> route(String id, String node);
+
   Future<Boolean> exists(String id);
 
   /** Deletes a session; true when it existed. */

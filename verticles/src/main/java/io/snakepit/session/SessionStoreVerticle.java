@@ -155,9 +155,14 @@ public class SessionStoreVerticle extends VerticleBase {
     ops.put(SessionOp.CREATE, b -> store.create(optString(b, "id"), ttlMs(b), optObject(b, "metadata"))
         .map(c -> new JsonObject().put("session", c.session().toJson()).put("created", c.created())));
     ops.put(SessionOp.GET, b -> store.get(id(b)).map(Session::toJson));
-    // ROUTE admits a call in the session: refused where the store says no call may run (a minority side).
-    ops.put(SessionOp.ROUTE, b -> store.admitsCalls().compose(v -> store.get(id(b)))
-        .map(s -> SessionRoute.of(s).toJson()));
+    // ROUTE admits a call in the session: refused where the store says no call may run (a minority side); with
+    // "node", it claims the session for that node and answers the route as it was before.
+    ops.put(SessionOp.ROUTE, b -> {
+      String node = optString(b, "node");
+      return store.admitsCalls().compose(v -> node == null
+          ? store.get(id(b)).map(s -> SessionRoute.of(s).toJson())
+          : store.claim(id(b), node).map(c -> SessionRoute.of(c.previous(), c.order()).toJson()));
+    });
     ops.put(SessionOp.EXISTS, b -> store.exists(id(b)).map(e -> new JsonObject().put("exists", e)));
     ops.put(SessionOp.DELETE, b -> store.delete(id(b)).map(d -> new JsonObject().put("deleted", d)));
     ops.put(SessionOp.LIST, b -> store.list(optString(b, "cursor"), limit(b)).map(p -> page(p, false)));

@@ -127,7 +127,8 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       return;
     }
     handoff.takeOver(req)
-        .compose(placement -> handoff.whileRunning(req, () -> supervisor.execute(req, placement.preferredWorker())
+        .compose(placement -> handoff.whileRunning(req, placement, () -> supervisor.execute(req,
+            placement.preferredWorker())
             .compose(reply -> handoff.served(req, placement, reply.getString("worker")).map(reply)))
             .compose(reply -> handoff.acknowledge(req, placement, reply)))
         .onComplete(ar -> {
@@ -223,7 +224,7 @@ public class ProcessSupervisorVerticle extends VerticleBase {
 
       private void done() {
         if (keepAlive[0] != -3) {
-          handoff.leave(req);
+          handoff.leave(req, placement);
         }
         if (controlConsumer[0] != null) {
           controlConsumer[0].unregister();

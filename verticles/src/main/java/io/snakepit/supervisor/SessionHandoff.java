@@ -86,9 +86,15 @@ public final class SessionHandoff {
    * @param lastNode        the node that served the session before this call
    * @param lastWorker      the worker that served it
    * @param leaseEpoch      the epoch of this node's ownership lease when the call was admitted
+   * @param order           the call's claim's order among the session's claims ({@link io.snakepit.session.SessionStore.Claim})
    */
-  public record Placement(String preferredWorker, String lastNode, String lastWorker, long leaseEpoch) {
-    static final Placement NONE = new Placement(null, null, null, -1);
+  public record Placement(String preferredWorker, String lastNode, String lastWorker, long leaseEpoch, long order) {
+    static final Placement NONE = new Placement(null, null, null, -1, -1);
+
+    /** A placement whose claim order does not matter (tests). */
+    public Placement(String preferredWorker, String lastNode, String lastWorker, long leaseEpoch) {
+      this(preferredWorker, lastNode, lastWorker, leaseEpoch, 0);
+    }
   }
 
   private final Vertx vertx;
@@ -102,11 +108,11 @@ public final class SessionHandoff {
   private volatile boolean draining;
   /**
    * Sessions whose state this node handed to a new owner on its request ({@link #handOff}), with when
-   * ({@link System#nanoTime()}). Until the new owner records that it served the session, the store still
-   * names this node as the last to serve it, and a call that reaches this node (its copy of the partition
-   * table is a little behind the new owner's) would run here on a worker that no longer holds the state,
-   * at the same time as the new owner's calls: two owners, and Python-side state lost (tests/chaos.sh
-   * --seed 4). Such a call is refused with the retryable {@code not_owner} instead, and routed again.
+   * ({@link System#nanoTime()}). A call that reaches this node meanwhile (its copy of the partition table is a
+   * little behind the new owner's) is refused with the retryable {@code not_owner}, and routed again, until
+   * the store says the new owner has served the session: it would otherwise claim the session back and pull
+   * the state back at once (tests/chaos.sh --seed 4 found such calls running here at the same time as the new
+   * owner's before claims were ordered).
    */
   private final Map<String, Long> handedOff = new ConcurrentHashMap<>();
   /**
@@ -120,11 +126,16 @@ public final class SessionHandoff {
    */
   static final long RUNNING_WAIT_MS = REQUEST_TIMEOUT_MS * 4 / 5;
   /**
-   * Calls admitted in each session ({@link #takeOver}) that have not ended ({@link #leave}). A hand-over
-   * waits for them: the new owner starts only when the old one's calls are over, so two nodes never run
-   * calls of one session at once across a move (tests/chaos.sh --seed 1 found a 6 ms overlap).
+   * Calls admitted in each session ({@link #takeOver}) that have not ended ({@link #leave}), counted by their
+   * claim's order. A hand-over waits for those whose claim came before the new owner's: the new owner starts
+   * only when the old one's earlier calls are over, including one still pulling the state from a node before
+   * it, so two nodes never run calls of one session at once across a move (tests/chaos.sh --seed 1 found a
+   * 6 ms overlap). Calls claimed after the new owner are not waited for: they wait for it instead, and
+   * waiting for them would close a cycle.
    */
-  private final Map<String, Integer> running = new ConcurrentHashMap<>();
+  private final Map<String, java.util.TreeMap<Long, Integer>> running = new ConcurrentHashMap<>();
+  /** The pulls of sessions' state from other nodes in flight here, each completing with the worker it landed in. */
+  private final Map<String, Future<String>> pulls = new ConcurrentHashMap<>();
 
   SessionHandoff(Vertx vertx, ProcessSupervisor supervisor, SessionStoreClient store) {
     this.vertx = vertx;
@@ -140,7 +151,10 @@ public final class SessionHandoff {
         m.reply(new JsonObject().putNull("data"));
         return;
       }
-      handOff(id).onComplete(ar -> m.reply(new JsonObject().put("data", ar.succeeded() ? ar.result() : null)));
+      // A requester that names its claim's order waits only for calls claimed before it; one that does not, for all.
+      long before = m.body().getValue("order") instanceof Number n ? n.longValue() : Long.MAX_VALUE;
+      handOff(id, before).onComplete(ar -> m.reply(new JsonObject().put("data", ar.succeeded() ? ar.result()
+          : null)));
     });
   }
 
@@ -180,70 +194,119 @@ public final class SessionHandoff {
     }
     long epoch = lease.epoch();
     SessionStoreClient s = store.withCorrelationId(request.correlationId());
-    return s.route(request.sessionId()).recover(t -> Future.failedFuture(noStore(t))).compose(route -> {
-      Location where = locate(route, supervisor.nodeId(), supervisor::isAlive);
-      if (handedOffHere(request.sessionId(), where)) {
-        return Future.failedFuture(new SnakepitException(ErrorCode.NOT_OWNER, "Node " + supervisor.nodeId()
-            + " has handed session '" + request.sessionId() + "' over to its new owner; the call did not run here. "
-            + "Its router routes it again.", request.correlationId(),
-            new JsonObject().put("session_id", request.sessionId())));
-      }
-      // Counted from here, in the same turn as the fence check: a hand-over that starts later waits for it.
-      running.merge(request.sessionId(), 1, Integer::sum);
-      Future<String> preferred = switch (where) {
-        case HELD_HERE -> {
-          if (route.handoff() != null && !route.handoff().checkpoint()) {
-            // This node served the session after its drain's export: the worker's state is newer than the
-            // export. A checkpoint stays: it is what survives a crash of this node.
-            s.clearHandoff(request.sessionId());
-          }
-          yield Future.succeededFuture(route.lastWorker());
+    String sid = request.sessionId();
+    return handOverEnded(s, request).compose(v -> s.route(sid, supervisor.nodeId()))
+        .recover(t -> Future.failedFuture(noStore(t)))
+        .compose(route -> {
+          long order = route.order();
+          // Counted from its claim on: a hand-over asked for by a node that claims later waits for it.
+          enter(sid, order);
+          return bringState(request, route, order, s)
+              .map(w -> new Placement(w, route.lastNode(), route.lastWorker(), epoch, order))
+              .onFailure(t -> exit(sid, order));
+        });
+  }
+
+  /** Brings the session's state to a worker here, from where {@code route} (as it was before the claim) says. */
+  private Future<String> bringState(ExecuteRequest request, SessionRoute route, long order, SessionStoreClient s) {
+    String sid = request.sessionId();
+    Future<String> pulling = pulls.get(sid);
+    if (pulling != null && supervisor.nodeId().equals(route.lastNode()) && route.lastWorker() == null) {
+      // An earlier call here claimed the session and still pulls its state: this one runs where that lands.
+      return pulling.otherwise((String) null);
+    }
+    return switch (locate(route, supervisor.nodeId(), supervisor::isAlive)) {
+      case HELD_HERE -> {
+        if (route.handoff() != null && !route.handoff().checkpoint()) {
+          // This node served the session after its drain's export: the worker's state is newer than the
+          // export. A checkpoint stays: it is what survives a crash of this node.
+          s.clearHandoff(sid);
         }
-        case HELD_ELSEWHERE -> request(route.lastNode(), request).compose(data -> data != null
+        yield Future.succeededFuture(route.lastWorker());
+      }
+      case HELD_ELSEWHERE -> {
+        Future<String> pull = request(route.lastNode(), request, order).compose(data -> data != null
             ? importInto(request, data) : route.handoff() != null ? importStored(request) : Future.succeededFuture());
-        case STORED -> importStored(request);
-        case NONE -> Future.succeededFuture();
-      };
-      return preferred.map(w -> new Placement(w, route.lastNode(), route.lastWorker(), epoch))
-          .onFailure(t -> leave(request));
-    });
+        pulls.put(sid, pull);
+        pull.onComplete(ar -> pulls.remove(sid, pull));
+        yield pull;
+      }
+      case STORED -> importStored(request);
+      case NONE -> Future.succeededFuture();
+    };
   }
 
   /**
-   * Whether this node handed the session's state over and the store does not yet say who serves it now.
-   * Forgets the hand-over once the store names another node (the new owner served it; a call here then
-   * takes the state back the usual way), or after {@link #HANDED_OFF_MS}.
+   * Succeeds unless this node handed the session's state over and the store does not yet say that the new
+   * owner served it (then fails with {@code not_owner}). Forgets the hand-over once the store names another
+   * node with the worker that served it (a call here then takes the state back the usual way), or after
+   * {@link #HANDED_OFF_MS}. Reads the session, without claiming it, only while a hand-over stands.
    */
-  private boolean handedOffHere(String sessionId, Location where) {
-    Long at = handedOff.get(sessionId);
+  private Future<Void> handOverEnded(SessionStoreClient s, ExecuteRequest request) {
+    String sid = request.sessionId();
+    Long at = handedOff.get(sid);
     if (at == null) {
-      return false;
+      return Future.succeededFuture();
     }
-    if (where == Location.HELD_ELSEWHERE || System.nanoTime() - at > HANDED_OFF_MS * 1_000_000) {
-      handedOff.remove(sessionId);
-      return false;
+    if (System.nanoTime() - at > HANDED_OFF_MS * 1_000_000) {
+      handedOff.remove(sid);
+      return Future.succeededFuture();
     }
-    return true;
+    return s.route(sid).compose(r -> {
+      if (r.lastNode() != null && !r.lastNode().equals(supervisor.nodeId()) && r.lastWorker() != null) {
+        handedOff.remove(sid);
+        return Future.succeededFuture();
+      }
+      return Future.failedFuture(new SnakepitException(ErrorCode.NOT_OWNER, "Node " + supervisor.nodeId()
+          + " has handed session '" + sid + "' over to its new owner; the call did not run here. Its router "
+          + "routes it again.", request.correlationId(), new JsonObject().put("session_id", sid)));
+    });
+  }
+
+  private void enter(String sessionId, long order) {
+    running.compute(sessionId, (k, m) -> {
+      java.util.TreeMap<Long, Integer> orders = m == null ? new java.util.TreeMap<>() : m;
+      orders.merge(order, 1, Integer::sum);
+      return orders;
+    });
+  }
+
+  private void exit(String sessionId, long order) {
+    running.computeIfPresent(sessionId, (k, m) -> {
+      m.computeIfPresent(order, (o, n) -> n > 1 ? n - 1 : null);
+      return m.isEmpty() ? null : m;
+    });
+  }
+
+  /** How many calls admitted here run in the session with a claim ordered before {@code before}. */
+  private int runningBefore(String sessionId, long before) {
+    int[] n = {0};
+    running.computeIfPresent(sessionId, (k, m) -> {
+      m.headMap(before).values().forEach(c -> n[0] += c);
+      return m;
+    });
+    return n[0];
   }
 
   /**
    * Runs a call admitted by {@link #takeOver} and ends it ({@link #leave}) when its future completes, however
    * it completes.
    */
-  public <T> Future<T> whileRunning(ExecuteRequest request, java.util.function.Supplier<Future<T>> call) {
+  public <T> Future<T> whileRunning(ExecuteRequest request, Placement placement,
+                                    java.util.function.Supplier<Future<T>> call) {
     Future<T> f;
     try {
       f = call.get();
     } catch (RuntimeException e) {
       f = Future.failedFuture(e);
     }
-    return f.onComplete(ar -> leave(request));
+    return f.onComplete(ar -> leave(request, placement));
   }
 
   /** A call admitted by {@link #takeOver} has ended (streams call this when they end). */
-  public void leave(ExecuteRequest request) {
+  public void leave(ExecuteRequest request, Placement placement) {
     if (request.sessionId() != null) {
-      running.computeIfPresent(request.sessionId(), (k, n) -> n > 1 ? n - 1 : null);
+      exit(request.sessionId(), placement.order());
     }
   }
 
@@ -305,8 +368,8 @@ public final class SessionHandoff {
 
   // ---- the new owner's side ----------------------------------------------------------------------
 
-  private Future<String> request(String oldNode, ExecuteRequest call) {
-    return request(oldNode, call, System.nanoTime() + REQUEST_TIMEOUT_MS * 1_000_000);
+  private Future<String> request(String oldNode, ExecuteRequest call, long order) {
+    return request(oldNode, call, order, System.nanoTime() + REQUEST_TIMEOUT_MS * 1_000_000);
   }
 
   /**
@@ -316,20 +379,20 @@ public final class SessionHandoff {
    * and giving up then would run the call on stale state (tests/chaos.sh --seed 11 --majority lost a
    * {@code remember} so). A node that is gone from the store's cluster is not waited for.
    */
-  private Future<String> request(String oldNode, ExecuteRequest call, long deadline) {
+  private Future<String> request(String oldNode, ExecuteRequest call, long order, long deadline) {
     long leftMs = (deadline - System.nanoTime()) / 1_000_000;
     DeliveryOptions o = new DeliveryOptions().setSendTimeout(Math.max(1, leftMs));
     if (call.correlationId() != null) {
       o.addHeader(io.snakepit.contract.Headers.CORRELATION_ID, call.correlationId());
     }
     return vertx.eventBus().<JsonObject>request(Addresses.node(oldNode, REQUEST),
-            new JsonObject().put("session_id", call.sessionId()), o)
+            new JsonObject().put("session_id", call.sessionId()).put("order", order), o)
         .map(m -> m.body().getString("data"))
         .recover(t -> {
           if (t instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS
               && (deadline - System.nanoTime()) / 1_000_000 > NO_HANDLERS_RETRY_MS && oldNodeIsMember(oldNode)) {
             Promise<String> retried = Promise.promise();
-            vertx.setTimer(NO_HANDLERS_RETRY_MS, id -> request(oldNode, call, deadline).onComplete(retried));
+            vertx.setTimer(NO_HANDLERS_RETRY_MS, id -> request(oldNode, call, order, deadline).onComplete(retried));
             return retried.future();
           }
           CorrelatedLog.with(call.correlationId(), () -> LOG.info("Node {} did not hand off the state of session {} "
@@ -372,40 +435,44 @@ public final class SessionHandoff {
   // ---- the old owner's side ----------------------------------------------------------------------
 
   /**
-   * Answers a {@link #REQUEST}: exports one session's state from the worker
-   * here that holds it, and forgets the session here. Completes with the
-   * base64 state, or null when no worker holds any.
+   * Answers a {@link #REQUEST} from a node whose claim has order {@code before}: refuses new calls in the
+   * session here, lets the calls claimed here before that end (one may still be pulling the state from a
+   * node before this one), then exports the state from the worker here that holds it and forgets the session
+   * here. Completes with the base64 state, or null when no worker holds any.
    */
-  Future<String> handOff(String sessionId) {
+  Future<String> handOff(String sessionId, long before) {
     return supervisor.onContext(() -> {
-      ProcessSupervisor.HeldState held = supervisor.holderOf(sessionId);
-      if (held == null) {
-        return Future.succeededFuture(null);
-      }
-      // Refuse new calls here first, then let the running ones end, so that the export is the newest state
-      // and the new owner starts after the last call here.
       handedOff.put(sessionId, System.nanoTime());
-      return callsEnded(sessionId, System.nanoTime() + RUNNING_WAIT_MS * 1_000_000)
-          .compose(v -> exportFrom(held, sessionId, "handoff-")).map(data -> {
-            supervisor.forgetSession(held.workerId(), sessionId);
-            handedOff.put(sessionId, System.nanoTime());
-            return data;
-          });
+      return callsEnded(sessionId, before, System.nanoTime() + RUNNING_WAIT_MS * 1_000_000).compose(v -> {
+        ProcessSupervisor.HeldState held = supervisor.holderOf(sessionId);
+        if (held == null) {
+          return Future.succeededFuture((String) null);
+        }
+        return exportFrom(held, sessionId, "handoff-").map(data -> {
+          supervisor.forgetSession(held.workerId(), sessionId);
+          handedOff.put(sessionId, System.nanoTime());
+          return data;
+        });
+      });
     });
   }
 
-  /** Completes once no call admitted here runs in the session, or at {@code deadline} (logged). */
-  private Future<Void> callsEnded(String sessionId, long deadline) {
-    if (!running.containsKey(sessionId)) {
+  /**
+   * Completes once no call claimed here before {@code before} runs in the session, or at {@code deadline}
+   * (logged).
+   */
+  private Future<Void> callsEnded(String sessionId, long before, long deadline) {
+    int n = runningBefore(sessionId, before);
+    if (n == 0) {
       return Future.succeededFuture();
     }
     if (System.nanoTime() - deadline >= 0) {
       LOG.warn("Handing session {} over while {} of its calls still run here (they outlasted {} ms)", sessionId,
-          running.get(sessionId), RUNNING_WAIT_MS);
+          n, RUNNING_WAIT_MS);
       return Future.succeededFuture();
     }
     io.vertx.core.Promise<Void> next = io.vertx.core.Promise.promise();
-    vertx.setTimer(20, t -> callsEnded(sessionId, deadline).onComplete(next));
+    vertx.setTimer(20, t -> callsEnded(sessionId, before, deadline).onComplete(next));
     return next.future();
   }
 

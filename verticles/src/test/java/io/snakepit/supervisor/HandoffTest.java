@@ -168,6 +168,32 @@ class HandoffTest {
     }
   }
 
+  /**
+   * A call here claimed the session and is still pulling its state from the node before (n0) when a newer
+   * owner (n2) asks for it: the hand-over waits for that call, and hands over what it pulled and left, not
+   * nothing (before claims, the request found no worker holding the state and answered at once).
+   */
+  @Test
+  void aHandOverWaitsForACallHereThatIsStillPullingTheState() throws Exception {
+    try (SupervisorHarness h = node()) {
+      await(store(h).create(new JsonObject().put("id", "h1")));
+      await(store(h).served("h1", "n0", "default-0.0@n0"));
+      java.util.concurrent.atomic.AtomicReference<Message<JsonObject>> asked =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      h.vertx.eventBus().<JsonObject>consumer(Addresses.node("n0", SessionHandoff.REQUEST), asked::set);
+      Future<JsonObject> pulling = call(h, "recall", new JsonObject());
+      eventually("the call here asks n0 for the state", () -> asked.get() != null);
+      // n2 claims after this node's call and asks this node.
+      long claimed = await(store(h).route("h1", "n2")).order();
+      Future<Message<JsonObject>> handedOver = h.vertx.eventBus().request(Addresses.node(NODE,
+          SessionHandoff.REQUEST), new JsonObject().put("session_id", "h1").put("order", claimed));
+      asked.get().reply(new JsonObject().put("data", base64("from n0")));
+      assertThat(await(pulling).getJsonObject("result").getValue("value")).isEqualTo("from n0");
+      String data = await(handedOver).body().getString("data");
+      assertThat(data).as("the state the call pulled, handed on").isEqualTo(base64("from n0"));
+    }
+  }
+
   @Test
   void whileTheOldNodeIsStillAMemberItsMissingSubscriptionIsWaitedFor() throws Exception {
     try (SupervisorHarness h = node()) {

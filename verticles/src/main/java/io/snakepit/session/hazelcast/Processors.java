@@ -248,7 +248,8 @@ public final class Processors {
         case PROGRAM -> next = s.withProgram(name, Stamped.of(decodeValue(value), hlc, node));
         case METADATA -> next = s.withMetadata(name, Stamped.of(decodeValue(value), hlc, node));
         case SERVED_BY -> {
-          if (Objects.equals(s.lastNode(), name) && Objects.equals(s.lastWorker(), value)) {
+          if (s.claimedByAnother(name) || (Objects.equals(s.lastNode(), name)
+              && Objects.equals(s.lastWorker(), value))) {
             return s;
           }
           next = s.servedBy(name, value);

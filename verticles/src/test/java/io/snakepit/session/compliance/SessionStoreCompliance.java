@@ -197,6 +197,32 @@ public abstract class SessionStoreCompliance extends SessionStoreTestSupport {
     assertThat(again.session().hasVariable("x")).isFalse();
   }
 
+  // ==== claims ==================================================================================
+
+  @Test
+  void aClaimRecordsTheNodeAndOrdersClaimsByDifferentNodes() {
+    SessionStore store = open();
+    await(store.create("claim-1", 60_000, null));
+    await(store.recordServedBy("claim-1", "n1", "w1"));
+    SessionStore.Claim byN2 = await(store.claim("claim-1", "n2"));
+    assertThat(byN2.previous().lastNode()).isEqualTo("n1");
+    assertThat(byN2.previous().lastWorker()).isEqualTo("w1");
+    Session after = await(store.get("claim-1"));
+    assertThat(after.lastNode()).isEqualTo("n2");
+    assertThat(after.lastWorker()).as("no worker until the call has run").isNull();
+    assertThat(byN2.order()).isEqualTo(after.version());
+    // Claims by the node that holds it change nothing and share its order.
+    SessionStore.Claim again = await(store.claim("claim-1", "n2"));
+    assertThat(again.previous().lastNode()).isEqualTo("n2");
+    assertThat(again.order()).isEqualTo(byN2.order());
+    assertThat(await(store.get("claim-1")).version()).isEqualTo(after.version());
+    // Another node's claim comes after both.
+    SessionStore.Claim byN1 = await(store.claim("claim-1", "n1"));
+    assertThat(byN1.previous().lastNode()).isEqualTo("n2");
+    assertThat(byN1.order()).isGreaterThan(byN2.order());
+    awaitFailure(store.claim("claim-missing", "n1"), ErrorCode.SESSION_NOT_FOUND);
+  }
+
   // ==== counters ================================================================================
 
   @Test
