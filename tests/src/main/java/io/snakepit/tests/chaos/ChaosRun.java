@@ -69,8 +69,10 @@ public final class ChaosRun {
       } finally {
         clients.stop(options.opTimeout().plusSeconds(10));
       }
-      long healed = nemesis.lastHeal() == 0 ? System.nanoTime() : nemesis.lastHeal();
-      end = new Convergence(cluster, history, clients).await(healed, ChaosCluster.DEADLINE);
+      long quiet = System.nanoTime();
+      long healed = nemesis.lastHeal() == 0 ? quiet : nemesis.lastHeal();
+      end = new Convergence(cluster, history, clients).await(healed, quiet, nemesis.lastWhole(),
+          ChaosCluster.DEADLINE);
       List<String> leftBehind = cluster.stopAll(Duration.ofSeconds(30));
       cluster.saveLogs(options.out());
       end = new FinalState(end.sessions(), end.recalled(), end.convergedAfterMs(), end.converged(), leftBehind);

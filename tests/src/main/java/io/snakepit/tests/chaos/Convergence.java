@@ -26,7 +26,15 @@ final class Convergence {
     this.clients = clients;
   }
 
-  FinalState await(long healedAt, Duration deadline) throws Exception {
+  /**
+   * Measures convergence after the last heal at {@code healedAt}, once the clients stopped writing at
+   * {@code quietAt} (nodes cannot be seen to answer the same while writes continue), with the cluster whole
+   * again at {@code wholeAt} (the nemesis measured it while the clients ran; 0 when unknown). The figure is the
+   * later of the two: how long the cluster took to be whole after the heal, and how long, once both the heal
+   * and the writes were over, the nodes took to answer the same; so a run that goes on writing long after its
+   * last heal does not count that time as the cluster's.
+   */
+  FinalState await(long healedAt, long quietAt, long wholeAt, Duration deadline) throws Exception {
     List<String> watched = ChaosRun.watched(history);
     long until = System.nanoTime() + deadline.toNanos();
     long convergedAt = -1;
@@ -63,7 +71,9 @@ final class Convergence {
         recalled.put(s, recall.value());
       }
     }
-    long ms = converged ? Math.max(0, (convergedAt - healedAt) / 1_000_000) : -1;
+    long agreedMs = Math.max(0, convergedAt - Math.max(healedAt, quietAt)) / 1_000_000;
+    long wholeMs = wholeAt == 0 ? 0 : Math.max(0, wholeAt - healedAt) / 1_000_000;
+    long ms = converged ? Math.max(agreedMs, wholeMs) : -1;
     return new FinalState(sessions, recalled, ms, converged, List.of());
   }
 

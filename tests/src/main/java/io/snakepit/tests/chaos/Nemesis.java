@@ -22,6 +22,7 @@ final class Nemesis {
   private final Duration hold;
   private final Duration quiet;
   private volatile long lastHeal;
+  private volatile long lastWhole;
 
   Nemesis(ChaosCluster cluster, History history, List<FaultKind> kinds, long seed, Duration hold, Duration quiet) {
     this.cluster = cluster;
@@ -30,6 +31,11 @@ final class Nemesis {
     this.random = new Random(seed ^ 0x5DEECE66DL);
     this.hold = hold;
     this.quiet = quiet;
+  }
+
+  /** When the cluster was whole again after the last fault ({@link System#nanoTime()}), or 0 if there was none. */
+  long lastWhole() {
+    return lastWhole;
   }
 
   /** When the last fault was healed ({@link System#nanoTime()}), or 0 if there was none. */
@@ -50,8 +56,9 @@ final class Nemesis {
       Fault f = inject(kinds.get(random.nextInt(kinds.size())));
       // The next fault waits for a whole cluster: two faults at once may lose what one may not.
       cluster.awaitFormed(ChaosCluster.DEADLINE);
+      lastWhole = System.nanoTime();
       if (f != null) {
-        f = f.settledAt(System.nanoTime());
+        f = f.settledAt(lastWhole);
         history.add(f);
         System.out.printf("chaos: %-11s %-24s %6.1f s .. %6.1f s, whole at %6.1f s%n", f.kind(), f.nodes(),
             (f.start() - history.origin()) / 1e9, (f.end() - history.origin()) / 1e9,

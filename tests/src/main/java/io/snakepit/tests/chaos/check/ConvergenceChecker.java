@@ -20,7 +20,8 @@ final class ConvergenceChecker implements Checker {
 
   @Override
   public String promise() {
-    return "every node answers the same within " + boundMs / 1000.0 + " s of the last heal";
+    return "whole again, and every node answers the same once writes stop, within " + boundMs / 1000.0
+        + " s of the last heal";
   }
 
   @Override
