@@ -85,6 +85,22 @@ class ChaosCheckersTest {
   }
 
   @Test
+  void aDoubledIncrementIsPlantedInCounterVariablesToo() {
+    // Available mode's workload counts only with counter variables: the self-test must find one to plant in.
+    History h = new History();
+    h.origin(0);
+    h.add(SyntheticHistory.op("setup", Op.Fn.CREATE, "chaos-0", "", null, "n1", null, 0, 5, Op.Outcome.OK, null));
+    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 1L, "n1", "node-a", 10, 20, Op.Outcome.OK, null));
+    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 2L, "n2", "node-a", 30, 40, Op.Outcome.OK, null));
+    FinalState end = new FinalState(Map.of("chaos-0", new JsonObject().put("tk0", 2L)), Map.of(), 100, true,
+        List.of());
+    assertThat(ChaosRun.check(h, end, new RunFacts(true), 15_000).anomalies().get("counters")).isEmpty();
+    SelfTest.Case doubled = SelfTest.doubleIncrement(new SelfTest.Case(h, end)).orElseThrow();
+    assertThat(ChaosRun.check(doubled.history(), doubled.end(), new RunFacts(true), 15_000).anomalies()
+        .get("counters")).extracting(Anomaly::kind).contains("repeated-increment");
+  }
+
+  @Test
   void lostPythonStateIsExcusedOnlyByAFaultThatLosesIt() {
     SelfTest.Case forgot = SelfTest.forget(SyntheticHistory.clean()).orElseThrow();
     History drained = forgot.history().with(forgot.history().ops());
