@@ -471,7 +471,7 @@ public final class SessionHandoff {
           n, RUNNING_WAIT_MS);
       return Future.succeededFuture();
     }
-    io.vertx.core.Promise<Void> next = io.vertx.core.Promise.promise();
+    Promise<Void> next = Promise.promise();
     vertx.setTimer(20, t -> callsEnded(sessionId, before, deadline).onComplete(next));
     return next.future();
   }

@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  * <p>The cluster is split, for this journal, from when it has fewer data
  * members than when it was last whole until it has as many again. A smaller
  * cluster that lasts longer than {@link #ACCEPT_AFTER_MS} is taken as the new
- * whole (a node that was stopped or lost for good); its journal is written
- * back and emptied. At most {@link #MAX_SESSIONS} sessions are kept; past
+ * whole (a node that was stopped or lost for good; looked at every
+ * {@link #CHECK_EVERY_MS} while split); its journal is written back and
+ * emptied. At most {@link #MAX_SESSIONS} sessions are kept; past
  * that, the others' writes are left to Hazelcast's merge, and a warning says
  * so. Copies are written back after this member merged into another cluster
  * (Hazelcast's {@code MERGED}), and when the cluster is whole again.
@@ -51,7 +52,9 @@ final class SplitJournal {
   /** How long a smaller cluster may last before it counts as whole. */
   static final long ACCEPT_AFTER_MS = 10 * 60_000;
   /** The most sessions the journal keeps. */
-  static final int MAX_SESSIONS = 100_000;
+  static final int MAX_SESSIONS = 10_000;
+  /** How often a split is looked at again without a membership change, so that a lasting one is accepted. */
+  static final long CHECK_EVERY_MS = 30_000;
   /** How many copies are written back at once. */
   private static final int BATCH = 32;
 
@@ -70,6 +73,7 @@ final class SplitJournal {
   private boolean warnedFull;
   private UUID membershipListener;
   private UUID lifecycleListener;
+  private long checkTimer = -1;
 
   /**
    * @param writeBack merges a kept copy into the cluster (the store's merge)
@@ -105,12 +109,19 @@ final class SplitJournal {
         writeBack("this member merged into the other side's cluster");
       }
     });
+    // A node lost for good changes no membership after it: this is what ends recording then.
+    checkTimer = vertx.setPeriodic(CHECK_EVERY_MS, t -> {
+      if (recording) {
+        membersChanged();
+      }
+    });
     return this;
   }
 
   /** Stops watching; what is kept is dropped. */
   void close() {
     closed = true;
+    vertx.cancelTimer(checkTimer);
     try {
       if (hz.getLifecycleService().isRunning()) {
         hz.getCluster().removeMembershipListener(membershipListener);
@@ -154,6 +165,9 @@ final class SplitJournal {
   private void membersChanged() {
     boolean whole;
     synchronized (this) {
+      if (!hz.getLifecycleService().isRunning()) {
+        return;
+      }
       int n = dataMembers();
       long now = clockMs.getAsLong();
       if (n < wholeSize && splitSince != 0 && now - splitSince > ACCEPT_AFTER_MS) {
