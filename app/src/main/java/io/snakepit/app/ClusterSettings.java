@@ -20,7 +20,7 @@ import java.util.List;
  *                    Kubernetes headless service, to join through instead of {@code members}; empty = none
  * @param busPort     {@code bus-port}: the clustered event bus's port; 0 = any free port
  * @param partitionMode {@code partition-mode}: {@code available} (both sides of a partition serve)
- *                    or {@code majority} (the minority side refuses writes)
+ *                    or {@code majority} (the minority side refuses session writes and calls in sessions)
  * @param expectedSize {@code cluster-size}: the cluster's full size, for {@code majority}; 0 = the largest seen
  */
 public record ClusterSettings(boolean enabled, String name, String host, int port, List<String> members,

@@ -233,8 +233,8 @@ class PartitionTest {
   }
 
   /**
-   * partition-mode majority: the minority side refuses writes with 503
-   * {@code minority_partition}, the majority side takes them; after the heal
+   * partition-mode majority: the minority side refuses writes, and calls in
+   * sessions, with 503 {@code minority_partition}, the majority side takes them; after the heal
    * all nodes hold the majority's writes and none of the refused ones.
    */
   @Test

@@ -33,7 +33,7 @@ public enum ErrorCode {
   STORE_UNAVAILABLE("store_unavailable", 503, "The session store cannot serve right now; retry, and check /health/sessions."),
   NODE_LOST("node_lost", 502, "The node running the call left the cluster during it; retry if the tool is idempotent."),
   OWNER_UNAVAILABLE("owner_unavailable", 503, "No node could take the call while the cluster was changing; retry shortly."),
-  MINORITY_PARTITION("minority_partition", 503, "This node is on the minority side of a network partition and refuses writes; retry against the majority or wait for the partition to heal."),
+  MINORITY_PARTITION("minority_partition", 503, "This node is on the minority side of a network partition and refuses session writes and calls in sessions; retry against the majority or wait for the partition to heal."),
   NOT_OWNER("not_owner", 503, "This node cannot currently prove it owns the session (it was paused, or is cut off from members it has not yet seen leave), so it refused the write before applying it; the router retries on the owner; retry shortly if it still reaches you."),
   RELOAD_FAILED("reload_failed", 422, "The pool's new code did not load (see 'error', with the ImportError); the old workers keep serving. Fix the code on disk and reload again."),
   RELOAD_IN_PROGRESS("reload_in_progress", 409, "A reload of this pool is already running; follow it in GET /v1/pools ('reload') or the pool.reload.* events, and reload again once it has ended."),
