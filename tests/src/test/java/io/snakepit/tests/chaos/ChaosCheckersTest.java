@@ -66,20 +66,15 @@ class ChaosCheckersTest {
 
   @Test
   void aCounterVariableMayReadLessAcrossAnAvailableModePartitionButMustCountEveryIncrement() {
-    History h = new History();
-    h.origin(0);
-    h.add(SyntheticHistory.op("setup", Op.Fn.CREATE, "chaos-0", "", null, "n1", null, 0, 5, Op.Outcome.OK, null));
     // n1 and n2 on different sides: the second increment does not see the first.
-    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 1L, "n1", "node-a", 10, 20, Op.Outcome.OK, null));
-    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 1L, "n2", "node-b", 30, 40, Op.Outcome.OK, null));
+    History h = twoTallies(1L, "node-b");
     h.add(new Fault(FaultKind.ISOLATE, "n1|n2,n3", SyntheticHistory.ms(5), SyntheticHistory.ms(35),
         SyntheticHistory.ms(60)));
-    FinalState merged = new FinalState(Map.of("chaos-0", new JsonObject().put("tk0", 2L)), Map.of(), 100, true,
-        List.of());
+    FinalState merged = counterEndsAt(2L);
     assertThat(ChaosRun.check(h, merged, new RunFacts(true), 15_000).anomalies().get("counters")).isEmpty();
     assertThat(ChaosRun.check(h, merged, new RunFacts(false), 15_000).anomalies().get("counters"))
         .extracting(Anomaly::kind).containsExactly("repeated-increment");
-    FinalState lost = merged.withSessions(Map.of("chaos-0", new JsonObject().put("tk0", 1L)));
+    FinalState lost = counterEndsAt(1L);
     assertThat(ChaosRun.check(h, lost, new RunFacts(true), 15_000).anomalies().get("counters"))
         .extracting(Anomaly::kind).containsExactly("lost-increment");
   }
@@ -87,17 +82,31 @@ class ChaosCheckersTest {
   @Test
   void aDoubledIncrementIsPlantedInCounterVariablesToo() {
     // Available mode's workload counts only with counter variables: the self-test must find one to plant in.
-    History h = new History();
-    h.origin(0);
-    h.add(SyntheticHistory.op("setup", Op.Fn.CREATE, "chaos-0", "", null, "n1", null, 0, 5, Op.Outcome.OK, null));
-    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 1L, "n1", "node-a", 10, 20, Op.Outcome.OK, null));
-    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 2L, "n2", "node-a", 30, 40, Op.Outcome.OK, null));
-    FinalState end = new FinalState(Map.of("chaos-0", new JsonObject().put("tk0", 2L)), Map.of(), 100, true,
-        List.of());
+    History h = twoTallies(2L, "node-a");
+    FinalState end = counterEndsAt(2L);
     assertThat(ChaosRun.check(h, end, new RunFacts(true), 15_000).anomalies().get("counters")).isEmpty();
     SelfTest.Case doubled = SelfTest.doubleIncrement(new SelfTest.Case(h, end)).orElseThrow();
     assertThat(ChaosRun.check(doubled.history(), doubled.end(), new RunFacts(true), 15_000).anomalies()
         .get("counters")).extracting(Anomaly::kind).contains("repeated-increment");
+  }
+
+  /**
+   * Session chaos-0 created, then two acknowledged increments of its counter variable tk0 by client c0: via n1
+   * (returning 1, on node-a), then via n2 (returning {@code second}, on {@code secondRanOn}).
+   */
+  private static History twoTallies(long second, String secondRanOn) {
+    History h = new History();
+    h.origin(0);
+    h.add(SyntheticHistory.op("setup", Op.Fn.CREATE, "chaos-0", "", null, "n1", null, 0, 5, Op.Outcome.OK, null));
+    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", 1L, "n1", "node-a", 10, 20, Op.Outcome.OK, null));
+    h.add(SyntheticHistory.op("c0", Op.Fn.TALLY, "chaos-0", "tk0", second, "n2", secondRanOn, 30, 40, Op.Outcome.OK,
+        null));
+    return h;
+  }
+
+  /** The state a run with {@link #twoTallies} ends in: every node holds tk0 at {@code value}. */
+  private static FinalState counterEndsAt(long value) {
+    return new FinalState(Map.of("chaos-0", new JsonObject().put("tk0", value)), Map.of(), 100, true, List.of());
   }
 
   @Test
