@@ -61,6 +61,19 @@ public record Counter(Map<String, Long> up, Map<String, Long> down) {
     }
   }
 
+  /**
+   * An increment's amount as a request gives it: a whole number (a JSON integer).
+   *
+   * @throws SnakepitException {@code bad_request} for anything else
+   */
+  public static long amount(Object by) {
+    if (!(by instanceof Integer || by instanceof Long)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'by' must be a whole number (64-bit), the amount to add "
+          + "to the counter; negative subtracts. Got " + by + ".");
+    }
+    return ((Number) by).longValue();
+  }
+
   /** The merge of two copies: per node, the larger of each total. Commutative, associative and idempotent. */
   public static Counter merge(Counter a, Counter b) {
     return new Counter(max(a.up, b.up), max(a.down, b.down));

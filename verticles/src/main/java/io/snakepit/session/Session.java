@@ -169,12 +169,15 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
   }
 
   /**
-   * Whether a call's record that {@code node} served it would overwrite another node's claim: that node claimed
-   * the session after the call here began ({@link SessionStore#claim}) and has not served it yet. The record
-   * is then left out, so that the session's next call looks for its state at the claimant.
+   * This session with the record that {@code worker} on {@code node} served a call, or this session itself when
+   * there is nothing to record: the record is there already, or it would overwrite another node's claim (that
+   * node claimed the session after the call began, {@link SessionStore#claim}, and has not served it yet; the
+   * session's next call must look for its state at the claimant).
    */
-  public boolean claimedByAnother(String node) {
-    return lastNode != null && !lastNode.equals(node) && lastWorker == null;
+  public Session afterServing(String node, String worker) {
+    boolean claimedByAnother = lastNode != null && !lastNode.equals(node) && lastWorker == null;
+    boolean recorded = java.util.Objects.equals(lastNode, node) && java.util.Objects.equals(lastWorker, worker);
+    return claimedByAnother || recorded ? this : servedBy(node, worker);
   }
 
   /** Records the node and worker that served a call. */

@@ -279,10 +279,9 @@ public interface SessionStore {
 
   /**
    * Records the node and worker that served a call in the session, for affinity; changes nothing when another
-   * node has claimed the session since and not served it yet ({@link Session#claimedByAnother}).
+   * node has claimed the session since and not served it yet ({@link Session#afterServing}).
    */
   default Future<Session> recordServedBy(String id, String node, String worker) {
-    return update(id, s -> s.claimedByAnother(node) || (java.util.Objects.equals(s.lastWorker(), worker)
-        && java.util.Objects.equals(s.lastNode(), node)) ? s : s.servedBy(node, worker));
+    return update(id, s -> s.afterServing(node, worker));
   }
 }

@@ -458,12 +458,7 @@ public class SessionStoreVerticle extends VerticleBase {
 
   /** A counter's amount: {@code by}, a whole number, 1 when absent. */
   static long by(JsonObject b) {
-    Object v = b.getValue("by", 1);
-    if (!(v instanceof Integer || v instanceof Long)) {
-      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'by' must be a whole number (64-bit), the amount to add "
-          + "to the counter; negative subtracts. Got " + v + ".");
-    }
-    return ((Number) v).longValue();
+    return Counter.amount(b.getValue("by", 1));
   }
 
   private static int limit(JsonObject b) {

@@ -59,14 +59,15 @@ final class SessionRoutes {
       String text = ctx.body().asString();
       JsonObject body = text == null || text.isBlank() ? new JsonObject() : HttpApiVerticle.jsonBody(ctx);
       if (body != null) {
-        Object by = body.getValue("by", 1);
-        if (!(by instanceof Integer || by instanceof Long)) {
-          HttpApiVerticle.fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST,
-              "The body must be {\"by\": <whole number>} (or empty, to add 1); negative subtracts."));
+        long by;
+        try {
+          by = io.snakepit.session.Counter.amount(body.getValue("by", 1)); // 1 for an empty body
+        } catch (SnakepitException e) {
+          HttpApiVerticle.fail(ctx, e);
           return;
         }
         String name = ctx.pathParam("name");
-        HttpApiVerticle.answer(ctx, store(ctx).increment(ctx.pathParam("id"), name, ((Number) by).longValue())
+        HttpApiVerticle.answer(ctx, store(ctx).increment(ctx.pathParam("id"), name, by)
             .map(v -> new JsonObject().put("name", name).put("value", v)), 200);
       }
     });

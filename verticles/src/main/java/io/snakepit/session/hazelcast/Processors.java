@@ -19,7 +19,6 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -247,13 +246,7 @@ public final class Processors {
         case COUNTER -> next = s.withIncrement(name, Long.parseLong(value), hlc, node);
         case PROGRAM -> next = s.withProgram(name, Stamped.of(decodeValue(value), hlc, node));
         case METADATA -> next = s.withMetadata(name, Stamped.of(decodeValue(value), hlc, node));
-        case SERVED_BY -> {
-          if (s.claimedByAnother(name) || (Objects.equals(s.lastNode(), name)
-              && Objects.equals(s.lastWorker(), value))) {
-            return s;
-          }
-          next = s.servedBy(name, value);
-        }
+        case SERVED_BY -> next = s.afterServing(name, value);
         default -> throw new IllegalStateException("unknown change kind " + kind);
       }
       return next;
