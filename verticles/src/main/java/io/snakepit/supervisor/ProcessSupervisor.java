@@ -19,12 +19,10 @@ import java.nio.file.Paths;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -108,6 +106,9 @@ public final class ProcessSupervisor {
       if (reaped > 0) {
         LOG.warn("Ended {} worker(s) left behind by an earlier run of node {}", reaped, config.nodeId());
       }
+      Path dataDir = config.dataDir() == null ? null : Paths.get(config.dataDir());
+      RunDirectory.removeLeftover(dataDir).ifPresent(old ->
+          LOG.warn("Removed run directory {} left behind by an earlier run of node {}", old, config.nodeId()));
       Path base = config.runDirBase() == null ? Paths.get(System.getProperty("java.io.tmpdir"))
           : Paths.get(config.runDirBase());
       Files.createDirectories(base);
@@ -115,6 +116,7 @@ public final class ProcessSupervisor {
       Path dir = Files.createTempDirectory(base, "snakepit-" + tag.substring(0, Math.min(12, tag.length())) + "-",
           PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
       runDir = dir;
+      RunDirectory.record(dataDir, dir);
       return PythonRuntime.extract(dir);
     }, false).compose(python -> {
       endpoint = new WorkerEndpoint(vertx, token, config.maxFrameBytes(), this::awaitingWorker);
@@ -147,7 +149,7 @@ public final class ProcessSupervisor {
         .onComplete(v -> pools.values().forEach(p -> p.metrics().close()))
         .transform(v -> endpoint == null ? Future.succeededFuture() : endpoint.close())
         .transform(v -> context.executeBlocking(() -> {
-          deleteTree(runDir);
+          RunDirectory.deleteTree(runDir);
           return null;
         }, false))
         .mapEmpty();
@@ -437,16 +439,5 @@ public final class ProcessSupervisor {
   void publish(String type, JsonObject event) {
     event.put("type", type).put("node", config.nodeId()).put("at", System.currentTimeMillis());
     vertx.eventBus().publish(Addresses.EVENTS, event);
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    if (dir == null || !Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-        Files.deleteIfExists(p);
-      }
-    }
   }
 }

@@ -197,6 +197,32 @@ class SupervisionTest {
     }
   }
 
+  @Test
+  void theRunDirectoryOfAKilledRunIsRemovedAtTheNextStartAndNothingElse() throws Exception {
+    // What a SIGKILLed node leaves under the temp dir: its run directory, named in its data dir.
+    Path leftover = Files.createTempDirectory(RunDirectory.PREFIX + "killed-");
+    Files.writeString(leftover.resolve("worker.sock"), "");
+    Path notOurs = Files.createTempDirectory("not-a-run-dir-");
+    try (SupervisorHarness h = new SupervisorHarness()) {
+      RunDirectory.record(h.dataDir, notOurs);
+      assertThat(RunDirectory.removeLeftover(h.dataDir)).isEmpty();
+      assertThat(notOurs).isDirectory();
+
+      RunDirectory.record(h.dataDir, leftover);
+      h.start(pool(1));
+      assertThat(leftover).doesNotExist();
+      Path current = RunDirectory.recorded(h.dataDir).orElseThrow();
+      assertThat(current).isDirectory().isNotEqualTo(leftover);
+      await(h.undeploy());
+      assertThat(current).doesNotExist();
+    } finally {
+      deleteTree(notOurs);
+      if (Files.exists(leftover)) {
+        deleteTree(leftover);
+      }
+    }
+  }
+
   static void deleteTree(Path p) throws IOException {
     try (var walk = Files.walk(p)) {
       walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());

@@ -1,8 +1,10 @@
 package io.snakepit.tests.harness;
 
+import io.snakepit.supervisor.RunDirectory;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +41,8 @@ public final class NodeProcess implements AutoCloseable {
   private int httpPort;
   private int grpcPort = -1;
   private String nodeId;
+  /** The private run directory the node made under the temp dir; a killed node cannot delete it itself. */
+  private Path runDir;
 
   private NodeProcess(Process process, Path log) {
     this.process = process;
@@ -104,6 +108,8 @@ public final class NodeProcess implements AutoCloseable {
       node.httpPort = Integer.parseInt(m.group(2));
       node.grpcPort = m.group(3) == null ? -1 : Integer.parseInt(m.group(3));
       node.nodeId = m.group(4);
+      // Recorded before the node says it is ready; read now, as a later start on this data dir rewrites it.
+      node.runDir = RunDirectory.recorded(dataDir).orElse(null);
     } catch (Exception e) {
       node.close();
       throw new IOException("node did not become ready: " + e + "\n--- node log ---\n" + node.logText(), e);
@@ -194,6 +200,13 @@ public final class NodeProcess implements AutoCloseable {
         process.waitFor(30, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      }
+    }
+    if (runDir != null && !process.isAlive()) {
+      try {
+        RunDirectory.delete(runDir);
+      } catch (IOException e) {
+        throw new UncheckedIOException("could not delete the node's run directory " + runDir, e);
       }
     }
   }
