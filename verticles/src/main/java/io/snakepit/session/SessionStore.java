@@ -70,6 +70,17 @@ public interface SessionStore {
     return Future.succeededFuture();
   }
 
+  /**
+   * Whether this store runs calls in sessions only on a partition's majority side ({@code partition-mode:
+   * majority}). Then a node that cannot take a session over from a node still in its cluster refuses the call
+   * ({@code owner_unavailable}) rather than run it beside that node's calls: in a partial partition both cut
+   * nodes can see a majority through the node that sees both. An adapter with no partitions answers false, the
+   * default.
+   */
+  default boolean majorityOnly() {
+    return false;
+  }
+
   /** Whether a live session with this id exists. Does not touch it. */
   Future<Boolean> exists(String id);
 

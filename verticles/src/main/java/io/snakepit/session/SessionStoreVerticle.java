@@ -160,8 +160,9 @@ public class SessionStoreVerticle extends VerticleBase {
     ops.put(SessionOp.ROUTE, b -> {
       String node = optString(b, "node");
       return store.admitsCalls().compose(v -> node == null
-          ? store.get(id(b)).map(s -> SessionRoute.of(s).toJson())
-          : store.claim(id(b), node).map(c -> SessionRoute.of(c.previous(), c.order()).toJson()));
+          ? store.get(id(b)).map(s -> SessionRoute.of(s, store.majorityOnly()).toJson())
+          : store.claim(id(b), node).map(c -> SessionRoute.of(c.previous(), c.order(), store.majorityOnly())
+              .toJson()));
     });
     ops.put(SessionOp.EXISTS, b -> store.exists(id(b)).map(e -> new JsonObject().put("exists", e)));
     ops.put(SessionOp.DELETE, b -> store.delete(id(b)).map(d -> new JsonObject().put("deleted", d)));

@@ -212,8 +212,10 @@ public final class SessionHandoff {
     String sid = request.sessionId();
     Future<String> pulling = pulls.get(sid);
     if (pulling != null && supervisor.nodeId().equals(route.lastNode()) && route.lastWorker() == null) {
-      // An earlier call here claimed the session and still pulls its state: this one runs where that lands.
-      return pulling.otherwise((String) null);
+      // An earlier call here claimed the session and still pulls its state: this one runs where that lands, or
+      // is refused as that one is when the state could not be taken over (owner_unavailable; nothing else fails).
+      return pulling.recover(t -> Future.failedFuture(
+          SnakepitException.from(t).withCorrelationId(request.correlationId())));
     }
     return switch (locate(route, supervisor.nodeId(), supervisor::isAlive)) {
       case HELD_HERE -> {
@@ -225,8 +227,9 @@ public final class SessionHandoff {
         yield Future.succeededFuture(route.lastWorker());
       }
       case HELD_ELSEWHERE -> {
-        Future<String> pull = request(route.lastNode(), request, order).compose(data -> data != null
-            ? importInto(request, data) : route.handoff() != null ? importStored(request) : Future.succeededFuture());
+        Future<String> pull = request(route.lastNode(), request, order, route.majorityOnly())
+            .compose(data -> data != null ? importInto(request, data)
+                : route.handoff() != null ? importStored(request) : Future.succeededFuture());
         pulls.put(sid, pull);
         pull.onComplete(ar -> pulls.remove(sid, pull));
         yield pull;
@@ -368,8 +371,8 @@ public final class SessionHandoff {
 
   // ---- the new owner's side ----------------------------------------------------------------------
 
-  private Future<String> request(String oldNode, ExecuteRequest call, long order) {
-    return request(oldNode, call, order, System.nanoTime() + REQUEST_TIMEOUT_MS * 1_000_000);
+  private Future<String> request(String oldNode, ExecuteRequest call, long order, boolean majorityOnly) {
+    return request(oldNode, call, order, majorityOnly, System.nanoTime() + REQUEST_TIMEOUT_MS * 1_000_000);
   }
 
   /**
@@ -378,8 +381,15 @@ public final class SessionHandoff {
    * know the old node's subscriptions (eclipse-vertx/vert.x#4394; the node registers them again when it notices),
    * and giving up then would run the call on stale state (tests/chaos.sh --seed 11 --majority lost a
    * {@code remember} so). A node that is gone from the store's cluster is not waited for.
+   *
+   * <p>With {@code majorityOnly} ({@code partition-mode: majority}) a call never runs on stored state while the
+   * old node is still a member: in a partial partition the old node and this one both see a majority through a
+   * third node that sees both, and the old node may still be running a call in the session, so running this one
+   * too could lose a read-modify-write (tests/chaos.sh --seed 11 --majority, bridge partition). The call fails
+   * with {@code owner_unavailable} before it runs; once the cluster removes one of the two, calls go on.
    */
-  private Future<String> request(String oldNode, ExecuteRequest call, long order, long deadline) {
+  private Future<String> request(String oldNode, ExecuteRequest call, long order, boolean majorityOnly,
+                                 long deadline) {
     long leftMs = (deadline - System.nanoTime()) / 1_000_000;
     DeliveryOptions o = new DeliveryOptions().setSendTimeout(Math.max(1, leftMs));
     if (call.correlationId() != null) {
@@ -389,11 +399,21 @@ public final class SessionHandoff {
             new JsonObject().put("session_id", call.sessionId()).put("order", order), o)
         .map(m -> m.body().getString("data"))
         .recover(t -> {
+          boolean member = oldNodeIsMember(oldNode);
           if (t instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS
-              && (deadline - System.nanoTime()) / 1_000_000 > NO_HANDLERS_RETRY_MS && oldNodeIsMember(oldNode)) {
+              && (deadline - System.nanoTime()) / 1_000_000 > NO_HANDLERS_RETRY_MS && member) {
             Promise<String> retried = Promise.promise();
-            vertx.setTimer(NO_HANDLERS_RETRY_MS, id -> request(oldNode, call, order, deadline).onComplete(retried));
+            vertx.setTimer(NO_HANDLERS_RETRY_MS,
+                id -> request(oldNode, call, order, majorityOnly, deadline).onComplete(retried));
             return retried.future();
+          }
+          if (majorityOnly && member) {
+            return Future.failedFuture(new SnakepitException(ErrorCode.OWNER_UNAVAILABLE, "Node "
+                + supervisor.nodeId() + " could not take session '" + call.sessionId() + "' over from node "
+                + oldNode + ", which is still a member of the cluster but did not answer (" + t.getMessage()
+                + "). With partition-mode: majority a call never runs beside another node's calls in its session, "
+                + "so this one did not run. Retry shortly: the cluster reaches " + oldNode + " again or removes it.",
+                call.correlationId(), new JsonObject().put("session_id", call.sessionId()).put("node", oldNode)));
           }
           CorrelatedLog.with(call.correlationId(), () -> LOG.info("Node {} did not hand off the state of session {} "
               + "({}); using the state stored in the session, if any", oldNode, call.sessionId(), t.getMessage()));

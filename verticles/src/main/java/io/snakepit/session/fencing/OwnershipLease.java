@@ -36,6 +36,15 @@ import java.util.function.LongSupplier;
  * during the write (after the store applied it, before its backups took it)
  * makes its outcome unknown instead of acknowledged.
  *
+ * <p>With {@code partition-mode: majority} a write or call must also not be
+ * acknowledged across a change of which members this node sees: a member that
+ * drops out of its view may be a partition starting, and in a partial
+ * ("bridge") partition a node briefly counts a majority that is not one, while
+ * Hazelcast completes a write once the member its backup waited for is gone.
+ * {@link #watchDepartures} makes each departure a new epoch too, read at the
+ * moment of the check, so that such a write's outcome is unknown, not
+ * acknowledged.
+ *
  * <p>Thread-safe; checked from Hazelcast's partition threads and from event
  * loops. Shared between a node's verticles through {@link #of(Vertx)}.
  */
@@ -57,6 +66,8 @@ public final class OwnershipLease implements Shareable {
   private long suspectSince;
   /** The members (other than this node) seen while the lease was last held. */
   private Set<String> knownMembers = Set.of();
+  /** How many times a member left this node's view, read when asked; none unless {@link #watchDepartures}. */
+  private volatile LongSupplier departures = () -> 0;
 
   /**
    * @param leaseNanos  the longest gap between ticks that keeps the lease; shorter than failure detection
@@ -94,14 +105,26 @@ public final class OwnershipLease implements Shareable {
     return !suspect && clock.getAsLong() - lastTick <= leaseNanos;
   }
 
-  /** The current epoch; it changes each time the lease is voided. */
+  /**
+   * The current epoch; it grows each time the lease is voided and, once {@link #watchDepartures} is set, each time
+   * a member leaves this node's view.
+   */
   public long epoch() {
-    return epoch;
+    return epoch + departures.getAsLong();
   }
 
   /** Whether the lease is held now and has been without a break since {@code epoch} was read. */
   public boolean heldSince(long epoch) {
-    return held() && this.epoch == epoch;
+    return held() && epoch() == epoch;
+  }
+
+  /**
+   * Makes every departure of a member a new epoch ({@code partition-mode: majority}): {@code departures} counts
+   * the members that left this node's view so far, never decreasing, and is read at every {@link #epoch} and
+   * {@link #heldSince}, so that a write that a departure completed sees it.
+   */
+  public void watchDepartures(LongSupplier departures) {
+    this.departures = departures;
   }
 
   /** Whether the lease is suspect and waits for the cluster's confirmation. */

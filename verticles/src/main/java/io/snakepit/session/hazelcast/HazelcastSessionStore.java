@@ -164,6 +164,11 @@ public final class HazelcastSessionStore implements SessionStore {
     String protectionName = hz.getConfig().findMapConfig(mapName).getSplitBrainProtectionName();
     if (protectionName != null) {
       protection = hz.getSplitBrainProtectionService().getSplitBrainProtection(protectionName);
+      if (lease != OwnershipLease.ALWAYS) {
+        // Majority mode promises what the majority acknowledged stays; a write in flight while a member left this
+        // node's view may have been acknowledged by a side that is about to find itself the minority.
+        lease.watchDepartures(new Departures(hz));
+      }
     }
     listenerId = map.addLocalEntryListener(new ExpiryListener(), Predicates.alwaysTrue(), true);
     liveEstimate.set(exactCount());
@@ -349,6 +354,11 @@ public final class HazelcastSessionStore implements SessionStore {
    * worker remembers would be lost at the heal. Until Hazelcast merges this
    * side back, its cluster stays below the quorum and the refusal stands.
    */
+  @Override
+  public boolean majorityOnly() {
+    return protection != null;
+  }
+
   @Override
   public Future<Void> admitsCalls() {
     var p = protection;

@@ -56,6 +56,20 @@ class OwnershipLeaseTest {
   }
 
   @Test
+  void withDeparturesWatchedAMemberLeavingEndsTheEpochButNotTheLease() {
+    AtomicLong departures = new AtomicLong();
+    lease.watchDepartures(departures::get);
+    run(1_000, List.of("n2", "n3"));
+    long atWriteStart = lease.epoch();
+    departures.incrementAndGet(); // n3 left this node's view while the write ran
+    assertThat(lease.held()).isTrue();
+    assertThat(lease.heldSince(atWriteStart)).isFalse();
+    long next = lease.epoch();
+    run(1_000, List.of("n2"));
+    assertThat(lease.heldSince(next)).isTrue();
+  }
+
+  @Test
   void aWriteThatSpansAPauseIsNotHeldSinceItsEpochEvenOnceTheLeaseIsBack() {
     run(1_000, List.of("n2", "n3"));
     long atWriteStart = lease.epoch();
