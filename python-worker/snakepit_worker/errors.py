@@ -12,6 +12,8 @@ TOOL_ERROR_CODES: FrozenSet[str] = frozenset({
     "session_required", "session_not_found",
     # The session store refused a ctx.session write: the caller's retryable 503, not the tool's bug.
     "minority_partition", "not_owner", "store_unavailable",
+    # A ctx.session write whose outcome the node cannot know: the caller must read before retrying.
+    "node_lost",
 })
 
 
@@ -37,9 +39,11 @@ class NodeCallError(SnakepitError):
     Escaping a tool, it is reported as ``tool_failed``, except with the
     codes in :data:`TOOL_ERROR_CODES`, which the ERROR frame keeps:
     ``session_not_found`` (the session was deleted while the call ran),
-    ``session_required``, and the store's refusals ``minority_partition``,
+    ``session_required``, the store's refusals ``minority_partition``,
     ``not_owner`` and ``store_unavailable``, so that the caller gets the
-    typed, retryable 503 rather than the tool's failure.
+    typed, retryable 503 rather than the tool's failure, and ``node_lost``
+    (a write whose outcome is unknown), so that the caller reads before
+    retrying.
 
     Attributes:
         code: the node's error code, e.g. ``"unknown_op"`` or ``"not_found"``.

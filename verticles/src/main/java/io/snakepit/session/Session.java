@@ -49,6 +49,15 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
    */
   public static final String HANDOFF_KEY = io.snakepit.contract.Reserved.PREFIX + "handoff";
 
+  /**
+   * Reserved metadata key that stamps the served-by record ({@link #lastNode}, {@link #lastWorker}) with the
+   * hybrid-logical-clock time of its last change ({@code {"node", "worker"}}), so that a merge keeps the record
+   * written last. Chosen by the copies' last access instead, a merge could pick a stale copy's record: access
+   * times move in steps of the touch granularity and on wall clocks, and the session's next call would then look
+   * for its Python-side state where it no longer is.
+   */
+  public static final String SERVED_KEY = io.snakepit.contract.Reserved.PREFIX + "served";
+
   /** Whether exported Python-side state waits to be imported. */
   public boolean hasHandoff() {
     Stamped h = metadata.get(HANDOFF_KEY);
@@ -174,15 +183,20 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
    * node claimed the session after the call began, {@link SessionStore#claim}, and has not served it yet; the
    * session's next call must look for its state at the claimant).
    */
-  public Session afterServing(String node, String worker) {
+  public Session afterServing(String node, String worker, long hlc, String writer) {
     boolean claimedByAnother = lastNode != null && !lastNode.equals(node) && lastWorker == null;
     boolean recorded = java.util.Objects.equals(lastNode, node) && java.util.Objects.equals(lastWorker, worker);
-    return claimedByAnother || recorded ? this : servedBy(node, worker);
+    return claimedByAnother || recorded ? this : servedBy(node, worker, hlc, writer);
   }
 
-  /** Records the node and worker that served a call. */
-  public Session servedBy(String node, String worker) {
-    return new Session(id, createdAt, accessedAt, ttlMs, version + 1, node, worker, metadata, programs, variables,
+  /**
+   * Records the node and worker that served a call (a worker of null: the node claimed the session), stamped at
+   * {@code hlc} by node {@code writer} ({@link #SERVED_KEY}).
+   */
+  public Session servedBy(String node, String worker, long hlc, String writer) {
+    Map<String, Stamped> meta = put(metadata, SERVED_KEY,
+        Stamped.of(new JsonObject().put("node", node).put("worker", worker), hlc, writer));
+    return new Session(id, createdAt, accessedAt, ttlMs, version + 1, node, worker, meta, programs, variables,
         deletedHlc);
   }
 
@@ -229,12 +243,24 @@ public record Session(String id, long createdAt, long accessedAt, long ttlMs, lo
       return new Session(t.id, created, Math.max(a.accessedAt, b.accessedAt), Math.max(a.ttlMs, b.ttlMs),
           Math.max(a.version, b.version), null, null, null, null, null, Math.max(a.deletedHlc, b.deletedHlc));
     }
-    Session recent = a.accessedAt > b.accessedAt
-        || (a.accessedAt == b.accessedAt && compareServedBy(a, b) >= 0) ? a : b;
+    Map<String, Stamped> meta = mergeMaps(a.metadata, b.metadata);
+    String node;
+    String worker;
+    Stamped served = meta.get(SERVED_KEY);
+    if (served != null && served.value() instanceof JsonObject record) {
+      // The served-by record written last, by hybrid logical clock, on either side.
+      node = record.getString("node");
+      worker = record.getString("worker");
+    } else {
+      // Copies from before the record was stamped: the copy accessed last.
+      Session recent = a.accessedAt > b.accessedAt
+          || (a.accessedAt == b.accessedAt && compareServedBy(a, b) >= 0) ? a : b;
+      node = recent.lastNode;
+      worker = recent.lastWorker;
+    }
     return new Session(a.id, Math.min(a.createdAt, b.createdAt), Math.max(a.accessedAt, b.accessedAt),
-        Math.max(a.ttlMs, b.ttlMs), Math.max(a.version, b.version), recent.lastNode, recent.lastWorker,
-        mergeMaps(a.metadata, b.metadata), mergeMaps(a.programs, b.programs), mergeMaps(a.variables, b.variables),
-        0);
+        Math.max(a.ttlMs, b.ttlMs), Math.max(a.version, b.version), node, worker,
+        meta, mergeMaps(a.programs, b.programs), mergeMaps(a.variables, b.variables), 0);
   }
 
   private static int compareServedBy(Session a, Session b) {

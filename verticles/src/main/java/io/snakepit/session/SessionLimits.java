@@ -90,7 +90,7 @@ public record SessionLimits(long maxSessions, int maxVariables, int maxValueByte
     }
     int metaBytes = 0;
     for (var e : s.metadata().entrySet()) {
-      if (!e.getValue().deleted() && !e.getKey().equals(Session.HANDOFF_KEY)) {
+      if (!e.getValue().deleted() && !io.snakepit.contract.Reserved.isReserved(e.getKey())) {
         metaBytes += e.getKey().length() + encodedSize(e.getValue().value());
       }
     }

@@ -283,7 +283,8 @@ public interface SessionStore {
       java.util.concurrent.atomic.AtomicReference<Session> before = new java.util.concurrent.atomic.AtomicReference<>();
       return update(id, current -> {
         before.set(current);
-        return node.equals(current.lastNode()) ? current : current.servedBy(node, null);
+        return node.equals(current.lastNode()) ? current
+            : current.servedBy(node, null, settings().clock().now(), settings().nodeId());
       }).map(after -> new Claim(before.get(), after.version()));
     });
   }
@@ -293,6 +294,6 @@ public interface SessionStore {
    * node has claimed the session since and not served it yet ({@link Session#afterServing}).
    */
   default Future<Session> recordServedBy(String id, String node, String worker) {
-    return update(id, s -> s.afterServing(node, worker));
+    return update(id, s -> s.afterServing(node, worker, settings().clock().now(), settings().nodeId()));
   }
 }

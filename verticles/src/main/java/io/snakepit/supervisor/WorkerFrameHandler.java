@@ -103,6 +103,9 @@ final class WorkerFrameHandler {
       case "minority_partition" -> ErrorCode.MINORITY_PARTITION;
       case "not_owner" -> ErrorCode.NOT_OWNER;
       case "store_unavailable" -> ErrorCode.STORE_UNAVAILABLE;
+      // A ctx.session write whose outcome the node cannot know (it was paused, or, in majority mode, a member
+      // left its view while the write ran): the caller must read the session before it retries.
+      case "node_lost" -> ErrorCode.NODE_LOST;
       // A limit of the pool the forkserver set on the worker (memory, open files) refused the tool.
       case "worker_limit_exceeded" -> ErrorCode.WORKER_LIMIT_EXCEEDED;
       default -> ErrorCode.TOOL_FAILED;
@@ -118,6 +121,9 @@ final class WorkerFrameHandler {
     if (ec == ErrorCode.NOT_OWNER || ec == ErrorCode.MINORITY_PARTITION || ec == ErrorCode.STORE_UNAVAILABLE) {
       details.put(SnakepitException.DETAIL_TOOL_RAN, true);
       message = "Tool '" + tool + "' met a refusal of the session store: " + message;
+    } else if (ec == ErrorCode.NODE_LOST) {
+      details.put(SnakepitException.DETAIL_TOOL_RAN, true).put("outcome", "unknown");
+      message = "Tool '" + tool + "' changed the session, but whether the change was kept is unknown: " + message;
     }
     if (ec == ErrorCode.TOOL_FAILED) {
       message = "Tool '" + tool + "' raised " + body.getString("type", "an exception") + ": " + message;

@@ -122,7 +122,13 @@ public class SessionMergeProperties {
         Arbitraries.of(SERVERS), entries("metadata"), entries("program"), entries("variable"))
         .as((created, accessed, ttl, version, server, meta, progs, vars) -> new Session(ID, created, accessed, ttl,
             version, server.node(), server.worker(), meta, progs, vars, 0));
-    return Combinators.combine(live, stamps().optional(0.2))
+    // About half the live copies carry a stamped served-by record (Session.SERVED_KEY), as copies written since
+    // it exists do; the rest stand for copies from before it. One writer never stamps two records alike (its
+    // clock only moves forward), so the writer here names the record it wrote.
+    Arbitrary<Session> stampedOrNot = Combinators.combine(live, stamps().optional(0.5))
+        .as((s, servedAt) -> servedAt.map(t -> s.servedBy(s.lastNode(), s.lastWorker(), t,
+            s.lastNode() + "|" + s.lastWorker())).orElse(s));
+    return Combinators.combine(stampedOrNot, stamps().optional(0.2))
         .as((s, deletedAt) -> deletedAt.map(s::deleted).orElse(s));
   }
 
@@ -344,9 +350,31 @@ public class SessionMergeProperties {
   @Example
   void mergeIsCommutativeWhenTwoNodesRecordTheSameWorkerNameAtOnce() {
     Session base = Session.create(ID, 1_000, 60_000);
-    Session onN1 = base.servedBy("n1", "default-0.0").touched(2_000);
-    Session onN2 = base.servedBy("n2", "default-0.0").touched(2_000);
+    Session onN1 = base.servedBy("n1", "default-0.0", 5_000, "n1").touched(2_000);
+    Session onN2 = base.servedBy("n2", "default-0.0", 5_000, "n2").touched(2_000);
     assertThat(Session.merge(onN1, onN2)).isEqualTo(Session.merge(onN2, onN1));
+  }
+
+  /**
+   * The served-by record written last wins, whatever the copies' access times: a node that claimed the session
+   * after the other served it, but whose copy was touched less recently (touches move in steps of the touch
+   * granularity, on wall clocks), must stay the session's last node, or its next call looks for the Python-side
+   * state on the other node, which handed it over (a lost {@code recall} after a heal in
+   * {@code tests/chaos.sh --seed 11 --majority}).
+   */
+  @Example
+  void theServedByRecordWrittenLastWinsOverTheCopyAccessedLast() {
+    Session base = Session.create(ID, 1_000, 60_000);
+    Session servedOnN2 = base.servedBy("n2", "default-0.0", 200, "n2").touched(1_500);
+    Session claimedByN3 = servedOnN2.servedBy("n3", null, 300, "n3");
+    Session staleOnN2 = servedOnN2.touched(1_900);
+    for (Session merged : List.of(Session.merge(staleOnN2, claimedByN3), Session.merge(claimedByN3, staleOnN2))) {
+      assertThat(merged.lastNode()).isEqualTo("n3");
+      assertThat(merged.lastWorker()).isNull();
+      assertThat(merged.accessedAt()).isEqualTo(1_900);
+    }
+    // The record is the node's: not shown, not counted against the metadata limit.
+    assertThat(claimedByN3.toJson().getJsonObject("metadata", new io.vertx.core.json.JsonObject()).isEmpty()).isTrue();
   }
 
   // ---- hybrid logical clock ---------------------------------------------------------------------

@@ -223,6 +223,30 @@ class SupervisionTest {
     }
   }
 
+  @Test
+  void aStoreAnswerMetInAToolReachesTheCallerWithItsCodeAndThatTheToolRan() throws Exception {
+    JsonObject funcs = new JsonObject().put("size", 1).put("adapter", "funcs_adapter")
+        .put("python-path", SupervisorHarness.TEST_ADAPTERS);
+    try (SupervisorHarness h = new SupervisorHarness().start(funcs)) {
+      for (ErrorCode code : List.of(ErrorCode.NODE_LOST, ErrorCode.MINORITY_PARTITION, ErrorCode.NOT_OWNER,
+          ErrorCode.STORE_UNAVAILABLE)) {
+        h.onContext(() -> {
+          h.supervisor().nodeCalls().register("test.answer", (args, worker) ->
+              Future.failedFuture(new SnakepitException(code, "as the store answered")));
+          return null;
+        });
+        SnakepitException e = SnakepitException.from(awaitFailure(
+            h.execute("call_op", new JsonObject().put("op", "test.answer"))));
+        assertThat(e.errorCode()).as(e.getMessage()).isEqualTo(code);
+        assertThat(e.details().getBoolean(SnakepitException.DETAIL_TOOL_RAN)).as(code.code()).isTrue();
+        if (code == ErrorCode.NODE_LOST) {
+          // A write whose outcome is unknown: the caller must not take the call as failed and retry blindly.
+          assertThat(e.details().getString("outcome")).isEqualTo("unknown");
+        }
+      }
+    }
+  }
+
   static void deleteTree(Path p) throws IOException {
     try (var walk = Files.walk(p)) {
       walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());

@@ -246,7 +246,7 @@ public final class Processors {
         case COUNTER -> next = s.withIncrement(name, Long.parseLong(value), hlc, node);
         case PROGRAM -> next = s.withProgram(name, Stamped.of(decodeValue(value), hlc, node));
         case METADATA -> next = s.withMetadata(name, Stamped.of(decodeValue(value), hlc, node));
-        case SERVED_BY -> next = s.afterServing(name, value);
+        case SERVED_BY -> next = s.afterServing(name, value, hlc, node);
         default -> throw new IllegalStateException("unknown change kind " + kind);
       }
       return next;
