@@ -442,7 +442,11 @@ public final class SessionHandoff {
     ExecuteRequest imp = new ExecuteRequest(call.pool(), ExecuteRequest.RESERVED_PREFIX + "import__", args,
         0, null, call.correlationId());
     return supervisor.execute(imp)
-        .compose(r -> store.withCorrelationId(call.correlationId()).clearHandoff(sid).map(r.getString("worker")))
+        .compose(r -> supervisor.onContext(() -> {
+          supervisor.heldOnlyBy(sid, r.getString("worker"));
+          return Future.succeededFuture(r.getString("worker"));
+        }))
+        .compose(w -> store.withCorrelationId(call.correlationId()).clearHandoff(sid).map(w))
         .recover(t -> failedImport(call, t));
   }
 

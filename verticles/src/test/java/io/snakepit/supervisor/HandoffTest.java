@@ -221,6 +221,85 @@ class HandoffTest {
     }
   }
 
+  /**
+   * This node served the session on one worker, lost it (a partition, say), and takes it back while that worker
+   * is busy: the state pulled from the node that served it meanwhile is imported into another worker, which from
+   * then on is the only holder here, so the next hand-over exports the newer copy. Before, both workers held the
+   * session and a hand-over could export the older one (tests/chaos.sh --seed 11 --majority).
+   */
+  @Test
+  void stateImportedHereSupersedesTheOlderCopyAnotherWorkerHereHolds() throws Exception {
+    try (SupervisorHarness h = node(POOL.copy().put("size", 2))) {
+      eventually("two workers", () -> h.readyPids().size() == 2);
+      remember(h, "stale");
+      String stale = await(store(h).get("h1")).getString("last_worker");
+      Future<JsonObject> busy = call(h, "sleep", new JsonObject().put("ms", 2_000));
+      eventually("the first worker runs a long call in the session", () -> h.workers().stream()
+          .map(w -> (JsonObject) w).anyMatch(w -> w.getString("id").equals(stale) && w.getInteger("inflight") == 1));
+      await(store(h).served("h1", "n2", "default-0.0@n2"));
+      h.vertx.eventBus().<JsonObject>consumer(Addresses.node("n2", SessionHandoff.REQUEST),
+          m -> m.reply(new JsonObject().put("data", base64("fresh"))));
+      JsonObject recalled = await(call(h, "recall", new JsonObject()));
+      assertThat(recalled.getJsonObject("result").getValue("value")).isEqualTo("fresh");
+      assertThat(recalled.getString("worker")).isNotEqualTo(stale);
+      await(busy);
+      assertThat(h.onContext(() -> h.supervisor().holderOf("h1").workerId())).isEqualTo(recalled.getString("worker"));
+      JsonObject handed = ask(h, Addresses.node(NODE, SessionHandoff.REQUEST), new JsonObject().put("session_id", "h1"));
+      assertThat(new String(Base64.getDecoder().decode(handed.getString("data")), StandardCharsets.UTF_8))
+          .isEqualTo("\"fresh\"");
+    }
+  }
+
+  /**
+   * With {@code partition-mode: majority}, a call whose node cannot take the session over from the node that
+   * claimed it before, while that node is still a member (a bridge partition: both see a majority through a
+   * third), is refused before it runs; in available mode, or once that node has left, it runs on the stored state.
+   */
+  @Test
+  void inMajorityModeACallIsRefusedWhileTheNodeBeforeIsAMemberThatCannotHandOver() throws Exception {
+    try (SupervisorHarness h = node()) {
+      java.util.concurrent.atomic.AtomicBoolean member = new java.util.concurrent.atomic.AtomicBoolean(true);
+      SessionPlacement placement = new SessionPlacement() {
+        @Override
+        public String primaryOf(String sessionId) {
+          return null;
+        }
+
+        @Override
+        public boolean isMember(String node) {
+          return "cut".equals(node) && member.get();
+        }
+      };
+      SessionPlacement.publish(h.vertx, placement);
+      // The cut node's handoff consumer is there but cannot hand over (a request that fails, not one that is
+      // merely unanswered, so that the test does not wait out the 10 s request timeout).
+      h.vertx.eventBus().<JsonObject>consumer(Addresses.node("cut", SessionHandoff.REQUEST),
+          m -> m.fail(503, "cut off"));
+      ExecuteRequest req = new ExecuteRequest(null, "recall", new JsonObject(), 0, "h1", "cid-bridge");
+      SnakepitException e = SnakepitException.from(SupervisorHarness.awaitFailure(
+          new SessionHandoff(h.vertx, h.supervisor(), storeRouting(true)).takeOver(req)));
+      assertThat(e.errorCode()).isEqualTo(ErrorCode.OWNER_UNAVAILABLE);
+      assertThat(e.correlationId()).isEqualTo("cid-bridge");
+      assertThat(e.details().getString("node")).isEqualTo("cut");
+      assertThat(e.details().containsKey(SnakepitException.DETAIL_TOOL_RAN)).isFalse();
+
+      await(new SessionHandoff(h.vertx, h.supervisor(), storeRouting(false)).takeOver(req));
+      member.set(false);
+      await(new SessionHandoff(h.vertx, h.supervisor(), storeRouting(true)).takeOver(req));
+      SessionPlacement.unpublish(h.vertx, placement);
+    }
+  }
+
+  /** A store client whose claims say node "cut" served session h1 last. */
+  private static SessionStoreClient storeRouting(boolean majorityOnly) {
+    return (SessionStoreClient) Proxy.newProxyInstance(HandoffTest.class.getClassLoader(),
+        new Class<?>[] {SessionStoreClient.class}, (proxy, method, args) -> switch (method.getName()) {
+          case "withCorrelationId" -> proxy;
+          case "route" -> Future.succeededFuture(new SessionRoute("cut", "default-0.0@cut", null, 7, majorityOnly));
+          default -> throw new UnsupportedOperationException(method.getName());
+        });
+  }
+
   @Test
   void aCallWhoseNodeMayNoLongerServeTheSessionIsNotAcknowledged() throws Exception {
     try (SupervisorHarness h = node()) {
