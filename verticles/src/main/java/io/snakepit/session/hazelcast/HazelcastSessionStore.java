@@ -169,6 +169,9 @@ public final class HazelcastSessionStore implements SessionStore {
         // node's view may have been acknowledged by a side that is about to find itself the minority.
         lease.watchDepartures(new Departures(hz));
       }
+      if (keeper != null) {
+        keeper.requireMajority(hz.getConfig().getSplitBrainProtectionConfig(protectionName).getMinimumClusterSize());
+      }
     }
     listenerId = map.addLocalEntryListener(new ExpiryListener(), Predicates.alwaysTrue(), true);
     liveEstimate.set(exactCount());

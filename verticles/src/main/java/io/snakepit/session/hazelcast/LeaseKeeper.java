@@ -5,18 +5,22 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.IExecutorService;
 import com.hazelcast.core.LifecycleEvent;
 import com.hazelcast.core.LifecycleEvent.LifecycleState;
+import com.hazelcast.internal.cluster.impl.ClusterServiceImpl;
 import io.snakepit.session.fencing.OwnershipLease;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToIntFunction;
+import java.util.function.ToLongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +36,14 @@ import org.slf4j.LoggerFactory;
  * (between Hazelcast's {@code MERGING} and {@code MERGED} lifecycle events)
  * does not confirm, nor does this node while it merges itself.
  *
+ * <p>With {@code partition-mode: majority} ({@link #requireMajority}) the lease is also renewed by hearing from the
+ * cluster: a node that sees a majority of members but has heard from fewer than a majority of them (itself
+ * included) within the lease, by Hazelcast's heartbeats or its own probes, voids its lease as a pause would. A
+ * node cut off from the majority thus stops acknowledging writes one lease (2.5 s) after the cut, before the
+ * majority's failure detection (5 s) drops it and promotes the backups of its sessions; before, the minority
+ * acknowledged increments in that window that the majority never saw ({@code tests/chaos.sh --seed 11
+ * --majority}).
+ *
  * <p>The lease is in the member's user context under {@link #USER_CONTEXT_KEY},
  * where the entry processors that run on a partition's primary find it
  * ({@link Processors}).
@@ -45,6 +57,8 @@ final class LeaseKeeper implements AutoCloseable {
   static final String EXECUTOR = "snakepit-fencing";
   /** Where a member's merge state sits in its user context: an {@link AtomicBoolean}, true while it merges. */
   static final String MERGING_KEY = "snakepit.fencing.merging";
+  /** Until {@link #start} finds the member's heartbeat manager: never heard. */
+  private static final ToLongFunction<Member> DEFAULT_HEARTBEAT = m -> 0;
 
   private final HazelcastInstance hz;
   private final OwnershipLease lease;
@@ -55,6 +69,14 @@ final class LeaseKeeper implements AutoCloseable {
   private final AtomicBoolean merging = new AtomicBoolean();
   private final AtomicLong rounds = new AtomicLong();
   private UUID lifecycleListener;
+  /** The majority of the full cluster, counting this member; 0 when the lease does not need to hear from one. */
+  private volatile int majority;
+  /** When a member was last heard from, in cluster time: its latest heartbeat here, or 0 when unknown. */
+  private volatile ToLongFunction<Member> lastHeartbeat = DEFAULT_HEARTBEAT;
+  /** Cluster time at the start of the last probe round each member (by address) answered. */
+  private final Map<String, Long> probed = new ConcurrentHashMap<>();
+  private volatile ToIntFunction<Map<String, Member>> prober = this::probeNow;
+  private final AtomicLong ticks = new AtomicLong();
 
   LeaseKeeper(HazelcastInstance hz, FencingSettings settings) {
     this.hz = hz;
@@ -85,11 +107,38 @@ final class LeaseKeeper implements AutoCloseable {
     return rounds.get();
   }
 
+  /**
+   * Makes the lease need to hear from {@code majority} members (this one included) within the lease, whenever the
+   * member sees at least that many ({@code partition-mode: majority}; see the class comment).
+   */
+  void requireMajority(int majority) {
+    this.majority = majority;
+  }
+
+  /**
+   * For tests: where the keeper reads when it last heard from a member (cluster time), and how it probes members
+   * it has not heard from (returns how many answered); together they stand for a network cut.
+   */
+  void hearing(ToLongFunction<Member> lastHeartbeat, ToIntFunction<Map<String, Member>> prober) {
+    this.lastHeartbeat = lastHeartbeat;
+    this.prober = prober;
+  }
+
+  /** Ticks run so far (for tests). */
+  long ticks() {
+    return ticks.get();
+  }
+
+
   /** Publishes the lease in the member's user context and starts ticking. */
   LeaseKeeper start() {
     hz.getUserContext().put(USER_CONTEXT_KEY, lease);
     hz.getUserContext().put(MERGING_KEY, merging);
     lifecycleListener = hz.getLifecycleService().addLifecycleListener(this::onLifecycle);
+    if (hz.getCluster() instanceof ClusterServiceImpl cs && lastHeartbeat == DEFAULT_HEARTBEAT) {
+      // Internal, but it is what Hazelcast's own failure detector reads: no traffic of ours on top.
+      lastHeartbeat = m -> cs.getClusterHeartbeatManager().getLastHeartbeatTime(m);
+    }
     thread.scheduleWithFixedDelay(this::tick, tickMs, tickMs, TimeUnit.MILLISECONDS);
     return this;
   }
@@ -110,6 +159,21 @@ final class LeaseKeeper implements AutoCloseable {
         LOG.warn("This node was paused (no lease tick for over {} ms): it refuses session writes with not_owner "
             + "until its cluster confirms it is still a member; {}", leaseMs, lease);
       }
+      ticks.incrementAndGet();
+      int needed = majority;
+      if (needed > 0 && !lease.suspect() && 1 + others.size() >= needed) {
+        int heard = 1 + heardRecently(others);
+        if (heard < needed) {
+          // Heartbeats may be sparser than the lease (Hazelcast's default interval is 5 s): ask the others now.
+          heard = 1 + prober.applyAsInt(others);
+        }
+        if (heard < needed) {
+          lease.voidNow();
+          LOG.warn("This node sees {} members but heard from only {} of them, itself included, within {} ms, fewer "
+              + "than a majority ({}): it may be cut off from the majority, so it refuses session writes with "
+              + "not_owner until they answer again; {}", 1 + others.size(), heard, leaseMs, needed, lease);
+        }
+      }
       if (lease.suspect() && !merging.get()) {
         confirm(others);
       }
@@ -117,6 +181,42 @@ final class LeaseKeeper implements AutoCloseable {
       // A member that is shutting down; the next tick tries again, and meanwhile the lease only lapses.
       LOG.debug("Lease tick failed: {}", e.toString());
     }
+  }
+
+  /** How many of {@code others} this member heard from within the lease: a heartbeat, or a probe it answered. */
+  private int heardRecently(Map<String, Member> others) {
+    long now = hz.getCluster().getClusterTime();
+    int heard = 0;
+    for (Map.Entry<String, Member> e : others.entrySet()) {
+      long last = Math.max(lastHeartbeat.applyAsLong(e.getValue()), probed.getOrDefault(e.getKey(), 0L));
+      if (now - last <= leaseMs) {
+        heard++;
+      }
+    }
+    return heard;
+  }
+
+  /**
+   * Probes {@code others} once and returns how many answered within the probe timeout, recording them as heard.
+   * A member that answers "merging" is heard too: it is there, only not ready to confirm a voided lease.
+   */
+  private int probeNow(Map<String, Member> others) {
+    long startedInClusterTime = hz.getCluster().getClusterTime();
+    IExecutorService executor = hz.getExecutorService(EXECUTOR);
+    Map<String, Future<Boolean>> answers = new LinkedHashMap<>();
+    others.forEach((address, m) -> answers.put(address, executor.submitToMember(new LeaseProbe(), m)));
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(probeTimeoutMs);
+    int answered = 0;
+    for (Map.Entry<String, Future<Boolean>> e : answers.entrySet()) {
+      try {
+        e.getValue().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        probed.put(e.getKey(), startedInClusterTime);
+        answered++;
+      } catch (Exception ex) {
+        e.getValue().cancel(true);
+      }
+    }
+    return answered;
   }
 
   /** Every other data member by address: stable across a merge, unlike member UUIDs. */
@@ -140,6 +240,7 @@ final class LeaseKeeper implements AutoCloseable {
   private void confirm(Map<String, Member> others) {
     rounds.incrementAndGet();
     long started = lease.now();
+    long startedInClusterTime = hz.getCluster().getClusterTime();
     IExecutorService executor = hz.getExecutorService(EXECUTOR);
     List<Future<Boolean>> answers = new ArrayList<>();
     for (Member m : others.values()) {
@@ -161,6 +262,7 @@ final class LeaseKeeper implements AutoCloseable {
         return;
       }
     }
+    others.keySet().forEach(address -> probed.put(address, startedInClusterTime));
     if (lease.confirmed(started, others.keySet())) {
       LOG.info("The cluster confirmed this node as a member ({}): it holds its sessions' ownership lease again; "
           + "lease {}", others.isEmpty() ? "no other members" : String.join(", ", others.keySet()), lease);

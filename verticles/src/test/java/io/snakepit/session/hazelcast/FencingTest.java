@@ -135,16 +135,7 @@ class FencingTest {
     for (boolean majority : new boolean[] {true, false}) {
       TestCluster three = new TestCluster();
       try {
-        List<HazelcastInstance> hz = IntStream.range(0, 3).mapToObj(i -> {
-          var c = three.config(1);
-          if (majority) {
-            c.addSplitBrainProtectionConfig(new com.hazelcast.config.SplitBrainProtectionConfig("majority", true, 2)
-                .setProtectOn(com.hazelcast.splitbrainprotection.SplitBrainProtectionOn.WRITE));
-            c.getMapConfig(TestCluster.MAP).setSplitBrainProtectionName("majority");
-          }
-          return three.start(c);
-        }).toList();
-        three.awaitSize(3);
+        List<HazelcastInstance> hz = threeMembers(three, majority);
         three.store(vertx, hz.get(0), SessionLimits.defaults());
         OwnershipLease lease = (OwnershipLease) hz.get(0).getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY);
         await(lease::held, "the lease held from the start");
@@ -157,6 +148,59 @@ class FencingTest {
         three.close();
       }
     }
+  }
+
+  /**
+   * In majority mode the lease is renewed by hearing from a majority: with Hazelcast's heartbeats here every 5 s,
+   * twice the lease, the keeper's own probes keep it held (nothing in flight loses its epoch), and when neither
+   * heartbeats nor probes reach a majority (a cut, stood for by the keeper's hearing) it is voided, so that this
+   * node stops acknowledging writes before the majority's failure detection drops it.
+   */
+  @Test
+  void inMajorityModeTheLeaseNeedsToHearFromAMajority() {
+    TestCluster three = new TestCluster();
+    try {
+      List<HazelcastInstance> hz = threeMembers(three, true);
+      SessionStore store = three.store(vertx, hz.get(0), SessionLimits.defaults());
+      OwnershipLease lease = (OwnershipLease) hz.get(0).getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY);
+      await(lease::held, "the lease held from the start");
+      LeaseKeeper keeper = keeperOf(store);
+      long atStart = lease.epoch();
+      long ticks = keeper.ticks();
+      await(() -> keeper.ticks() >= ticks + 15, "fifteen ticks, longer than one lease");
+      assertThat(lease.heldSince(atStart)).as("heard from the others all along: " + lease).isTrue();
+
+      keeper.hearing(m -> 0, others -> 0);
+      await(() -> !lease.heldSince(atStart), "the lease voided once nobody is heard");
+      assertRefusedOrHeldAgain(store, lease);
+    } finally {
+      three.close();
+    }
+  }
+
+  /** A write right after a void is refused, unless the keeper's confirmation round has already held it again. */
+  private static void assertRefusedOrHeldAgain(SessionStore store, OwnershipLease lease) {
+    try {
+      get(store.create("after-cut", 60_000, new JsonObject()));
+      assertThat(lease.held()).isTrue();
+    } catch (SnakepitException e) {
+      assertThat(e.errorCode()).isEqualTo(ErrorCode.NOT_OWNER);
+    }
+  }
+
+  /** Three members; with {@code majority}, the session map has split-brain protection as ClusterConfig sets it. */
+  private static List<HazelcastInstance> threeMembers(TestCluster three, boolean majority) {
+    List<HazelcastInstance> hz = IntStream.range(0, 3).mapToObj(i -> {
+      var c = three.config(1);
+      if (majority) {
+        c.addSplitBrainProtectionConfig(new com.hazelcast.config.SplitBrainProtectionConfig("majority", true, 2)
+            .setProtectOn(com.hazelcast.splitbrainprotection.SplitBrainProtectionOn.WRITE));
+        c.getMapConfig(TestCluster.MAP).setSplitBrainProtectionName("majority");
+      }
+      return three.start(c);
+    }).toList();
+    three.awaitSize(3);
+    return hz;
   }
 
   /** Members a and b, each with a store and so with the real lease keeper; a's lease is held. */
