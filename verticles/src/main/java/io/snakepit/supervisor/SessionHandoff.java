@@ -186,18 +186,20 @@ public final class SessionHandoff {
           new JsonObject().put("session_id", request.sessionId())));
     }
     OwnershipLease lease = OwnershipLease.of(vertx);
-    if (!lease.held()) {
-      return Future.failedFuture(new SnakepitException(ErrorCode.NOT_OWNER, "Node " + supervisor.nodeId()
-          + " was paused past its ownership lease and its cluster has not yet confirmed it as a member; the call "
-          + "did not run. Its router routes it again.", request.correlationId(),
-          new JsonObject().put("session_id", request.sessionId())));
-    }
     long epoch = lease.epoch();
     SessionStoreClient s = store.withCorrelationId(request.correlationId());
     String sid = request.sessionId();
+    // The claim comes first: on a partition's minority side it fails with minority_partition, which the caller can
+    // act on; a lease lapsed otherwise (a pause) fails it, or the check below, with not_owner.
     return handOverEnded(s, request).compose(v -> s.route(sid, supervisor.nodeId()))
         .recover(t -> Future.failedFuture(noStore(t)))
         .compose(route -> {
+          if (!lease.heldSince(epoch)) {
+            return Future.failedFuture(new SnakepitException(ErrorCode.NOT_OWNER, "Node " + supervisor.nodeId()
+                + " was paused past its ownership lease and its cluster has not yet confirmed it as a member; the "
+                + "call did not run. Its router routes it again.", request.correlationId(),
+                new JsonObject().put("session_id", request.sessionId())));
+          }
           long order = route.order();
           // Counted from its claim on: a hand-over asked for by a node that claims later waits for it.
           enter(sid, order);

@@ -271,10 +271,19 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   private SnakepitException notOwner(String id, OwnershipLease l) {
-    return new SnakepitException(ErrorCode.NOT_OWNER, "This node was paused past its ownership lease (" + l
-        + ") and its cluster has not yet confirmed it as a member, so it neither reads nor changes session '" + id
-        + "' until then; nothing was changed. Retry shortly, or through another node.", null,
-        new JsonObject().put("session_id", id));
+    var p = protection;
+    if (p != null && !p.hasMinimumSize()) {
+      // Its lease lapsed because it no longer hears a majority, and its view has since shrunk below one: say what
+      // the operator and the client can act on, rather than not_owner, which the router would retry in vain.
+      return new SnakepitException(ErrorCode.MINORITY_PARTITION, "This node is on the minority side of a network "
+          + "partition (partition-mode: majority), so it neither reads nor changes session '" + id + "'; nothing "
+          + "was changed. Send the request to a node on the majority side, or retry once the partition heals.",
+          null, new JsonObject().put("session_id", id));
+    }
+    return new SnakepitException(ErrorCode.NOT_OWNER, "This node was paused past its ownership lease, or no longer "
+        + "hears from a majority of its cluster (" + l + "), and its cluster has not yet confirmed it as a member, "
+        + "so it neither reads nor changes session '" + id + "' until then; nothing was changed. Retry shortly, or "
+        + "through another node.", null, new JsonObject().put("session_id", id));
   }
 
   /**
