@@ -8,7 +8,6 @@ import io.snakepit.supervisor.SupervisorConfig;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -111,29 +110,6 @@ class NodeConfigTest {
     assertThat(clustered.resolve().eventLoops()).isEqualTo(2 * Runtime.getRuntime().availableProcessors());
     assertThatThrownBy(() -> NodeConfig.fromJson(new JsonObject().put("event-loops", 0), "n"))
         .isInstanceOf(ConfigException.class).hasMessageContaining("event-loops");
-  }
-
-  /**
-   * Majority mode fails a write whose backups did not all acknowledge in time (outcome unknown) instead of
-   * acknowledging it on the primary's word; available mode keeps Hazelcast's default.
-   */
-  @Test
-  void majorityModeFailsWritesWhoseBackupsDidNotAcknowledge(@org.junit.jupiter.api.io.TempDir Path dir)
-      throws Exception {
-    for (boolean majority : new boolean[] {true, false}) {
-      RunCommand run = new RunCommand();
-      List<String> args = new java.util.ArrayList<>(List.of("--data-dir", dir.toString(), "--cluster",
-          "--members", "10.0.0.2:5701"));
-      if (majority) {
-        args.addAll(List.of("--set", "partition-mode=majority", "--set", "cluster-size=3"));
-      }
-      new CommandLine(run).parseArgs(args.toArray(String[]::new));
-      run.environment = java.util.Map.of();
-      var hz = ClusterConfig.hazelcast(run.resolve());
-      assertThat(hz.getProperty(ClusterConfig.FAIL_ON_INDETERMINATE)).as("majority " + majority)
-          .isEqualTo(majority ? "true" : null);
-      assertThat(hz.getSplitBrainProtectionConfigs().isEmpty()).isEqualTo(!majority);
-    }
   }
 
   @Test

@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -128,6 +129,8 @@ public final class HazelcastSessionStore implements SessionStore {
   private PartitionPlacement placement;
   /** Copies of what this node changed while the cluster was split, written back after the heal. */
   private SplitJournal journal;
+  /** Hazelcast's backup timeout ({@code hazelcast.operation.backup.timeout.millis}), read when the store opens. */
+  private long backupTimeoutNanos = Long.MAX_VALUE;
   /** The map's split-brain protection ({@code partition-mode: majority}), or null when it has none. */
   private com.hazelcast.splitbrainprotection.SplitBrainProtection protection;
 
@@ -161,6 +164,8 @@ public final class HazelcastSessionStore implements SessionStore {
       io.snakepit.routing.SessionPlacement.publish(vertx, placement);
     }
     journal = new SplitJournal(hz, vertx, this::merge, System::currentTimeMillis).start();
+    backupTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(new com.hazelcast.spi.properties.HazelcastProperties(
+        hz.getConfig()).getMillis(com.hazelcast.spi.properties.ClusterProperty.OPERATION_BACKUP_TIMEOUT_MILLIS));
     String protectionName = hz.getConfig().findMapConfig(mapName).getSplitBrainProtectionName();
     if (protectionName != null) {
       protection = hz.getSplitBrainProtectionService().getSplitBrainProtection(protectionName);
@@ -251,11 +256,23 @@ public final class HazelcastSessionStore implements SessionStore {
       return call(() -> map.submitToKey(id, p));
     }
     long epoch = l.epoch();
+    long started = System.nanoTime();
     return call(() -> map.submitToKey(id, p)).compose(o -> {
       if (!l.heldSince(epoch)) {
         return fail(new SnakepitException(ErrorCode.NODE_LOST, "This node was paused while it changed session '"
             + id + "' and may have been dropped by its cluster meanwhile: the change may or may not have been "
             + "kept. Read the session before retrying a change that is not idempotent.", null,
+            new JsonObject().put("session_id", id).put("outcome", "unknown")));
+      }
+      if (protection != null && System.nanoTime() - started >= backupTimeoutNanos && o.status() != Outcome.ERROR
+          && o.status() != Outcome.CONFLICT) {
+        // Majority mode: Hazelcast completes a write whose backups did not all acknowledge once its backup timeout
+        // has passed, on the primary's word; across a bridge partition the primary may be on the losing side and
+        // the backup promoted on the other may not hold it (docs/cluster.md, "What survives what").
+        return fail(new SnakepitException(ErrorCode.NODE_LOST, "The change to session '" + id + "' took the "
+            + "store's backup timeout or longer, so its backups may not have taken it, and this node may be on the "
+            + "side of a partition that loses: it may or may not have been kept. Read the session before retrying "
+            + "a change that is not idempotent.", null,
             new JsonObject().put("session_id", id).put("outcome", "unknown")));
       }
       if (o.status() == Outcome.ERROR && o.exception().errorCode() == ErrorCode.NOT_OWNER) {
