@@ -129,7 +129,6 @@ final class LeaseKeeper implements AutoCloseable {
     return ticks.get();
   }
 
-
   /** Publishes the lease in the member's user context and starts ticking. */
   LeaseKeeper start() {
     hz.getUserContext().put(USER_CONTEXT_KEY, lease);
