@@ -40,7 +40,7 @@ class HazelcastSessionStoreFactoryTest {
     assertThat(c.getMapConfigOrNull("x")).isNotNull();
     assertThat(c.getSerializationConfig().getDataSerializableFactories())
         .containsKey(SessionDataSerializableFactory.FACTORY_ID);
-    assertThat(c.getProperty(HazelcastSessionStoreFactory.MERGE_FIRST_RUN_DELAY_PROPERTY)).isEqualTo("5");
+    assertThat(c.getProperty(HazelcastSessionStoreFactory.MERGE_FIRST_RUN_DELAY_PROPERTY)).isEqualTo("3");
     assertThatThrownBy(() -> HazelcastSessionStoreFactory.configure(new Config(), new JsonObject().put("nope", 1)))
         .isInstanceOf(ConfigException.class).hasMessageContaining("sessions.hazelcast.nope");
     assertThatThrownBy(() -> HazelcastSessionStoreFactory.configure(new Config(),
