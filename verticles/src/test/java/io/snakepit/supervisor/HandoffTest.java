@@ -199,17 +199,7 @@ class HandoffTest {
     try (SupervisorHarness h = node()) {
       // After a partition heals, the merged event bus may not yet know the old node's subscriptions, though the
       // store's cluster has it back as a member.
-      SessionPlacement placement = new SessionPlacement() {
-        @Override
-        public String primaryOf(String sessionId) {
-          return null;
-        }
-
-        @Override
-        public boolean isMember(String node) {
-          return "merging".equals(node);
-        }
-      };
+      SessionPlacement placement = membersWhere("merging"::equals);
       SessionPlacement.publish(h.vertx, placement);
       await(store(h).create(new JsonObject().put("id", "h1")));
       await(store(h).served("h1", "merging", "default-0.0@merging"));
@@ -259,17 +249,7 @@ class HandoffTest {
   void inMajorityModeACallIsRefusedWhileTheNodeBeforeIsAMemberThatCannotHandOver() throws Exception {
     try (SupervisorHarness h = node()) {
       java.util.concurrent.atomic.AtomicBoolean member = new java.util.concurrent.atomic.AtomicBoolean(true);
-      SessionPlacement placement = new SessionPlacement() {
-        @Override
-        public String primaryOf(String sessionId) {
-          return null;
-        }
-
-        @Override
-        public boolean isMember(String node) {
-          return "cut".equals(node) && member.get();
-        }
-      };
+      SessionPlacement placement = membersWhere(node -> "cut".equals(node) && member.get());
       SessionPlacement.publish(h.vertx, placement);
       // The cut node's handoff consumer is there but cannot hand over (a request that fails, not one that is
       // merely unanswered, so that the test does not wait out the 10 s request timeout).
@@ -288,6 +268,21 @@ class HandoffTest {
       await(new SessionHandoff(h.vertx, h.supervisor(), storeRouting(true)).takeOver(req));
       SessionPlacement.unpublish(h.vertx, placement);
     }
+  }
+
+  /** A placement that names no primaries and counts as store members the nodes {@code isMember} accepts. */
+  private static SessionPlacement membersWhere(java.util.function.Predicate<String> isMember) {
+    return new SessionPlacement() {
+      @Override
+      public String primaryOf(String sessionId) {
+        return null;
+      }
+
+      @Override
+      public boolean isMember(String node) {
+        return isMember.test(node);
+      }
+    };
   }
 
   /** A store client whose claims say node "cut" served session h1 last. */

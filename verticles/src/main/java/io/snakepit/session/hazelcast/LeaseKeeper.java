@@ -7,9 +7,7 @@ import com.hazelcast.core.LifecycleEvent;
 import com.hazelcast.core.LifecycleEvent.LifecycleState;
 import com.hazelcast.internal.cluster.impl.ClusterServiceImpl;
 import io.snakepit.session.fencing.OwnershipLease;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -195,27 +193,35 @@ final class LeaseKeeper implements AutoCloseable {
     return heard;
   }
 
-  /**
-   * Probes {@code others} once and returns how many answered within the probe timeout, recording them as heard.
-   * A member that answers "merging" is heard too: it is there, only not ready to confirm a voided lease.
-   */
+  /** Probes {@code others} once (see {@link #probeRound}) and returns how many answered. */
   private int probeNow(Map<String, Member> others) {
+    return probeRound(others).size();
+  }
+
+  /**
+   * One probe round: every member in {@code others} is sent a {@link LeaseProbe}, and the answers that arrive
+   * within the probe timeout are returned by address (true: it counts this node as a member and is not merging;
+   * false: it is merging after a split). Each member that answered is recorded as heard; one that did not
+   * (dropped this node, with {@code CallerNotMemberException}, or unreachable) is left out.
+   */
+  private Map<String, Boolean> probeRound(Map<String, Member> others) {
     long startedInClusterTime = hz.getCluster().getClusterTime();
     IExecutorService executor = hz.getExecutorService(EXECUTOR);
-    Map<String, Future<Boolean>> answers = new LinkedHashMap<>();
-    others.forEach((address, m) -> answers.put(address, executor.submitToMember(new LeaseProbe(), m)));
+    Map<String, Future<Boolean>> pending = new LinkedHashMap<>();
+    others.forEach((address, m) -> pending.put(address, executor.submitToMember(new LeaseProbe(), m)));
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(probeTimeoutMs);
-    int answered = 0;
-    for (Map.Entry<String, Future<Boolean>> e : answers.entrySet()) {
+    Map<String, Boolean> answers = new LinkedHashMap<>();
+    for (Map.Entry<String, Future<Boolean>> e : pending.entrySet()) {
       try {
-        e.getValue().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        answers.put(e.getKey(), Boolean.TRUE.equals(
+            e.getValue().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)));
         probed.put(e.getKey(), startedInClusterTime);
-        answered++;
       } catch (Exception ex) {
         e.getValue().cancel(true);
+        LOG.debug("Lease probe of {} failed: {}", e.getKey(), ex.toString());
       }
     }
-    return answered;
+    return answers;
   }
 
   /** Every other data member by address: stable across a merge, unlike member UUIDs. */
@@ -239,29 +245,17 @@ final class LeaseKeeper implements AutoCloseable {
   private void confirm(Map<String, Member> others) {
     rounds.incrementAndGet();
     long started = lease.now();
-    long startedInClusterTime = hz.getCluster().getClusterTime();
-    IExecutorService executor = hz.getExecutorService(EXECUTOR);
-    List<Future<Boolean>> answers = new ArrayList<>();
-    for (Member m : others.values()) {
-      answers.add(executor.submitToMember(new LeaseProbe(), m));
+    Map<String, Boolean> answers = probeRound(others);
+    if (answers.size() < others.size()) {
+      // Dropped by a member (CallerNotMemberException), or one does not answer: still suspect.
+      LOG.debug("Lease confirmation failed: {} of {} members answered", answers.size(), others.size());
+      return;
     }
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(probeTimeoutMs);
-    for (Future<Boolean> answer : answers) {
-      try {
-        if (!Boolean.TRUE.equals(answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS))) {
-          // A member mid-merge: its newer copies have not reached this node's partitions yet.
-          answers.forEach(a -> a.cancel(true));
-          LOG.debug("Lease confirmation deferred: a member is merging after a split");
-          return;
-        }
-      } catch (Exception e) {
-        // Dropped by that member (CallerNotMemberException), or it does not answer: still suspect.
-        answers.forEach(a -> a.cancel(true));
-        LOG.debug("Lease confirmation failed: {}", e.toString());
-        return;
-      }
+    if (answers.containsValue(Boolean.FALSE)) {
+      // A member mid-merge: its newer copies have not reached this node's partitions yet.
+      LOG.debug("Lease confirmation deferred: a member is merging after a split");
+      return;
     }
-    others.keySet().forEach(address -> probed.put(address, startedInClusterTime));
     if (lease.confirmed(started, others.keySet())) {
       LOG.info("The cluster confirmed this node as a member ({}): it holds its sessions' ownership lease again; "
           + "lease {}", others.isEmpty() ? "no other members" : String.join(", ", others.keySet()), lease);
