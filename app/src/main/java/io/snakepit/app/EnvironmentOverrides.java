@@ -23,7 +23,7 @@ final class EnvironmentOverrides {
 
   /** Variables of the launcher, the CLI and the worker protocol: not configuration keys. */
   private static final Set<String> NOT_KEYS = Set.of("CONFIG", "LOG_FORMAT", "LOG_LEVEL", "JAVA_OPTS", "URL",
-      "POOL_SIZE", "ADAPTER", "HOME", "ENDPOINT", "TOKEN", "WORKER_ID", "PARENT_PID", "CONCURRENCY",
+      "POOL_SIZE", "ADAPTER", "HOME", "ENDPOINT", "TOKEN", "TOKEN_FILE", "WORKER_ID", "PARENT_PID", "CONCURRENCY",
       "MAX_FRAME_BYTES", "TEST_PYTHON");
 
   private EnvironmentOverrides() {

@@ -48,6 +48,8 @@ public final class Node {
   /** Starting until the router is deployed, stopping once the drain is over; the APIs refuse calls meanwhile. */
   private final ServingState servingState;
   private volatile boolean closed;
+  /** Tokens, roles, rate limits and the audit log of both APIs (docs/security.md). */
+  private io.snakepit.app.security.AccessControl accessControl;
   /** Deployment ids by verticle; see {@link #close()} for the order they stop in. */
   private final java.util.Map<String, String> deployments = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -123,8 +125,29 @@ public final class Node {
       vertx = v;
       LOG.info("Starting node {} (native transport: {}, clustered: {})", config.nodeId(),
           vertx.isNativeTransportEnabled(), vertx.isClustered());
-      return deploy();
+      return guard().compose(g -> deploy());
     });
+  }
+
+  /** Opens the audit log and loads the keys; records the node's start with its security settings. */
+  private Future<Void> guard() {
+    var security = config.security();
+    return io.snakepit.app.security.AuditLog.open(vertx, security.auditLog(), config.nodeId())
+        .compose(audit -> io.snakepit.app.security.AccessControl.start(vertx, security, audit)
+            .onFailure(t -> audit.close()))
+        .map(ac -> {
+          accessControl = ac;
+          ac.audit().record("node.start", null, null, config.host(), "ok", new JsonObject()
+              .put("http_port", config.httpPort()).put("grpc_port", config.grpcPort())
+              .put("api_keys", security.apiKeysFile() != null).put("jwt", security.jwt() != null)
+              .put("insecure", security.insecure()).put("rate_limits", security.rateLimits().any())
+              .put("cluster", config.cluster().enabled()));
+          if (!security.authenticationEnabled()) {
+            LOG.warn("No authentication is configured: anyone who reaches {} runs any tool and reads every session "
+                + "(security.insecure: {}); see docs/security.md", config.host(), security.insecure());
+          }
+          return null;
+        });
   }
 
   private Future<Void> deploy() {
@@ -135,7 +158,7 @@ public final class Node {
     });
     // The APIs listen before the router is deployed, and answer starting (503, UNAVAILABLE) until it is.
     http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes(),
-        servingState);
+        servingState).guardedBy(accessControl);
     if (config.cluster().enabled()) {
       // Ready only once this node is in its own ring, i.e. it has joined and announced itself.
       http.addReadinessCheck("cluster", (vx, timeoutMs) -> vx.eventBus().<JsonObject>request(Addresses.CLUSTER_VIEW,
@@ -160,7 +183,7 @@ public final class Node {
         })
         .compose(id -> {
           deployments.put("http", id);
-          grpc = new GrpcApiVerticle(config.host(), config.grpcPort(), servingState);
+          grpc = new GrpcApiVerticle(config.host(), config.grpcPort(), servingState).guardedBy(accessControl);
           return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()));
         })
         .compose(id -> {
@@ -222,6 +245,14 @@ public final class Node {
         }
         undeployed = undeployed.transform(ar -> vertx.undeploy(id)
             .onComplete(u -> LOG.debug("Undeployed {}: {}", name, u.succeeded() ? "ok" : u.cause())));
+      }
+      if (accessControl != null) {
+        var ac = accessControl;
+        undeployed = undeployed.transform(ar -> {
+          ac.stop();
+          ac.audit().record("node.stop", null, null, config.host(), "ok", null);
+          return ac.audit().close();
+        });
       }
       // vertx.close() is called from this thread, not from a callback on one of Vert.x's event loops:
       // the future of a close started on an event loop never completes, as that loop is gone.

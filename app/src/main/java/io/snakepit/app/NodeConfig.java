@@ -33,10 +33,12 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param routing      the JSON handed to the routing verticle
  * @param health       the {@code health} section (validated), handed to the HTTP verticle
  * @param eventLoops   Vert.x event-loop threads; with one, a call never changes threads inside the JVM
+ * @param security     the {@code security} section: authentication, rate limits, the audit log
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          ClusterSettings cluster, JsonObject routing,
-                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops) {
+                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops,
+                         io.snakepit.app.security.SecuritySettings security) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
   public static JsonObject readFile(Path file) {
@@ -98,7 +100,10 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
         cluster.enabled() ? io.vertx.core.VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE : 1, 1, 1024);
     JsonObject routing = r.object("routing");
     JsonObject health = r.object("health");
+    JsonObject securityJson = r.object("security");
     r.rejectUnknownKeys();
+    var security = io.snakepit.app.security.SecuritySettings.fromJson(securityJson, Path.of(dataDir));
+    security.checkSafeToListen(host);
     HealthConfig.fromJson(health);
     // In a cluster, sessions are global: the hazelcast adapter is the default there.
     if (cluster.enabled() && !sessions.containsKey("adapter")) {
@@ -125,7 +130,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
-        health, eventLoops);
+        health, eventLoops, security);
   }
 
   /**

@@ -185,7 +185,8 @@ class NodeConfigTest {
     Path envDir = dir.resolve("from-env");
     RunCommand run = new RunCommand();
     new CommandLine(run).parseArgs("--config", file.toString());
-    run.environment = java.util.Map.of("SNAKEPIT_HOST", "0.0.0.0", "SNAKEPIT_DATA_DIR", envDir.toString());
+    run.environment = java.util.Map.of("SNAKEPIT_HOST", "0.0.0.0", "SNAKEPIT_DATA_DIR", envDir.toString(),
+        "SNAKEPIT_SECURITY__INSECURE", "true");
     NodeConfig cfg = run.resolve();
     assertThat(cfg.host()).isEqualTo("0.0.0.0");
     assertThat(cfg.dataDir()).isEqualTo(envDir);

@@ -74,6 +74,8 @@ final class NamespacedCluster implements AutoCloseable {
       List<String> args = new ArrayList<>(List.of("--cluster", "--cluster-host", net.address(k),
           "--cluster-port", "5701", "--host", net.address(k),
           "--set", "cluster-name=" + name, "--pool-size", "2",
+          // Open on purpose: the nodes bind addresses of network namespaces only this test can reach.
+          "--set", "security.insecure=true",
           // Every node holds every session (primary + backups), so each side of a split has them all.
           "--set", "sessions.hazelcast.backup-count=" + Math.min(6, n - 1)));
       args.addAll(dnsName == null ? List.of("--members", members.toString()) : List.of("--cluster-dns", dnsName));

@@ -8,6 +8,9 @@ package io.snakepit.contract;
 public enum ErrorCode {
   BAD_REQUEST("bad_request", 400, "Fix the request as the message says and send it again."),
   NOT_FOUND("not_found", 404, "Check the path against the API reference in docs/."),
+  UNAUTHENTICATED("unauthenticated", 401, "Send a valid token: 'Authorization: Bearer <key or JWT>' (gRPC: metadata 'authorization'); the CLI takes --token, SNAKEPIT_TOKEN or --token-file. See docs/security.md."),
+  FORBIDDEN("forbidden", 403, "The token's role or scope does not allow this ('required' names what does); use a key with that role, or ask an admin for one. See docs/security.md."),
+  RATE_LIMITED("rate_limited", 429, "Too many requests for this key on this node; wait for Retry-After seconds ('retry_after_s'), then send again."),
   PAYLOAD_TOO_LARGE("payload_too_large", 413, "Send a smaller body, or raise the configured limit."),
   UNKNOWN_TOOL("unknown_tool", 404, "Call one of the tools listed in 'tools', or check the pool's adapter."),
   UNKNOWN_POOL("unknown_pool", 404, "Use one of the configured pools listed in 'pools'."),

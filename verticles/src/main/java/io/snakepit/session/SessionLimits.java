@@ -71,6 +71,18 @@ public record SessionLimits(long maxSessions, int maxVariables, int maxValueByte
     }
   }
 
+  /**
+   * Checks a metadata key a change (not a create) writes: as {@link #checkMetadataKey}, and not the creator's
+   * name ({@link io.snakepit.contract.Reserved#CREATED_BY}), which only a create sets.
+   */
+  public void checkMetadataChange(String key) {
+    checkMetadataKey(key);
+    if (io.snakepit.contract.Reserved.CREATED_BY.equals(key)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "metadata key " + key + " names who created the session "
+          + "and cannot change after the create; choose another key");
+    }
+  }
+
   /** Checks a metadata key: as {@link #checkName}, and not one of the node's reserved keys. */
   public void checkMetadataKey(String key) {
     checkName("a metadata key", key);

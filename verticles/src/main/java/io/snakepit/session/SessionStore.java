@@ -246,7 +246,7 @@ public interface SessionStore {
   default Future<Session> putMetadata(String id, String key, Object value) {
     SessionSettings st = settings();
     try {
-      st.limits().checkMetadataKey(key);
+      st.limits().checkMetadataChange(key);
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }

@@ -29,10 +29,13 @@ final class NodeClient {
   private final URI base;
   private final HttpClient http;
   private final Duration timeout;
+  /** The API key or JWT sent with every request, or null. */
+  private final String token;
 
-  NodeClient(URI base, Duration connectTimeout, Duration timeout) {
+  NodeClient(URI base, Duration connectTimeout, Duration timeout, String token) {
     this.base = base;
     this.timeout = timeout;
+    this.token = token;
     this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(connectTimeout)
         .followRedirects(HttpClient.Redirect.NEVER).build();
   }
@@ -53,6 +56,9 @@ final class NodeClient {
         .header(Headers.HTTP_CORRELATION_ID, "cli-" + HexFormat.of().formatHex(b));
     if (timed) {
       rb.timeout(timeout);
+    }
+    if (token != null) {
+      rb.header("Authorization", "Bearer " + token);
     }
     return rb;
   }

@@ -21,6 +21,15 @@ abstract class NodeCommand implements Callable<Integer> {
       description = "The node's HTTP API (env SNAKEPIT_URL, default ${DEFAULT-VALUE}).")
   String url;
 
+  @Option(names = "--token", defaultValue = "${env:SNAKEPIT_TOKEN}", paramLabel = "TOKEN",
+      description = "The API key or JWT to authenticate with (env SNAKEPIT_TOKEN). Prefer --token-file or the "
+          + "environment: a flag's value shows in the process list.")
+  String token;
+
+  @Option(names = "--token-file", defaultValue = "${env:SNAKEPIT_TOKEN_FILE}", paramLabel = "FILE",
+      description = "A file holding the API key or JWT (env SNAKEPIT_TOKEN_FILE); surrounding whitespace is ignored.")
+  java.nio.file.Path tokenFile;
+
   @Option(names = "--json", description = "Print JSON for machines instead of tables.")
   boolean json;
 
@@ -71,7 +80,23 @@ abstract class NodeCommand implements Callable<Integer> {
       err().flush();
       return ExitCodes.USAGE;
     }
-    NodeClient node = new NodeClient(base, Duration.ofSeconds(Math.min(timeoutS, 10)), Duration.ofSeconds(timeoutS));
+    String bearer = token;
+    if (tokenFile != null) {
+      if (token != null && !token.isBlank()) {
+        err().println("snakepit: give --token or --token-file, not both");
+        err().flush();
+        return ExitCodes.USAGE;
+      }
+      try {
+        bearer = java.nio.file.Files.readString(tokenFile).strip();
+      } catch (java.io.IOException e) {
+        err().println("snakepit: cannot read --token-file " + tokenFile + ": " + e.getMessage());
+        err().flush();
+        return ExitCodes.USAGE;
+      }
+    }
+    NodeClient node = new NodeClient(base, Duration.ofSeconds(Math.min(timeoutS, 10)), Duration.ofSeconds(timeoutS),
+        bearer == null || bearer.isBlank() ? null : bearer);
     try {
       return run(node);
     } catch (NodeError e) {

@@ -21,6 +21,9 @@ import io.snakepit.grpc.v1.PutProgramResponse;
 import io.snakepit.grpc.v1.PutVariableResponse;
 import io.snakepit.grpc.v1.Session;
 import io.snakepit.grpc.v1.SnakepitGrpcService;
+import io.snakepit.app.security.Access;
+import io.snakepit.app.security.Principal;
+import io.snakepit.app.security.RateKind;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -55,6 +58,33 @@ public final class GrpcApiVerticle extends VerticleBase {
   private HttpServer server;
   private GrpcHealth health;
   private SessionStoreClient sessionStore;
+  private io.snakepit.app.security.AccessControl accessControl = io.snakepit.app.security.AccessControl.open();
+  private GrpcGuard guard;
+
+  private static final GrpcGuard.Rule EXECUTE = rule("Execute", Access.CALL, RateKind.CALL, null);
+  private static final GrpcGuard.Rule EXECUTE_STREAM = rule("ExecuteStream", Access.CALL, RateKind.CALL, null);
+  private static final GrpcGuard.Rule CREATE = rule("CreateSession", Access.CALL, RateKind.WRITE, null);
+  private static final GrpcGuard.Rule LIST = rule("ListSessions", Access.READ, RateKind.NONE, null);
+  private static final GrpcGuard.Rule READ = rule("session read", Access.SESSION_READ, RateKind.NONE, null);
+  private static final GrpcGuard.Rule WRITE = rule("session write", Access.SESSION_WRITE, RateKind.WRITE, null);
+  private static final GrpcGuard.Rule DELETE = rule("DeleteSession", Access.SESSION_WRITE, RateKind.WRITE,
+      "session.delete");
+
+  private static GrpcGuard.Rule rule(String method, Access access, RateKind rate, String audit) {
+    return new GrpcGuard.Rule(method, access, rate, audit);
+  }
+
+  /** What a request names: its session, and for an execute its pool and tool. */
+  private record Scope(String session, String pool, String tool) {
+    static Scope session(String id) {
+      return new Scope(id == null || id.isEmpty() ? null : id, null, null);
+    }
+
+    static Scope call(ExecuteRequest r) {
+      return new Scope(r.getSessionId().isEmpty() ? null : r.getSessionId(),
+          r.getPool().isEmpty() ? null : r.getPool(), r.getTool());
+    }
+  }
 
   /** An API that serves from the start: for applications that deploy what it calls before it. */
   public GrpcApiVerticle(String host, int port) {
@@ -72,6 +102,15 @@ public final class GrpcApiVerticle extends VerticleBase {
     this.servingState = java.util.Objects.requireNonNull(servingState);
   }
 
+  /**
+   * Puts the API behind {@code access}: tokens, roles, rate limits and the audit log (docs/security.md); call
+   * before deploying. Without it the API is open.
+   */
+  public GrpcApiVerticle guardedBy(io.snakepit.app.security.AccessControl access) {
+    this.accessControl = java.util.Objects.requireNonNull(access);
+    return this;
+  }
+
   /** The bound port, once started. */
   public int actualPort() {
     return server.actualPort();
@@ -83,6 +122,7 @@ public final class GrpcApiVerticle extends VerticleBase {
     io.snakepit.contract.LocalCodecs.register(vertx);
     health = new GrpcHealth(vertx, servingState);
     sessionStore = SessionStoreClient.local(vertx);
+    guard = new GrpcGuard(accessControl, sessionStore);
     GrpcServer grpc = GrpcServer.server(vertx);
     grpc.addService(snakepit());
     grpc.addService(health.service());
@@ -109,7 +149,8 @@ public final class GrpcApiVerticle extends VerticleBase {
 
   private Service snakepit() {
     return Service.service(SnakepitGrpcService.SERVICE_NAME, SnakepitGrpcService.SERVICE_DESCRIPTOR)
-        .bind(SnakepitGrpcService.Execute, call -> unary(SnakepitGrpcService.Execute, call, (req, cid) ->
+        .bind(SnakepitGrpcService.Execute, call -> unary(SnakepitGrpcService.Execute, EXECUTE, Scope::call, call,
+            (req, cid) ->
             // The call goes to the router as a record, handed over without a copy; only args need converting.
             bus(Addresses.EXECUTE, io.snakepit.contract.ExecuteRequest.fromJson(executeBody(req, call.timeout()), cid),
                 cid).map(r -> ExecuteResponse.newBuilder()
@@ -128,10 +169,14 @@ public final class GrpcApiVerticle extends VerticleBase {
               GrpcErrors.fail(call.response(), e.withCorrelationId(cid));
               return;
             }
-            new GrpcExecuteStream(vertx, call, options(cid)).open(body);
+            Scope scope = Scope.call(req);
+            guard.admit(call, cid, EXECUTE_STREAM, scope.session(), scope.pool(), scope.tool())
+                .onFailure(t -> GrpcErrors.fail(call.response(), SnakepitException.from(t).withCorrelationId(cid)))
+                .onSuccess(a -> new GrpcExecuteStream(vertx, call, options(cid), a.permit()::release).open(body));
           });
         })
-        .bind(SnakepitGrpcService.CreateSession, call -> unary(SnakepitGrpcService.CreateSession, call, (req, cid) -> {
+        .bind(SnakepitGrpcService.CreateSession, call -> unary(SnakepitGrpcService.CreateSession, CREATE,
+            req -> Scope.session(null), call, (req, cid, who) -> {
           JsonObject body = new JsonObject();
           if (!req.getId().isEmpty()) {
             body.put("id", req.getId());
@@ -142,15 +187,24 @@ public final class GrpcApiVerticle extends VerticleBase {
           if (req.hasMetadata()) {
             body.put("metadata", JsonValues.toJson(req.getMetadata()));
           }
-          return sessions(cid).create(body).map(r -> CreateSessionResponse.newBuilder()
-              .setSession(session(r.getJsonObject("session"))).setCreated(r.getBoolean("created", false)).build());
+          return sessions(cid).create(accessControl.stampCreator(who, body)).map(r -> {
+            // Create is idempotent: an id that exists answers that session, which a caller may see only if its own.
+            if (!r.getBoolean("created", false)) {
+              accessControl.authorizeCreated(who, r.getJsonObject("session"));
+            }
+            return CreateSessionResponse.newBuilder().setSession(session(r.getJsonObject("session")))
+                .setCreated(r.getBoolean("created", false)).build();
+          });
         }))
-        .bind(SnakepitGrpcService.GetSession, call -> unary(SnakepitGrpcService.GetSession, call, (req, cid) ->
+        .bind(SnakepitGrpcService.GetSession, call -> unary(SnakepitGrpcService.GetSession, READ,
+            req -> Scope.session(req.getId()), call, (req, cid) ->
             sessions(cid).get(req.getId()).map(GrpcApiVerticle::session)))
-        .bind(SnakepitGrpcService.DeleteSession, call -> unary(SnakepitGrpcService.DeleteSession, call, (req, cid) ->
+        .bind(SnakepitGrpcService.DeleteSession, call -> unary(SnakepitGrpcService.DeleteSession, DELETE,
+            req -> Scope.session(req.getId()), call, (req, cid) ->
             sessions(cid).delete(req.getId()).map(d -> DeleteSessionResponse.newBuilder()
                 .setDeleted(d).build())))
-        .bind(SnakepitGrpcService.ListSessions, call -> unary(SnakepitGrpcService.ListSessions, call, (req, cid) -> {
+        .bind(SnakepitGrpcService.ListSessions, call -> unary(SnakepitGrpcService.ListSessions, LIST,
+            req -> Scope.session(null), call, (req, cid) -> {
           return sessions(cid).list(req.getCursor().isEmpty() ? null : req.getCursor(),
               req.getLimit() == 0 ? 100 : req.getLimit()).map(r -> {
             ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder()
@@ -162,29 +216,36 @@ public final class GrpcApiVerticle extends VerticleBase {
             return b.build();
           });
         }))
-        .bind(SnakepitGrpcService.GetVariable, call -> unary(SnakepitGrpcService.GetVariable, call, (req, cid) ->
+        .bind(SnakepitGrpcService.GetVariable, call -> unary(SnakepitGrpcService.GetVariable, READ,
+            req -> Scope.session(req.getSessionId()), call, (req, cid) ->
             sessions(cid).getVariable(req.getSessionId(), req.getName())
                 .map(v -> GetVariableResponse.newBuilder().setValue(JsonValues.toValue(v)).build())))
-        .bind(SnakepitGrpcService.PutVariable, call -> unary(SnakepitGrpcService.PutVariable, call, (req, cid) -> {
+        .bind(SnakepitGrpcService.PutVariable, call -> unary(SnakepitGrpcService.PutVariable, WRITE,
+            req -> Scope.session(req.getSessionId()), call, (req, cid) -> {
           if (!req.hasValue()) {
             throw new SnakepitException(ErrorCode.BAD_REQUEST, "'value' is required; send a JSON null to store null.");
           }
           return sessions(cid).putVariable(req.getSessionId(), req.getName(), JsonValues.toJava(req.getValue()))
               .map(v -> PutVariableResponse.newBuilder().setVersion(v).build());
         }))
-        .bind(SnakepitGrpcService.IncrementVariable, call -> unary(SnakepitGrpcService.IncrementVariable, call,
+        .bind(SnakepitGrpcService.IncrementVariable, call -> unary(SnakepitGrpcService.IncrementVariable, WRITE,
+            req -> Scope.session(req.getSessionId()), call,
             (req, cid) -> sessions(cid).increment(req.getSessionId(), req.getName(), req.hasBy() ? req.getBy() : 1)
                 .map(v -> IncrementVariableResponse.newBuilder().setValue(v).build())))
-        .bind(SnakepitGrpcService.DeleteVariable, call -> unary(SnakepitGrpcService.DeleteVariable, call, (req, cid) ->
+        .bind(SnakepitGrpcService.DeleteVariable, call -> unary(SnakepitGrpcService.DeleteVariable, WRITE,
+            req -> Scope.session(req.getSessionId()), call, (req, cid) ->
             sessions(cid).deleteVariable(req.getSessionId(), req.getName())
                 .map(v -> DeleteVariableResponse.newBuilder().setVersion(v).build())))
-        .bind(SnakepitGrpcService.ListVariables, call -> unary(SnakepitGrpcService.ListVariables, call, (req, cid) ->
+        .bind(SnakepitGrpcService.ListVariables, call -> unary(SnakepitGrpcService.ListVariables, READ,
+            req -> Scope.session(req.getSessionId()), call, (req, cid) ->
             sessions(cid).variables(req.getSessionId()).map(v -> ListVariablesResponse.newBuilder()
                 .setVariables(JsonValues.toStruct(v)).build())))
-        .bind(SnakepitGrpcService.GetProgram, call -> unary(SnakepitGrpcService.GetProgram, call, (req, cid) ->
+        .bind(SnakepitGrpcService.GetProgram, call -> unary(SnakepitGrpcService.GetProgram, READ,
+            req -> Scope.session(req.getSessionId()), call, (req, cid) ->
             sessions(cid).getProgram(req.getSessionId(), req.getProgramId())
                 .map(p -> GetProgramResponse.newBuilder().setProgram(JsonValues.toStruct(p)).build())))
-        .bind(SnakepitGrpcService.PutProgram, call -> unary(SnakepitGrpcService.PutProgram, call, (req, cid) -> {
+        .bind(SnakepitGrpcService.PutProgram, call -> unary(SnakepitGrpcService.PutProgram, WRITE,
+            req -> Scope.session(req.getSessionId()), call, (req, cid) -> {
           if (!req.hasProgram()) {
             throw new SnakepitException(ErrorCode.BAD_REQUEST, "'program' is required: a JSON object.");
           }
@@ -194,20 +255,42 @@ public final class GrpcApiVerticle extends VerticleBase {
         .build();
   }
 
-  /** Serves a unary call: reads its request, runs {@code fn}, answers its result or its typed error. */
-  private <Q, R> void unary(ServiceMethod<Q, R> method, GrpcServerRequest<Q, R> call,
-      BiFunction<Q, String, Future<R>> fn) {
+  /** A unary method's work: the request, its correlation id and its principal to the answer. */
+  @FunctionalInterface
+  private interface Unary<Q, R> {
+    Future<R> apply(Q request, String cid, Principal principal);
+  }
+
+  private <Q, R> void unary(ServiceMethod<Q, R> method, GrpcGuard.Rule rule, java.util.function.Function<Q, Scope> scope,
+      GrpcServerRequest<Q, R> call, BiFunction<Q, String, Future<R>> fn) {
+    unary(method, rule, scope, call, (Unary<Q, R>) (req, cid, who) -> fn.apply(req, cid));
+  }
+
+  /**
+   * Serves a unary call: reads its request, admits it ({@link GrpcGuard}), runs {@code fn}, answers its result or
+   * its typed error.
+   */
+  private <Q, R> void unary(ServiceMethod<Q, R> method, GrpcGuard.Rule rule, java.util.function.Function<Q, Scope> scope,
+      GrpcServerRequest<Q, R> call, Unary<Q, R> fn) {
     String cid = correlationId(call);
     GrpcRequestMessages.one(method, call, cid, req -> {
       if (refused(call, cid)) {
         return;
       }
-      Future<R> result;
-      try {
-        result = fn.apply(req, cid);
-      } catch (RuntimeException e) {
-        result = Future.failedFuture(e);
-      }
+      Scope s = scope.apply(req);
+      Future<R> result = guard.admit(call, cid, rule, s.session(), s.pool(), s.tool()).compose(a -> {
+        Future<R> r;
+        try {
+          r = fn.apply(req, cid, a.principal());
+        } catch (RuntimeException e) {
+          r = Future.failedFuture(e);
+        }
+        return r.onComplete(done -> {
+          a.permit().release();
+          guard.audit(rule, a, cid, s.session(), done.succeeded() ? "ok"
+              : SnakepitException.from(done.cause()).errorCode().code());
+        });
+      });
       result.onComplete(ar -> {
         if (ar.succeeded()) {
           try {

@@ -49,7 +49,9 @@ public final class GrpcErrors {
     return switch (code) {
       case BAD_REQUEST, SESSION_REQUIRED, UNKNOWN_OP -> GrpcStatus.INVALID_ARGUMENT;
       case NOT_FOUND, UNKNOWN_TOOL, UNKNOWN_POOL, SESSION_NOT_FOUND, NOT_FOUND_IN_SESSION -> GrpcStatus.NOT_FOUND;
-      case PAYLOAD_TOO_LARGE, LIMIT_EXCEEDED, WORKER_LIMIT_EXCEEDED -> GrpcStatus.RESOURCE_EXHAUSTED;
+      case PAYLOAD_TOO_LARGE, LIMIT_EXCEEDED, WORKER_LIMIT_EXCEEDED, RATE_LIMITED -> GrpcStatus.RESOURCE_EXHAUSTED;
+      case UNAUTHENTICATED -> GrpcStatus.UNAUTHENTICATED;
+      case FORBIDDEN -> GrpcStatus.PERMISSION_DENIED;
       case TOOL_FAILED -> GrpcStatus.UNKNOWN;
       case WORKER_CRASHED, PROTOCOL_ERROR, INTERNAL, NODE_LOST -> GrpcStatus.INTERNAL;
       // Retrying just this call later is what the client should do: gRPC's UNAVAILABLE.

@@ -25,9 +25,13 @@ final class GrpcExecuteStream implements StreamBridge.Client {
   private final GrpcServerResponse<ExecuteRequest, StreamEvent> response;
   private final DeliveryOptions options;
   private final StreamBridge bridge;
+  /** Releases what the call holds (its place among the key's concurrent calls); safe to run more than once. */
+  private final Runnable ended;
 
-  GrpcExecuteStream(Vertx vertx, GrpcServerRequest<ExecuteRequest, StreamEvent> call, DeliveryOptions options) {
+  GrpcExecuteStream(Vertx vertx, GrpcServerRequest<ExecuteRequest, StreamEvent> call, DeliveryOptions options,
+      Runnable ended) {
     this.call = call;
+    this.ended = ended;
     this.response = call.response();
     this.options = options;
     this.bridge = new StreamBridge(vertx, this);
@@ -36,8 +40,14 @@ final class GrpcExecuteStream implements StreamBridge.Client {
   /** Opens the stream with the call's body (as for {@link io.snakepit.contract.Addresses#EXECUTE}). */
   void open(JsonObject body) {
     // A client that cancels resets the HTTP/2 stream; a connection that drops resets every stream on it.
-    call.exceptionHandler(t -> bridge.cancel());
-    response.exceptionHandler(t -> bridge.cancel());
+    call.exceptionHandler(t -> {
+      ended.run();
+      bridge.cancel();
+    });
+    response.exceptionHandler(t -> {
+      ended.run();
+      bridge.cancel();
+    });
     response.drainHandler(v -> bridge.drained());
     bridge.open(body, options);
   }
@@ -59,11 +69,13 @@ final class GrpcExecuteStream implements StreamBridge.Client {
 
   @Override
   public void onEnd() {
+    ended.run();
     response.end();
   }
 
   @Override
   public void onError(SnakepitException e) {
+    ended.run();
     GrpcErrors.fail(response, e.withCorrelationId(cid()));
   }
 

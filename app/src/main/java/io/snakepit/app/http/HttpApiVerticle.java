@@ -35,6 +35,8 @@ import java.util.Map;
 public final class HttpApiVerticle extends VerticleBase {
 
   static final String CID = "snakepit.cid";
+  /** The error code an answer carried, for the audit log's outcome. */
+  static final String ERROR_CODE = "snakepit.error";
 
   private final String nodeId;
   private final String host;
@@ -44,6 +46,7 @@ public final class HttpApiVerticle extends VerticleBase {
   private HttpServer server;
   private final Map<String, ReadinessCheck> readinessChecks = new LinkedHashMap<>();
   private HealthConfig health;
+  private io.snakepit.app.security.AccessControl accessControl = io.snakepit.app.security.AccessControl.open();
 
   /** An API that serves from the start: for applications that deploy what it calls before it. */
   public HttpApiVerticle(String nodeId, String host, int port, long maxBodyBytes) {
@@ -70,6 +73,15 @@ public final class HttpApiVerticle extends VerticleBase {
    */
   public HttpApiVerticle addReadinessCheck(String name, ReadinessCheck check) {
     readinessChecks.put(name, check);
+    return this;
+  }
+
+  /**
+   * Puts the API behind {@code access}: tokens, roles, rate limits and the audit log (docs/security.md). Without
+   * it the API is open, for applications that embed it behind their own guard; call before deploying.
+   */
+  public HttpApiVerticle guardedBy(io.snakepit.app.security.AccessControl access) {
+    this.accessControl = java.util.Objects.requireNonNull(access);
     return this;
   }
 
@@ -127,7 +139,11 @@ public final class HttpApiVerticle extends VerticleBase {
   /** Routes every operation of the contract to its handler; requests are validated against it first. */
   private Router buildRouter(RouterBuilder api, JsonObject contract) {
     BodyHandler bodyHandler = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
+    HttpGuard guard = new HttpGuard(accessControl, HttpAccessRules.from(contract, accessControl.publicMetrics()),
+        io.snakepit.session.SessionStoreClient.local(vertx));
     api.rootHandler(this::correlationId);
+    // Before the body is read: a request that may not run costs the node no more than its head.
+    api.rootHandler(guard::admit);
     api.rootHandler(ctx -> {
       // No route takes a form: Vert.x's body handler would try to decode one (and throws on a GET that says
       // multipart), so such a body is refused as what it is, a client error.
@@ -149,19 +165,20 @@ public final class HttpApiVerticle extends VerticleBase {
         bodyHandler.handle(ctx);
       }
     });
+    api.rootHandler(guard::ownSession);
     api.rootHandler(new ServingGate(servingState));
     // The execute operations skip the OpenAPI validator: their reader checks the same rules for a fraction of
     // its cost (see ExecuteRequestReader), and decodes the body once.
     api.getRoute("execute").setDoValidation(false).addHandler(ctx -> {
-      ExecuteRequest request = executeRequest(ctx, null);
+      ExecuteRequest request = executeRequest(ctx, null, guard);
       if (request != null) {
-        execute(vertx, ctx, request);
+        inSession(ctx, request, guard, () -> execute(vertx, ctx, request));
       }
     });
     api.getRoute("executeStream").setDoValidation(false).addHandler(ctx -> {
-      ExecuteRequest request = executeRequest(ctx, null);
+      ExecuteRequest request = executeRequest(ctx, null, guard);
       if (request != null) {
-        new NdjsonStream(vertx, ctx, request.toJson()).open();
+        inSession(ctx, request, guard, () -> new NdjsonStream(vertx, ctx, request.toJson()).open());
       }
     });
     api.getRoute("listWorkers").addHandler(ctx -> ask(ctx, Addresses.WORKERS));
@@ -175,7 +192,7 @@ public final class HttpApiVerticle extends VerticleBase {
     api.getRoute("drainNode").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(Addresses.STOP,
         new JsonObject(), options(ctx)).map(Message::body), 202));
     new HealthRoutes(vertx, nodeId, health, readinessChecks).mount(api);
-    new SessionRoutes(vertx).mount(api);
+    new SessionRoutes(vertx, guard).mount(api);
     Router router = api.createRouter();
     // Prometheus text format, from the node's Micrometer registry (named in the config by the Node).
     String registry = config().getString("metrics-registry");
@@ -224,15 +241,26 @@ public final class HttpApiVerticle extends VerticleBase {
 
   /**
    * The call an execute operation's body asks for, in the session {@code pathSessionId} when the path
-   * names one; null after answering 400.
+   * names one; null after answering 400, or 403 for a pool or tool outside the key's scope.
    */
-  static ExecuteRequest executeRequest(RoutingContext ctx, String pathSessionId) {
+  static ExecuteRequest executeRequest(RoutingContext ctx, String pathSessionId, HttpGuard guard) {
+    ExecuteRequest request;
     try {
-      return ExecuteRequestReader.read(ctx.request().getHeader("Content-Type"), ctx.body().buffer(), pathSessionId,
-          ctx.get(CID));
+      request = ExecuteRequestReader.read(ctx.request().getHeader("Content-Type"), ctx.body().buffer(),
+          pathSessionId, ctx.get(CID));
     } catch (SnakepitException e) {
       fail(ctx, e);
       return null;
+    }
+    return guard.authorizeCall(ctx, request.pool(), request.tool()) ? request : null;
+  }
+
+  /** Runs {@code then} once a session named in the body ({@code session_id}) is one the caller may call in. */
+  private static void inSession(RoutingContext ctx, ExecuteRequest request, HttpGuard guard, Runnable then) {
+    if (request.sessionId() == null) {
+      then.run();
+    } else {
+      guard.authorizeSession(ctx, io.snakepit.app.security.Access.SESSION_WRITE, request.sessionId(), then);
     }
   }
 
@@ -282,6 +310,7 @@ public final class HttpApiVerticle extends VerticleBase {
       return;
     }
     SnakepitException stamped = e.withCorrelationId(ctx.get(CID));
+    ctx.put(ERROR_CODE, stamped.errorCode().code());
     int status = stamped.details().getInteger("http_status", stamped.errorCode().httpStatus());
     ServingGate.retryAfter(ctx, stamped.errorCode());
     ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(errorBody(stamped));

@@ -19,9 +19,11 @@ final class SessionRoutes {
 
   private final Vertx vertx;
   private final SessionStoreClient sessionStore;
+  private final HttpGuard guard;
 
-  SessionRoutes(Vertx vertx) {
+  SessionRoutes(Vertx vertx, HttpGuard guard) {
     this.vertx = vertx;
+    this.guard = guard;
     this.sessionStore = SessionStoreClient.local(vertx);
   }
 
@@ -83,13 +85,13 @@ final class SessionRoutes {
     });
     // As POST /v1/execute: checked by ExecuteRequestReader, not the OpenAPI validator.
     api.getRoute("executeInSession").setDoValidation(false).addHandler(ctx -> {
-      ExecuteRequest request = HttpApiVerticle.executeRequest(ctx, ctx.pathParam("id"));
+      ExecuteRequest request = HttpApiVerticle.executeRequest(ctx, ctx.pathParam("id"), guard);
       if (request != null) {
         HttpApiVerticle.execute(vertx, ctx, request);
       }
     });
     api.getRoute("executeStreamInSession").setDoValidation(false).addHandler(ctx -> {
-      ExecuteRequest request = HttpApiVerticle.executeRequest(ctx, ctx.pathParam("id"));
+      ExecuteRequest request = HttpApiVerticle.executeRequest(ctx, ctx.pathParam("id"), guard);
       if (request != null) {
         new NdjsonStream(vertx, ctx, request.toJson()).open();
       }
@@ -120,9 +122,15 @@ final class SessionRoutes {
     if (body == null) {
       return;
     }
-    store(ctx).create(body).onFailure(t -> HttpApiVerticle.fail(ctx, SnakepitException.from(t)))
-        .onSuccess(reply -> ctx.response().setStatusCode(reply.getBoolean("created") ? 201 : 200)
-            .putHeader("Content-Type", "application/json").end(reply.getJsonObject("session").encode()));
+    store(ctx).create(guard.stampCreator(ctx, body)).onFailure(t -> HttpApiVerticle.fail(ctx, SnakepitException.from(t)))
+        .onSuccess(reply -> {
+          JsonObject session = reply.getJsonObject("session");
+          // Create is idempotent: an id that exists answers that session, which a caller may see only if it is its own.
+          if (reply.getBoolean("created") || guard.mayHave(ctx, session)) {
+            ctx.response().setStatusCode(reply.getBoolean("created") ? 201 : 200)
+                .putHeader("Content-Type", "application/json").end(session.encode());
+          }
+        });
   }
 
   /** The {@code limit} query parameter (1 to 1000, default 100); null after answering a bad one. */

@@ -112,7 +112,9 @@ public final class ChaosCluster implements AutoCloseable {
     }
     List<String> args = new ArrayList<>(List.of("--cluster", "--cluster-host", host(i), "--cluster-port",
         Integer.toString(hzPorts[i]), "--host", host(i), "--members", members.toString(),
-        "--set", "cluster-name=" + name, "--pool-size", "2"));
+        "--set", "cluster-name=" + name, "--pool-size", "2",
+        // Open on purpose: in namespaces, the nodes bind addresses only this run can reach.
+        "--set", "security.insecure=" + (net != null)));
     args.addAll(extraArgs);
     List<String> prefix = new ArrayList<>(net == null ? List.of() : net.prefix(i));
     prefix.addAll(ClockSkew.prefix(skewSeconds[i]));

@@ -730,7 +730,7 @@ public final class HazelcastSessionStore implements SessionStore {
   @Override
   public Future<Session> putMetadata(String id, String key, Object value) {
     try {
-      settings.limits().checkMetadataKey(key);
+      settings.limits().checkMetadataChange(key);
     } catch (SnakepitException e) {
       return fail(e);
     }
