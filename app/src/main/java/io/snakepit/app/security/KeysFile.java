@@ -64,7 +64,8 @@ public final class KeysFile {
     try {
       doc = new JsonObject(text);
     } catch (DecodeException | ClassCastException e) {
-      throw new ConfigException(where + " is not a JSON keys file ({\"keys\": [...]}): " + e.getMessage());
+      // Not the parser's message: it quotes the text it stopped at, which a log must not show.
+      throw new ConfigException(where + " is not a JSON keys file ({\"keys\": [...]})" + location(e));
     }
     Object keys = doc.getValue("keys");
     if (!(keys instanceof JsonArray array)) {
@@ -93,6 +94,11 @@ public final class KeysFile {
       byHash.put(sha, new Entry(name, p, sha, k.getString("created_at")));
     }
     return byHash;
+  }
+
+  private static String location(Exception e) {
+    return e.getCause() instanceof com.fasterxml.jackson.core.JsonProcessingException j && j.getLocation() != null
+        ? " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")" : "";
   }
 
   private static Set<String> strings(JsonObject k, String field, String at) {
