@@ -1,6 +1,7 @@
 package io.snakepit.app;
 
 import io.snakepit.app.http.HealthConfig;
+import io.snakepit.app.http.HttpLimits;
 import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
 import io.snakepit.session.SessionConfig;
@@ -33,10 +34,11 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param routing      the JSON handed to the routing verticle
  * @param health       the {@code health} section (validated), handed to the HTTP verticle
  * @param eventLoops   Vert.x event-loop threads; with one, a call never changes threads inside the JVM
+ * @param http         the {@code http} section (validated by {@link HttpLimits}), handed to the HTTP and gRPC verticles
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          ClusterSettings cluster, JsonObject routing,
-                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops) {
+                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops, JsonObject http) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
   public static JsonObject readFile(Path file) {
@@ -98,8 +100,10 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
         cluster.enabled() ? io.vertx.core.VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE : 1, 1, 1024);
     JsonObject routing = r.object("routing");
     JsonObject health = r.object("health");
+    JsonObject http = r.object("http");
     r.rejectUnknownKeys();
     HealthConfig.fromJson(health);
+    HttpLimits.fromJson(http);
     // In a cluster, sessions are global: the hazelcast adapter is the default there.
     if (cluster.enabled() && !sessions.containsKey("adapter")) {
       sessions = sessions.copy().put("adapter", "hazelcast");
@@ -125,7 +129,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
-        health, eventLoops);
+        health, eventLoops, http);
   }
 
   /**
