@@ -44,6 +44,7 @@ public final class HttpApiVerticle extends VerticleBase {
   private HttpServer server;
   private final Map<String, ReadinessCheck> readinessChecks = new LinkedHashMap<>();
   private HealthConfig health;
+  private ConnectionGuard guard;
 
   /** An API that serves from the start: for applications that deploy what it calls before it. */
   public HttpApiVerticle(String nodeId, String host, int port, long maxBodyBytes) {
@@ -80,8 +81,10 @@ public final class HttpApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    HttpLimits limits;
     try {
       health = HealthConfig.fromJson(config().getJsonObject("health", new JsonObject()));
+      limits = HttpLimits.fromJson(config().getJsonObject("http", new JsonObject()));
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
@@ -95,8 +98,13 @@ public final class HttpApiVerticle extends VerticleBase {
     LocalCodecs.register(vertx);
     return OpenAPIContract.from(vertx, forValidation(contract.copy())).compose(c -> {
       Router router = buildRouter(RouterBuilder.create(vertx, c, RequestExtractor.withBodyHandler()), contract);
-      server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
-      return server.requestHandler(router).invalidRequestHandler(MalformedRequests::answer).listen();
+      // No h2c: the API is HTTP/1.1 (gRPC has its own port), and without the h2c upgrade handler Vert.x hands
+      // the guard each connection when it is accepted, not after its first request (see ConnectionGuard).
+      server = vertx.createHttpServer(limits.applyTo(new HttpServerOptions().setHost(host).setPort(port)
+          .setTcpNoDelay(true).setHttp2ClearTextEnabled(false)));
+      guard = new ConnectionGuard(vertx, "http", limits, meterRegistry());
+      return server.connectionHandler(guard::connected).requestHandler(guard.requests(router))
+          .invalidRequestHandler(MalformedRequests::answer).listen();
     });
   }
 
@@ -193,7 +201,16 @@ public final class HttpApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (guard != null) {
+      guard.close();
+    }
     return server == null ? Future.succeededFuture() : server.close();
+  }
+
+  /** The node's Micrometer registry, named in the config; null when there is none (an application's API). */
+  private io.micrometer.core.instrument.MeterRegistry meterRegistry() {
+    String name = config().getString("metrics-registry");
+    return name == null ? null : io.vertx.micrometer.backends.BackendRegistries.getNow(name);
   }
 
   private void correlationId(RoutingContext ctx) {
@@ -284,6 +301,15 @@ public final class HttpApiVerticle extends VerticleBase {
     SnakepitException stamped = e.withCorrelationId(ctx.get(CID));
     int status = stamped.details().getInteger("http_status", stamped.errorCode().httpStatus());
     ServingGate.retryAfter(ctx, stamped.errorCode());
+    if (stamped.errorCode() == ErrorCode.PAYLOAD_TOO_LARGE) {
+      // The connection carries no other request after a body too large: say so, and close it once the body is
+      // in (see ConnectionGuard.closeOnceRead). Before, it stayed open for whatever the client sent next. Other
+      // 413s (limit_exceeded: a session limit) read their body whole and keep the connection.
+      ctx.response().putHeader("Connection", "close");
+      ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(errorBody(stamped))
+          .onComplete(done -> ConnectionGuard.closeOnceRead(ctx.vertx(), ctx.request()));
+      return;
+    }
     ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(errorBody(stamped));
   }
 
