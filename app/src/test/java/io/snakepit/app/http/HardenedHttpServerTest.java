@@ -163,6 +163,28 @@ class HardenedHttpServerTest {
     }
   }
 
+  /**
+   * Through a real node (the {@code http} section read by NodeConfig and handed over by Node): a call that
+   * takes longer than twice {@code idle-timeout-s} is answered on its keep-alive connection, which closes only
+   * once idle. Vert.x's own idle timeout would have cut the call.
+   */
+  @Test
+  void aSlowCallOutlivesTheIdleTimeoutThroughARealNode() throws Exception {
+    JsonObject cfg = new JsonObject().put("pools", new JsonObject().put("default", new JsonObject().put("size", 1)))
+        .put("http", new JsonObject().put("idle-timeout-s", 1).put("header-timeout-ms", 500));
+    try (io.snakepit.app.TestNode node = io.snakepit.app.TestNode.start("hard-idle", cfg);
+         RawHttpConnection c = new RawHttpConnection(node.node.httpPort())) {
+      String body = "{\"tool\":\"sleep\",\"args\":{\"ms\":3500}}";
+      c.send("POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+          + body.length() + "\r\n\r\n" + body);
+      RawHttpConnection.Response r = c.read();
+      assertThat(r.status()).as(r.body()).isEqualTo(200);
+      assertThat(r.body()).contains("slept_ms");
+      assertThat(c.get("/health").status()).as("the connection is still usable").isEqualTo(200);
+      assertThat(c.closedWithin(DEADLINE)).as("closed once idle").isTrue();
+    }
+  }
+
   @Test
   void overTheCapANewConnectionIsClosedWhileTheCappedOnesKeepWorking() throws Exception {
     List<RawHttpConnection> held = new ArrayList<>();
