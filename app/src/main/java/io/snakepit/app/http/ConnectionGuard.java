@@ -106,16 +106,17 @@ public final class ConnectionGuard {
     }
     Watch w = new Watch(connection);
     watches.put(connection, w);
-    onClose(connection, () -> {
-      if (watches.remove(connection) != null) {
-        open.decrementAndGet();
-        vertx.cancelTimer(w.timer);
-      }
-    });
     w.timer = vertx.setTimer(limits.headerTimeoutMs(), id -> {
       if (!w.started) {
         count(headTimeouts);
         connection.close();
+      }
+    });
+    // After the timer is set: on a connection already closed, this runs at once and must cancel it.
+    onClose(connection, () -> {
+      if (watches.remove(connection) != null) {
+        open.decrementAndGet();
+        vertx.cancelTimer(w.timer);
       }
     });
   }
@@ -158,11 +159,6 @@ public final class ConnectionGuard {
       connection.close();
     });
     request.resume();
-  }
-
-  /** Open connections now. */
-  public int open() {
-    return open.get();
   }
 
   /** Removes the meters from the registry (when the server stops). */
