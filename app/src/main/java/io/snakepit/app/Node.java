@@ -179,12 +179,13 @@ public final class Node {
         .compose(id -> {
           deployments.put("supervisor", id);
           return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()
-              .put("health", config.health()).put("metrics-registry", metricsRegistryName)));
+              .put("health", config.health()).put("http", config.http()).put("metrics-registry", metricsRegistryName)));
         })
         .compose(id -> {
           deployments.put("http", id);
           grpc = new GrpcApiVerticle(config.host(), config.grpcPort(), servingState).guardedBy(accessControl);
-          return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()));
+          return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()
+              .put("http", config.http()).put("metrics-registry", metricsRegistryName)));
         })
         .compose(id -> {
           deployments.put("grpc", id);

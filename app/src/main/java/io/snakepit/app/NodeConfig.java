@@ -1,6 +1,7 @@
 package io.snakepit.app;
 
 import io.snakepit.app.http.HealthConfig;
+import io.snakepit.app.http.HttpLimits;
 import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
 import io.snakepit.session.SessionConfig;
@@ -33,11 +34,12 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param routing      the JSON handed to the routing verticle
  * @param health       the {@code health} section (validated), handed to the HTTP verticle
  * @param eventLoops   Vert.x event-loop threads; with one, a call never changes threads inside the JVM
+ * @param http         the {@code http} section (validated by {@link HttpLimits}), handed to the HTTP and gRPC verticles
  * @param security     the {@code security} section: authentication, rate limits, the audit log
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          ClusterSettings cluster, JsonObject routing,
-                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops,
+                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops, JsonObject http,
                          io.snakepit.app.security.SecuritySettings security) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
@@ -101,10 +103,12 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     JsonObject routing = r.object("routing");
     JsonObject health = r.object("health");
     JsonObject securityJson = r.object("security");
+    JsonObject http = r.object("http");
     r.rejectUnknownKeys();
     var security = io.snakepit.app.security.SecuritySettings.fromJson(securityJson, Path.of(dataDir));
     security.checkSafeToListen(host);
     HealthConfig.fromJson(health);
+    HttpLimits.fromJson(http);
     // In a cluster, sessions are global: the hazelcast adapter is the default there.
     if (cluster.enabled() && !sessions.containsKey("adapter")) {
       sessions = sessions.copy().put("adapter", "hazelcast");
@@ -130,7 +134,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
-        health, eventLoops, security);
+        health, eventLoops, http, security);
   }
 
   /**

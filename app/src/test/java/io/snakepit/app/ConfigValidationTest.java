@@ -82,6 +82,18 @@ class ConfigValidationTest {
   }
 
   @Test
+  void unknownKeysAndWrongValuesUnderHttpNameTheFullKey() {
+    refused(with("http.max-conections", 10), "http.max-conections", "unknown");
+    refused(with("http.max-connections", 0), "http.max-connections", "between 1 and");
+    refused(with("http.header-timeout-ms", "soon"), "http.header-timeout-ms", "whole number");
+    refused(with("http.idle-timeout-s", 0), "http.idle-timeout-s", "between 1 and");
+    refused(with("http.max-request-line-bytes", 10), "http.max-request-line-bytes", "between 256 and");
+    refused(with("http.max-header-bytes", 1 << 30), "http.max-header-bytes", "between 1024 and");
+    assertThat(NodeConfig.fromJson(with("http.max-connections", 5), "n1").http().getInteger("max-connections"))
+        .isEqualTo(5);
+  }
+
+  @Test
   void validSectionsPassAndReachTheVerticlesUnchanged() {
     JsonObject json = new JsonObject()
         .put("sessions", new JsonObject().put("sweep-interval-ms", 500)

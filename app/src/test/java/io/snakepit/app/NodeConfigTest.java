@@ -24,6 +24,8 @@ class NodeConfigTest {
     assertThat(sup.pools()).containsOnlyKeys("default");
     assertThat(sup.pools().get("default").adapter()).isEqualTo("snakepit_worker.demo:DemoAdapter");
     assertThat(sup.pools().get("default").size()).isEqualTo(2 * Runtime.getRuntime().availableProcessors());
+    assertThat(io.snakepit.app.http.HttpLimits.fromJson(cfg.http()))
+        .isEqualTo(io.snakepit.app.http.HttpLimits.DEFAULTS);
   }
 
   @Test

@@ -1,6 +1,8 @@
 package io.snakepit.app.grpc;
 
 import io.snakepit.app.ServingState;
+import io.snakepit.app.http.ConnectionGuard;
+import io.snakepit.app.http.HttpLimits;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -56,6 +58,7 @@ public final class GrpcApiVerticle extends VerticleBase {
   private final int port;
   private final ServingState servingState;
   private HttpServer server;
+  private ConnectionGuard connections;
   private GrpcHealth health;
   private SessionStoreClient sessionStore;
   private io.snakepit.app.security.AccessControl accessControl = io.snakepit.app.security.AccessControl.open();
@@ -127,8 +130,20 @@ public final class GrpcApiVerticle extends VerticleBase {
     grpc.addService(snakepit());
     grpc.addService(health.service());
     grpc.addService(ReflectionService.v1());
-    server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
-    return server.requestHandler(request -> {
+    HttpLimits limits;
+    try {
+      limits = HttpLimits.fromJson(config().getJsonObject("http", new JsonObject()));
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    // The same limits as the HTTP API's; h2c stays on (gRPC over cleartext is HTTP/2 with prior knowledge), so
+    // the guard sees a connection from its HTTP/2 preface on (see ConnectionGuard).
+    server = vertx.createHttpServer(limits.applyTo(new HttpServerOptions().setHost(host).setPort(port)
+        .setTcpNoDelay(true)));
+    String registry = config().getString("metrics-registry");
+    connections = new ConnectionGuard(vertx, "grpc", limits,
+        registry == null ? null : io.vertx.micrometer.backends.BackendRegistries.getNow(registry));
+    return server.connectionHandler(connections::connected).requestHandler(connections.requests(request -> {
       // Vert.x's deframer throws, outside any handler, on a message flagged compressed in a call that names no
       // grpc-encoding, and the call then hangs until the client's deadline (found by tests/fuzz.sh). Naming
       // identity makes such a message plain bytes, which then fail to decode with a typed INVALID_ARGUMENT.
@@ -136,13 +151,16 @@ public final class GrpcApiVerticle extends VerticleBase {
         request.headers().set("grpc-encoding", "identity");
       }
       grpc.handle(request);
-    }).listen();
+    })).listen();
   }
 
   @Override
   public Future<?> stop() {
     if (health != null) {
       health.stopping();
+    }
+    if (connections != null) {
+      connections.close();
     }
     return server == null ? Future.succeededFuture() : server.close();
   }

@@ -47,6 +47,7 @@ public final class HttpApiVerticle extends VerticleBase {
   private final Map<String, ReadinessCheck> readinessChecks = new LinkedHashMap<>();
   private HealthConfig health;
   private io.snakepit.app.security.AccessControl accessControl = io.snakepit.app.security.AccessControl.open();
+  private ConnectionGuard connections;
 
   /** An API that serves from the start: for applications that deploy what it calls before it. */
   public HttpApiVerticle(String nodeId, String host, int port, long maxBodyBytes) {
@@ -92,8 +93,10 @@ public final class HttpApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    HttpLimits limits;
     try {
       health = HealthConfig.fromJson(config().getJsonObject("health", new JsonObject()));
+      limits = HttpLimits.fromJson(config().getJsonObject("http", new JsonObject()));
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
@@ -107,8 +110,13 @@ public final class HttpApiVerticle extends VerticleBase {
     LocalCodecs.register(vertx);
     return OpenAPIContract.from(vertx, forValidation(contract.copy())).compose(c -> {
       Router router = buildRouter(RouterBuilder.create(vertx, c, RequestExtractor.withBodyHandler()), contract);
-      server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
-      return server.requestHandler(router).invalidRequestHandler(MalformedRequests::answer).listen();
+      // No h2c: the API is HTTP/1.1 (gRPC has its own port), and without the h2c upgrade handler Vert.x hands
+      // the guard each connection when it is accepted, not after its first request (see ConnectionGuard).
+      server = vertx.createHttpServer(limits.applyTo(new HttpServerOptions().setHost(host).setPort(port)
+          .setTcpNoDelay(true).setHttp2ClearTextEnabled(false)));
+      connections = new ConnectionGuard(vertx, "http", limits, meterRegistry());
+      return server.connectionHandler(connections::connected).requestHandler(connections.requests(router))
+          .invalidRequestHandler(MalformedRequests::answer).listen();
     });
   }
 
@@ -139,11 +147,11 @@ public final class HttpApiVerticle extends VerticleBase {
   /** Routes every operation of the contract to its handler; requests are validated against it first. */
   private Router buildRouter(RouterBuilder api, JsonObject contract) {
     BodyHandler bodyHandler = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
-    HttpGuard guard = new HttpGuard(accessControl, HttpAccessRules.from(contract, accessControl.publicMetrics()),
+    HttpGuard access = new HttpGuard(accessControl, HttpAccessRules.from(contract, accessControl.publicMetrics()),
         io.snakepit.session.SessionStoreClient.local(vertx));
     api.rootHandler(this::correlationId);
     // Before the body is read: a request that may not run costs the node no more than its head.
-    api.rootHandler(guard::admit);
+    api.rootHandler(access::admit);
     api.rootHandler(ctx -> {
       // No route takes a form: Vert.x's body handler would try to decode one (and throws on a GET that says
       // multipart), so such a body is refused as what it is, a client error.
@@ -165,20 +173,20 @@ public final class HttpApiVerticle extends VerticleBase {
         bodyHandler.handle(ctx);
       }
     });
-    api.rootHandler(guard::ownSession);
+    api.rootHandler(access::ownSession);
     api.rootHandler(new ServingGate(servingState));
     // The execute operations skip the OpenAPI validator: their reader checks the same rules for a fraction of
     // its cost (see ExecuteRequestReader), and decodes the body once.
     api.getRoute("execute").setDoValidation(false).addHandler(ctx -> {
-      ExecuteRequest request = executeRequest(ctx, null, guard);
+      ExecuteRequest request = executeRequest(ctx, null, access);
       if (request != null) {
-        inSession(ctx, request, guard, () -> execute(vertx, ctx, request));
+        inSession(ctx, request, access, () -> execute(vertx, ctx, request));
       }
     });
     api.getRoute("executeStream").setDoValidation(false).addHandler(ctx -> {
-      ExecuteRequest request = executeRequest(ctx, null, guard);
+      ExecuteRequest request = executeRequest(ctx, null, access);
       if (request != null) {
-        inSession(ctx, request, guard, () -> new NdjsonStream(vertx, ctx, request.toJson()).open());
+        inSession(ctx, request, access, () -> new NdjsonStream(vertx, ctx, request.toJson()).open());
       }
     });
     api.getRoute("listWorkers").addHandler(ctx -> ask(ctx, Addresses.WORKERS));
@@ -192,7 +200,7 @@ public final class HttpApiVerticle extends VerticleBase {
     api.getRoute("drainNode").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(Addresses.STOP,
         new JsonObject(), options(ctx)).map(Message::body), 202));
     new HealthRoutes(vertx, nodeId, health, readinessChecks).mount(api);
-    new SessionRoutes(vertx, guard).mount(api);
+    new SessionRoutes(vertx, access).mount(api);
     Router router = api.createRouter();
     // Prometheus text format, from the node's Micrometer registry (named in the config by the Node).
     String registry = config().getString("metrics-registry");
@@ -210,7 +218,16 @@ public final class HttpApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (connections != null) {
+      connections.close();
+    }
     return server == null ? Future.succeededFuture() : server.close();
+  }
+
+  /** The node's Micrometer registry, named in the config; null when there is none (an application's API). */
+  private io.micrometer.core.instrument.MeterRegistry meterRegistry() {
+    String name = config().getString("metrics-registry");
+    return name == null ? null : io.vertx.micrometer.backends.BackendRegistries.getNow(name);
   }
 
   private void correlationId(RoutingContext ctx) {
@@ -313,6 +330,15 @@ public final class HttpApiVerticle extends VerticleBase {
     ctx.put(ERROR_CODE, stamped.errorCode().code());
     int status = stamped.details().getInteger("http_status", stamped.errorCode().httpStatus());
     ServingGate.retryAfter(ctx, stamped.errorCode());
+    if (stamped.errorCode() == ErrorCode.PAYLOAD_TOO_LARGE) {
+      // The connection carries no other request after a body too large: say so, and close it once the body is
+      // in (see ConnectionGuard.closeOnceRead). Before, it stayed open for whatever the client sent next. Other
+      // 413s (limit_exceeded: a session limit) read their body whole and keep the connection.
+      ctx.response().putHeader("Connection", "close");
+      ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(errorBody(stamped))
+          .onComplete(done -> ConnectionGuard.closeOnceRead(ctx.vertx(), ctx.request()));
+      return;
+    }
     ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(errorBody(stamped));
   }
 
