@@ -1,6 +1,7 @@
 package io.snakepit.app;
 
 import io.snakepit.app.http.HealthConfig;
+import io.snakepit.app.tls.TlsSettings;
 import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
 import io.snakepit.session.SessionConfig;
@@ -33,10 +34,12 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param routing      the JSON handed to the routing verticle
  * @param health       the {@code health} section (validated), handed to the HTTP verticle
  * @param eventLoops   Vert.x event-loop threads; with one, a call never changes threads inside the JVM
+ * @param tls          the {@code tls} section (validated, files checked): TLS of the HTTP and gRPC APIs
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          ClusterSettings cluster, JsonObject routing,
-                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops) {
+                         JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops,
+                         TlsSettings tls) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
   public static JsonObject readFile(Path file) {
@@ -98,8 +101,10 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
         cluster.enabled() ? io.vertx.core.VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE : 1, 1, 1024);
     JsonObject routing = r.object("routing");
     JsonObject health = r.object("health");
+    JsonObject tls = r.object("tls");
     r.rejectUnknownKeys();
     HealthConfig.fromJson(health);
+    TlsSettings tlsSettings = TlsSettings.fromJson(tls);
     // In a cluster, sessions are global: the hazelcast adapter is the default there.
     if (cluster.enabled() && !sessions.containsKey("adapter")) {
       sessions = sessions.copy().put("adapter", "hazelcast");
@@ -125,7 +130,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
-        health, eventLoops);
+        health, eventLoops, tlsSettings);
   }
 
   /**

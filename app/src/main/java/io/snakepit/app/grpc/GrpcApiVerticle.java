@@ -1,6 +1,8 @@
 package io.snakepit.app.grpc;
 
 import io.snakepit.app.ServingState;
+import io.snakepit.app.tls.ServerTls;
+import io.snakepit.app.tls.TlsSettings;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -53,6 +55,8 @@ public final class GrpcApiVerticle extends VerticleBase {
   private final int port;
   private final ServingState servingState;
   private HttpServer server;
+  /** The server's certificate and its watch, when it speaks TLS. */
+  private ServerTls tls;
   private GrpcHealth health;
   private SessionStoreClient sessionStore;
 
@@ -87,7 +91,26 @@ public final class GrpcApiVerticle extends VerticleBase {
     grpc.addService(snakepit());
     grpc.addService(health.service());
     grpc.addService(ReflectionService.v1());
-    server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
+    // TLS (the "tls" section): read off the event loop, then watched for renewals. gRPC needs HTTP/2, which a
+    // TLS client negotiates through ALPN (the JDK's own since Java 9).
+    TlsSettings tlsSettings = TlsSettings.parse(config().getJsonObject("tls", new JsonObject()));
+    return ServerTls.load(vertx, tlsSettings, "gRPC API")
+        .compose(t -> {
+          HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true);
+          if (t != null) {
+            t.apply(options).setUseAlpn(true);
+          }
+          return listen(grpc, options).onSuccess(s -> {
+            if (t != null) {
+              tls = t;
+              t.watch(server, options);
+            }
+          });
+        });
+  }
+
+  private Future<HttpServer> listen(GrpcServer grpc, HttpServerOptions options) {
+    server = vertx.createHttpServer(options);
     return server.requestHandler(request -> {
       // Vert.x's deframer throws, outside any handler, on a message flagged compressed in a call that names no
       // grpc-encoding, and the call then hangs until the client's deadline (found by tests/fuzz.sh). Naming
@@ -101,6 +124,9 @@ public final class GrpcApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (tls != null) {
+      tls.stop();
+    }
     if (health != null) {
       health.stopping();
     }

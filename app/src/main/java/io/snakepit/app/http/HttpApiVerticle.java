@@ -1,6 +1,8 @@
 package io.snakepit.app.http;
 
 import io.snakepit.app.ServingState;
+import io.snakepit.app.tls.ServerTls;
+import io.snakepit.app.tls.TlsSettings;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.ExecuteRequest;
@@ -42,6 +44,8 @@ public final class HttpApiVerticle extends VerticleBase {
   private final long maxBodyBytes;
   private final ServingState servingState;
   private HttpServer server;
+  /** The server's certificate and its watch, when it speaks TLS. */
+  private ServerTls tls;
   private final Map<String, ReadinessCheck> readinessChecks = new LinkedHashMap<>();
   private HealthConfig health;
 
@@ -95,8 +99,19 @@ public final class HttpApiVerticle extends VerticleBase {
     LocalCodecs.register(vertx);
     return OpenAPIContract.from(vertx, forValidation(contract.copy())).compose(c -> {
       Router router = buildRouter(RouterBuilder.create(vertx, c, RequestExtractor.withBodyHandler()), contract);
-      server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
-      return server.requestHandler(router).invalidRequestHandler(MalformedRequests::answer).listen();
+      // TLS (the "tls" section): the certificate files are read off the event loop, then watched for renewals.
+      return ServerTls.load(vertx, TlsSettings.parse(config().getJsonObject("tls", new JsonObject())), "HTTP API")
+          .compose(t -> {
+            HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true);
+            server = vertx.createHttpServer(t == null ? options : t.apply(options));
+            return server.requestHandler(router).invalidRequestHandler(MalformedRequests::answer).listen()
+                .onSuccess(s -> {
+                  if (t != null) {
+                    tls = t;
+                    t.watch(server, options);
+                  }
+                });
+          });
     });
   }
 
@@ -193,6 +208,9 @@ public final class HttpApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (tls != null) {
+      tls.stop();
+    }
     return server == null ? Future.succeededFuture() : server.close();
   }
 
