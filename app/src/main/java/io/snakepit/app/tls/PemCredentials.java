@@ -48,9 +48,10 @@ public record PemCredentials(Buffer cert, Buffer key, Buffer ca, String serial, 
     List<X509Certificate> chain = certificates(cert, certFile, certSetting);
     PrivateKey privateKey;
     try {
-      X509KeyManager km = (X509KeyManager) keyCert(cert, key).getKeyManagerFactory(null).getKeyManagers()[0];
-      String alias = Collections.list(keyCert(cert, key).loadKeyStore(null).aliases()).get(0);
-      privateKey = km.getPrivateKey(alias);
+      // No Vert.x instance: it is only used to read file paths, and these are values.
+      PemKeyCertOptions options = keyCert(cert, key);
+      X509KeyManager km = (X509KeyManager) options.getKeyManagerFactory(null).getKeyManagers()[0];
+      privateKey = km.getPrivateKey(Collections.list(options.loadKeyStore(null).aliases()).get(0));
     } catch (Exception e) {
       // The parser's message may quote the file; a key file's content is a secret.
       throw new ConfigException(keySetting + ": " + keyFile + " is not a PEM private key (PKCS#8 \"BEGIN PRIVATE "

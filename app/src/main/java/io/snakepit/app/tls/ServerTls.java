@@ -60,11 +60,6 @@ public final class ServerTls {
     return options;
   }
 
-  /** The serial number (hex) of the certificate the server presents. */
-  public String serial() {
-    return current.serial();
-  }
-
   /** Starts checking the files for {@code server}, which listens with {@link #apply}'s options. */
   public void watch(HttpServer server, HttpServerOptions options) {
     LOG.info("{} serves TLS with certificate serial {}{}; checking {} every {} ms for a new one", serverName,

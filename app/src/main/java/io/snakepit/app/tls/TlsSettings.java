@@ -18,9 +18,6 @@ import java.nio.file.Path;
  */
 public record TlsSettings(Path cert, Path key, Path clientCa, long reloadIntervalMs) {
 
-  /** Plain HTTP and gRPC. */
-  public static final TlsSettings NONE = new TlsSettings(null, null, null, 5000);
-
   /**
    * Reads and validates the section; {@code json} may be empty. The files themselves are
    * checked too (readable, PEM, key matching the certificate), so a bad file stops the
