@@ -22,9 +22,25 @@ import java.util.List;
  * @param partitionMode {@code partition-mode}: {@code available} (both sides of a partition serve)
  *                    or {@code majority} (the minority side refuses session writes and calls in sessions)
  * @param expectedSize {@code cluster-size}: the cluster's full size, for {@code majority}; 0 = the largest seen
+ * @param busTls      {@code cluster-tls-cert}, {@code cluster-tls-key}, {@code cluster-tls-ca}: the event bus's
+ *                    certificate, key and the CA every member's certificate must be signed by (mutual TLS
+ *                    between nodes); null = the bus in clear
  */
 public record ClusterSettings(boolean enabled, String name, String host, int port, List<String> members,
-                              String dns, int busPort, String partitionMode, int expectedSize) {
+                              String dns, int busPort, String partitionMode, int expectedSize, BusTls busTls) {
+
+  /**
+   * The clustered event bus's TLS files: all three set, or none. A member whose certificate is not
+   * signed by {@code ca} cannot connect to this node's bus, nor this node to its.
+   */
+  public record BusTls(java.nio.file.Path cert, java.nio.file.Path key, java.nio.file.Path ca) {
+
+    /** Reads and checks the files (blocking); a problem names the setting. */
+    public io.snakepit.app.tls.PemCredentials read() {
+      return io.snakepit.app.tls.PemCredentials.read(cert, "cluster-tls-cert", key, "cluster-tls-key",
+          ca, "cluster-tls-ca");
+    }
+  }
 
   static ClusterSettings from(ConfigReader r) {
     boolean enabled = r.bool("cluster", false);
@@ -61,7 +77,27 @@ public record ClusterSettings(boolean enabled, String name, String host, int por
     int busPort = r.intValue("bus-port", 0, 0, 65535);
     String mode = r.oneOf("partition-mode", "available", "available", "majority");
     int size = r.intValue("cluster-size", 0, 0, 1000);
-    return new ClusterSettings(enabled, name, host, port, List.copyOf(members), dns, busPort, mode, size);
+    return new ClusterSettings(enabled, name, host, port, List.copyOf(members), dns, busPort, mode, size,
+        busTls(r));
+  }
+
+  /** {@code cluster-tls-*}: all three or none, the files readable and matching (checked here, before the start). */
+  private static BusTls busTls(ConfigReader r) {
+    String cert = r.string("cluster-tls-cert", "");
+    String key = r.string("cluster-tls-key", "");
+    String ca = r.string("cluster-tls-ca", "");
+    int set = (cert.isBlank() ? 0 : 1) + (key.isBlank() ? 0 : 1) + (ca.isBlank() ? 0 : 1);
+    if (set == 0) {
+      return null;
+    }
+    if (set < 3) {
+      throw new ConfigException("the event bus's TLS is mutual: set cluster-tls-cert, cluster-tls-key and "
+          + "cluster-tls-ca together (missing: " + (cert.isBlank() ? "cluster-tls-cert " : "")
+          + (key.isBlank() ? "cluster-tls-key " : "") + (ca.isBlank() ? "cluster-tls-ca" : "").trim() + ")");
+    }
+    BusTls tls = new BusTls(java.nio.file.Path.of(cert), java.nio.file.Path.of(key), java.nio.file.Path.of(ca));
+    tls.read();
+    return tls;
   }
 
   private static Object rawMembers(ConfigReader r) {
@@ -75,6 +111,6 @@ public record ClusterSettings(boolean enabled, String name, String host, int por
   JsonObject toJson() {
     return new JsonObject().put("enabled", enabled).put("name", name).put("host", host).put("port", port)
         .put("members", new JsonArray(new ArrayList<>(members))).put("dns", dns).put("bus-port", busPort)
-        .put("partition-mode", partitionMode).put("cluster-size", expectedSize);
+        .put("partition-mode", partitionMode).put("cluster-size", expectedSize).put("bus-tls", busTls != null);
   }
 }

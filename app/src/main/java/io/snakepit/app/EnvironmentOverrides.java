@@ -24,7 +24,7 @@ final class EnvironmentOverrides {
   /** Variables of the launcher, the CLI and the worker protocol: not configuration keys. */
   private static final Set<String> NOT_KEYS = Set.of("CONFIG", "LOG_FORMAT", "LOG_LEVEL", "JAVA_OPTS", "URL",
       "POOL_SIZE", "ADAPTER", "HOME", "ENDPOINT", "TOKEN", "TOKEN_FILE", "WORKER_ID", "PARENT_PID", "CONCURRENCY",
-      "MAX_FRAME_BYTES", "TEST_PYTHON");
+      "MAX_FRAME_BYTES", "TEST_PYTHON", "CA_CERT", "CLIENT_CERT", "CLIENT_KEY");
 
   private EnvironmentOverrides() {
   }

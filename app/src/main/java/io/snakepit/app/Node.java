@@ -115,6 +115,14 @@ public final class Node {
     if (cluster.enabled()) {
       options.getEventBusOptions().setHost(cluster.host()).setPort(cluster.busPort())
           .setClusterPublicHost(cluster.host());
+      if (cluster.busTls() != null) {
+        // Mutual TLS between nodes: each presents its certificate and accepts only peers signed by the CA, so a
+        // process without such a certificate can neither send on this node's bus nor receive from it.
+        io.snakepit.app.tls.PemCredentials bus = cluster.busTls().read();
+        options.getEventBusOptions().setSsl(true).setKeyCertOptions(bus.keyCert()).setTrustOptions(bus.trust())
+            .setClientAuth(io.vertx.core.http.ClientAuth.REQUIRED);
+        LOG.info("The event bus speaks mutual TLS (certificate serial {})", bus.serial());
+      }
       started = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(meterRegistry))
           .withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config))).buildClustered();
     } else {
@@ -179,13 +187,15 @@ public final class Node {
         .compose(id -> {
           deployments.put("supervisor", id);
           return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()
-              .put("health", config.health()).put("http", config.http()).put("metrics-registry", metricsRegistryName)));
+              .put("health", config.health()).put("http", config.http()).put("metrics-registry", metricsRegistryName)
+              .put("tls", config.tls().toJson())));
         })
         .compose(id -> {
           deployments.put("http", id);
           grpc = new GrpcApiVerticle(config.host(), config.grpcPort(), servingState).guardedBy(accessControl);
           return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()
-              .put("http", config.http()).put("metrics-registry", metricsRegistryName)));
+              .put("http", config.http()).put("metrics-registry", metricsRegistryName)
+              .put("tls", config.tls().toJson())));
         })
         .compose(id -> {
           deployments.put("grpc", id);

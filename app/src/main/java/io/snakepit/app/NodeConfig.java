@@ -2,6 +2,7 @@ package io.snakepit.app;
 
 import io.snakepit.app.http.HealthConfig;
 import io.snakepit.app.http.HttpLimits;
+import io.snakepit.app.tls.TlsSettings;
 import io.snakepit.config.ConfigException;
 import io.snakepit.config.ConfigReader;
 import io.snakepit.session.SessionConfig;
@@ -36,11 +37,12 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param eventLoops   Vert.x event-loop threads; with one, a call never changes threads inside the JVM
  * @param http         the {@code http} section (validated by {@link HttpLimits}), handed to the HTTP and gRPC verticles
  * @param security     the {@code security} section: authentication, rate limits, the audit log
+ * @param tls          the {@code tls} section (validated, files checked): TLS of the HTTP and gRPC APIs
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          ClusterSettings cluster, JsonObject routing,
                          JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops, JsonObject http,
-                         io.snakepit.app.security.SecuritySettings security) {
+                         io.snakepit.app.security.SecuritySettings security, TlsSettings tls) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
   public static JsonObject readFile(Path file) {
@@ -104,11 +106,13 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     JsonObject health = r.object("health");
     JsonObject securityJson = r.object("security");
     JsonObject http = r.object("http");
+    JsonObject tls = r.object("tls");
     r.rejectUnknownKeys();
     var security = io.snakepit.app.security.SecuritySettings.fromJson(securityJson, Path.of(dataDir));
     security.checkSafeToListen(host);
     HealthConfig.fromJson(health);
     HttpLimits.fromJson(http);
+    TlsSettings tlsSettings = TlsSettings.fromJson(tls);
     // In a cluster, sessions are global: the hazelcast adapter is the default there.
     if (cluster.enabled() && !sessions.containsKey("adapter")) {
       sessions = sessions.copy().put("adapter", "hazelcast");
@@ -134,7 +138,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
-        health, eventLoops, http, security);
+        health, eventLoops, http, security, tlsSettings);
   }
 
   /**

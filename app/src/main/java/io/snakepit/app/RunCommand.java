@@ -73,6 +73,19 @@ public final class RunCommand implements Callable<Integer> {
   @Option(names = "--bus-port", description = "Port of the clustered event bus (env SNAKEPIT_BUS_PORT, default: any).")
   Integer busPort;
 
+  @Option(names = "--tls-cert", paramLabel = "FILE",
+      description = "PEM certificate chain: the HTTP and gRPC APIs speak TLS (env SNAKEPIT_TLS__CERT).")
+  String tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE",
+      description = "PEM private key of --tls-cert (env SNAKEPIT_TLS__KEY).")
+  String tlsKey;
+
+  @Option(names = "--tls-client-ca", paramLabel = "FILE",
+      description = "PEM CA certificates: clients must present a certificate signed by one (mutual TLS; "
+          + "env SNAKEPIT_TLS__CLIENT_CA).")
+  String tlsClientCa;
+
   @Option(names = "--set", paramLabel = "KEY=VALUE",
       description = "Sets any configuration key, e.g. --set pools.default.max-rss-mb=512 (repeatable).")
   java.util.List<String> sets = new java.util.ArrayList<>();
@@ -155,6 +168,13 @@ public final class RunCommand implements Callable<Integer> {
     if (dataDir != null) {
       json.put("data-dir", dataDir);
     }
+    if (tlsCert != null || tlsKey != null || tlsClientCa != null) {
+      JsonObject tls = json.getValue("tls") instanceof JsonObject t ? t : new JsonObject();
+      putIfSet(tls, "cert", tlsCert);
+      putIfSet(tls, "key", tlsKey);
+      putIfSet(tls, "client-ca", tlsClientCa);
+      json.put("tls", tls);
+    }
     if (poolSize != null || adapter != null) {
       Object poolsValue = json.getValue("pools");
       JsonObject pools = poolsValue instanceof JsonObject p ? p : new JsonObject();
@@ -174,6 +194,12 @@ public final class RunCommand implements Callable<Integer> {
     String dir = json.getValue("data-dir") instanceof String s ? s : "./data";
     String nodeId = json.getValue("node-id") instanceof String s ? s : persistentNodeId(Path.of(dir));
     return NodeConfig.fromJson(json, nodeId);
+  }
+
+  private static void putIfSet(JsonObject o, String key, String value) {
+    if (value != null) {
+      o.put(key, value);
+    }
   }
 
   /** The id kept in {@code <data-dir>/node-id}, created on first start so a restarted node is the same node. */

@@ -32,12 +32,24 @@ final class NodeClient {
   /** The API key or JWT sent with every request, or null. */
   private final String token;
 
-  NodeClient(URI base, Duration connectTimeout, Duration timeout, String token) {
+  NodeClient(URI base, Duration connectTimeout, Duration timeout) {
+    this(base, connectTimeout, timeout, null, null);
+  }
+
+  /**
+   * A client whose https connections use {@code tls} (a private CA, a client certificate; null = the JVM's), and
+   * whose requests carry {@code token} (an API key or a JWT; null = none).
+   */
+  NodeClient(URI base, Duration connectTimeout, Duration timeout, javax.net.ssl.SSLContext tls, String token) {
     this.base = base;
     this.timeout = timeout;
     this.token = token;
-    this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(connectTimeout)
-        .followRedirects(HttpClient.Redirect.NEVER).build();
+    HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(connectTimeout)
+        .followRedirects(HttpClient.Redirect.NEVER);
+    if (tls != null) {
+      b.sslContext(tls);
+    }
+    this.http = b.build();
   }
 
   URI base() {
@@ -112,6 +124,9 @@ final class NodeClient {
       throw new Unreachable("no answer within " + timeout.toSeconds() + " s (see --timeout)", e);
     } catch (ConnectException e) {
       throw new Unreachable("connection refused; is the node running there?", e);
+    } catch (javax.net.ssl.SSLException e) {
+      throw new Unreachable("TLS handshake failed (" + e.getMessage() + "); for a node with a private CA give "
+          + "--ca-cert, for one that requires client certificates --client-cert and --client-key", e);
     } catch (IOException e) {
       throw new Unreachable(e.getMessage() == null ? e.toString() : e.getMessage(), e);
     }

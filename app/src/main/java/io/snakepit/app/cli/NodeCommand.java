@@ -30,6 +30,19 @@ abstract class NodeCommand implements Callable<Integer> {
       description = "A file holding the API key or JWT (env SNAKEPIT_TOKEN_FILE); surrounding whitespace is ignored.")
   java.nio.file.Path tokenFile;
 
+  @Option(names = "--ca-cert", defaultValue = "${env:SNAKEPIT_CA_CERT}", paramLabel = "FILE",
+      description = "PEM CA certificate to trust for an https --url (a private CA; env SNAKEPIT_CA_CERT). "
+          + "Without it, the JVM's trusted CAs.")
+  java.nio.file.Path caCert;
+
+  @Option(names = "--client-cert", defaultValue = "${env:SNAKEPIT_CLIENT_CERT}", paramLabel = "FILE",
+      description = "PEM client certificate, for a node that requires one (mutual TLS; env SNAKEPIT_CLIENT_CERT).")
+  java.nio.file.Path clientCert;
+
+  @Option(names = "--client-key", defaultValue = "${env:SNAKEPIT_CLIENT_KEY}", paramLabel = "FILE",
+      description = "PEM private key of --client-cert (env SNAKEPIT_CLIENT_KEY).")
+  java.nio.file.Path clientKey;
+
   @Option(names = "--json", description = "Print JSON for machines instead of tables.")
   boolean json;
 
@@ -68,7 +81,7 @@ abstract class NodeCommand implements Callable<Integer> {
     try {
       base = new URI(url.endsWith("/") ? url : url + "/");
       if (!"http".equals(base.getScheme()) && !"https".equals(base.getScheme()) || base.getHost() == null) {
-        throw new URISyntaxException(url, "must be http://HOST:PORT");
+        throw new URISyntaxException(url, "must be http://HOST:PORT or https://HOST:PORT");
       }
     } catch (URISyntaxException e) {
       err().println("snakepit: --url " + url + " is not a usable URL: " + e.getReason());
@@ -95,9 +108,11 @@ abstract class NodeCommand implements Callable<Integer> {
         return ExitCodes.USAGE;
       }
     }
-    NodeClient node = new NodeClient(base, Duration.ofSeconds(Math.min(timeoutS, 10)), Duration.ofSeconds(timeoutS),
-        bearer == null || bearer.isBlank() ? null : bearer);
+    String presented = bearer == null || bearer.isBlank() ? null : bearer;
     try {
+      javax.net.ssl.SSLContext tls = ClientTls.context(caCert, clientCert, clientKey);
+      NodeClient node = new NodeClient(base, Duration.ofSeconds(Math.min(timeoutS, 10)),
+          Duration.ofSeconds(timeoutS), tls, presented);
       return run(node);
     } catch (NodeError e) {
       PrintWriter err = err();

@@ -3,6 +3,8 @@ package io.snakepit.app.grpc;
 import io.snakepit.app.ServingState;
 import io.snakepit.app.http.ConnectionGuard;
 import io.snakepit.app.http.HttpLimits;
+import io.snakepit.app.tls.ServerTls;
+import io.snakepit.app.tls.TlsSettings;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
@@ -59,6 +61,8 @@ public final class GrpcApiVerticle extends VerticleBase {
   private final ServingState servingState;
   private HttpServer server;
   private ConnectionGuard connections;
+  /** The server's certificate and its watch, when it speaks TLS. */
+  private ServerTls tls;
   private GrpcHealth health;
   private SessionStoreClient sessionStore;
   private io.snakepit.app.security.AccessControl accessControl = io.snakepit.app.security.AccessControl.open();
@@ -136,10 +140,29 @@ public final class GrpcApiVerticle extends VerticleBase {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
-    // The same limits as the HTTP API's; h2c stays on (gRPC over cleartext is HTTP/2 with prior knowledge), so
-    // the guard sees a connection from its HTTP/2 preface on (see ConnectionGuard).
-    server = vertx.createHttpServer(limits.applyTo(new HttpServerOptions().setHost(host).setPort(port)
-        .setTcpNoDelay(true)));
+    // TLS (the "tls" section): read off the event loop, then watched for renewals. gRPC needs HTTP/2, which a
+    // TLS client negotiates through ALPN (the JDK's own since Java 9).
+    TlsSettings tlsSettings = TlsSettings.parse(config().getJsonObject("tls", new JsonObject()));
+    return ServerTls.load(vertx, tlsSettings, "gRPC API")
+        .compose(t -> {
+          // The same limits as the HTTP API's; h2c stays on (gRPC over cleartext is HTTP/2 with prior knowledge),
+          // so the guard sees a connection from its HTTP/2 preface on (see ConnectionGuard).
+          HttpServerOptions options = limits.applyTo(new HttpServerOptions().setHost(host).setPort(port)
+              .setTcpNoDelay(true));
+          if (t != null) {
+            t.apply(options).setUseAlpn(true);
+          }
+          return listen(grpc, options, limits).onSuccess(s -> {
+            if (t != null) {
+              tls = t;
+              t.watch(server, options);
+            }
+          });
+        });
+  }
+
+  private Future<HttpServer> listen(GrpcServer grpc, HttpServerOptions options, HttpLimits limits) {
+    server = vertx.createHttpServer(options);
     String registry = config().getString("metrics-registry");
     connections = new ConnectionGuard(vertx, "grpc", limits,
         registry == null ? null : io.vertx.micrometer.backends.BackendRegistries.getNow(registry));
@@ -156,6 +179,9 @@ public final class GrpcApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (tls != null) {
+      tls.stop();
+    }
     if (health != null) {
       health.stopping();
     }

@@ -1,6 +1,8 @@
 package io.snakepit.app.http;
 
 import io.snakepit.app.ServingState;
+import io.snakepit.app.tls.ServerTls;
+import io.snakepit.app.tls.TlsSettings;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.ExecuteRequest;
@@ -44,6 +46,8 @@ public final class HttpApiVerticle extends VerticleBase {
   private final long maxBodyBytes;
   private final ServingState servingState;
   private HttpServer server;
+  /** The server's certificate and its watch, when it speaks TLS. */
+  private ServerTls tls;
   private final Map<String, ReadinessCheck> readinessChecks = new LinkedHashMap<>();
   private HealthConfig health;
   private io.snakepit.app.security.AccessControl accessControl = io.snakepit.app.security.AccessControl.open();
@@ -110,13 +114,24 @@ public final class HttpApiVerticle extends VerticleBase {
     LocalCodecs.register(vertx);
     return OpenAPIContract.from(vertx, forValidation(contract.copy())).compose(c -> {
       Router router = buildRouter(RouterBuilder.create(vertx, c, RequestExtractor.withBodyHandler()), contract);
-      // No h2c: the API is HTTP/1.1 (gRPC has its own port), and without the h2c upgrade handler Vert.x hands
-      // the guard each connection when it is accepted, not after its first request (see ConnectionGuard).
-      server = vertx.createHttpServer(limits.applyTo(new HttpServerOptions().setHost(host).setPort(port)
-          .setTcpNoDelay(true).setHttp2ClearTextEnabled(false)));
-      connections = new ConnectionGuard(vertx, "http", limits, meterRegistry());
-      return server.connectionHandler(connections::connected).requestHandler(connections.requests(router))
-          .invalidRequestHandler(MalformedRequests::answer).listen();
+      // TLS (the "tls" section): the certificate files are read off the event loop, then watched for renewals.
+      return ServerTls.load(vertx, TlsSettings.parse(config().getJsonObject("tls", new JsonObject())), "HTTP API")
+          .compose(t -> {
+            // No h2c: the API is HTTP/1.1 (gRPC has its own port), and without the h2c upgrade handler Vert.x
+            // hands the guard each connection when it is accepted, not after its first request (ConnectionGuard).
+            HttpServerOptions options = limits.applyTo(new HttpServerOptions().setHost(host).setPort(port)
+                .setTcpNoDelay(true).setHttp2ClearTextEnabled(false));
+            server = vertx.createHttpServer(t == null ? options : t.apply(options));
+            connections = new ConnectionGuard(vertx, "http", limits, meterRegistry());
+            return server.connectionHandler(connections::connected).requestHandler(connections.requests(router))
+                .invalidRequestHandler(MalformedRequests::answer).listen()
+                .onSuccess(s -> {
+                  if (t != null) {
+                    tls = t;
+                    t.watch(server, options);
+                  }
+                });
+          });
     });
   }
 
@@ -220,6 +235,9 @@ public final class HttpApiVerticle extends VerticleBase {
   public Future<?> stop() {
     if (connections != null) {
       connections.close();
+    }
+    if (tls != null) {
+      tls.stop();
     }
     return server == null ? Future.succeededFuture() : server.close();
   }

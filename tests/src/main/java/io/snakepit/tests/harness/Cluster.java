@@ -163,6 +163,15 @@ public final class Cluster implements AutoCloseable {
    * The caller closes it.
    */
   public io.vertx.core.Vertx joinAsApplication() throws Exception {
+    return joinAsApplication(bus -> { });
+  }
+
+  /**
+   * As {@link #joinAsApplication()}, with the event bus's options set by {@code bus} too: its TLS,
+   * for a cluster whose bus speaks it ({@code cluster-tls-*}).
+   */
+  public io.vertx.core.Vertx joinAsApplication(java.util.function.Consumer<io.vertx.core.eventbus.EventBusOptions> bus)
+      throws Exception {
     com.hazelcast.config.Config hz = new com.hazelcast.config.Config().setClusterName(name);
     var tcp = io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.memberNetwork(hz, port(), false, null, null)
         .getTcpIpConfig().setEnabled(true);
@@ -173,6 +182,7 @@ public final class Cluster implements AutoCloseable {
     io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.configure(hz, new JsonObject());
     io.vertx.core.VertxOptions options = new io.vertx.core.VertxOptions();
     options.getEventBusOptions().setHost("127.0.0.1").setClusterPublicHost("127.0.0.1");
+    bus.accept(options.getEventBusOptions());
     return io.vertx.core.Vertx.builder().with(options)
         .withClusterManager(new io.vertx.spi.cluster.hazelcast.HazelcastClusterManager(hz)).buildClustered()
         .await();
