@@ -100,6 +100,20 @@ class TlsApiTest {
   record Answer(int status, String body, String serial) {
   }
 
+  /** One request on a client of its own, closed after: a new connection, a new handshake. */
+  static Answer freshRequest(boolean h2, int port, HttpMethod method, String path) throws Exception {
+    HttpClientOptions options = clientOptions(null);
+    if (h2) {
+      options.setUseAlpn(true).setProtocolVersion(HttpVersion.HTTP_2);
+    }
+    HttpClient client = vertx.createHttpClient(options);
+    try {
+      return request(client, port, method, path, h2 ? "" : null);
+    } finally {
+      await(client.close());
+    }
+  }
+
   static Answer request(HttpClient http, int port, HttpMethod method, String path, String body) throws Exception {
     return await(http.request(method, port, "127.0.0.1", path).compose(req -> {
       req.putHeader("Content-Type", "application/json");
@@ -255,8 +269,6 @@ class TlsApiTest {
         .put("reload-interval-ms", 300);
     try (TestNode node = node("tls-reload", settings)) {
       HttpClient https = vertx.createHttpClient(clientOptions(null));
-      HttpClient h2 = vertx.createHttpClient(clientOptions(null).setUseAlpn(true)
-          .setProtocolVersion(HttpVersion.HTTP_2));
       try {
         int httpPort = node.node.httpPort();
         int grpcPort = node.node.grpcPort();
@@ -265,10 +277,11 @@ class TlsApiTest {
         TestCertificates.Leaf renewed = ca.leaf("node");
         TestCertificates.replace(renewed.key(), key);
         TestCertificates.replace(renewed.cert(), cert);
+        // Each check on a new connection: a pooled one keeps the certificate it was opened with.
         TestNode.until("the HTTP API presents the renewed certificate", Duration.ofSeconds(30),
-            () -> renewed.serial().equals(request(https, httpPort, HttpMethod.GET, "/health", null).serial()));
+            () -> renewed.serial().equals(freshRequest(false, httpPort, HttpMethod.GET, "/health").serial()));
         TestNode.until("the gRPC API presents the renewed certificate", Duration.ofSeconds(30),
-            () -> renewed.serial().equals(request(h2, grpcPort, HttpMethod.POST, "/", "").serial()));
+            () -> renewed.serial().equals(freshRequest(true, grpcPort, HttpMethod.POST, "/").serial()));
 
         // A broken certificate file (a renewal gone wrong): logged, and the renewed certificate stays in use.
         Files.writeString(key, "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END PRIVATE KEY-----\n");
@@ -281,10 +294,9 @@ class TlsApiTest {
         TestCertificates.replace(fixed.key(), key);
         TestCertificates.replace(fixed.cert(), cert);
         TestNode.until("the HTTP API presents the repaired certificate", Duration.ofSeconds(30),
-            () -> fixed.serial().equals(request(https, httpPort, HttpMethod.GET, "/health", null).serial()));
+            () -> fixed.serial().equals(freshRequest(false, httpPort, HttpMethod.GET, "/health").serial()));
       } finally {
         await(https.close());
-        await(h2.close());
         log.detachAppender(logged);
       }
     }
