@@ -40,6 +40,12 @@ class CliSystemTest {
 
   /** Runs {@code snakepit ARGS...} in a new JVM with SNAKEPIT_URL set. */
   Run cli(String url, String... args) throws IOException, InterruptedException {
+    return cliWithEnv(url, java.util.Map.of(), args);
+  }
+
+  /** As {@link #cli}, with more environment variables. */
+  Run cliWithEnv(String url, java.util.Map<String, String> env, String... args)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "io.snakepit.app.Main"));
     cmd.addAll(List.of(args));
@@ -48,6 +54,8 @@ class CliSystemTest {
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
     pb.environment().put("SNAKEPIT_URL", url);
+    pb.environment().remove("SNAKEPIT_TOKEN");
+    pb.environment().putAll(env);
     Process p = pb.start();
     try {
       if (!p.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS)) {
@@ -58,6 +66,35 @@ class CliSystemTest {
     }
     return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
         Files.readString(err, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void theCliAuthenticatesWithATokenFromAFlagAFileOrTheEnvironment() throws Exception {
+    Path keys = dir.resolve("keys.json");
+    Run add = cli("http://127.0.0.1:1", "keys", "add", "ops", "--role", "admin", "--file", keys.toString());
+    assertThat(add.code()).as(add.toString()).isZero();
+    String key = add.out().strip();
+    Path tokenFile = dir.resolve("token");
+    Files.writeString(tokenFile, key + "\n");
+    try (NodeProcess node = NodeProcess.start(dir.resolve("node"), DEADLINE, "--pool-size", "1",
+        "--set", "security.api-keys-file=" + keys)) {
+      String url = node.baseUrl();
+      Run refused = cli(url, "pools", "list");
+      assertThat(refused.code()).isEqualTo(1);
+      assertThat(refused.err()).contains("401 unauthenticated").contains("--token");
+      Run byFlag = cli(url, "pools", "list", "--token", key);
+      assertThat(byFlag.code()).as(byFlag.toString()).isZero();
+      assertThat(byFlag.out()).contains("default");
+      Run byFile = cli(url, "workers", "--token-file", tokenFile.toString());
+      assertThat(byFile.code()).as(byFile.toString()).isZero();
+      Run byEnv = cliWithEnv(url, java.util.Map.of("SNAKEPIT_TOKEN", key), "sessions", "list");
+      assertThat(byEnv.code()).as(byEnv.toString()).isZero();
+      Run wrong = cli(url, "pools", "list", "--token", "sp_" + "x".repeat(43));
+      assertThat(wrong.code()).isEqualTo(1);
+      assertThat(wrong.err() + wrong.out()).doesNotContain("x".repeat(43));
+      // The node logged no key, whichever way it came.
+      assertThat(node.logText()).doesNotContain(key.substring(3));
+    }
   }
 
   @Test

@@ -126,6 +126,19 @@ class NodeLifecycleTest {
     assertThat(out).contains("pools.default.sise");
   }
 
+  @Test
+  void aNodeBeyondLoopbackWithoutAuthenticationRefusesToStartUnlessToldItIsMeant() throws Exception {
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), "io.snakepit.app.Main", "run", "--host", "0.0.0.0", "--http-port", "0",
+        "--grpc-port", "0", "--data-dir", dataDir.toString()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor()).isEqualTo(2);
+    assertThat(out).contains("host 0.0.0.0 is not a loopback address").contains("security.api-keys-file")
+        .contains("security.insecure: true");
+    // Nothing started: no port was bound, no worker spawned, nothing written but the node id.
+    assertThat(out).doesNotContain("snakepit: ready");
+  }
+
   /** POST /v1/execute with the caller's own correlation id. */
   static HttpResponse<String> executeWithId(NodeProcess node, String correlationId, String body) throws Exception {
     return java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build()
