@@ -74,7 +74,9 @@ final class HttpGuard {
   private void admitRate(RoutingContext ctx, Principal p, HttpAccessRules.Rule rule) {
     var address = ctx.request().remoteAddress();
     RateLimiter.Permit permit = access.limiter().admit(rule.rate(), p, address == null ? null : address.hostAddress());
-    ctx.addEndHandler(done -> permit.release());
+    if (permit != RateLimiter.NOTHING_HELD) {
+      ctx.addEndHandler(done -> permit.release());
+    }
   }
 
   /** Root handler, once the body is read: a caller's session must be one it created. */

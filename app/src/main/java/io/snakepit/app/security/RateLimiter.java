@@ -35,7 +35,8 @@ public final class RateLimiter {
     void release();
   }
 
-  private static final Permit NOTHING_HELD = () -> { };
+  /** What an admission that counts nothing holds: releasing it does nothing. */
+  public static final Permit NOTHING_HELD = () -> { };
 
   /**
    * Lets in what an operation of kind {@code kind} counts against, or refuses it with {@code rate_limited}. The
@@ -51,11 +52,6 @@ public final class RateLimiter {
       }
       case NONE -> NOTHING_HELD;
     };
-  }
-
-  /** Whether any limit applies to {@code principal}: when none does, nothing is counted. */
-  public boolean limits(Principal principal) {
-    return settings(principal).any();
   }
 
   /**
