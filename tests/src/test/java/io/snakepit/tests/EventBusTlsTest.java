@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.snakepit.contract.Addresses;
-import io.snakepit.tests.harness.Certificates;
+import io.snakepit.app.tls.TestCertificates;
 import io.snakepit.tests.harness.Cluster;
 import io.snakepit.tests.harness.Http;
 import io.snakepit.tests.harness.NodeProcess;
@@ -32,7 +32,7 @@ class EventBusTlsTest {
 
   static final long REFUSED_WITHIN_MS = 10_000;
 
-  static void tls(EventBusOptions bus, Path trusted, Certificates.Leaf own) {
+  static void tls(EventBusOptions bus, Path trusted, TestCertificates.Leaf own) {
     bus.setSsl(true).setClientAuth(ClientAuth.REQUIRED)
         .setTrustOptions(new PemTrustOptions().addCertPath(trusted.toString()))
         .setKeyCertOptions(new PemKeyCertOptions().setCertPath(own.cert().toString())
@@ -42,8 +42,8 @@ class EventBusTlsTest {
   @Test
   void aClusterWithMutualTlsOnItsBusForwardsCallsAndAMemberWithoutTheCertificateCannotTalkOnIt()
       throws Exception {
-    try (Certificates ca = Certificates.ca("bus"); Certificates rogue = Certificates.ca("rogue")) {
-      Certificates.Leaf node = ca.leaf("node");
+    try (TestCertificates ca = TestCertificates.ca("bus"); TestCertificates rogue = TestCertificates.ca("rogue")) {
+      TestCertificates.Leaf node = ca.leaf("node");
       try (Cluster c = new Cluster("--set", "cluster-tls-cert=" + node.cert(), "--set",
           "cluster-tls-key=" + node.key(), "--set", "cluster-tls-ca=" + ca.caCert).start(3)) {
         c.awaitRing(3);
@@ -73,7 +73,7 @@ class EventBusTlsTest {
             .put("args", new JsonObject().put("f", 1));
         String address = Addresses.node(entry.nodeId(), "execute");
         // An application member with a certificate of the cluster's CA talks on the bus.
-        Certificates.Leaf app = ca.leaf("app");
+        TestCertificates.Leaf app = ca.leaf("app");
         Vertx member = c.joinAsApplication(bus -> tls(bus, ca.caCert, app));
         try {
           JsonObject forwarded = member.eventBus().<JsonObject>request(address, call,
@@ -93,7 +93,7 @@ class EventBusTlsTest {
           plain.close().await();
         }
         // With a certificate of another CA (trusting the nodes' CA, so only its own certificate is wrong).
-        Certificates.Leaf strangerCert = rogue.leaf("app");
+        TestCertificates.Leaf strangerCert = rogue.leaf("app");
         Vertx stranger = c.joinAsApplication(bus -> tls(bus, ca.caCert, strangerCert));
         try {
           assertThatThrownBy(() -> stranger.eventBus().request(address, call,
