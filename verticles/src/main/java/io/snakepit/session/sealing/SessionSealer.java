@@ -1,0 +1,139 @@
+package io.snakepit.session.sealing;
+
+import io.snakepit.session.Session;
+import io.snakepit.session.Stamped;
+import io.snakepit.session.sealing.ValueSealer.Kind;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * Seals and opens every value of a whole {@link Session}, entry by entry.
+ *
+ * <p>What stays in clear, and why: the session id, times, TTL, version, the
+ * names of entries, their hybrid-logical-clock stamps and nodes, tombstones
+ * (the store's entry processors merge and expire by them on the partition
+ * owner, which holds no key); counters (a CRDT that the owner adds to and
+ * merges); and the served-by record ({@link Session#SERVED_KEY}, node and
+ * worker ids the owner writes). Every other value of metadata, programs and
+ * variables, handed-off Python-side state included, is sealed.
+ *
+ * <p>{@link #open} remembers, for the session it opened, which sealed entry
+ * each clear entry came from, so that {@link #seal} of a changed copy seals
+ * only the entries that changed and keeps the others' ciphertexts.
+ */
+final class SessionSealer {
+
+  private final Supplier<DataKeyRing> ring;
+  private final boolean acceptClear;
+
+  /**
+   * @param ring        the current key ring (it changes when the key file does)
+   * @param acceptClear whether a value in clear is read as it is (a file written before encryption was on)
+   *                    rather than refused
+   */
+  SessionSealer(Supplier<DataKeyRing> ring, boolean acceptClear) {
+    this.ring = ring;
+    this.acceptClear = acceptClear;
+  }
+
+  DataKeyRing ring() {
+    return ring.get();
+  }
+
+  /** An opened session and where its clear entries came from. */
+  record Opened(Session session, Map<Stamped, Stamped> sealedOf, Set<Stamped> legacy) {
+  }
+
+  /** The session with every sealed value opened; {@code integrity_failed} if one does not open. */
+  Session open(Session sealed) {
+    return sealed == null ? null : openTracked(sealed).session();
+  }
+
+  Opened openTracked(Session s) {
+    DataKeyRing r = ring.get();
+    Map<Stamped, Stamped> origin = new IdentityHashMap<>();
+    Set<Stamped> legacy = Collections.newSetFromMap(new IdentityHashMap<>());
+    Session out = new Session(s.id(), s.createdAt(), s.accessedAt(), s.ttlMs(), s.version(), s.lastNode(),
+        s.lastWorker(), openAll(r, s, Kind.METADATA, s.metadata(), origin, legacy),
+        openAll(r, s, Kind.PROGRAM, s.programs(), origin, legacy),
+        openAll(r, s, Kind.VARIABLE, s.variables(), origin, legacy), s.deletedHlc());
+    return new Opened(out, origin, legacy);
+  }
+
+  private Map<String, Stamped> openAll(DataKeyRing r, Session s, Kind kind, Map<String, Stamped> m,
+                                       Map<Stamped, Stamped> origin, Set<Stamped> legacy) {
+    if (m.isEmpty()) {
+      return m;
+    }
+    Map<String, Stamped> out = new HashMap<>(m.size() * 2);
+    m.forEach((name, e) -> {
+      Stamped clear;
+      if (inClear(kind, name, e)) {
+        clear = e;
+      } else if (acceptClear && !ValueSealer.isSealed(e.value())) {
+        clear = e;
+        legacy.add(e);
+      } else {
+        clear = new Stamped(ValueSealer.open(r, s.id(), kind, name, e.value()), e.hlc(), e.node(), false);
+      }
+      origin.put(clear, e);
+      out.put(name, clear);
+    });
+    return out;
+  }
+
+  /** The session with every value sealed that is not already; entries found in {@code sealedOf} are reused. */
+  Session seal(Session s, Map<Stamped, Stamped> sealedOf) {
+    if (s == null) {
+      return null;
+    }
+    DataKeyRing r = ring.get();
+    return new Session(s.id(), s.createdAt(), s.accessedAt(), s.ttlMs(), s.version(), s.lastNode(),
+        s.lastWorker(), sealAll(r, s.id(), Kind.METADATA, s.metadata(), sealedOf),
+        sealAll(r, s.id(), Kind.PROGRAM, s.programs(), sealedOf),
+        sealAll(r, s.id(), Kind.VARIABLE, s.variables(), sealedOf), s.deletedHlc());
+  }
+
+  private static Map<String, Stamped> sealAll(DataKeyRing r, String id, Kind kind, Map<String, Stamped> m,
+                                              Map<Stamped, Stamped> sealedOf) {
+    if (m.isEmpty()) {
+      return m;
+    }
+    Map<String, Stamped> out = new HashMap<>(m.size() * 2);
+    m.forEach((name, e) -> {
+      Stamped known = sealedOf.get(e);
+      out.put(name, known != null ? known : inClear(kind, name, e) ? e
+          : new Stamped(ValueSealer.seal(r, id, kind, name, e.value()), e.hlc(), e.node(), false));
+    });
+    return out;
+  }
+
+  /**
+   * The same session with every value that is in clear, or sealed with another key than the active one, sealed
+   * afresh with the active key (same stamps); {@code s} itself when there is none. Used by the rotation.
+   */
+  Session resealed(Session s) {
+    Opened o = openTracked(s);
+    String active = ring.get().activeId();
+    Map<Stamped, Stamped> keep = new IdentityHashMap<>();
+    o.sealedOf().forEach((clear, sealed) -> {
+      boolean stays = clear == sealed ? !o.legacy().contains(clear) : active.equals(ValueSealer.keyIdOf(sealed.value()));
+      if (stays) {
+        keep.put(clear, sealed);
+      }
+    });
+    if (keep.size() == o.sealedOf().size()) {
+      return s;
+    }
+    return seal(o.session(), keep);
+  }
+
+  /** Entries that stay in clear: tombstones, counters, the served-by record. */
+  private static boolean inClear(Kind kind, String name, Stamped e) {
+    return e.deleted() || e.isCounter() || (kind == Kind.METADATA && Session.SERVED_KEY.equals(name));
+  }
+}
