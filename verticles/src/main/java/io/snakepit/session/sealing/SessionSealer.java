@@ -114,14 +114,16 @@ final class SessionSealer {
 
   /**
    * The same session with every value that is in clear, or sealed with another key than the active one, sealed
-   * afresh with the active key (same stamps); {@code s} itself when there is none. Used by the rotation.
+   * afresh with the active key (same stamps, the version one higher); {@code s} itself when there is none. Used
+   * by the rotation.
    */
   Session resealed(Session s) {
     Opened o = openTracked(s);
     String active = ring.get().activeId();
     Map<Stamped, Stamped> keep = new IdentityHashMap<>();
     o.sealedOf().forEach((clear, sealed) -> {
-      boolean stays = clear == sealed ? !o.legacy().contains(clear) : active.equals(ValueSealer.keyIdOf(sealed.value()));
+      boolean stays = clear == sealed ? !o.legacy().contains(clear)
+          : active.equals(ValueSealer.keyIdOf(sealed.value()));
       if (stays) {
         keep.put(clear, sealed);
       }
@@ -129,7 +131,11 @@ final class SessionSealer {
     if (keep.size() == o.sealedOf().size()) {
       return s;
     }
-    return seal(o.session(), keep);
+    Session r = seal(o.session(), keep);
+    // A new version, though the content is the same: an optimistic update that read the copy before this one
+    // must fail its compare-version-and-set and retry, not store the old ciphertexts back over the new ones.
+    return new Session(r.id(), r.createdAt(), r.accessedAt(), r.ttlMs(), r.version() + 1, r.lastNode(),
+        r.lastWorker(), r.metadata(), r.programs(), r.variables(), r.deletedHlc());
   }
 
   /** Entries that stay in clear: tombstones, counters, the served-by record. */
