@@ -103,8 +103,7 @@ public final class DataKeyRing {
       last = id;
     }
     if (last == null) {
-      throw new ConfigException(source + " holds no key; add one with 'snakepit keys new-data-key --file "
-          + source + "'");
+      throw new ConfigException(source + " holds no key; add one with 'snakepit keys new-data-key --file FILE'");
     }
     return new DataKeyRing(keys, last);
   }
@@ -112,7 +111,7 @@ public final class DataKeyRing {
   /** Reads and parses a key file. Blocking: call it off the event loop. */
   public static DataKeyRing load(Path file) {
     try {
-      return parse(Files.readString(file, StandardCharsets.UTF_8), file.toString());
+      return parse(Files.readString(file, StandardCharsets.UTF_8), "sessions.encryption.key-file " + file);
     } catch (IOException e) {
       throw new ConfigException("sessions.encryption.key-file " + file + " cannot be read: " + e);
     }

@@ -77,7 +77,7 @@ public final class SealedSessionStore implements SessionStore {
   }
 
   private String seal(String id, Kind kind, String name, Object value) {
-    return ValueSealer.seal(sealer.ring(), id, kind, name, value);
+    return sealer.sealValue(id, kind, name, value);
   }
 
   private static <T> Future<T> attempt(Supplier<Future<T>> op) {
@@ -245,7 +245,7 @@ public final class SealedSessionStore implements SessionStore {
   public Future<Object> getVariable(String id, String name) {
     return inner.getVariable(id, name).compose(v -> {
       if (ValueSealer.isSealed(v)) {
-        return attempt(() -> Future.succeededFuture(ValueSealer.open(sealer.ring(), id, Kind.VARIABLE, name, v)));
+        return attempt(() -> Future.succeededFuture(sealer.openValue(id, Kind.VARIABLE, name, v)));
       }
       // Not sealed: a counter (kept in clear), or a value that no node wrote. The whole session tells which.
       return get(id).map(s -> {

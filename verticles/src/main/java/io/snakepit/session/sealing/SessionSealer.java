@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -27,8 +28,21 @@ import java.util.function.Supplier;
  */
 final class SessionSealer {
 
+  /** Past this many remembered values the memory of opened values starts afresh. */
+  static final int REMEMBERED_MAX = 65_536;
+
   private final Supplier<DataKeyRing> ring;
   private final boolean acceptClear;
+  /**
+   * Values this node sealed or opened, by their sealed form: a store answers a whole session to every write,
+   * and most of its values are the ones it answered last time, so each is decrypted once, not at every write.
+   * An entry counts only for the same ring (a changed key file empties it in effect), session, kind and name,
+   * so a ciphertext moved elsewhere is still decrypted, and refused.
+   */
+  private final Map<String, Remembered> opened = new ConcurrentHashMap<>();
+
+  private record Remembered(DataKeyRing ring, String sessionId, Kind kind, String name, Object value) {
+  }
 
   /**
    * @param ring        the current key ring (it changes when the key file does)
@@ -42,6 +56,36 @@ final class SessionSealer {
 
   DataKeyRing ring() {
     return ring.get();
+  }
+
+  /** Seals one value with the active key, and remembers it. */
+  String sealValue(String sessionId, Kind kind, String name, Object value) {
+    DataKeyRing r = ring.get();
+    String sealed = ValueSealer.seal(r, sessionId, kind, name, value);
+    remember(sealed, new Remembered(r, sessionId, kind, name, value));
+    return sealed;
+  }
+
+  /** Opens one sealed value ({@link ValueSealer#open}), from memory when this node sealed or opened it before. */
+  Object openValue(String sessionId, Kind kind, String name, Object sealed) {
+    DataKeyRing r = ring.get();
+    if (sealed instanceof String text) {
+      Remembered m = opened.get(text);
+      if (m != null && m.ring() == r && m.kind() == kind && m.sessionId().equals(sessionId)
+          && m.name().equals(name)) {
+        return m.value();
+      }
+    }
+    Object value = ValueSealer.open(r, sessionId, kind, name, sealed);
+    remember((String) sealed, new Remembered(r, sessionId, kind, name, value));
+    return value;
+  }
+
+  private void remember(String sealed, Remembered m) {
+    if (opened.size() >= REMEMBERED_MAX) {
+      opened.clear();
+    }
+    opened.put(sealed, m);
   }
 
   /** An opened session and where its clear entries came from. */
@@ -78,7 +122,7 @@ final class SessionSealer {
         clear = e;
         legacy.add(e);
       } else {
-        clear = new Stamped(ValueSealer.open(r, s.id(), kind, name, e.value()), e.hlc(), e.node(), false);
+        clear = new Stamped(openValue(s.id(), kind, name, e.value()), e.hlc(), e.node(), false);
       }
       origin.put(clear, e);
       out.put(name, clear);
@@ -98,7 +142,7 @@ final class SessionSealer {
         sealAll(r, s.id(), Kind.VARIABLE, s.variables(), sealedOf), s.deletedHlc());
   }
 
-  private static Map<String, Stamped> sealAll(DataKeyRing r, String id, Kind kind, Map<String, Stamped> m,
+  private Map<String, Stamped> sealAll(DataKeyRing r, String id, Kind kind, Map<String, Stamped> m,
                                               Map<Stamped, Stamped> sealedOf) {
     if (m.isEmpty()) {
       return m;
@@ -107,7 +151,7 @@ final class SessionSealer {
     m.forEach((name, e) -> {
       Stamped known = sealedOf.get(e);
       out.put(name, known != null ? known : inClear(kind, name, e) ? e
-          : new Stamped(ValueSealer.seal(r, id, kind, name, e.value()), e.hlc(), e.node(), false));
+          : new Stamped(sealValue(id, kind, name, e.value()), e.hlc(), e.node(), false));
     });
     return out;
   }
