@@ -40,8 +40,9 @@ import java.util.function.Function;
  * {@link Addresses#EVENTS}.
  *
  * <p>Configuration: {@code {"node-id", "data-dir", "sessions": {"adapter", "limits",
- * "sweep-interval-ms", "tombstone-ttl-s", "<adapter>": {...}}}}, read by
- * {@link SessionConfig#fromJson}.
+ * "sweep-interval-ms", "tombstone-ttl-s", "encryption": {"key-file"}, "<adapter>": {...}}}}, read by
+ * {@link SessionConfig#fromJson}. With {@code encryption.key-file}, the adapter's store is wrapped in a
+ * {@link SealedSessionStore}, and {@link Addresses#DATA_KEY_ROTATION} starts and reports the re-encryption.
  */
 public class SessionStoreVerticle extends VerticleBase {
 

@@ -3,6 +3,8 @@ package io.snakepit.tests.bench;
 import com.hazelcast.config.Config;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import io.snakepit.app.Node;
+import io.snakepit.app.NodeConfig;
 import io.snakepit.session.HybridLogicalClock;
 import io.snakepit.session.SessionLimits;
 import io.snakepit.session.SessionSettings;
@@ -17,7 +19,10 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,7 +39,9 @@ import java.util.stream.Stream;
  * {@code sessions.encryption} in the same run, in interleaved rounds (order reversed every other round); the
  * table gives the medians of the per-round p50 and p99 and of the per-round p50 ratios. Paths: the SPI
  * in-process on the memory adapter (the crypto's absolute cost), over the local event bus as a node's
- * components and Python workers reach the store, and the Hazelcast store on one embedded member. Run with
+ * components and Python workers reach the store, the Hazelcast store on one embedded member, and HTTP
+ * {@code PUT /v1/sessions/{id}/variables/{name}} on two whole nodes in this JVM, one without and one with
+ * encryption (each its own memory adapter, persistent with durability commit, as a node runs by default). Run with
  * {@code tests/bench.sh encryption}; properties {@code -Dn=20000 -Drounds=5 -Dvars=10 -Dsessions=1000}.
  */
 public final class EncryptionBenchmark {
@@ -53,6 +60,7 @@ public final class EncryptionBenchmark {
     DataKeyRing ring = DataKeyRing.load(keyFile);
     Vertx vertx = Vertx.vertx();
     HazelcastInstance hz = Hazelcast.newHazelcastInstance(member());
+    List<Node> nodes = new ArrayList<>();
     try {
       SessionStore mem = memory(vertx);
       SessionStore memSealed = new SealedSessionStore(memory(vertx), () -> ring, true);
@@ -75,6 +83,24 @@ public final class EncryptionBenchmark {
       rows.add(new Row("Hazelcast store, one embedded member",
           i -> hzPlain.putVariable("s" + Math.floorMod(i, sessions), "v0", value + i),
           i -> hzSealed.putVariable("s" + Math.floorMod(i, sessions), "v0", value + i)));
+      // Two whole nodes in this JVM, default session store (memory adapter, persistent, durability commit).
+      nodes.add(node(dir, "bench-clear", null));
+      nodes.add(node(dir, "bench-sealed", keyFile));
+      WebClient http = WebClient.create(vertx, new WebClientOptions().setKeepAlive(true));
+      for (Node node : nodes) {
+        for (int i = 0; i < sessions; i++) {
+          send(http, node, HttpMethod.POST, "/v1/sessions", new JsonObject().put("id", "s" + i)).await();
+          for (int v = 0; v < vars; v++) {
+            send(http, node, HttpMethod.PUT, "/v1/sessions/s" + i + "/variables/v" + v,
+                new JsonObject().put("value", value)).await();
+          }
+        }
+      }
+      rows.add(new Row("HTTP PUT of a variable, a whole node (memory adapter, persistent, commit)",
+          i -> send(http, nodes.get(0), HttpMethod.PUT, "/v1/sessions/s" + Math.floorMod(i, sessions)
+              + "/variables/v0", new JsonObject().put("value", value + i)),
+          i -> send(http, nodes.get(1), HttpMethod.PUT, "/v1/sessions/s" + Math.floorMod(i, sessions)
+              + "/variables/v0", new JsonObject().put("value", value + i))));
 
       System.out.printf("Session update (set one variable of %d in the session), n=%d per cell, %d rounds%n%n", vars,
           n, rounds);
@@ -120,12 +146,34 @@ public final class EncryptionBenchmark {
         s.close().await();
       }
     } finally {
+      nodes.forEach(Node::close);
       hz.shutdown();
       vertx.close().await();
       try (Stream<Path> walk = Files.walk(dir)) {
         walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
+  }
+
+  private static Node node(Path dir, String id, Path keyFile) throws Exception {
+    Path data = Files.createDirectories(dir.resolve(id));
+    JsonObject cfg = new JsonObject().put("http-port", 0).put("grpc-port", 0).put("data-dir", data.toString())
+        .put("pools", new JsonObject().put("default", new JsonObject().put("size", 1)));
+    if (keyFile != null) {
+      cfg.put("sessions", new JsonObject().put("encryption", new JsonObject().put("key-file", keyFile.toString())));
+    }
+    Node node = new Node(NodeConfig.fromJson(cfg, id));
+    node.start().await();
+    return node;
+  }
+
+  private static Future<?> send(WebClient http, Node node, HttpMethod method, String uri, JsonObject body) {
+    return http.request(method, node.httpPort(), "127.0.0.1", uri).sendJsonObject(body).map(resp -> {
+      if (resp.statusCode() >= 300) {
+        throw new IllegalStateException(method + " " + uri + ": " + resp.statusCode() + " " + resp.bodyAsString());
+      }
+      return resp;
+    });
   }
 
   private record Row(String name, IntFunction<Future<?>> clear, IntFunction<Future<?>> sealed) {
