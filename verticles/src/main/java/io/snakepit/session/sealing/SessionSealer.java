@@ -94,18 +94,22 @@ final class SessionSealer {
 
   /** The session with every sealed value opened; {@code integrity_failed} if one does not open. */
   Session open(Session sealed) {
-    return sealed == null ? null : openTracked(sealed).session();
+    // Untracked: most sessions opened are answers to a caller, never sealed again.
+    return sealed == null ? null : opened(sealed, null, null);
   }
 
   Opened openTracked(Session s) {
-    DataKeyRing r = ring.get();
     Map<Stamped, Stamped> origin = new IdentityHashMap<>();
     Set<Stamped> legacy = Collections.newSetFromMap(new IdentityHashMap<>());
-    Session out = new Session(s.id(), s.createdAt(), s.accessedAt(), s.ttlMs(), s.version(), s.lastNode(),
+    return new Opened(opened(s, origin, legacy), origin, legacy);
+  }
+
+  private Session opened(Session s, Map<Stamped, Stamped> origin, Set<Stamped> legacy) {
+    DataKeyRing r = ring.get();
+    return new Session(s.id(), s.createdAt(), s.accessedAt(), s.ttlMs(), s.version(), s.lastNode(),
         s.lastWorker(), openAll(r, s, Kind.METADATA, s.metadata(), origin, legacy),
         openAll(r, s, Kind.PROGRAM, s.programs(), origin, legacy),
         openAll(r, s, Kind.VARIABLE, s.variables(), origin, legacy), s.deletedHlc());
-    return new Opened(out, origin, legacy);
   }
 
   private Map<String, Stamped> openAll(DataKeyRing r, Session s, Kind kind, Map<String, Stamped> m,
@@ -120,11 +124,15 @@ final class SessionSealer {
         clear = e;
       } else if (acceptClear && !ValueSealer.isSealed(e.value())) {
         clear = e;
-        legacy.add(e);
+        if (legacy != null) {
+          legacy.add(e);
+        }
       } else {
         clear = new Stamped(openValue(s.id(), kind, name, e.value()), e.hlc(), e.node(), false);
       }
-      origin.put(clear, e);
+      if (origin != null) {
+        origin.put(clear, e);
+      }
       out.put(name, clear);
     });
     return out;
