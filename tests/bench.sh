@@ -8,6 +8,7 @@ case "$which" in
   sessions) main=io.snakepit.tests.bench.SessionBenchmark ;;
   cluster) main=io.snakepit.tests.bench.ClusterBenchmark ;;
   store) main=io.snakepit.tests.bench.StoreBenchmark ;;
-  *) echo "usage: tests/bench.sh workers|sessions|cluster|store [-Dn=... -Drounds=... java options]" >&2; exit 2 ;;
+  encryption) main=io.snakepit.tests.bench.EncryptionBenchmark ;;
+  *) echo "usage: tests/bench.sh workers|sessions|cluster|store|encryption [-Dn=... -Drounds=... java options]" >&2; exit 2 ;;
 esac
 exec tests/run-java.sh "$main" -Dsnakepit.bench.dir=python-worker/bench "${@:2}" --

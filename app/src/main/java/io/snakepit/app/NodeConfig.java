@@ -134,7 +134,11 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     SupervisorConfig.fromJson(sup);
     JsonObject sess = new JsonObject().put("node-id", nodeId).put("data-dir", dataDir).put("sessions", sessions);
     // The same parser the session-storage verticle starts from: sessions.* (limits, adapter sections) fail here.
-    SessionConfig.fromJson(sess);
+    String dataKeyFile = SessionConfig.fromJson(sess).dataKeyFile();
+    if (dataKeyFile != null) {
+      // Read once here, before anything starts, so that a missing or malformed key file is a configuration error.
+      io.snakepit.session.sealing.DataKeyRing.load(Path.of(dataKeyFile));
+    }
     validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,

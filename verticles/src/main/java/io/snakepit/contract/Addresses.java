@@ -88,6 +88,14 @@ public final class Addresses {
    */
   public static final String STOP = "snakepit.node.stop";
 
+  /**
+   * Node-local request to the session-storage verticle about the re-encryption of stored sessions with the
+   * active data key ({@code sessions.encryption}): {@code {"op": "start"}} starts it (answers its status,
+   * {@code conflict} while one runs), {@code {"op": "status"}} answers its progress. {@code bad_request} when
+   * session encryption is off.
+   */
+  public static final String DATA_KEY_ROTATION = "snakepit.sessions.data-keys.rotate";
+
   /** The cluster-wide address of one node's router for {@code op} ({@code execute}, {@code stream.open}). */
   public static String node(String nodeId, String op) {
     return "snakepit.node." + nodeId + "." + op;

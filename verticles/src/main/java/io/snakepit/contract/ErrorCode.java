@@ -40,6 +40,7 @@ public enum ErrorCode {
   NOT_OWNER("not_owner", 503, "This node cannot currently prove it owns the session (it was paused, or is cut off from members it has not yet seen leave), so it refused the write before applying it; the router retries on the owner; retry shortly if it still reaches you."),
   RELOAD_FAILED("reload_failed", 422, "The pool's new code did not load (see 'error', with the ImportError); the old workers keep serving. Fix the code on disk and reload again."),
   RELOAD_IN_PROGRESS("reload_in_progress", 409, "A reload of this pool is already running; follow it in GET /v1/pools ('reload') or the pool.reload.* events, and reload again once it has ended."),
+  INTEGRITY_FAILED("integrity_failed", 500, "A stored session entry failed its integrity check (tampered with, forged by a process that holds no data key, or sealed with a key missing from sessions.encryption.key-file) and was not served; check the node's log and the key file, then restore the session from an export or delete it."),
   INTERNAL("internal", 500, "An unexpected error in the node; report it with the correlation id.");
 
   private final String code;

@@ -18,8 +18,11 @@ import java.util.ServiceLoader;
  * @param factory       the chosen adapter
  * @param adapterConfig the chosen adapter's own section, {@code sessions.<adapter>}
  * @param settings      what every adapter is given besides its own section
+ * @param dataKeyFile   {@code sessions.encryption.key-file}: the data keys that seal session values; null when
+ *                      session encryption is off
  */
-public record SessionConfig(SessionStoreFactory factory, JsonObject adapterConfig, SessionSettings settings) {
+public record SessionConfig(SessionStoreFactory factory, JsonObject adapterConfig, SessionSettings settings,
+                            String dataKeyFile) {
 
   /**
    * Parses and validates; throws {@link ConfigException} naming the full key.
@@ -43,6 +46,13 @@ public record SessionConfig(SessionStoreFactory factory, JsonObject adapterConfi
     SessionSettings settings = new SessionSettings(nodeId, new HybridLogicalClock(), limits, dataDir, sweep,
         tombstoneTtl);
     JsonObject adapterConfig = r.object(factory.name());
+    ConfigReader encryption = new ConfigReader(r.object("encryption"), "sessions.encryption");
+    String keyFile = encryption.string("key-file", null);
+    if (keyFile != null && keyFile.isBlank()) {
+      throw new ConfigException("sessions.encryption.key-file must name a file, or be left out to store sessions "
+          + "unencrypted");
+    }
+    encryption.rejectUnknownKeys();
     for (SessionStoreFactory f : ServiceLoader.load(SessionStoreFactory.class)) {
       if (f.name().equals(factory.name())) {
         continue;
@@ -53,7 +63,7 @@ public record SessionConfig(SessionStoreFactory factory, JsonObject adapterConfi
     }
     r.rejectUnknownKeys();
     factory.validate(adapterConfig, settings);
-    return new SessionConfig(factory, adapterConfig, settings);
+    return new SessionConfig(factory, adapterConfig, settings, keyFile);
   }
 
   /** Finds an adapter by name, or by the class name of its factory. */

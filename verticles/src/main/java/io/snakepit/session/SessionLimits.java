@@ -130,7 +130,9 @@ public record SessionLimits(long maxSessions, int maxVariables, int maxValueByte
       return 4;
     }
     if (value instanceof String str) {
-      return str.length() + 2;
+      // A value sealed by sessions.encryption counts as the size of what it holds, as it would in clear.
+      int sealed = io.snakepit.session.sealing.ValueSealer.plainSize(str);
+      return sealed >= 0 ? sealed : str.length() + 2;
     }
     if (value instanceof Number || value instanceof Boolean) {
       return 8;

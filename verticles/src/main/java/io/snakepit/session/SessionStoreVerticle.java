@@ -13,6 +13,9 @@ import io.snakepit.contract.Reserved;
 import io.snakepit.contract.SessionCall;
 import io.snakepit.contract.SessionOp;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.sealing.DataKeyFile;
+import io.snakepit.session.sealing.DataKeyRotation;
+import io.snakepit.session.sealing.SealedSessionStore;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
@@ -37,8 +40,9 @@ import java.util.function.Function;
  * {@link Addresses#EVENTS}.
  *
  * <p>Configuration: {@code {"node-id", "data-dir", "sessions": {"adapter", "limits",
- * "sweep-interval-ms", "tombstone-ttl-s", "<adapter>": {...}}}}, read by
- * {@link SessionConfig#fromJson}.
+ * "sweep-interval-ms", "tombstone-ttl-s", "encryption": {"key-file"}, "<adapter>": {...}}}}, read by
+ * {@link SessionConfig#fromJson}. With {@code encryption.key-file}, the adapter's store is wrapped in a
+ * {@link SealedSessionStore}, and {@link Addresses#DATA_KEY_ROTATION} starts and reports the re-encryption.
  */
 public class SessionStoreVerticle extends VerticleBase {
 
@@ -51,6 +55,8 @@ public class SessionStoreVerticle extends VerticleBase {
   private final OperationStats recent = new OperationStats();
   private final AtomicLong activeSessions = new AtomicLong();
   private long countTimer = -1;
+  private DataKeyFile dataKeys;
+  private DataKeyRotation rotation;
 
   /** Records metrics into Micrometer's global registry (a no-op until a backend is added to it). */
   public SessionStoreVerticle() {
@@ -75,7 +81,9 @@ public class SessionStoreVerticle extends VerticleBase {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
-    return cfg.factory().create(vertx, cfg.settings(), cfg.adapterConfig()).onSuccess(s -> {
+    return cfg.factory().create(vertx, cfg.settings(), cfg.adapterConfig())
+        .compose(s -> cfg.dataKeyFile() == null ? Future.succeededFuture(s) : sealed(s, cfg.dataKeyFile()))
+        .onSuccess(s -> {
       store = s;
       store.setListener(new EventPublisher());
       register();
@@ -109,6 +117,36 @@ public class SessionStoreVerticle extends VerticleBase {
     });
   }
 
+  /**
+   * The store wrapped so that it seals every value with the keys of {@code keyFile}
+   * ({@code sessions.encryption}); the memory adapter reads values in clear that its file held from before.
+   */
+  private Future<SessionStore> sealed(SessionStore plain, String keyFile) {
+    return DataKeyFile.open(vertx, java.nio.file.Path.of(keyFile)).recover(e -> plain.close()
+        .transform(v -> Future.<DataKeyFile>failedFuture(e))).map(keys -> {
+      dataKeys = keys;
+      SealedSessionStore s = new SealedSessionStore(plain, keys::ring, "memory".equals(plain.name()));
+      rotation = new DataKeyRotation(s, keys::refresh);
+      return s;
+    });
+  }
+
+  /** {@link Addresses#DATA_KEY_ROTATION}: starts the re-encryption, or tells its progress. */
+  private Future<JsonObject> rotation(JsonObject b) {
+    if (rotation == null) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "Session encryption is off: set "
+          + "sessions.encryption.key-file to a data-key file (docs/security.md#session-data-encryption) to use "
+          + "data-key rotation.");
+    }
+    String op = b.getString("op", "status");
+    return switch (op) {
+      case "start" -> rotation.start();
+      case "status" -> Future.succeededFuture(rotation.status());
+      default -> throw new SnakepitException(ErrorCode.BAD_REQUEST, "'op' must be \"start\" or \"status\", got \""
+          + op + "\"");
+    };
+  }
+
   private void refreshCount() {
     store.count().onSuccess(activeSessions::set);
   }
@@ -116,6 +154,9 @@ public class SessionStoreVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(countTimer);
+    if (dataKeys != null) {
+      dataKeys.close();
+    }
     meters.forEach(meterRegistry::remove);
     meters.clear();
     consumers.forEach(MessageConsumer::unregister);
@@ -201,6 +242,8 @@ public class SessionStoreVerticle extends VerticleBase {
           .map(this::version);
     });
     ops.put(SessionOp.COUNT_BY_OWNER, this::countByOwner);
+    consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.DATA_KEY_ROTATION,
+        m -> serve("data-keys.rotate", m, this::rotation)));
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
     ops.forEach((op, fn) -> {
       consumers.add(vertx.eventBus().<JsonObject>localConsumer(op.address(), m -> serve(op.wireName(), m, fn)));

@@ -18,20 +18,25 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code snakepit keys}: the API keys file, edited where it lives (the node reloads it when it changes). A key is
- * printed once, when it is made; the file keeps only its SHA-256 (docs/security.md).
+ * {@code snakepit keys}: API keys ({@code add}, {@code list}, {@code remove}: the keys file, edited where it lives;
+ * the node reloads it when it changes. A key is printed once, when it is made; the file keeps only its SHA-256)
+ * and session data keys ({@code new-data-key}, {@code rotate-data}). See docs/security.md.
  */
 @Command(name = "keys", mixinStandardHelpOptions = true,
-    description = "Manage API keys in a keys file (security.api-keys-file); running nodes reload it.",
-    subcommands = {KeysCommand.Add.class, KeysCommand.ListKeys.class, KeysCommand.Remove.class})
-public final class KeysCommand implements Runnable {
+    description = "Manage API keys (a keys file, security.api-keys-file; running nodes reload it) and the keys "
+        + "that encrypt session data (sessions.encryption.key-file).",
+    subcommands = {KeysCommand.Add.class, KeysCommand.ListKeys.class, KeysCommand.Remove.class,
+        NewDataKeyCommand.class, RotateDataKeysCommand.class})
+public final class KeysCommand implements Callable<Integer> {
 
   @Spec
   CommandSpec spec;
 
   @Override
-  public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
+  public Integer call() {
+    spec.commandLine().getErr().println("snakepit keys: name a subcommand");
+    spec.commandLine().usage(spec.commandLine().getErr());
+    return ExitCodes.USAGE;
   }
 
   /** What every keys subcommand shares: the file, and turning failures into exit codes. */

@@ -62,6 +62,7 @@ public final class GrpcErrors {
       case CANCELLED -> GrpcStatus.CANCELLED;
       case CONFLICT, RELOAD_IN_PROGRESS -> GrpcStatus.ABORTED;
       case RELOAD_FAILED -> GrpcStatus.FAILED_PRECONDITION;
+      case INTEGRITY_FAILED -> GrpcStatus.DATA_LOSS;
     };
   }
 

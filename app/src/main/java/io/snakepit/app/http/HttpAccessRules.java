@@ -50,7 +50,9 @@ final class HttpAccessRules {
       rule("ready", Access.OPEN, RateKind.NONE, null),
       rule("sessionsHealth", Access.READ, RateKind.NONE, null),
       rule("getCluster", Access.READ, RateKind.NONE, null),
-      rule("drainNode", Access.ADMIN, RateKind.NONE, "node.drain"));
+      rule("drainNode", Access.ADMIN, RateKind.NONE, "node.drain"),
+      rule("startDataKeyRotation", Access.ADMIN, RateKind.NONE, "data-keys.rotate"),
+      rule("getDataKeyRotation", Access.READ, RateKind.NONE, null));
 
   private static Map.Entry<String, Rule> rule(String op, Access access, RateKind rate, String audit) {
     return Map.entry(op, new Rule(op, access, rate, audit, null));

@@ -214,6 +214,11 @@ public final class HttpApiVerticle extends VerticleBase {
     // A full drain, as on SIGTERM: the node answers 202, then drains and stops.
     api.getRoute("drainNode").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(Addresses.STOP,
         new JsonObject(), options(ctx)).map(Message::body), 202));
+    // Re-encryption of stored sessions with the active data key (docs/security.md, "Session data encryption").
+    api.getRoute("startDataKeyRotation").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(
+        Addresses.DATA_KEY_ROTATION, new JsonObject().put("op", "start"), options(ctx)).map(Message::body), 202));
+    api.getRoute("getDataKeyRotation").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(
+        Addresses.DATA_KEY_ROTATION, new JsonObject().put("op", "status"), options(ctx)).map(Message::body), 200));
     new HealthRoutes(vertx, nodeId, health, readinessChecks).mount(api);
     new SessionRoutes(vertx, access).mount(api);
     Router router = api.createRouter();

@@ -64,6 +64,9 @@ class HttpRoleMatrixTest {
     MATRIX.put("getCluster", new Case("GET", "/v1/cluster", null, Set.of(R, O, A)));
     MATRIX.put("metrics", new Case("GET", "/metrics", null, Set.of(R, O, A)));
     MATRIX.put("reloadPool", new Case("POST", "/v1/pools/default/reload", null, Set.of(A)));
+    // This node has no data keys: an admin's start is a typed 400, past authorization all the same.
+    MATRIX.put("startDataKeyRotation", new Case("POST", "/v1/admin/data-keys/rotate", null, Set.of(A)));
+    MATRIX.put("getDataKeyRotation", new Case("GET", "/v1/admin/data-keys/rotate", null, Set.of(R, O, A)));
     // Last: it ends the session the others use.
     MATRIX.put("deleteSession", new Case("DELETE", SESSION, null, Set.of(C, O, A)));
     // Only refusals here: an admin's drain stops the node (HttpAuditTest drains one).
