@@ -14,6 +14,8 @@ TOOL_ERROR_CODES: FrozenSet[str] = frozenset({
     "minority_partition", "not_owner", "store_unavailable",
     # A ctx.session write whose outcome the node cannot know: the caller must read before retrying.
     "node_lost",
+    # A stored value failed its integrity check (tampered, or sealed with a key this node lacks).
+    "integrity_failed",
 })
 
 

@@ -585,7 +585,7 @@ def test_session_deleted_during_the_call_is_session_not_found(harness):
 
 
 def test_store_refusals_met_in_a_tool_keep_their_code(harness):
-    for code in ("minority_partition", "not_owner", "store_unavailable", "node_lost"):
+    for code in ("minority_partition", "not_owner", "store_unavailable", "node_lost", "integrity_failed"):
         async def body(node: FakeNode, code: str = code):
             node.call_handler = lambda op, b: {"error": {"code": code, "message": "refused"}}
             await node.start()

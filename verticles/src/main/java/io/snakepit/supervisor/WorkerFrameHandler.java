@@ -106,6 +106,8 @@ final class WorkerFrameHandler {
       // A ctx.session write whose outcome the node cannot know (it was paused, or, in majority mode, a member
       // left its view while the write ran): the caller must read the session before it retries.
       case "node_lost" -> ErrorCode.NODE_LOST;
+      // A stored value of the session failed its integrity check: the store's error, not the tool's.
+      case "integrity_failed" -> ErrorCode.INTEGRITY_FAILED;
       // A limit of the pool the forkserver set on the worker (memory, open files) refused the tool.
       case "worker_limit_exceeded" -> ErrorCode.WORKER_LIMIT_EXCEEDED;
       default -> ErrorCode.TOOL_FAILED;
@@ -118,7 +120,8 @@ final class WorkerFrameHandler {
     }
     String message = body.getString("message", "");
     String tool = call.executeRequest().tool();
-    if (ec == ErrorCode.NOT_OWNER || ec == ErrorCode.MINORITY_PARTITION || ec == ErrorCode.STORE_UNAVAILABLE) {
+    if (ec == ErrorCode.NOT_OWNER || ec == ErrorCode.MINORITY_PARTITION || ec == ErrorCode.STORE_UNAVAILABLE
+        || ec == ErrorCode.INTEGRITY_FAILED) {
       details.put(SnakepitException.DETAIL_TOOL_RAN, true);
       message = "Tool '" + tool + "' met a refusal of the session store: " + message;
     } else if (ec == ErrorCode.NODE_LOST) {

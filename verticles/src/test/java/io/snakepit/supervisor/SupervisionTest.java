@@ -229,7 +229,7 @@ class SupervisionTest {
         .put("python-path", SupervisorHarness.TEST_ADAPTERS);
     try (SupervisorHarness h = new SupervisorHarness().start(funcs)) {
       for (ErrorCode code : List.of(ErrorCode.NODE_LOST, ErrorCode.MINORITY_PARTITION, ErrorCode.NOT_OWNER,
-          ErrorCode.STORE_UNAVAILABLE)) {
+          ErrorCode.STORE_UNAVAILABLE, ErrorCode.INTEGRITY_FAILED)) {
         h.onContext(() -> {
           h.supervisor().nodeCalls().register("test.answer", (args, worker) ->
               Future.failedFuture(new SnakepitException(code, "as the store answered")));
