@@ -44,7 +44,13 @@ final class HttpGuard {
       return;
     }
     String target = ctx.request().method() + " " + ctx.request().path();
-    access.authenticate(ctx.request().getHeader("Authorization")).onComplete(ar -> {
+    var authenticated = access.authenticate(ctx.request().getHeader("Authorization"));
+    if (!authenticated.isComplete()) {
+      // Keys and JWTs are checked at once today; a check that waits must hold the body back until the handler
+      // that reads it is in place (the body handler, or the import's parser, resumes the request).
+      ctx.request().pause();
+    }
+    authenticated.onComplete(ar -> {
       if (ar.failed()) {
         refuse(ctx, null, target, SnakepitException.from(ar.cause()));
         return;

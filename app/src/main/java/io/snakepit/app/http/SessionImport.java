@@ -58,6 +58,8 @@ final class SessionImport {
       ended = true;
       flush();
     });
+    // In case a handler before this one paused the request (HttpGuard does while a check waits).
+    request.resume();
   }
 
   private void onLine(Buffer raw) {
