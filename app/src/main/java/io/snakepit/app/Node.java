@@ -149,7 +149,10 @@ public final class Node {
               .put("http_port", config.httpPort()).put("grpc_port", config.grpcPort())
               .put("api_keys", security.apiKeysFile() != null).put("jwt", security.jwt() != null)
               .put("insecure", security.insecure()).put("rate_limits", security.rateLimits().any())
-              .put("cluster", config.cluster().enabled()));
+              .put("tls", config.tls().enabled()).put("mutual_tls", config.tls().mutual())
+              .put("cluster", config.cluster().enabled()).put("bus_tls", config.cluster().busTls() != null)
+              .put("data_encryption", config.sessions().getJsonObject("sessions", new JsonObject())
+                  .containsKey("encryption")));
           if (!security.authenticationEnabled()) {
             LOG.warn("No authentication is configured: anyone who reaches {} runs any tool and reads every session "
                 + "(security.insecure: {}); see docs/security.md", config.host(), security.insecure());
