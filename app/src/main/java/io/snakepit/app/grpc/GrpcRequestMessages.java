@@ -46,6 +46,11 @@ final class GrpcRequestMessages {
     });
     call.invalidMessageHandler(e -> fail(call, cid, ErrorCode.PAYLOAD_TOO_LARGE,
         "The request message is larger than the server takes: " + e.getMessage()));
+    // A read that fails (the deframer refusing a frame, the stream failing) fails the call's end instead of
+    // completing it, so without this handler neither handler above runs and the call hangs until the client's
+    // deadline. Answered typed instead; on a stream the client reset, the answer goes nowhere, harmlessly.
+    call.exceptionHandler(t -> fail(call, cid, ErrorCode.BAD_REQUEST, "The request could not be read: "
+        + t.getMessage()));
     call.endHandler(v -> {
       if (!seen[0]) {
         fail(call, cid, ErrorCode.BAD_REQUEST, method.methodName() + " needs a request message; the call sent none.");
