@@ -54,6 +54,11 @@ public final class ServerTls {
   /** Turns TLS on in {@code options}: the certificate, and with a client CA, client certificates required. */
   public HttpServerOptions apply(HttpServerOptions options) {
     options.setSsl(true).setKeyCertOptions(current.keyCert());
+    if (io.vertx.core.net.OpenSSLEngineOptions.isAvailable()) {
+      // BoringSSL (netty-tcnative) where the platform has a build of it: it encrypts at a fraction of the JDK
+      // engine's cost per request (docs/benchmarks.md, TLS). Elsewhere, the JDK's engine.
+      options.setSslEngineOptions(new io.vertx.core.net.OpenSSLEngineOptions());
+    }
     if (current.mutual()) {
       options.setTrustOptions(current.trust()).setClientAuth(ClientAuth.REQUIRED);
     }
@@ -62,7 +67,8 @@ public final class ServerTls {
 
   /** Starts checking the files for {@code server}, which listens with {@link #apply}'s options. */
   public void watch(HttpServer server, HttpServerOptions options) {
-    LOG.info("{} serves TLS with certificate serial {}{}; checking {} every {} ms for a new one", serverName,
+    LOG.info("{} serves TLS ({}) with certificate serial {}{}; checking {} every {} ms for a new one", serverName,
+        options.getSslEngineOptions() instanceof io.vertx.core.net.OpenSSLEngineOptions ? "BoringSSL" : "JDK",
         current.serial(), current.mutual() ? ", client certificates required" : "", settings.cert(),
         settings.reloadIntervalMs());
     ServerSSLOptions base = options.getSslOptions().copy();
