@@ -9,7 +9,6 @@ import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.SessionStoreClient;
 import io.vertx.core.Future;
-import io.vertx.core.json.JsonObject;
 import io.vertx.grpc.server.GrpcServerRequest;
 
 /**
@@ -75,16 +74,8 @@ final class GrpcGuard {
 
   private <T> Future<T> refused(GrpcServerRequest<?, ?> call, String cid, Principal p, String target,
       SnakepitException e) {
-    String event = switch (e.errorCode()) {
-      case UNAUTHENTICATED -> "auth.failed";
-      case FORBIDDEN -> "auth.forbidden";
-      default -> null;
-    };
-    if (event != null) {
-      var address = call.connection().remoteAddress();
-      access.audit().record(event, p, cid, "grpc " + target, e.errorCode().code(), new JsonObject()
-          .put("remote", address == null ? null : address.hostAddress()).put("reason", e.getMessage()));
-    }
+    var address = call.connection().remoteAddress();
+    access.auditRefusal(e, p, cid, "grpc " + target, address == null ? null : address.hostAddress());
     return Future.failedFuture(e);
   }
 }

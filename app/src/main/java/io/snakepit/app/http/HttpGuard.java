@@ -144,15 +144,7 @@ final class HttpGuard {
   }
 
   private void refuse(RoutingContext ctx, Principal p, String target, SnakepitException e) {
-    String event = switch (e.errorCode()) {
-      case UNAUTHENTICATED -> "auth.failed";
-      case FORBIDDEN -> "auth.forbidden";
-      default -> null;
-    };
-    if (event != null) {
-      access.audit().record(event, p, ctx.get(HttpApiVerticle.CID), target, e.errorCode().code(),
-          remote(ctx).put("reason", e.getMessage()));
-    }
+    access.auditRefusal(e, p, ctx.get(HttpApiVerticle.CID), target, remote(ctx).getString("remote"));
     if (e.errorCode() == ErrorCode.UNAUTHENTICATED) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"snakepit\"");
     }

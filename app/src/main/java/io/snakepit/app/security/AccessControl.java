@@ -134,10 +134,11 @@ public final class AccessControl {
           : "The Authorization header must be 'Bearer <token>'."));
     }
     if (token.startsWith(KeysFile.PREFIX)) {
-      KeysFile.Entry e = keys.get(KeysFile.hash(token));
+      String hash = KeysFile.hash(token);
+      KeysFile.Entry e = keys.get(hash);
       // The map is keyed by the hash; comparing again in constant time costs nothing and guards the lookup.
       if (e != null && MessageDigest.isEqual(e.sha256().getBytes(StandardCharsets.US_ASCII),
-          KeysFile.hash(token).getBytes(StandardCharsets.US_ASCII))) {
+          hash.getBytes(StandardCharsets.US_ASCII))) {
         return Future.succeededFuture(e.principal());
       }
       return Future.failedFuture(unauthenticated("The key is not one of this node's keys (it may have been "
@@ -180,6 +181,26 @@ public final class AccessControl {
       a.forEach(x -> out.add(String.valueOf(x)));
     }
     return out;
+  }
+
+  /**
+   * Records a refusal in the audit log when it is one of authentication ({@code auth.failed}) or of a role or
+   * scope ({@code auth.forbidden}); other refusals (rate limits) are not audited. Shared by both APIs.
+   *
+   * @param principal who was refused, or null when nobody authenticated
+   * @param remote    the client's address, or null
+   */
+  public void auditRefusal(SnakepitException e, Principal principal, String correlationId, String target,
+      String remote) {
+    String event = switch (e.errorCode()) {
+      case UNAUTHENTICATED -> "auth.failed";
+      case FORBIDDEN -> "auth.forbidden";
+      default -> null;
+    };
+    if (event != null) {
+      audit.record(event, principal, correlationId, target, e.errorCode().code(),
+          new JsonObject().put("remote", remote).put("reason", e.getMessage()));
+    }
   }
 
   /** Refuses with {@code forbidden} unless {@code principal}'s role permits {@code access}. */
