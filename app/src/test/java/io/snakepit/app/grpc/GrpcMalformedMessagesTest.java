@@ -27,15 +27,12 @@ class GrpcMalformedMessagesTest {
 
   static TestNode n;
   static Vertx vertx;
-  static HttpClient client;
 
   @BeforeAll
   static void start() throws Exception {
     n = TestNode.start("grpc-malformed-test", new JsonObject().put("pools", new JsonObject()
         .put("default", new JsonObject().put("size", 1))));
     vertx = Vertx.vertx();
-    client = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
-        .setHttp2ClearTextUpgrade(false).setDefaultHost("127.0.0.1").setDefaultPort(n.node.grpcPort()));
   }
 
   @AfterAll
@@ -53,9 +50,26 @@ class GrpcMalformedMessagesTest {
     return call(body, null);
   }
 
+  /**
+   * Each call on a connection of its own: what is tested is the server's answer to one malformed call. Vert.x
+   * 5.0.7's HTTP/2 client, reusing one connection, leaves about one call in a thousand unanswered with no
+   * timeout of its own firing (seen with valid calls too, 3,000 in a row; grpcio's client made 4,000 on one
+   * connection to the same server without one), which failed this test in CI twice.
+   */
   private static MultiMap call(Buffer body, String encoding) throws Exception {
+    HttpClient client = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
+        .setHttp2ClearTextUpgrade(false).setDefaultHost("127.0.0.1").setDefaultPort(n.node.grpcPort())
+        .setConnectTimeout(10_000));
+    try {
+      return call(client, body, encoding);
+    } finally {
+      client.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private static MultiMap call(HttpClient client, Buffer body, String encoding) throws Exception {
     return client.request(new RequestOptions().setMethod(HttpMethod.POST)
-            .setURI("/snakepit.v1.Snakepit/GetSession").setTimeout(20_000))
+            .setURI("/snakepit.v1.Snakepit/GetSession").setIdleTimeout(20_000))
         .compose(req -> {
           req.putHeader("content-type", "application/grpc").putHeader("te", "trailers");
           if (encoding != null) {
