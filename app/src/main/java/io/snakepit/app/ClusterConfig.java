@@ -13,6 +13,8 @@ import java.io.InputStream;
 /** Builds the Hazelcast configuration of a clustered node from config/cluster.xml and the node's settings. */
 final class ClusterConfig {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ClusterConfig.class);
+
   private static final String MAJORITY = "snakepit-majority";
 
   private ClusterConfig() {
@@ -34,13 +36,14 @@ final class ClusterConfig {
     // Names the node each member belongs to: a session's calls go to the node of its primary copy.
     hz.getMemberAttributeConfig().setAttribute(HazelcastSessionStoreFactory.NODE_ATTRIBUTE, node.nodeId());
     // A member endpoint on Hazelcast's advanced network: a frozen peer must not spin an IO thread (see there).
-    var join = HazelcastSessionStoreFactory.memberNetwork(hz, c.port(), false, c.host(), c.host() + ":" + c.port());
+    String address = c.hostAddress();
+    var join = HazelcastSessionStoreFactory.memberNetwork(hz, c.port(), false, address, address + ":" + c.port());
     // Bind the configured address only, so that nodes in separate network namespaces each keep to theirs.
     hz.setProperty("hazelcast.socket.bind.any", "false");
     if (c.dns().isEmpty()) {
       var tcp = join.getTcpIpConfig().setEnabled(true);
       for (String m : c.members()) {
-        tcp.addMember(m);
+        memberAddresses(m).forEach(tcp::addMember);
       }
     } else {
       // Hazelcast's Kubernetes discovery in DNS-lookup mode: every address the name resolves to (a headless
@@ -66,5 +69,29 @@ final class ClusterConfig {
       hz.getMapConfig(hzSessions.getString("map-name", "snakepit-sessions")).setSplitBrainProtectionName(MAJORITY);
     }
     return hz;
+  }
+
+  /**
+   * A {@code cluster-members} entry as Hazelcast's TCP-IP join needs it: a name is resolved to its addresses here,
+   * at the start (blocking). Given names, Hazelcast 5.3 with the member's interface set never joined them: three
+   * Compose nodes listing {@code n1:5701,n2:5701,n3:5701} formed three clusters of one, while the same list as
+   * addresses formed one. A name that does not resolve yet (a peer not started) is kept as it is, and logged.
+   */
+  static java.util.List<String> memberAddresses(String member) {
+    int colon = member.lastIndexOf(':');
+    String host = colon < 0 ? member : member.substring(0, colon);
+    String port = colon < 0 ? "" : member.substring(colon);
+    try {
+      java.util.List<String> out = new java.util.ArrayList<>();
+      for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+        String ip = a.getHostAddress();
+        out.add((a instanceof java.net.Inet6Address ? "[" + ip + "]" : ip) + port);
+      }
+      return out;
+    } catch (java.net.UnknownHostException e) {
+      LOG.warn("cluster-members: {} does not resolve now ({}); it is kept as a name, which Hazelcast may not join "
+          + "through. Give members as addresses, or join through cluster-dns", member, e.getMessage());
+      return java.util.List.of(member);
+    }
   }
 }

@@ -42,6 +42,22 @@ public record ClusterSettings(boolean enabled, String name, String host, int por
     }
   }
 
+  /**
+   * {@code host} as an IP address, which Hazelcast needs: it binds and matches its interface by address, and a
+   * name (Compose's service name {@code n1}, say) stopped the member with "No matching network interface found".
+   * The event bus advertises the same address. A name is resolved here, once, at the start: this blocks.
+   *
+   * @throws ConfigException when the name does not resolve
+   */
+  public String hostAddress() {
+    try {
+      return java.net.InetAddress.getByName(host).getHostAddress();
+    } catch (java.net.UnknownHostException e) {
+      throw new ConfigException("cluster-host \"" + host + "\" does not resolve to an address (" + e.getMessage()
+          + "): set it to this node's address, or to a name that resolves to it");
+    }
+  }
+
   static ClusterSettings from(ConfigReader r) {
     boolean enabled = r.bool("cluster", false);
     String name = r.string("cluster-name", "snakepit");

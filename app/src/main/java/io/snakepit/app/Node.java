@@ -113,8 +113,8 @@ public final class Node {
     ClusterSettings cluster = config.cluster();
     Future<Vertx> started;
     if (cluster.enabled()) {
-      options.getEventBusOptions().setHost(cluster.host()).setPort(cluster.busPort())
-          .setClusterPublicHost(cluster.host());
+      String address = cluster.hostAddress();
+      options.getEventBusOptions().setHost(address).setPort(cluster.busPort()).setClusterPublicHost(address);
       if (cluster.busTls() != null) {
         // Mutual TLS between nodes: each presents its certificate and accepts only peers signed by the CA, so a
         // process without such a certificate can neither send on this node's bus nor receive from it.

@@ -125,10 +125,27 @@ public final class RunCommand implements Callable<Integer> {
       return cause instanceof ConfigException ? EXIT_CONFIG : EXIT_START;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "snakepit-shutdown"));
+    exitZeroOnSigterm();
     System.out.println("snakepit: ready http=" + cfg.host() + ":" + node.httpPort()
         + " grpc=" + cfg.host() + ":" + node.grpcPort() + " node=" + cfg.nodeId());
     System.out.flush();
     return 0;
+  }
+
+  /**
+   * Makes SIGTERM end the process as {@code POST /v1/admin/drain} does: the shutdown hook drains and closes the
+   * node, then the process exits with status 0. The JVM's own handler exits with 143 (128 + SIGTERM) after the
+   * same hooks, which {@code docker stop}, Compose and Kubernetes report as a failure although the node drained
+   * cleanly. Where the JDK has no {@code sun.misc.Signal} (jdk.unsupported), the JVM's handler stays: the same
+   * drain, status 143.
+   */
+  private static void exitZeroOnSigterm() {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("TERM"),
+          sig -> new Thread(() -> System.exit(0), "snakepit-exit").start());
+    } catch (IllegalArgumentException | UnsupportedOperationException | LinkageError e) {
+      System.err.println("snakepit: SIGTERM keeps the JVM's handler (exit status 143 after the drain): " + e);
+    }
   }
 
   /** Merges file, environment and flags (flags win), and validates the result. */

@@ -153,4 +153,23 @@ class KubernetesManifestTest {
     JsonObject budget = resource("PodDisruptionBudget/snakepit").getJsonObject("spec");
     assertThat(budget.getInteger("maxUnavailable")).isEqualTo(1);
   }
+
+  /**
+   * The upgrade docker/test-cluster.sh proves under load (issue 14): one pod at a time, each drained on SIGTERM
+   * after a pause that lets its endpoint leave the Services, within a grace period that holds pause and drain.
+   */
+  @Test
+  void anUpgradeReplacesOnePodAtATimeAndEachHasTimeToLeaveTheServicesAndDrain() {
+    JsonObject spec = resource("StatefulSet/snakepit").getJsonObject("spec");
+    assertThat(spec.getJsonObject("updateStrategy").getString("type")).isEqualTo("RollingUpdate");
+    assertThat(spec.getInteger("minReadySeconds", 0)).as("minReadySeconds: the ring takes in a new pod")
+        .isPositive();
+    JsonArray preStop = container().getJsonObject("lifecycle").getJsonObject("preStop").getJsonObject("exec")
+        .getJsonArray("command");
+    assertThat(preStop.getString(0)).isEqualTo("sleep");
+    int pause = Integer.parseInt(preStop.getString(1));
+    assertThat(pause).as("the preStop pause, s").isBetween(1, 30);
+    // The drain's own bound is 60 s (docs/cluster.md, "Draining a node").
+    assertThat(podSpec().getInteger("terminationGracePeriodSeconds")).isGreaterThanOrEqualTo(pause + 60);
+  }
 }

@@ -115,6 +115,37 @@ class NodeConfigTest {
   }
 
   @Test
+  void aClusterHostGivenAsANameBindsHazelcastToItsAddress(@org.junit.jupiter.api.io.TempDir Path dir) {
+    // As docker/compose.yaml sets it (SNAKEPIT_CLUSTER_HOST: n1): a name. Hazelcast matches interfaces by address
+    // only, and refused to start on the name ("No matching network interface found").
+    RunCommand named = new RunCommand();
+    new CommandLine(named).parseArgs("--data-dir", dir.toString(), "--cluster", "--cluster-host", "localhost");
+    named.environment = java.util.Map.of();
+    var member = ClusterConfig.hazelcast(named.resolve()).getAdvancedNetworkConfig().getEndpointConfigs().values()
+        .iterator().next();
+    assertThat(member.getInterfaces().getInterfaces()).containsExactly("127.0.0.1");
+    assertThat(((com.hazelcast.config.ServerSocketEndpointConfig) member).getPublicAddress())
+        .isEqualTo("127.0.0.1:5701");
+
+    // Members given by name are joined through their addresses (Hazelcast never joined a name: three clusters
+    // of one); one that does not resolve is kept as given.
+    RunCommand members = new RunCommand();
+    new CommandLine(members).parseArgs("--data-dir", dir.toString(), "--cluster", "--members",
+        "localhost:5702,10.0.0.3:5701,no-such-host.invalid:5703");
+    members.environment = java.util.Map.of();
+    assertThat(ClusterConfig.hazelcast(members.resolve()).getAdvancedNetworkConfig().getJoin().getTcpIpConfig()
+        .getMembers()).contains("127.0.0.1:5702", "10.0.0.3:5701", "no-such-host.invalid:5703")
+        .doesNotContain("localhost:5702");
+
+    RunCommand unknown = new RunCommand();
+    new CommandLine(unknown).parseArgs("--data-dir", dir.toString(), "--cluster", "--cluster-host",
+        "no-such-host.invalid");
+    unknown.environment = java.util.Map.of();
+    assertThatThrownBy(() -> ClusterConfig.hazelcast(unknown.resolve())).isInstanceOf(ConfigException.class)
+        .hasMessageContaining("cluster-host").hasMessageContaining("no-such-host.invalid");
+  }
+
+  @Test
   void aClusterJoinsThroughItsMembersOrThroughADnsNameNeverBoth(@org.junit.jupiter.api.io.TempDir Path dir)
       throws Exception {
     RunCommand members = new RunCommand();

@@ -63,6 +63,8 @@ class NodeLifecycleTest {
       node.signal("TERM");
       node.process().waitFor();
       assertThat(node.logText()).contains("Stopping node");
+      // docker stop, Compose and Kubernetes read any other status as a failed stop (issue 14).
+      assertThat(node.process().exitValue()).as("exit status after SIGTERM").isZero();
       for (long pid : pids) {
         assertThat(Poll.alive(pid)).as("worker %d after graceful stop", pid).isFalse();
       }
