@@ -66,7 +66,7 @@ debootstrap_image() {
   local name="$1" packages="$2" prepare="${3:-}" suite="${DEBIAN_SUITE:-bookworm}" mirror root
   if have_image "$name" && [ "$REBUILD_BASE" = false ] \
       && [ "$(docker image inspect -f '{{index .Config.Labels "io.snakepit.packages"}}' "$name")" = "$packages" ]; then
-    log "$name is there (--rebuild-base to make it again)"
+    log "using $name, built earlier from Debian's packages (--rebuild-base to make it again)"
     return
   fi
   if [ "$(id -u)" != 0 ] || ! command -v debootstrap >/dev/null; then
@@ -105,7 +105,7 @@ fi
 if available "$RUNTIME_IMAGE"; then
   runtime="$RUNTIME_IMAGE"
 else
-  log "$RUNTIME_IMAGE cannot be pulled: building the runtime base from Debian's packages"
+  log "$RUNTIME_IMAGE cannot be pulled: the runtime base comes from Debian's packages instead"
   debootstrap_image "$LOCAL_BASE" "$BASE_PACKAGES"
   runtime="$LOCAL_BASE"
 fi
@@ -132,7 +132,7 @@ if [ "$WITH_PROMETHEUS" = true ]; then
   if available "$PROMETHEUS_IMAGE"; then
     echo "PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"
   else
-    log "$PROMETHEUS_IMAGE cannot be pulled: building $LOCAL_PROMETHEUS from Debian's prometheus package"
+    log "$PROMETHEUS_IMAGE cannot be pulled: $LOCAL_PROMETHEUS, from Debian's prometheus package, instead"
     debootstrap_image "$LOCAL_PROMETHEUS" prometheus prometheus_storage
     echo "PROMETHEUS_IMAGE=$LOCAL_PROMETHEUS"
   fi

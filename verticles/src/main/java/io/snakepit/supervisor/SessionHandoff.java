@@ -67,6 +67,8 @@ public final class SessionHandoff {
   public static final long REQUEST_TIMEOUT_MS = 10_000;
   /** How soon a request that met "no handlers" at a node still in the cluster is sent again. */
   static final long NO_HANDLERS_RETRY_MS = 250;
+  /** How often an ask for a session's state checks that the node asked is still a member of the cluster. */
+  static final long MEMBERSHIP_CHECK_MS = 250;
 
   /** Where a session's Python-side state is, as seen by the node about to run a call in it. */
   public enum Location { NONE, HELD_HERE, HELD_ELSEWHERE, STORED }
@@ -397,8 +399,8 @@ public final class SessionHandoff {
     if (call.correlationId() != null) {
       o.addHeader(io.snakepit.contract.Headers.CORRELATION_ID, call.correlationId());
     }
-    return vertx.eventBus().<JsonObject>request(Addresses.node(oldNode, REQUEST),
-            new JsonObject().put("session_id", call.sessionId()).put("order", order), o)
+    return untilGone(oldNode, vertx.eventBus().<JsonObject>request(Addresses.node(oldNode, REQUEST),
+            new JsonObject().put("session_id", call.sessionId()).put("order", order), o))
         .map(m -> m.body().getString("data"))
         .recover(t -> {
           boolean member = oldNodeIsMember(oldNode);
@@ -421,6 +423,33 @@ public final class SessionHandoff {
               + "({}); using the state stored in the session, if any", oldNode, call.sessionId(), t.getMessage()));
           return Future.succeededFuture((String) null);
         });
+  }
+
+  /**
+   * {@code reply}, or a failure as soon as {@code oldNode} is no longer a member of the store's cluster. A node
+   * whose host is gone (a killed container, a crashed machine) drops packets instead of refusing them, so the
+   * event bus's connection to it hangs, and an ask sent just before the cluster removed the node waited out the
+   * whole {@link #REQUEST_TIMEOUT_MS}: sessions of a killed Compose node were served 15 s after the kill, against
+   * 5 s of failure detection (docker/test-cluster.sh). Without a placement (no cluster), it is {@code reply}.
+   */
+  private <T> Future<T> untilGone(String oldNode, Future<T> reply) {
+    if (io.snakepit.routing.SessionPlacement.of(vertx) == null) {
+      return reply;
+    }
+    Promise<T> answer = Promise.promise();
+    long watch = vertx.setPeriodic(MEMBERSHIP_CHECK_MS, id -> {
+      if (!oldNodeIsMember(oldNode)) {
+        answer.tryFail(new ReplyException(ReplyFailure.NO_HANDLERS, "node " + oldNode + " left the cluster"));
+      }
+    });
+    reply.onComplete(ar -> {
+      if (ar.succeeded()) {
+        answer.tryComplete(ar.result());
+      } else {
+        answer.tryFail(ar.cause());
+      }
+    });
+    return answer.future().onComplete(done -> vertx.cancelTimer(watch));
   }
 
   private boolean oldNodeIsMember(String oldNode) {
