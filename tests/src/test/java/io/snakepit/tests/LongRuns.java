@@ -5,7 +5,8 @@ package io.snakepit.tests;
  * product's behaviour rather than the JDK it runs on: {@code .ci/run} runs
  * them under the default JDK and skips them, with
  * {@code -Dsnakepit.long-runs=false}, when it verifies the build again under
- * Temurin 25, to keep CI within its time.
+ * Temurin 25, to keep CI within its time. The same property leaves out the
+ * fault-injection system tests there (a profile in tests/pom.xml).
  */
 public final class LongRuns {
 
