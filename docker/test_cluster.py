@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -539,6 +540,8 @@ def main() -> int:
     parser.add_argument("--prometheus-image", default="prom/prometheus:v2.53.1")
     parser.add_argument("--sessions", type=int, default=60)
     options = parser.parse_args()
+    # timeout(1) and CI end a run with SIGTERM: leave through the clean-up below, not around it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     workdir = Path(tempfile.mkdtemp(prefix="snakepit-compose-"))
     cluster: Optional[Cluster] = None
