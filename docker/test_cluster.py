@@ -38,6 +38,22 @@ NODES = ("n1", "n2", "n3")
 # What a caller may retry elsewhere: the node said it did nothing (docs/http-api.md).
 RETRYABLE_CODES = {"starting", "shutting_down"}
 KILL_SERVED_WITHIN_S = 10.0
+# Debian's grpcio (python3-grpcio) runs under the system Python; the gRPC check is skipped without it.
+GRPC_PYTHON = "/usr/bin/python3"
+# Over each node's published gRPC port: the health service answers SERVING (field 1 = 1) without a token, and
+# a call without one is refused UNAUTHENTICATED. Raw bytes, so that no generated code is needed.
+GRPC_CHECK = """
+import grpc, sys
+with grpc.insecure_channel("127.0.0.1:" + sys.argv[1]) as ch:
+    same = dict(request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    health = ch.unary_unary("/grpc.health.v1.Health/Check", **same)(b"", timeout=10)
+    assert health == b"\\x08\\x01", health
+    try:
+        ch.unary_unary("/snakepit.v1.Snakepit/GetSession", **same)(b"\\x0a\\x01s", timeout=10)
+        sys.exit("GetSession without a token was answered")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e
+"""
 
 
 class CheckFailed(Exception):
@@ -121,9 +137,10 @@ class Cluster:
             "PROMETHEUS_IMAGE": prometheus_image,
             "PROMETHEUS_PORT": str(self.prometheus_port),
         })
+        self.grpc_ports = {n: free_port() for n in NODES}
         for n in NODES:
             self.env[f"{n.upper()}_HTTP_PORT"] = str(self.ports[n])
-            self.env[f"{n.upper()}_GRPC_PORT"] = str(free_port())
+            self.env[f"{n.upper()}_GRPC_PORT"] = str(self.grpc_ports[n])
         # Two workers a node: three nodes share this machine's cores.
         self.override = workdir / "compose.test.yaml"
         self.override.write_text("services:\n" + "".join(
@@ -408,6 +425,19 @@ def step_calls_and_sessions(cluster: Cluster, count: int, prefix: str) -> List[s
         a = cluster.execute(n, "greet", {"name": n})
         check(a.status == 200 and a.body["result"] == f"Hello, {n}!", f"greet on {n}: {a!r}")
     log(f"{count} sessions made, written and called through all three nodes")
+    if prefix == "kill":
+        step_grpc(cluster)
+
+
+def step_grpc(cluster: Cluster) -> None:
+    has_grpc = os.path.exists(GRPC_PYTHON) and run([GRPC_PYTHON, "-c", "import grpc"], check_status=False).returncode == 0
+    if not has_grpc:
+        log(f"gRPC check SKIPPED: {GRPC_PYTHON} has no grpc module (apt-get install python3-grpcio)")
+        return
+    for n in NODES:
+        out = run([GRPC_PYTHON, "-c", GRPC_CHECK, str(cluster.grpc_ports[n])], check_status=False, timeout=60)
+        check(out.returncode == 0, f"gRPC on {n}: {out.stdout}{out.stderr}")
+    log("gRPC on every node: health SERVING, a call without a token UNAUTHENTICATED")
     return sessions
 
 

@@ -50,6 +50,7 @@ public final class NetworkNamespaces implements AutoCloseable {
   private final List<String> namespaces = new ArrayList<>();
   private final List<String> hostVeths = new ArrayList<>();
   private boolean bridgeMade;
+  private boolean forwardRuleMade;
 
   /** The result of a command: exit code and combined output. */
   public record Result(int exitCode, String output) {
@@ -115,6 +116,12 @@ public final class NetworkNamespaces implements AutoCloseable {
     bridgeMade = true;
     must("ip", "addr", "add", bridgeAddress() + "/24", "dev", bridge);
     must("ip", "link", "set", bridge, "up");
+    // Traffic between the hosts crosses the bridge, and so the root namespace's FORWARD chain when
+    // br_netfilter is loaded. A Docker engine loads it and sets that chain's policy to DROP (once dockerd has
+    // run, until the machine restarts): NetworkNamespacesTest failed "host 1 reaches host 0" after
+    // docker/test-cluster.sh. This rule lets the bridge's own traffic through whatever the policy.
+    must(forwardRule("-I"));
+    forwardRuleMade = true;
     for (int i = 0; i < size; i++) {
       String ns = id + "-" + i;
       must("ip", "netns", "add", ns);
@@ -259,6 +266,13 @@ public final class NetworkNamespaces implements AutoCloseable {
       removeLink(veth, problems);
     }
     hostVeths.clear();
+    if (forwardRuleMade) {
+      Result r = run(List.of(forwardRule("-D")));
+      if (!r.ok()) {
+        problems.add("iptables -D FORWARD for " + bridgeName() + ": " + r.output().trim());
+      }
+    }
+    forwardRuleMade = false;
     if (bridgeMade) {
       removeLink(bridgeName(), problems);
     }
@@ -319,6 +333,11 @@ public final class NetworkNamespaces implements AutoCloseable {
     return problems;
   }
 
+  /** The root namespace's rule that accepts the bridge's own forwarded traffic; {@code op} adds or deletes it. */
+  private String[] forwardRule(String op) {
+    return new String[] {"iptables", "-w", op, "FORWARD", "-i", bridgeName(), "-o", bridgeName(), "-j", "ACCEPT"};
+  }
+
   /** Removes namespaces and links of earlier runs (our prefix) whose JVM is gone. */
   static void removeLeftovers() throws IOException {
     long self = ProcessHandle.current().pid() & 0xffffff;
@@ -338,6 +357,15 @@ public final class NetworkNamespaces implements AutoCloseable {
             removeNamespace(ns);
           }
         }
+      }
+    }
+    // "-A FORWARD -i sppt00abcd0br -o sppt00abcd0br -j ACCEPT": a crashed run's rule for its bridge.
+    for (String rule : run(List.of("iptables", "-w", "-S", "FORWARD")).output().split("\n")) {
+      String[] words = rule.trim().split("\\s+");
+      if (words.length == 8 && words[0].equals("-A") && words[2].equals("-i") && isLeftover(words[3], self)) {
+        List<String> delete = new ArrayList<>(List.of("iptables", "-w", "-D"));
+        delete.addAll(List.of(words).subList(1, words.length));
+        run(delete);
       }
     }
     Result links = run(List.of("ip", "-o", "link", "show"));
