@@ -404,6 +404,7 @@ def step_start(cluster: Cluster, image: str) -> None:
         except urllib.error.HTTPError as e:
             check(e.code == 401, f"{n}: /v1/pools without a key answered {e.code}")
     log("3 nodes healthy, one ring; read-only root, uid 10001, no build tools, keys required")
+    step_grpc(cluster)
 
 
 def step_calls_and_sessions(cluster: Cluster, count: int, prefix: str) -> List[str]:
@@ -425,8 +426,7 @@ def step_calls_and_sessions(cluster: Cluster, count: int, prefix: str) -> List[s
         a = cluster.execute(n, "greet", {"name": n})
         check(a.status == 200 and a.body["result"] == f"Hello, {n}!", f"greet on {n}: {a!r}")
     log(f"{count} sessions made, written and called through all three nodes")
-    if prefix == "kill":
-        step_grpc(cluster)
+    return sessions
 
 
 def step_grpc(cluster: Cluster) -> None:
@@ -438,7 +438,6 @@ def step_grpc(cluster: Cluster) -> None:
         out = run([GRPC_PYTHON, "-c", GRPC_CHECK, str(cluster.grpc_ports[n])], check_status=False, timeout=60)
         check(out.returncode == 0, f"gRPC on {n}: {out.stdout}{out.stderr}")
     log("gRPC on every node: health SERVING, a call without a token UNAUTHENTICATED")
-    return sessions
 
 
 def step_prometheus(cluster: Cluster) -> None:
@@ -449,7 +448,11 @@ def step_prometheus(cluster: Cluster) -> None:
         up = sorted(t["labels"]["instance"] for t in active if t["labels"]["job"] == "snakepit" and t["health"] == "up")
         return up == [f"{n}:8080" for n in NODES]
     wait_until("Prometheus scraping all three nodes", 120, targets_up)
-    log("Prometheus scrapes n1, n2 and n3: all up")
+    with urllib.request.urlopen(f"http://127.0.0.1:{cluster.prometheus_port}/api/v1/rules", timeout=5) as r:
+        groups = json.loads(r.read())["data"]["groups"]
+    rules = [rule["name"] for g in groups if g["name"] == "snakepit" for rule in g["rules"]]
+    check(len(rules) > 0, f"Prometheus has not loaded the alert rules of docker/prometheus/alerts.yaml: {groups}")
+    log(f"Prometheus scrapes n1, n2 and n3 (all up) and has the {len(rules)} alert rules of group snakepit")
 
 
 def owners(cluster: Cluster, sessions: List[str], via: str) -> Dict[str, List[str]]:

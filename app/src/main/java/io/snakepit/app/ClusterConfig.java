@@ -9,11 +9,18 @@ import io.snakepit.session.hazelcast.HazelcastSessionStoreFactory;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Builds the Hazelcast configuration of a clustered node from config/cluster.xml and the node's settings. */
 final class ClusterConfig {
 
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ClusterConfig.class);
+  private static final Logger LOG = LoggerFactory.getLogger(ClusterConfig.class);
 
   private static final String MAJORITY = "snakepit-majority";
 
@@ -77,21 +84,21 @@ final class ClusterConfig {
    * Compose nodes listing {@code n1:5701,n2:5701,n3:5701} formed three clusters of one, while the same list as
    * addresses formed one. A name that does not resolve yet (a peer not started) is kept as it is, and logged.
    */
-  static java.util.List<String> memberAddresses(String member) {
+  static List<String> memberAddresses(String member) {
     int colon = member.lastIndexOf(':');
     String host = colon < 0 ? member : member.substring(0, colon);
     String port = colon < 0 ? "" : member.substring(colon);
     try {
-      java.util.List<String> out = new java.util.ArrayList<>();
-      for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+      List<String> out = new ArrayList<>();
+      for (InetAddress a : InetAddress.getAllByName(host)) {
         String ip = a.getHostAddress();
-        out.add((a instanceof java.net.Inet6Address ? "[" + ip + "]" : ip) + port);
+        out.add((a instanceof Inet6Address ? "[" + ip + "]" : ip) + port);
       }
       return out;
-    } catch (java.net.UnknownHostException e) {
+    } catch (UnknownHostException e) {
       LOG.warn("cluster-members: {} does not resolve now ({}); it is kept as a name, which Hazelcast may not join "
           + "through. Give members as addresses, or join through cluster-dns", member, e.getMessage());
-      return java.util.List.of(member);
+      return List.of(member);
     }
   }
 }
