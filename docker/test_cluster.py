@@ -455,18 +455,18 @@ def step_prometheus(cluster: Cluster) -> None:
     log(f"Prometheus scrapes n1, n2 and n3 (all up) and has the {len(rules)} alert rules of group snakepit")
 
 
-def owners(cluster: Cluster, sessions: List[str], via: str) -> Dict[str, List[str]]:
+def busiest_owner(cluster: Cluster, sessions: List[str], via: str) -> Tuple[str, List[str]]:
+    """The node that owns the most of ``sessions`` (as ``via`` sees it), and the sessions it owns."""
     by_node: Dict[str, List[str]] = {}
     for s in sessions:
         by_node.setdefault(cluster.owner(s, via) or "none", []).append(s)
-    return by_node
+    node = max(NODES, key=lambda n: len(by_node.get(n, [])))
+    check(len(by_node.get(node, [])) > 0, f"no session owned by any node: {by_node}")
+    return node, by_node[node]
 
 
 def step_kill(cluster: Cluster, sessions: List[str]) -> str:
-    by_node = owners(cluster, sessions, "n1")
-    victim = max(NODES, key=lambda n: len(by_node.get(n, [])))
-    mine = by_node.get(victim, [])
-    check(len(mine) > 0, f"no session owned by any node: {by_node}")
+    victim, mine = busiest_owner(cluster, sessions, "n1")
     survivors = [n for n in NODES if n != victim]
     cluster.take_out_of_rotation(victim)
     run(["docker", "kill", cluster.container(victim)])
@@ -517,10 +517,7 @@ def step_restart(cluster: Cluster, node: str, image: str) -> None:
 
 
 def step_stop(cluster: Cluster, sessions: List[str]) -> str:
-    by_node = owners(cluster, sessions, "n2")
-    node = max(NODES, key=lambda n: len(by_node.get(n, [])))
-    mine = by_node.get(node, [])
-    check(len(mine) > 0, f"no session owned by any node: {by_node}")
+    node, mine = busiest_owner(cluster, sessions, "n2")
     cluster.take_out_of_rotation(node)
     started = time.monotonic()
     run(["docker", "stop", "-t", "90", cluster.container(node)], timeout=120)

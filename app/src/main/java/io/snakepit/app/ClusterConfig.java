@@ -28,6 +28,14 @@ final class ClusterConfig {
   }
 
   static Config hazelcast(NodeConfig node) {
+    return hazelcast(node, node.cluster().hostAddress());
+  }
+
+  /**
+   * The configuration, with {@code address} ({@code cluster-host} resolved once by the caller, who gives the
+   * event bus the same) as the member's interface and public address.
+   */
+  static Config hazelcast(NodeConfig node, String address) {
     ClusterSettings c = node.cluster();
     Config hz;
     try (InputStream in = ClusterConfig.class.getResourceAsStream("/cluster.xml")) {
@@ -43,7 +51,6 @@ final class ClusterConfig {
     // Names the node each member belongs to: a session's calls go to the node of its primary copy.
     hz.getMemberAttributeConfig().setAttribute(HazelcastSessionStoreFactory.NODE_ATTRIBUTE, node.nodeId());
     // A member endpoint on Hazelcast's advanced network: a frozen peer must not spin an IO thread (see there).
-    String address = c.hostAddress();
     var join = HazelcastSessionStoreFactory.memberNetwork(hz, c.port(), false, address, address + ":" + c.port());
     // Bind the configured address only, so that nodes in separate network namespaces each keep to theirs.
     hz.setProperty("hazelcast.socket.bind.any", "false");

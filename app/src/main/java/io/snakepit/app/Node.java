@@ -124,7 +124,7 @@ public final class Node {
         LOG.info("The event bus speaks mutual TLS (certificate serial {})", bus.serial());
       }
       started = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(meterRegistry))
-          .withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config))).buildClustered();
+          .withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config, address))).buildClustered();
     } else {
       started = Future.succeededFuture(Vertx.builder().with(options)
           .withMetrics(new MicrometerMetricsFactory(meterRegistry)).build());
