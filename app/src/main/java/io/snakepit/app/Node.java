@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * One running node: a Vert.x instance (clustered through Hazelcast when
  * configured) with its verticles deployed, in this order: session storage
  * ({@link SessionStoreVerticle}), process supervision
- * ({@link ProcessSupervisorVerticle}), the HTTP and gRPC APIs, and routing
+ * ({@link ProcessSupervisorVerticle}), the dashboard's feed, the HTTP and gRPC APIs, and routing
  * ({@link RoutingVerticle}) last, so that the node joins the ring only once
  * everything it serves with is up. {@link #close()} stops them in
  * {@link #STOP_ORDER}.
@@ -60,7 +60,7 @@ public final class Node {
    * then the router, whose last heartbeat tells the others the node is gone
    * only once nothing runs here any more, and the session store last.
    */
-  private static final java.util.List<String> STOP_ORDER = java.util.List.of("grpc", "http", "supervisor",
+  private static final java.util.List<String> STOP_ORDER = java.util.List.of("grpc", "http", "dashboard", "supervisor",
       "routing", "sessions");
 
   /** What a stop asked over the API ({@code POST /v1/admin/drain}) does; by default, {@link #close()}. */
@@ -189,6 +189,11 @@ public final class Node {
         })
         .compose(id -> {
           deployments.put("supervisor", id);
+          // The live cluster page's figures and events (docs/dashboard.md): before the API that streams them.
+          return vertx.deployVerticle(new io.snakepit.app.dashboard.DashboardVerticle(config.nodeId(), meterRegistry));
+        })
+        .compose(id -> {
+          deployments.put("dashboard", id);
           return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()
               .put("health", config.health()).put("http", config.http()).put("metrics-registry", metricsRegistryName)
               .put("tls", config.tls().toJson())));

@@ -96,6 +96,31 @@ public final class Addresses {
    */
   public static final String DATA_KEY_ROTATION = "snakepit.sessions.data-keys.rotate";
 
+  /**
+   * Node-local request to the node's dashboard feed (docs/dashboard.md): {@code {"op": "snapshot"}} answers
+   * {@code {"figures", "events"}} (the cluster's figures now and the recent events), {@code {"op": "figures"}}
+   * answers the figures alone. Figures are gathered from every node when asked, at most once per
+   * {@link #DASHBOARD_FIGURES_MAX_AGE_MS}, so a node nobody watches gathers nothing.
+   */
+  public static final String DASHBOARD = "snakepit.dashboard";
+
+  /** How old the dashboard's figures may be when they are asked again: askers within it share one gathering. */
+  public static final long DASHBOARD_FIGURES_MAX_AGE_MS = 500;
+
+  /**
+   * Node-local publish: each event of {@link #EVENTS} the dashboard shows (nodes, workers crashed or recycled,
+   * pools), as it arrives, once the dashboard feed has recorded it.
+   */
+  public static final String DASHBOARD_EVENTS = "snakepit.dashboard.events";
+
+  /**
+   * The cluster-wide address where node {@code nodeId} answers its own figures for the dashboard:
+   * {@code {"node", "at", "workers": [...], "pools": [{..., "calls", "window_ms", "latency_buckets"}]}}.
+   */
+  public static String nodeFigures(String nodeId) {
+    return node(nodeId, "figures");
+  }
+
   /** The cluster-wide address of one node's router for {@code op} ({@code execute}, {@code stream.open}). */
   public static String node(String nodeId, String op) {
     return "snakepit.node." + nodeId + "." + op;

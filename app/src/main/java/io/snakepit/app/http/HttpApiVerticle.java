@@ -52,6 +52,7 @@ public final class HttpApiVerticle extends VerticleBase {
   private HealthConfig health;
   private io.snakepit.app.security.AccessControl accessControl = io.snakepit.app.security.AccessControl.open();
   private ConnectionGuard connections;
+  private DashboardStreams dashboardStreams;
 
   /** An API that serves from the start: for applications that deploy what it calls before it. */
   public HttpApiVerticle(String nodeId, String host, int port, long maxBodyBytes) {
@@ -211,6 +212,8 @@ public final class HttpApiVerticle extends VerticleBase {
         Addresses.POOL_RELOAD, new JsonObject().put("pool", ctx.pathParam("name")), options(ctx)).map(Message::body),
         200));
     api.getRoute("getCluster").addHandler(ctx -> ask(ctx, Addresses.CLUSTER_VIEW));
+    dashboardStreams = new DashboardStreams(vertx);
+    api.getRoute("dashboardStream").addHandler(dashboardStreams::open);
     // A full drain, as on SIGTERM: the node answers 202, then drains and stops.
     api.getRoute("drainNode").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(Addresses.STOP,
         new JsonObject(), options(ctx)).map(Message::body), 202));
@@ -227,6 +230,7 @@ public final class HttpApiVerticle extends VerticleBase {
     if (registry != null) {
       router.get("/metrics").handler(PrometheusScrapingHandler.create(registry));
     }
+    mountDashboard(router);
     String served = contract.encodePrettily();
     router.get("/openapi.json").handler(ctx -> ctx.response().putHeader("Content-Type", "application/json")
         .end(served));
@@ -236,8 +240,35 @@ public final class HttpApiVerticle extends VerticleBase {
     return router;
   }
 
+  /**
+   * The live cluster page (docs/dashboard.md): static files from the jar's {@code webroot/dashboard}, plain HTML,
+   * CSS and JavaScript with nothing loaded from elsewhere, so the page works offline and behind any proxy. Its
+   * policy allows only this origin's scripts, styles and connections.
+   */
+  private static void mountDashboard(Router router) {
+    io.vertx.ext.web.handler.StaticHandler files = io.vertx.ext.web.handler.StaticHandler.create("webroot/dashboard")
+        .setIndexPage("index.html").setDirectoryListing(false).setCachingEnabled(false);
+    String policy = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        + "frame-ancestors 'none'";
+    router.get(HttpAccessRules.DASHBOARD).handler(ctx -> {
+      if (!ctx.request().path().equals(HttpAccessRules.DASHBOARD)) {
+        ctx.next(); // "/dashboard/" matches this route too
+        return;
+      }
+      // Served as /dashboard/ itself (no redirect): the page names its files by absolute path.
+      ctx.reroute(HttpAccessRules.DASHBOARD + "/");
+    });
+    router.get(HttpAccessRules.DASHBOARD + "/*").handler(ctx -> {
+      ctx.response().putHeader("Content-Security-Policy", policy).putHeader("X-Content-Type-Options", "nosniff");
+      files.handle(ctx);
+    });
+  }
+
   @Override
   public Future<?> stop() {
+    if (dashboardStreams != null) {
+      dashboardStreams.closeAll();
+    }
     if (connections != null) {
       connections.close();
     }
