@@ -65,6 +65,8 @@ final class HttpAccessRules {
 
   /** Where the live cluster page's static files are served. */
   static final String DASHBOARD = "/dashboard";
+  /** {@code /dashboard}, {@code /dashboard/} and {@code /dashboard/<file>}, a file name not starting with a dot. */
+  private static final Pattern DASHBOARD_FILE = Pattern.compile("^/dashboard(/([A-Za-z0-9_-][A-Za-z0-9._-]*)?)?$");
 
   private record Matchable(HttpMethod method, Pattern path, int literals, Rule rule) {
   }
@@ -124,7 +126,9 @@ final class HttpAccessRules {
     }
     // The live cluster page's static files hold no data (its stream, dashboardStream, needs a reader): a browser
     // loads them without a token, and the page then asks for a key (docs/dashboard.md).
-    if (method == HttpMethod.GET && (path.equals(DASHBOARD) || path.startsWith(DASHBOARD + "/"))) {
+    // Matched on the raw path, as every rule is, but the router serves the normalised one: only plain file names
+    // (no "..", no escapes, no deeper folders) are open, or /dashboard/../v1/sessions would pass as a page file.
+    if (method == HttpMethod.GET && DASHBOARD_FILE.matcher(path).matches()) {
       return new Rule("dashboard", Access.OPEN, RateKind.NONE, null, null);
     }
     if (path.equals("/metrics")) {

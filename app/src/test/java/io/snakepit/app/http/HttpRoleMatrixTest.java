@@ -62,6 +62,10 @@ class HttpRoleMatrixTest {
         "{\"tool\":\"count\",\"args\":{\"n\":1}}", Set.of(C, O, A)));
     MATRIX.put("sessionsHealth", new Case("GET", "/health/sessions", null, Set.of(R, O, A)));
     MATRIX.put("getCluster", new Case("GET", "/v1/cluster", null, Set.of(R, O, A)));
+    // A stream that does not end: SecuredNode.send reads its first event (the snapshot) and lets go.
+    MATRIX.put("dashboardStream", new Case("GET", "/v1/dashboard/stream", null, Set.of(R, O, A)));
+    // The page's static files hold no data: open, like the probes.
+    MATRIX.put("dashboard", new Case("GET", "/dashboard", null, null));
     MATRIX.put("metrics", new Case("GET", "/metrics", null, Set.of(R, O, A)));
     MATRIX.put("reloadPool", new Case("POST", "/v1/pools/default/reload", null, Set.of(A)));
     // This node has no data keys: an admin's start is a typed 400, past authorization all the same.
@@ -97,6 +101,7 @@ class HttpRoleMatrixTest {
     }));
     Set<String> covered = new TreeSet<>(MATRIX.keySet());
     covered.remove("metrics");
+    covered.remove("dashboard");
     assertThat(covered).isEqualTo(ops);
   }
 

@@ -75,7 +75,57 @@ public final class SecuredNode implements AutoCloseable {
     if (keyName != null) {
       b.header("Authorization", "Bearer " + keys.get(keyName));
     }
-    return node.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return node.http.send(b.build(), SecuredNode::bodyOrFirstEvent);
+  }
+
+  /**
+   * The body as a string; for a server-sent event stream (which does not end), its first event, after which
+   * the stream is cancelled.
+   */
+  static HttpResponse.BodySubscriber<String> bodyOrFirstEvent(HttpResponse.ResponseInfo info) {
+    if (!info.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream")) {
+      return HttpResponse.BodySubscribers.ofString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+    return new HttpResponse.BodySubscriber<>() {
+      private final java.util.concurrent.CompletableFuture<String> body = new java.util.concurrent.CompletableFuture<>();
+      private final StringBuilder text = new StringBuilder();
+      private java.util.concurrent.Flow.Subscription subscription;
+
+      @Override
+      public java.util.concurrent.CompletionStage<String> getBody() {
+        return body;
+      }
+
+      @Override
+      public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+        subscription = s;
+        s.request(1);
+      }
+
+      @Override
+      public void onNext(java.util.List<java.nio.ByteBuffer> items) {
+        for (java.nio.ByteBuffer b : items) {
+          text.append(java.nio.charset.StandardCharsets.UTF_8.decode(b));
+        }
+        int end = text.indexOf("\n\n");
+        if (end >= 0) {
+          body.complete(text.substring(0, end + 2));
+          subscription.cancel();
+        } else {
+          subscription.request(1);
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        body.completeExceptionally(t);
+      }
+
+      @Override
+      public void onComplete() {
+        body.complete(text.toString());
+      }
+    };
   }
 
   @Override
