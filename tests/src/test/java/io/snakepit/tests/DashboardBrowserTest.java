@@ -60,22 +60,41 @@ class DashboardBrowserTest {
         }
       }
 
-      page.viewport(1280, 800, false);
-      page.navigate(first.baseUrl() + "/dashboard");
-      Poll.until("the page shows the 3 nodes serving, with their workers: ", Cluster.DEADLINE, () -> {
-        JsonArray shown = nodesShown(page);
-        return shown.size() == 3 && shown.stream().map(o -> (JsonObject) o).allMatch(n ->
-            ids.contains(n.getString("id")) && "serving".equals(n.getString("state")) && n.getInteger("workers") == 2);
-      });
-      Poll.until("the page has a calls/s for the pool and the active sessions", Cluster.DEADLINE, () ->
-          !"–".equals(page.evaluate("document.querySelector('#pools [data-label=\"Calls/s\"]')?.textContent ?? '–'"))
-              && "12".equals(page.evaluate("document.getElementById('sum-sessions').textContent")));
-      assertThat(page.evaluate("document.getElementById('connection').dataset.connection")).isEqualTo("live");
+      // Calls while the page is open, so that its calls/s and p99 have something to show; stopped before the kill.
+      java.util.concurrent.atomic.AtomicBoolean loading = new java.util.concurrent.atomic.AtomicBoolean(true);
+      Thread load = new Thread(() -> {
+        for (int k = 0; loading.get(); k++) {
+          try {
+            Http.post(c.node(k % 2).baseUrl() + "/v1/execute", "{\"tool\":\"echo\",\"args\":{\"k\":" + k + "}}");
+          } catch (Exception e) {
+            return; // the test's own checks say what went wrong
+          }
+        }
+      }, "dashboard-load");
+      load.start();
       Path target = Path.of("target");
-      page.screenshot(target.resolve("dashboard-1280.png"));
-      page.viewport(390, 844, true);
-      page.screenshot(target.resolve("dashboard-390.png"));
-      page.viewport(1280, 800, false);
+      try {
+        page.viewport(1280, 800, false);
+        page.navigate(first.baseUrl() + "/dashboard");
+        Poll.until("the page shows the 3 nodes serving, with their workers: ", Cluster.DEADLINE, () -> {
+          JsonArray shown = nodesShown(page);
+          return shown.size() == 3 && shown.stream().map(o -> (JsonObject) o).allMatch(n ->
+              ids.contains(n.getString("id")) && "serving".equals(n.getString("state")) && n.getInteger("workers") == 2);
+        });
+        Poll.until("the page has a calls/s and a p99 for the pool, and the active sessions", Cluster.DEADLINE, () ->
+            !List.of("–", "0").contains(page.evaluate("document.querySelector('#pools [data-label=\"Calls/s\"]')"
+                + "?.textContent ?? '–'"))
+                && !"–".equals(page.evaluate("document.querySelector('#pools [data-label=\"p99\"]')?.textContent ?? '–'"))
+                && "12".equals(page.evaluate("document.getElementById('sum-sessions').textContent")));
+        assertThat(page.evaluate("document.getElementById('connection').dataset.connection")).isEqualTo("live");
+        page.screenshot(target.resolve("dashboard-1280.png"));
+        page.viewport(390, 844, true);
+        page.screenshot(target.resolve("dashboard-390.png"));
+        page.viewport(1280, 800, false);
+      } finally {
+        loading.set(false);
+        load.join(30_000);
+      }
 
       // Marks this very document: a reload would lose it.
       page.evaluate("window.__notReloaded = 'yes'");
