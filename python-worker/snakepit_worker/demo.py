@@ -8,6 +8,7 @@ crash, print, log, and use the session.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -20,6 +21,20 @@ from .adapter import Adapter, tool
 from .context import Context
 
 _PATTERN = bytes(range(256))
+
+
+def _describe(value: Any) -> Dict[str, Any]:
+    """The type of ``value``, and the length and SHA-256 of its bytes when it is bytes or str."""
+    described: Dict[str, Any] = {"type": type(value).__name__}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+    elif isinstance(value, str):
+        raw = value.encode("utf-8")
+    else:
+        return described
+    described["length"] = len(raw)
+    described["sha256"] = hashlib.sha256(raw).hexdigest()
+    return described
 
 
 class DemoAdapter(Adapter):
@@ -68,6 +83,18 @@ class DemoAdapter(Adapter):
         if data is not None:
             return data
         return (_PATTERN * (size // 256 + 1))[:size]
+
+    @tool
+    def digest(self, data: Any, **more: Any) -> Dict[str, Any]:
+        """Describes ``data`` (and each of ``more``): its Python type, length and SHA-256.
+
+        Shows what a tool receives: ``bytes`` for a binary part of a multipart
+        request (docs/http-api.md), ``str`` for a JSON string.
+        """
+        described = {"data": _describe(data)}
+        for name, value in more.items():
+            described[name] = _describe(value)
+        return described
 
     # -- time, cancellation, failure ---------------------------------------
 

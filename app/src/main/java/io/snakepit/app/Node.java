@@ -76,10 +76,21 @@ public final class Node {
     this.stopRequested = java.util.Objects.requireNonNull(action);
   }
 
+  /**
+   * Gauges that Vert.x's Micrometer metrics (5.0) register again for every event-bus consumer a node registers:
+   * without an address label (which would make a series per stream's reply address) they all share one id, so
+   * Micrometer logged "This Gauge has been already registered" at every start, and looked the gauge up again for
+   * each new consumer. Denied, they never reach the registry: the node does not export them (docs/operations.md);
+   * the event bus's counters and timers are unaffected.
+   */
+  static final java.util.Set<String> PER_HANDLER_GAUGES = java.util.Set.of("vertx.eventbus.handlers",
+      "vertx.eventbus.pending");
+
   public Node(NodeConfig config) {
     this.config = config;
     this.meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    this.meterRegistry.config().commonTags("node", config.nodeId());
+    this.meterRegistry.config().commonTags("node", config.nodeId())
+        .meterFilter(io.micrometer.core.instrument.config.MeterFilter.deny(id -> PER_HANDLER_GAUGES.contains(id.getName())));
     this.metricsRegistryName = "snakepit-" + config.nodeId() + "-" + java.util.UUID.randomUUID();
     this.servingState = ServingState.starting(config.nodeId());
   }

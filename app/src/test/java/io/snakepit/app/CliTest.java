@@ -174,7 +174,9 @@ class CliTest {
     long sessions = lines.stream().filter(l -> !l.startsWith("{\"exported\"")).count();
     assertThat(sessions).isGreaterThanOrEqualTo(1100);
     assertThat(lines.get(lines.size() - 1)).isEqualTo("{\"exported\":" + sessions + "}");
-    assertThat(export.out()).contains("exported " + sessions + " sessions to " + file);
+    // The summary is progress, on stderr like the rest: stdout carries data only, and there is none with --out.
+    assertThat(export.err()).contains("exported " + sessions + " sessions to " + file);
+    assertThat(export.out()).isEmpty();
     assertThat(Files.exists(dir.resolve("out.ndjson.part"))).isFalse();
 
     Run imported = cli("sessions", "import", file.toString(), "--url", target.url(), "--json");

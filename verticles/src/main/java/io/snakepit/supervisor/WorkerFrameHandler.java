@@ -29,9 +29,20 @@ final class WorkerFrameHandler {
     this.log = log;
   }
 
+  /**
+   * The answer's {@code result}, bytes kept as a {@link io.vertx.core.buffer.Buffer}: {@code JsonObject.getValue}
+   * would turn a top-level bytes result into a base64 string, and a multipart HTTP answer could no longer send it
+   * as a binary part. Readers see no difference ({@code getString} and {@code getBuffer} read either).
+   */
+  private static JsonObject result(JsonObject body) {
+    java.util.Map<String, Object> answer = new java.util.LinkedHashMap<>();
+    answer.put("result", body.getMap().get("result"));
+    return new JsonObject(answer);
+  }
+
   void handle(Frame f) {
     switch (f.type()) {
-      case RESULT -> finish(f.id(), false, call -> call.succeed(new JsonObject().put("result", f.body().getValue("result"))
+      case RESULT -> finish(f.id(), false, call -> call.succeed(result(f.body())
           .put("worker", worker.id()).put("node", worker.pool().supervisor().nodeId())));
       case ERROR -> {
         PoolCall call = calls.finish(f.id());

@@ -117,8 +117,9 @@ final class SessionExportCommand extends NodeCommand {
     if (json && outFile != null) {
       printJson(summary);
     } else {
-      // With the sessions on stdout, the summary goes to stderr.
-      (outFile == null ? err() : out()).println(String.format(java.util.Locale.ROOT, "exported %d sessions%s in %.1f s",
+      // Progress and the summary go to stderr, with or without --out (docs/operations.md): stdout carries data
+      // only, the sessions or, with --json, the summary as JSON, so a script can pipe it whatever it asked for.
+      err().println(String.format(java.util.Locale.ROOT, "exported %d sessions%s in %.1f s",
           count, outFile == null ? "" : " to " + outFile, seconds));
       err().flush();
       out().flush();

@@ -6,9 +6,14 @@ import io.snakepit.contract.SnakepitException;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -36,6 +41,10 @@ final class ExecuteRequestReader {
   /** The contract's pattern for session ids, in the body and in the path. */
   private static final Pattern SESSION_ID = Pattern.compile("^[A-Za-z0-9._:-]{1,128}$");
   private static final long MAX_TIMEOUT_MS = ExecuteRequest.MAX_TIMEOUT_MS;
+  /** The part of a multipart execute body that holds the call's JSON. */
+  static final String REQUEST_PART = "request";
+  /** The key of the object that stands for a binary part, in a multipart request's args and answer's result. */
+  static final String PART_KEY = "$part";
 
   private ExecuteRequestReader() {
   }
@@ -59,6 +68,98 @@ final class ExecuteRequestReader {
       json.put("session_id", pathSessionId);
     }
     return ExecuteRequest.fromJson(json, correlationId);
+  }
+
+  /**
+   * The request a {@code multipart/form-data} body asks for: its part {@value #REQUEST_PART} holds the usual
+   * JSON body, in which an object {@code {"$part": "name"}} anywhere in {@code args} stands for the bytes of the
+   * part of that name, which the tool gets as {@code bytes}. Every other part must be referred to, and every
+   * reference must name a part. Fails with {@link ErrorCode#BAD_REQUEST} saying what is wrong.
+   */
+  static ExecuteRequest readForm(String contentType, Buffer body, String pathSessionId, String correlationId) {
+    Map<String, Buffer> binaries = new LinkedHashMap<>();
+    MultipartForm.Part request = null;
+    for (MultipartForm.Part part : MultipartForm.parse(contentType, body, correlationId)) {
+      if (part.name().equals(REQUEST_PART)) {
+        request = part;
+      } else {
+        binaries.put(part.name(), part.content());
+      }
+    }
+    if (request == null) {
+      throw MultipartForm.bad("it has no part named '" + REQUEST_PART + "' holding the call's JSON, like "
+          + "-F request='{\"tool\": \"echo\", \"args\": {\"data\": {\"$part\": \"data\"}}}'"
+          + (binaries.isEmpty() ? "" : "; its parts are " + String.join(", ", binaries.keySet())), correlationId);
+    }
+    if (request.contentType() != null
+        && !MultipartForm.mediaType(request.contentType()).equals("application/json")) {
+      throw MultipartForm.bad("the part '" + REQUEST_PART + "' must be JSON (no Content-Type, or application/json),"
+          + " not " + request.contentType(), correlationId);
+    }
+    Buffer json = request.content();
+    if (pathSessionId != null && !SESSION_ID.matcher(pathSessionId).matches()) {
+      throw bad("the session id in the path must match " + SESSION_ID.pattern(), correlationId);
+    }
+    JsonObject decoded = decode("application/json", json, correlationId);
+    String violation = violation(decoded);
+    if (violation != null) {
+      throw bad(violation, correlationId);
+    }
+    Set<String> referenced = new HashSet<>();
+    Object args = decoded.getValue("args");
+    if (args != null) {
+      decoded.getMap().put("args", withParts(args, binaries, referenced, correlationId));
+    }
+    for (String name : binaries.keySet()) {
+      if (!referenced.contains(name)) {
+        throw MultipartForm.bad("the part '" + name + "' is not referred to by the request; name it in 'args' as "
+            + "{\"" + PART_KEY + "\": \"" + name + "\"}, or leave it out", correlationId);
+      }
+    }
+    if (pathSessionId != null) {
+      decoded.put("session_id", pathSessionId);
+    }
+    return ExecuteRequest.fromJson(decoded, correlationId);
+  }
+
+  /** {@code value} with each {@code {"$part": name}} replaced by the bytes of that part, in place. */
+  private static Object withParts(Object value, Map<String, Buffer> parts, Set<String> referenced,
+                                  String correlationId) {
+    Map<String, Object> map = value instanceof JsonObject o ? o.getMap()
+        : value instanceof Map<?, ?> m ? castMap(m) : null;
+    if (map != null) {
+      if (map.size() == 1 && map.get(PART_KEY) instanceof String name) {
+        Buffer bytes = parts.get(name);
+        if (bytes == null) {
+          throw MultipartForm.bad("'args' refers to the part '" + name + "', which the request does not have"
+              + (parts.isEmpty() ? "" : "; its parts are " + String.join(", ", parts.keySet())), correlationId);
+        }
+        referenced.add(name);
+        return bytes;
+      }
+      // Written through the backing map: JsonObject.put would turn bytes into base64 at once.
+      for (Map.Entry<String, Object> e : map.entrySet()) {
+        e.setValue(withParts(e.getValue(), parts, referenced, correlationId));
+      }
+      return value;
+    }
+    List<Object> list = value instanceof JsonArray a ? a.getList() : value instanceof List<?> l ? castList(l) : null;
+    if (list != null) {
+      for (int i = 0; i < list.size(); i++) {
+        list.set(i, withParts(list.get(i), parts, referenced, correlationId));
+      }
+    }
+    return value;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> castMap(Map<?, ?> m) {
+    return (Map<String, Object>) m;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Object> castList(List<?> l) {
+    return (List<Object>) l;
   }
 
   /** The body as a JSON object, decoded once, as the validator decodes it. */

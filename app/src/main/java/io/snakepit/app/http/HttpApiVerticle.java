@@ -39,6 +39,8 @@ public final class HttpApiVerticle extends VerticleBase {
   static final String CID = "snakepit.cid";
   /** The error code an answer carried, for the audit log's outcome. */
   static final String ERROR_CODE = "snakepit.error";
+  /** The Content-Type of a multipart/form-data execute body, kept while the body handler buffers it as opaque. */
+  static final String FORM_CONTENT_TYPE = "snakepit.form-content-type";
 
   private final String nodeId;
   private final String host;
@@ -173,9 +175,16 @@ public final class HttpApiVerticle extends VerticleBase {
       // multipart), so such a body is refused as what it is, a client error.
       String type = ctx.request().getHeader("Content-Type");
       if (type != null && type.regionMatches(true, 0, "multipart/", 0, "multipart/".length())) {
-        fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, "The API takes JSON bodies (Content-Type: "
-            + "application/json), or NDJSON for an import; not multipart forms."));
-        return;
+        if (!MultipartForm.isFormData(type) || !takesForm(ctx)) {
+          fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, "The API takes JSON bodies (Content-Type: "
+              + "application/json), NDJSON for an import, and multipart/form-data only for POST /v1/execute "
+              + "and POST /v1/sessions/{id}/execute (binary arguments; docs/http-api.md)."));
+          return;
+        }
+        // The form is read from the buffered body by ExecuteRequestReader.readForm, bytes exact; the body
+        // handler is told it is opaque so that it buffers it (under max-body-bytes) instead of decoding it.
+        ctx.put(FORM_CONTENT_TYPE, type);
+        ctx.request().headers().set("Content-Type", "application/octet-stream");
       }
       String charsetProblem = MalformedRequests.charsetProblem(type);
       if (charsetProblem != null) {
@@ -304,10 +313,38 @@ public final class HttpApiVerticle extends VerticleBase {
     ctx.next();
   }
 
-  /** Runs a call through the router and answers its reply or its typed error. */
+  /** Whether a request may send a form: the unary execute operations, for binary arguments. */
+  private static boolean takesForm(RoutingContext ctx) {
+    String path = ctx.request().path();
+    return ctx.request().method() == io.vertx.core.http.HttpMethod.POST
+        && (path.equals("/v1/execute") || path.startsWith("/v1/sessions/") && path.endsWith("/execute")
+        && path.indexOf('/', "/v1/sessions/".length()) == path.length() - "/execute".length());
+  }
+
+  /**
+   * Runs a call through the router and answers its reply or its typed error: JSON, or multipart/form-data
+   * with the result's bytes as binary parts when the client asks for it ({@code Accept}).
+   */
   static void execute(io.vertx.core.Vertx vertx, RoutingContext ctx, ExecuteRequest request) {
-    answer(ctx, vertx.eventBus().<JsonObject>request(Addresses.EXECUTE, request, options(ctx)).map(Message::body),
-        200);
+    Future<JsonObject> reply = vertx.eventBus().<JsonObject>request(Addresses.EXECUTE, request, options(ctx))
+        .map(Message::body);
+    if (!MultipartAnswer.wanted(ctx.request().getHeader("Accept"))) {
+      answer(ctx, reply, 200);
+      return;
+    }
+    reply.onComplete(ar -> {
+      MultipartForm.Written form;
+      try {
+        if (ar.failed()) {
+          throw SnakepitException.from(ar.cause());
+        }
+        form = MultipartAnswer.of(ar.result(), ctx.get(CID));
+      } catch (SnakepitException e) {
+        fail(ctx, e);
+        return;
+      }
+      ctx.response().setStatusCode(200).putHeader("Content-Type", form.contentType()).end(form.body());
+    });
   }
 
   /**
@@ -317,8 +354,10 @@ public final class HttpApiVerticle extends VerticleBase {
   static ExecuteRequest executeRequest(RoutingContext ctx, String pathSessionId, HttpGuard guard) {
     ExecuteRequest request;
     try {
-      request = ExecuteRequestReader.read(ctx.request().getHeader("Content-Type"), ctx.body().buffer(),
-          pathSessionId, ctx.get(CID));
+      String form = ctx.get(FORM_CONTENT_TYPE);
+      request = form != null ? ExecuteRequestReader.readForm(form, ctx.body().buffer(), pathSessionId, ctx.get(CID))
+          : ExecuteRequestReader.read(ctx.request().getHeader("Content-Type"), ctx.body().buffer(), pathSessionId,
+          ctx.get(CID));
     } catch (SnakepitException e) {
       fail(ctx, e);
       return null;
