@@ -12,12 +12,13 @@ import io.vertx.core.Vertx;
 public final class JoinedCluster {
 
   private final Vertx vertx;
-  private final SnakepitClient client;
+  private final ClientOptions clientOptions;
+  private SnakepitClient client;
   private Future<Void> closed;
 
   JoinedCluster(Vertx vertx, ClientOptions clientOptions) {
     this.vertx = vertx;
-    this.client = SnakepitClient.create(vertx, clientOptions);
+    this.clientOptions = clientOptions;
   }
 
   /** The clustered Vert.x: its event bus reaches every node ({@code snakepit.node.<id>.*}, events). */
@@ -26,10 +27,14 @@ public final class JoinedCluster {
   }
 
   /**
-   * The client of the cluster: it follows the nodes' heartbeats and sends each call straight to the node that
+   * The client of the cluster, the same on every call: it follows the nodes' heartbeats and sends each call straight to the node that
    * owns its session. Its first call waits (up to 5 s) until it has heard the nodes.
    */
-  public SnakepitClient client() {
+  public synchronized SnakepitClient client() {
+    // Made on first use: an application that only uses the event bus itself follows no heartbeats.
+    if (client == null) {
+      client = SnakepitClient.create(vertx, clientOptions);
+    }
     return client;
   }
 
@@ -39,7 +44,9 @@ public final class JoinedCluster {
    */
   public synchronized Future<Void> close() {
     if (closed == null) {
-      client.close();
+      if (client != null) {
+        client.close();
+      }
       closed = vertx.close();
     }
     return closed;
