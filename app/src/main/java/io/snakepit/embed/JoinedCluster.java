@@ -27,8 +27,8 @@ public final class JoinedCluster {
   }
 
   /**
-   * The client of the cluster, the same on every call: it follows the nodes' heartbeats and sends each call straight to the node that
-   * owns its session. Its first call waits (up to 5 s) until it has heard the nodes.
+   * The client of the cluster, the same on every call: it follows the nodes' heartbeats and sends each call
+   * straight to the node that owns its session. Its first call waits (up to 5 s) until it has heard the nodes.
    */
   public synchronized SnakepitClient client() {
     // Made on first use: an application that only uses the event bus itself follows no heartbeats.

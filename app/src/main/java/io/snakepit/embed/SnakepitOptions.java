@@ -85,7 +85,8 @@ public final class SnakepitOptions {
   public SnakepitOptions set(String path, Object value) {
     unfrozen();
     if (preset != null) {
-      throw new IllegalStateException("these options hold a validated NodeConfig; set keys on SnakepitOptions.fromJson");
+      throw new IllegalStateException(
+          "these options hold a validated NodeConfig; set keys on SnakepitOptions.fromJson");
     }
     String[] keys = Objects.requireNonNull(path, "path").split("\\.");
     JsonObject at = config;
@@ -116,7 +117,7 @@ public final class SnakepitOptions {
     return set("host", host);
   }
 
-  /** The HTTP API's port ({@code http-port}; default 8080); 0 picks a free one, see {@link SnakepitHandle#httpPort()}. */
+  /** The HTTP API's port ({@code http-port}; default 8080); 0 picks a free one ({@link SnakepitHandle#httpPort()}). */
   public SnakepitOptions setHttpPort(int port) {
     return set("http-port", port);
   }
