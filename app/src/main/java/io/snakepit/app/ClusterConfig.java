@@ -17,8 +17,13 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Builds the Hazelcast configuration of a clustered node from config/cluster.xml and the node's settings. */
-final class ClusterConfig {
+/**
+ * Builds the Hazelcast configuration of a member of a Snakepit cluster from config/cluster.xml: a node's
+ * ({@link #hazelcast(NodeConfig, String)}), or an application's lite member that joins the nodes
+ * ({@link #liteMember}, what {@code io.snakepit.embed.SnakepitCluster} starts). Both share cluster.xml's failure
+ * detection and merge delays, so that the nodes and the application agree on when a member is gone.
+ */
+public final class ClusterConfig {
 
   private static final Logger LOG = LoggerFactory.getLogger(ClusterConfig.class);
 
@@ -32,41 +37,15 @@ final class ClusterConfig {
   }
 
   /**
-   * The configuration, with {@code address} ({@code cluster-host} resolved once by the caller, who gives the
-   * event bus the same) as the member's interface and public address.
+   * A node's configuration, with {@code address} ({@code cluster-host} resolved once by the caller, who gives the
+   * event bus the same) as the member's interface and public address. Blocking: resolves member names.
    */
-  static Config hazelcast(NodeConfig node, String address) {
+  public static Config hazelcast(NodeConfig node, String address) {
     ClusterSettings c = node.cluster();
-    Config hz;
-    try (InputStream in = ClusterConfig.class.getResourceAsStream("/cluster.xml")) {
-      if (in == null) {
-        throw new ConfigException("cluster.xml is missing from the node's classpath");
-      }
-      hz = new XmlConfigBuilder(in).build();
-    } catch (IOException e) {
-      throw new ConfigException("cannot read cluster.xml: " + e.getMessage());
-    }
-    hz.setClusterName(c.name());
-    hz.setInstanceName("snakepit-" + node.nodeId());
+    Config hz = fromClusterXml(c.name(), "snakepit-" + node.nodeId());
     // Names the node each member belongs to: a session's calls go to the node of its primary copy.
     hz.getMemberAttributeConfig().setAttribute(HazelcastSessionStoreFactory.NODE_ATTRIBUTE, node.nodeId());
-    // A member endpoint on Hazelcast's advanced network: a frozen peer must not spin an IO thread (see there).
-    var join = HazelcastSessionStoreFactory.memberNetwork(hz, c.port(), false, address, address + ":" + c.port());
-    // Bind the configured address only, so that nodes in separate network namespaces each keep to theirs.
-    hz.setProperty("hazelcast.socket.bind.any", "false");
-    if (c.dns().isEmpty()) {
-      var tcp = join.getTcpIpConfig().setEnabled(true);
-      for (String m : c.members()) {
-        memberAddresses(m).forEach(tcp::addMember);
-      }
-    } else {
-      // Hazelcast's Kubernetes discovery in DNS-lookup mode: every address the name resolves to (a headless
-      // service's pods) is a member candidate on the cluster port. It needs no access to the Kubernetes API.
-      join.getTcpIpConfig().setEnabled(false);
-      join.getKubernetesConfig().setEnabled(true)
-          .setProperty("service-dns", c.dns())
-          .setProperty("service-port", String.valueOf(c.port()));
-    }
+    network(hz, c, c.port(), address);
     // The session store's map, merge policy and serialization factory must be in place before the member starts.
     Object sessions = node.sessions().getJsonObject("sessions", new JsonObject()).getValue("hazelcast");
     JsonObject hzSessions = sessions instanceof JsonObject o ? o : new JsonObject();
@@ -83,6 +62,57 @@ final class ClusterConfig {
       hz.getMapConfig(hzSessions.getString("map-name", "snakepit-sessions")).setSplitBrainProtectionName(MAJORITY);
     }
     return hz;
+  }
+
+  /**
+   * An application's member: a Hazelcast lite member (it holds no partition, so sessions stay on the nodes and
+   * its leaving moves no data) named {@code instanceName}, on {@code address:port}, joining through
+   * {@code cluster}'s members or DNS name. The session map's serialization is registered too: every member,
+   * lite ones included, must know it. Blocking: resolves member names.
+   */
+  public static Config liteMember(ClusterSettings cluster, String instanceName, String address, int port) {
+    Config hz = fromClusterXml(cluster.name(), instanceName);
+    hz.setLiteMember(true);
+    network(hz, cluster, port, address);
+    HazelcastSessionStoreFactory.configure(hz, new JsonObject());
+    return hz;
+  }
+
+  /** cluster.xml with the cluster's and the instance's names. */
+  private static Config fromClusterXml(String clusterName, String instanceName) {
+    Config hz;
+    try (InputStream in = ClusterConfig.class.getResourceAsStream("/cluster.xml")) {
+      if (in == null) {
+        throw new ConfigException("cluster.xml is missing from the node's classpath");
+      }
+      hz = new XmlConfigBuilder(in).build();
+    } catch (IOException e) {
+      throw new ConfigException("cannot read cluster.xml: " + e.getMessage());
+    }
+    hz.setClusterName(clusterName);
+    hz.setInstanceName(instanceName);
+    return hz;
+  }
+
+  /** The member endpoint on {@code address:port} and how it finds the others: TCP-IP members, or DNS. */
+  private static void network(Config hz, ClusterSettings c, int port, String address) {
+    // A member endpoint on Hazelcast's advanced network: a frozen peer must not spin an IO thread (see there).
+    var join = HazelcastSessionStoreFactory.memberNetwork(hz, port, false, address, address + ":" + port);
+    // Bind the configured address only, so that nodes in separate network namespaces each keep to theirs.
+    hz.setProperty("hazelcast.socket.bind.any", "false");
+    if (c.dns().isEmpty()) {
+      var tcp = join.getTcpIpConfig().setEnabled(true);
+      for (String m : c.members()) {
+        memberAddresses(m).forEach(tcp::addMember);
+      }
+    } else {
+      // Hazelcast's Kubernetes discovery in DNS-lookup mode: every address the name resolves to (a headless
+      // service's pods) is a member candidate on the cluster port. It needs no access to the Kubernetes API.
+      join.getTcpIpConfig().setEnabled(false);
+      join.getKubernetesConfig().setEnabled(true)
+          .setProperty("service-dns", c.dns())
+          .setProperty("service-port", String.valueOf(c.port()));
+    }
   }
 
   /**

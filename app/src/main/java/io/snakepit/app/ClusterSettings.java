@@ -58,6 +58,16 @@ public record ClusterSettings(boolean enabled, String name, String host, int por
     }
   }
 
+  /**
+   * The cluster keys of a configuration object ({@code cluster}, {@code cluster-name}, {@code cluster-members},
+   * ...), validated as a node validates them; other keys are left alone. Reads the bus's TLS files (blocking).
+   *
+   * @throws ConfigException naming the key that is wrong
+   */
+  public static ClusterSettings fromJson(JsonObject json) {
+    return from(new ConfigReader(json, ""));
+  }
+
   static ClusterSettings from(ConfigReader r) {
     boolean enabled = r.bool("cluster", false);
     String name = r.string("cluster-name", "snakepit");

@@ -1,35 +1,19 @@
 package io.snakepit.app;
 
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.snakepit.app.grpc.GrpcApiVerticle;
-import io.snakepit.app.http.HttpApiVerticle;
-import io.snakepit.contract.Addresses;
-import io.snakepit.contract.Headers;
-import io.snakepit.routing.RoutingVerticle;
-import io.snakepit.session.SessionStoreVerticle;
-import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
-import io.snakepit.supervisor.ProcessSupervisorVerticle;
-import io.vertx.core.DeploymentOptions;
+import io.snakepit.embed.Snakepit;
+import io.snakepit.embed.SnakepitHandle;
+import io.snakepit.embed.SnakepitOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
-import io.vertx.core.json.JsonObject;
-import io.vertx.micrometer.MicrometerMetricsFactory;
-import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running node: a Vert.x instance (clustered through Hazelcast when
- * configured) with its verticles deployed, in this order: session storage
- * ({@link SessionStoreVerticle}), process supervision
- * ({@link ProcessSupervisorVerticle}), the dashboard's feed, the HTTP and gRPC APIs, and routing
- * ({@link RoutingVerticle}) last, so that the node joins the ring only once
- * everything it serves with is up. {@link #close()} stops them in
- * {@link #STOP_ORDER}.
+ * One running node: a Vert.x of its own ({@link Snakepit#createVertx}, clustered through Hazelcast when
+ * configured) with Snakepit deployed in it ({@link Snakepit#deploy}), the same entry points an application that
+ * embeds Snakepit uses. {@link #close()} drains the deployment, then closes the Vert.x.
  */
 public final class Node {
 
@@ -38,33 +22,18 @@ public final class Node {
   private static final long CLOSE_TIMEOUT_S = 60;
 
   private final NodeConfig config;
-  private Vertx vertx;
-  /** Where the node's metrics live (Vert.x's own and snakepit_*), served at /metrics. */
-  private final PrometheusMeterRegistry meterRegistry;
-  /** The name under which Vert.x Micrometer knows that registry; unique, so nodes in one JVM stay apart. */
-  private final String metricsRegistryName;
-  private HttpApiVerticle http;
-  private GrpcApiVerticle grpc;
-  /** Starting until the router is deployed, stopping once the drain is over; the APIs refuse calls meanwhile. */
-  private final ServingState servingState;
+  private final SnakepitOptions options;
+  private volatile Vertx vertx;
+  private volatile SnakepitHandle handle;
   private volatile boolean closed;
-  /** Tokens, roles, rate limits and the audit log of both APIs (docs/security.md). */
-  private io.snakepit.app.security.AccessControl accessControl;
-  /** Deployment ids by verticle; see {@link #close()} for the order they stop in. */
-  private final java.util.Map<String, String> deployments = new java.util.concurrent.ConcurrentHashMap<>();
-
-  /**
-   * The order verticles stop in: the APIs first (no new calls), then the
-   * supervisor (calls in flight finish, up to drain-timeout-ms; queued calls
-   * fail with shutting_down, which the other nodes' routers retry elsewhere),
-   * then the router, whose last heartbeat tells the others the node is gone
-   * only once nothing runs here any more, and the session store last.
-   */
-  private static final java.util.List<String> STOP_ORDER = java.util.List.of("grpc", "http", "dashboard", "supervisor",
-      "routing", "sessions");
 
   /** What a stop asked over the API ({@code POST /v1/admin/drain}) does; by default, {@link #close()}. */
   private volatile Runnable stopRequested = () -> new Thread(this::close, "snakepit-stop").start();
+
+  public Node(NodeConfig config) {
+    this.config = config;
+    this.options = SnakepitOptions.of(config).onStopRequested(() -> stopRequested.run());
+  }
 
   /**
    * Sets what happens when a client asks the node to drain and stop
@@ -76,28 +45,10 @@ public final class Node {
     this.stopRequested = java.util.Objects.requireNonNull(action);
   }
 
-  /**
-   * Gauges that Vert.x's Micrometer metrics (5.0) register again for every event-bus consumer a node registers:
-   * without an address label (which would make a series per stream's reply address) they all share one id, so
-   * Micrometer logged "This Gauge has been already registered" at every start, and looked the gauge up again for
-   * each new consumer. Denied, they never reach the registry: the node does not export them (docs/operations.md);
-   * the event bus's counters and timers are unaffected.
-   */
-  static final java.util.Set<String> PER_HANDLER_GAUGES = java.util.Set.of("vertx.eventbus.handlers",
-      "vertx.eventbus.pending");
-
-  public Node(NodeConfig config) {
-    this.config = config;
-    this.meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    this.meterRegistry.config().commonTags("node", config.nodeId())
-        .meterFilter(io.micrometer.core.instrument.config.MeterFilter.deny(id -> PER_HANDLER_GAUGES.contains(id.getName())));
-    this.metricsRegistryName = "snakepit-" + config.nodeId() + "-" + java.util.UUID.randomUUID();
-    this.servingState = ServingState.starting(config.nodeId());
-  }
-
   /** Whether the node serves calls: starting, serving or stopping. */
   public ServingState servingState() {
-    return servingState;
+    SnakepitHandle h = handle;
+    return h == null ? ServingState.starting(config.nodeId()) : h.servingState();
   }
 
   /** The node's Vert.x, once started. */
@@ -107,143 +58,30 @@ public final class Node {
 
   /** The registry the node's metrics are recorded in. */
   public PrometheusMeterRegistry meterRegistry() {
-    return meterRegistry;
+    return handle != null ? handle.meterRegistry() : null;
   }
 
   /** Starts Vert.x (joining the cluster when configured) and deploys the verticles; completes when it can serve. */
   public Future<Void> start() {
-    // The native transport gives Unix domain sockets for the worker protocol; without it, loopback TCP.
-    MicrometerMetricsOptions metrics = new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true)
-        .setRegistryName(metricsRegistryName);
-    // One event loop by default: the HTTP and gRPC servers, the router, the supervisor (all worker I/O) and the
-    // session store then share a thread, so a call crosses no thread inside the JVM, only to its Python worker
-    // and back. The supervisor runs on one loop whatever the count; more loops add room for HTTP parsing and
-    // the cluster's traffic (docs/configuration.md, docs/benchmarks.md).
-    VertxOptions options = new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metrics)
-        .setEventLoopPoolSize(config.eventLoops());
-    ClusterSettings cluster = config.cluster();
-    Future<Vertx> started;
-    if (cluster.enabled()) {
-      String address = cluster.hostAddress();
-      options.getEventBusOptions().setHost(address).setPort(cluster.busPort()).setClusterPublicHost(address);
-      if (cluster.busTls() != null) {
-        // Mutual TLS between nodes: each presents its certificate and accepts only peers signed by the CA, so a
-        // process without such a certificate can neither send on this node's bus nor receive from it.
-        io.snakepit.app.tls.PemCredentials bus = cluster.busTls().read();
-        options.getEventBusOptions().setSsl(true).setKeyCertOptions(bus.keyCert()).setTrustOptions(bus.trust())
-            .setClientAuth(io.vertx.core.http.ClientAuth.REQUIRED);
-        LOG.info("The event bus speaks mutual TLS (certificate serial {})", bus.serial());
-      }
-      started = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(meterRegistry))
-          .withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config, address))).buildClustered();
-    } else {
-      started = Future.succeededFuture(Vertx.builder().with(options)
-          .withMetrics(new MicrometerMetricsFactory(meterRegistry)).build());
-    }
-    return started.compose(v -> {
+    return Snakepit.createVertx(options).compose(v -> {
       vertx = v;
       LOG.info("Starting node {} (native transport: {}, clustered: {})", config.nodeId(),
-          vertx.isNativeTransportEnabled(), vertx.isClustered());
-      return guard().compose(g -> deploy());
+          v.isNativeTransportEnabled(), v.isClustered());
+      return Snakepit.deploy(v, options);
+    }).map(h -> {
+      handle = h;
+      return null;
     });
-  }
-
-  /** Opens the audit log and loads the keys; records the node's start with its security settings. */
-  private Future<Void> guard() {
-    var security = config.security();
-    return io.snakepit.app.security.AuditLog.open(vertx, security.auditLog(), config.nodeId())
-        .compose(audit -> io.snakepit.app.security.AccessControl.start(vertx, security, audit)
-            .onFailure(t -> audit.close()))
-        .map(ac -> {
-          accessControl = ac;
-          ac.audit().record("node.start", null, null, config.host(), "ok", new JsonObject()
-              .put("http_port", config.httpPort()).put("grpc_port", config.grpcPort())
-              .put("api_keys", security.apiKeysFile() != null).put("jwt", security.jwt() != null)
-              .put("insecure", security.insecure()).put("rate_limits", security.rateLimits().any())
-              .put("tls", config.tls().enabled()).put("mutual_tls", config.tls().mutual())
-              .put("cluster", config.cluster().enabled()).put("bus_tls", config.cluster().busTls() != null)
-              .put("data_encryption", config.sessions().getJsonObject("sessions", new JsonObject())
-                  .containsKey("encryption")));
-          if (!security.authenticationEnabled()) {
-            LOG.warn("No authentication is configured: anyone who reaches {} runs any tool and reads every session "
-                + "(security.insecure: {}); see docs/security.md", config.host(), security.insecure());
-          }
-          return null;
-        });
-  }
-
-  private Future<Void> deploy() {
-    vertx.eventBus().<JsonObject>localConsumer(Addresses.STOP, m -> {
-      LOG.info("Stop requested over the API (correlation id {})", m.headers().get(Headers.CORRELATION_ID));
-      m.reply(new JsonObject().put("node", config.nodeId()).put("stopping", true));
-      stopRequested.run();
-    });
-    // The APIs listen before the router is deployed, and answer starting (503, UNAVAILABLE) until it is.
-    http = new HttpApiVerticle(config.nodeId(), config.host(), config.httpPort(), config.maxBodyBytes(),
-        servingState).guardedBy(accessControl);
-    if (config.cluster().enabled()) {
-      // Ready only once this node is in its own ring, i.e. it has joined and announced itself.
-      http.addReadinessCheck("cluster", (vx, timeoutMs) -> vx.eventBus().<JsonObject>request(Addresses.CLUSTER_VIEW,
-              new JsonObject(), new DeliveryOptions().setSendTimeout(timeoutMs))
-          .map(m -> {
-            boolean in = m.body().getJsonArray("ring").contains(config.nodeId());
-            JsonObject r = new JsonObject().put("ok", in).put("ring", m.body().getJsonArray("ring"));
-            return in ? r : r.put("reason", "this node is not in the cluster's ring yet");
-          }));
-    }
-    return vertx.deployVerticle(new SessionStoreVerticle(meterRegistry),
-            new DeploymentOptions().setConfig(config.sessions()))
-        .compose(id -> {
-          deployments.put("sessions", id);
-          return vertx.deployVerticle(new ProcessSupervisorVerticle(meterRegistry),
-              new DeploymentOptions().setConfig(config.supervisor()));
-        })
-        .compose(id -> {
-          deployments.put("supervisor", id);
-          // The live cluster page's figures and events (docs/dashboard.md): before the API that streams them.
-          return vertx.deployVerticle(new io.snakepit.app.dashboard.DashboardVerticle(config.nodeId(), meterRegistry));
-        })
-        .compose(id -> {
-          deployments.put("dashboard", id);
-          return vertx.deployVerticle(http, new DeploymentOptions().setConfig(new JsonObject()
-              .put("health", config.health()).put("http", config.http()).put("metrics-registry", metricsRegistryName)
-              .put("tls", config.tls().toJson())));
-        })
-        .compose(id -> {
-          deployments.put("http", id);
-          grpc = new GrpcApiVerticle(config.host(), config.grpcPort(), servingState).guardedBy(accessControl);
-          return vertx.deployVerticle(grpc, new DeploymentOptions().setConfig(new JsonObject()
-              .put("http", config.http()).put("metrics-registry", metricsRegistryName)
-              .put("tls", config.tls().toJson())));
-        })
-        .compose(id -> {
-          deployments.put("grpc", id);
-          // Last: a node joins the ring only once everything it serves with is up.
-          JsonObject routing = config.routing().copy().put("http", config.host() + ":" + http.actualPort())
-              .put("grpc", config.host() + ":" + grpc.actualPort());
-          if (vertx.isClustered()) {
-            // What GET /v1/cluster shows an operator: where this node's Hazelcast member and event bus listen.
-            var bus = ((io.vertx.core.internal.VertxInternal) vertx).clusterManager().getNodeInfo();
-            routing.put("cluster", config.cluster().host() + ":" + config.cluster().port())
-                .put("bus", bus.host() + ":" + bus.port());
-          }
-          return vertx.deployVerticle(new RoutingVerticle(), new DeploymentOptions().setConfig(routing));
-        })
-        .onSuccess(id -> {
-          deployments.put("routing", id);
-          servingState.serving();
-        })
-        .mapEmpty();
   }
 
   /** The port the HTTP API listens on. */
   public int httpPort() {
-    return http.actualPort();
+    return handle.httpPort();
   }
 
   /** The port the gRPC API listens on. */
   public int grpcPort() {
-    return grpc.actualPort();
+    return handle.grpcPort();
   }
 
   /** Stops gracefully: gRPC and HTTP first, then workers drain and stop. Blocks until done or timed out. */
@@ -252,43 +90,17 @@ public final class Node {
       return;
     }
     closed = true;
-    LOG.info("Stopping node {}", config.nodeId());
     if (vertx == null) {
       return;
     }
+    // Both futures are waited for on this thread, not in a callback on one of Vert.x's event loops: the future of
+    // a close started on an event loop never completes, as that loop is gone.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_TIMEOUT_S);
     try {
-      // Drain: leave the ring and hand the sessions' Python state off, while everything still runs.
-      Future<Void> undeployed = vertx.eventBus().request(Addresses.DRAIN, new JsonObject(),
-              new DeliveryOptions().setSendTimeout(120_000))
-          .<Void>mapEmpty().recover(t -> {
-            LOG.warn("Drain before stop failed: {}", t.toString());
-            return Future.<Void>succeededFuture();
-          }).map(v -> {
-            // The drain is over (calls went on meanwhile); from now on the APIs answer shutting_down.
-            servingState.stopping();
-            return v;
-          });
-      for (String name : STOP_ORDER) {
-        String id = deployments.get(name);
-        if (id == null) {
-          continue; // a start that failed part way
-        }
-        undeployed = undeployed.transform(ar -> vertx.undeploy(id)
-            .onComplete(u -> LOG.debug("Undeployed {}: {}", name, u.succeeded() ? "ok" : u.cause())));
-      }
-      if (accessControl != null) {
-        var ac = accessControl;
-        undeployed = undeployed.transform(ar -> {
-          ac.stop();
-          ac.audit().record("node.stop", null, null, config.host(), "ok", null);
-          return ac.audit().close();
-        });
-      }
-      // vertx.close() is called from this thread, not from a callback on one of Vert.x's event loops:
-      // the future of a close started on an event loop never completes, as that loop is gone.
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_TIMEOUT_S);
       try {
-        undeployed.toCompletionStage().toCompletableFuture().get(CLOSE_TIMEOUT_S, TimeUnit.SECONDS);
+        if (handle != null) {
+          handle.close().toCompletionStage().toCompletableFuture().get(CLOSE_TIMEOUT_S, TimeUnit.SECONDS);
+        }
       } finally {
         long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
         vertx.close().toCompletionStage().toCompletableFuture().get(left, TimeUnit.MILLISECONDS);

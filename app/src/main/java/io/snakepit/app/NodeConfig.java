@@ -155,4 +155,30 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     io.snakepit.routing.RoutingSettings.read(r);
     r.rejectUnknownKeys();
   }
+
+  /**
+   * The id kept in {@code <data-dir>/node-id}, created on first start so a restarted node is the same node.
+   * Blocking (file I/O).
+   *
+   * @throws ConfigException when the directory cannot be created or read
+   */
+  public static String persistentNodeId(Path dataDir) {
+    Path file = dataDir.resolve("node-id");
+    try {
+      if (Files.exists(file)) {
+        String id = Files.readString(file, StandardCharsets.UTF_8).trim();
+        if (!id.isEmpty()) {
+          return id;
+        }
+      }
+      byte[] b = new byte[4];
+      new java.security.SecureRandom().nextBytes(b);
+      String id = "node-" + java.util.HexFormat.of().formatHex(b);
+      Files.createDirectories(dataDir);
+      Files.writeString(file, id + "\n", StandardCharsets.UTF_8);
+      return id;
+    } catch (IOException e) {
+      throw new ConfigException("data-dir " + dataDir + " is not usable: " + e.getMessage());
+    }
+  }
 }

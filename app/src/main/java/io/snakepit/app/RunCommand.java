@@ -2,12 +2,7 @@ package io.snakepit.app;
 
 import io.snakepit.config.ConfigException;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
-import java.util.HexFormat;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -122,7 +117,10 @@ public final class RunCommand implements Callable<Integer> {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
       System.err.println("snakepit: the node could not start: " + cause.getMessage());
       node.close();
-      return cause instanceof ConfigException ? EXIT_CONFIG : EXIT_START;
+      // Snakepit's entry points refuse a bad configuration with bad_request (a ConfigException inside the node).
+      boolean config = cause instanceof ConfigException || cause instanceof io.snakepit.contract.SnakepitException se
+          && se.errorCode() == io.snakepit.contract.ErrorCode.BAD_REQUEST;
+      return config ? EXIT_CONFIG : EXIT_START;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "snakepit-shutdown"));
     exitZeroOnSigterm();
@@ -209,34 +207,13 @@ public final class RunCommand implements Callable<Integer> {
       json.put("pools", pools);
     }
     String dir = json.getValue("data-dir") instanceof String s ? s : "./data";
-    String nodeId = json.getValue("node-id") instanceof String s ? s : persistentNodeId(Path.of(dir));
+    String nodeId = json.getValue("node-id") instanceof String s ? s : NodeConfig.persistentNodeId(Path.of(dir));
     return NodeConfig.fromJson(json, nodeId);
   }
 
   private static void putIfSet(JsonObject o, String key, String value) {
     if (value != null) {
       o.put(key, value);
-    }
-  }
-
-  /** The id kept in {@code <data-dir>/node-id}, created on first start so a restarted node is the same node. */
-  static String persistentNodeId(Path dataDir) {
-    Path file = dataDir.resolve("node-id");
-    try {
-      if (Files.exists(file)) {
-        String id = Files.readString(file, StandardCharsets.UTF_8).trim();
-        if (!id.isEmpty()) {
-          return id;
-        }
-      }
-      byte[] b = new byte[4];
-      new SecureRandom().nextBytes(b);
-      String id = "node-" + HexFormat.of().formatHex(b);
-      Files.createDirectories(dataDir);
-      Files.writeString(file, id + "\n", StandardCharsets.UTF_8);
-      return id;
-    } catch (IOException e) {
-      throw new ConfigException("data-dir " + dataDir + " is not usable: " + e.getMessage());
     }
   }
 }

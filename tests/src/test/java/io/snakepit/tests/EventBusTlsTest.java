@@ -72,16 +72,19 @@ class EventBusTlsTest {
         JsonObject call = new JsonObject().put("tool", "echo").put("session_id", session)
             .put("args", new JsonObject().put("f", 1));
         String address = Addresses.node(entry.nodeId(), "execute");
-        // An application member with a certificate of the cluster's CA talks on the bus.
+        // An application member with a certificate of the cluster's CA talks on the bus: joined as docs/embedding.md
+        // says, with the certificate's files.
         TestCertificates.Leaf app = ca.leaf("app");
-        Vertx member = c.joinAsApplication(bus -> tls(bus, ca.caCert, app));
+        var joined = io.snakepit.embed.SnakepitCluster.join(c.joinOptions().setBusTls(app.cert(), app.key(), ca.caCert))
+            .await();
+        Vertx member = joined.vertx();
         try {
           JsonObject forwarded = member.eventBus().<JsonObject>request(address, call,
               new DeliveryOptions().setSendTimeout(30_000)).await().body();
           assertThat(forwarded.getString("node")).isEqualTo(owner);
           assertThat(forwarded.getJsonObject("result").getInteger("f")).isEqualTo(1);
         } finally {
-          member.close().await();
+          joined.close().await();
         }
         // Without TLS: the node's bus refuses the connection, the request gets no answer.
         Vertx plain = c.joinAsApplication();

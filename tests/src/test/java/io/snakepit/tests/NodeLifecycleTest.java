@@ -151,6 +151,19 @@ class NodeLifecycleTest {
   }
 
   @Test
+  void aStartAndItsCallsLogNoRepeatedGaugeWarningAndTheGaugesAreExported() throws Exception {
+    try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1")) {
+      for (int i = 0; i < 3; i++) {
+        assertThat(executeWithId(node, "gauges-" + i, "{\"tool\":\"noop\"}").statusCode()).isEqualTo(200);
+      }
+      String metrics = Http.get(node.baseUrl() + "/metrics").body();
+      // Vert.x registers these again for each consumer and request; they stay, and Micrometer's warning goes.
+      assertThat(metrics).contains("vertx_eventbus_handlers").contains("vertx_http_server_active_requests");
+      assertThat(node.logText()).doesNotContain("already registered");
+    }
+  }
+
+  @Test
   void oneCorrelationIdFindsEveryLineOfACallInJsonLogs() throws Exception {
     try (NodeProcess node = NodeProcess.start(dataDir, DEADLINE, "--pool-size", "1", "--log-format", "json")) {
       HttpResponse<String> r = executeWithId(node, "find-me-4711",

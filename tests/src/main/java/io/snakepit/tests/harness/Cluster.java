@@ -1,5 +1,7 @@
 package io.snakepit.tests.harness;
 
+import io.snakepit.embed.JoinOptions;
+import io.snakepit.embed.SnakepitCluster;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -157,10 +159,9 @@ public final class Cluster implements AutoCloseable {
   }
 
   /**
-   * A clustered Vert.x in this JVM that joins the cluster as a Hazelcast lite
-   * member (it holds no data, so the nodes own all of it, as in production),
-   * the way a Vert.x application that uses {@code SnakepitClient} joins.
-   * The caller closes it.
+   * A clustered Vert.x in this JVM that joins the cluster as an application does, through the public
+   * {@link SnakepitCluster#join} (a Hazelcast lite member: it holds no data, so the nodes own all of it, as in
+   * production). The caller closes it, which leaves the cluster.
    */
   public io.vertx.core.Vertx joinAsApplication() throws Exception {
     return joinAsApplication(bus -> { });
@@ -172,20 +173,14 @@ public final class Cluster implements AutoCloseable {
    */
   public io.vertx.core.Vertx joinAsApplication(java.util.function.Consumer<io.vertx.core.eventbus.EventBusOptions> bus)
       throws Exception {
-    com.hazelcast.config.Config hz = new com.hazelcast.config.Config().setClusterName(name);
-    var tcp = io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.memberNetwork(hz, port(), false, null, null)
-        .getTcpIpConfig().setEnabled(true);
-    members().forEach(tcp::addMember);
-    hz.setProperty("hazelcast.logging.type", "slf4j");
-    hz.setLiteMember(true);
-    // The session map's serialization must be known to every member, lite ones included.
-    io.snakepit.session.hazelcast.HazelcastSessionStoreFactory.configure(hz, new JsonObject());
     io.vertx.core.VertxOptions options = new io.vertx.core.VertxOptions();
-    options.getEventBusOptions().setHost("127.0.0.1").setClusterPublicHost("127.0.0.1");
     bus.accept(options.getEventBusOptions());
-    return io.vertx.core.Vertx.builder().with(options)
-        .withClusterManager(new io.vertx.spi.cluster.hazelcast.HazelcastClusterManager(hz)).buildClustered()
-        .await();
+    return SnakepitCluster.join(joinOptions().setVertxOptions(options)).await().vertx();
+  }
+
+  /** What an application passes to {@link SnakepitCluster#join} to join this cluster on loopback. */
+  public JoinOptions joinOptions() {
+    return new JoinOptions().setMembers(members()).setClusterName(name).setHost("127.0.0.1");
   }
 
   /** The cluster's name, for a member that joins from outside (a benchmark, a client application). */
