@@ -3,6 +3,7 @@ package io.snakepit.supervisor;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.protocol.Frame;
+import io.snakepit.protocol.FrameType;
 import io.snakepit.protocol.ProtocolException;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
@@ -30,6 +31,13 @@ final class WorkerFrameHandler {
   }
 
   void handle(Frame f) {
+    if (f.type() == FrameType.RESULT || f.type() == FrameType.ERROR || f.type() == FrameType.END) {
+      PoolCall traced = calls.get(f.id());
+      if (traced != null && traced.span() != null) {
+        // Before the answer ends the call's span: the worker's spans are its children.
+        worker.pool().supervisor().tracing().report(traced.span(), traced, worker, f.body().getValue("spans"));
+      }
+    }
     switch (f.type()) {
       case RESULT -> finish(f.id(), false, call -> call.succeed(new JsonObject().put("result", f.body().getValue("result"))
           .put("worker", worker.id()).put("node", worker.pool().supervisor().nodeId())));
