@@ -43,6 +43,8 @@ public final class Node {
   private final PrometheusMeterRegistry meterRegistry;
   /** The name under which Vert.x Micrometer knows that registry; unique, so nodes in one JVM stay apart. */
   private final String metricsRegistryName;
+  /** The node's OpenTelemetry SDK when {@code tracing.endpoint} is set; null (nothing installed) otherwise. */
+  private io.snakepit.app.tracing.NodeTracing tracing;
   private HttpApiVerticle http;
   private GrpcApiVerticle grpc;
   /** Starting until the router is deployed, stopping once the drain is over; the APIs refuse calls meanwhile. */
@@ -94,6 +96,11 @@ public final class Node {
     return vertx;
   }
 
+  /** The node's OpenTelemetry SDK while it traces; null when {@code tracing.endpoint} is not set. */
+  public io.opentelemetry.api.OpenTelemetry openTelemetry() {
+    return tracing == null ? null : tracing.openTelemetry();
+  }
+
   /** The registry the node's metrics are recorded in. */
   public PrometheusMeterRegistry meterRegistry() {
     return meterRegistry;
@@ -111,6 +118,16 @@ public final class Node {
     VertxOptions options = new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metrics)
         .setEventLoopPoolSize(config.eventLoops());
     ClusterSettings cluster = config.cluster();
+    // Tracing off (the default): no tracer at all, so Vert.x skips every tracing hook (docs/tracing.md).
+    io.vertx.core.VertxBuilder builder = Vertx.builder();
+    if (config.tracing().enabled()) {
+      tracing = io.snakepit.app.tracing.NodeTracing.start(config.tracing(), config.nodeId());
+      builder = tracing.installIn(builder, options);
+      LOG.info("Tracing: spans go to {} (sampling rate {})", config.tracing().tracesUrl(),
+          config.tracing().samplingRate());
+    } else {
+      builder = builder.with(options);
+    }
     Future<Vertx> started;
     if (cluster.enabled()) {
       String address = cluster.hostAddress();
@@ -123,11 +140,10 @@ public final class Node {
             .setClientAuth(io.vertx.core.http.ClientAuth.REQUIRED);
         LOG.info("The event bus speaks mutual TLS (certificate serial {})", bus.serial());
       }
-      started = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(meterRegistry))
+      started = builder.withMetrics(new MicrometerMetricsFactory(meterRegistry))
           .withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config, address))).buildClustered();
     } else {
-      started = Future.succeededFuture(Vertx.builder().with(options)
-          .withMetrics(new MicrometerMetricsFactory(meterRegistry)).build());
+      started = Future.succeededFuture(builder.withMetrics(new MicrometerMetricsFactory(meterRegistry)).build());
     }
     return started.compose(v -> {
       vertx = v;
@@ -184,7 +200,11 @@ public final class Node {
             new DeploymentOptions().setConfig(config.sessions()))
         .compose(id -> {
           deployments.put("sessions", id);
-          return vertx.deployVerticle(new ProcessSupervisorVerticle(meterRegistry),
+          ProcessSupervisorVerticle supervisor = new ProcessSupervisorVerticle(meterRegistry);
+          if (tracing != null) {
+            supervisor.tracedBy(tracing.tracer());
+          }
+          return vertx.deployVerticle(supervisor,
               new DeploymentOptions().setConfig(config.supervisor()));
         })
         .compose(id -> {
@@ -275,7 +295,14 @@ public final class Node {
         undeployed.toCompletionStage().toCompletableFuture().get(CLOSE_TIMEOUT_S, TimeUnit.SECONDS);
       } finally {
         long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
-        vertx.close().toCompletionStage().toCompletableFuture().get(left, TimeUnit.MILLISECONDS);
+        try {
+          vertx.close().toCompletionStage().toCompletableFuture().get(left, TimeUnit.MILLISECONDS);
+        } finally {
+          if (tracing != null) {
+            // Last: the spans of the drain and the stop are exported too.
+            tracing.close(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+          }
+        }
       }
     } catch (Exception e) {
       LOG.warn("Node did not stop cleanly within {} s: {}", CLOSE_TIMEOUT_S, e.toString());
