@@ -118,7 +118,7 @@ final class CallTracing {
       Object name = s.getValue("name");
       Object start = s.getValue("start_ns");
       Object end = s.getValue("end_ns");
-      if (spanId == null || parent == null || !(name instanceof String) || !(start instanceof Number)
+      if (spanId == null || !io.opentelemetry.api.trace.SpanId.isValid(spanId) || parent == null || !(name instanceof String) || !(start instanceof Number)
           || !(end instanceof Number)) {
         continue;
       }
