@@ -65,7 +65,12 @@ final class WorkerFrameHandler {
         }
       }
       case PONG -> worker.ponged(f.body().getLong("rss"));
-      case LOG -> log.record(f.body());
+      case LOG -> {
+        // A record of a traced call (its request id names it) carries the call's trace id.
+        PoolCall traced = f.id() == 0 ? null : calls.get(f.id());
+        log.record(f.body(), traced == null || traced.span() == null ? null
+            : traced.span().getSpanContext().getTraceId());
+      }
       case CALL -> worker.pool().supervisor().nodeCalls().handle(worker, f);
       default -> throw new ProtocolException("a worker may not send " + f.type());
     }

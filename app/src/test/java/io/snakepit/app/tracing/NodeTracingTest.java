@@ -33,6 +33,7 @@ class NodeTracingTest {
 
       @tool
       def tally(name: str, ctx: Context) -> int:
+          ctx.logger.info("tallying %s", name)
           return ctx.session.incr(name)
 
 
@@ -135,6 +136,33 @@ class NodeTracingTest {
         .containsEntry(SpanAttributes.SESSION_ID, "traced-1").containsEntry(SpanAttributes.NODE, "trace-on")
         .containsEntry(SpanAttributes.OUTCOME, SpanAttributes.OUTCOME_OK);
     assertThat(onWorker.resource()).containsEntry("service.name", "snakepit");
+  }
+
+  @Test
+  void pythonLogLinesOfATracedCallCarryItsTraceIdBesideTheCorrelationId() throws Exception {
+    ch.qos.logback.classic.Logger python = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+        .getLogger("snakepit.python");
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+        new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    python.addAppender(lines);
+    try {
+      assertThat(traced.send("POST", "/v1/sessions", "{\"id\":\"traced-log\"}").statusCode()).isEqualTo(201);
+      String traceId = "8af7183fb1d4cf5f11e2a3b4c5d6e7f8";
+      var req = traced.request("POST", "/v1/sessions/traced-log/execute",
+          new JsonObject().put("tool", "tally").put("args", new JsonObject().put("name", "logged")).encode())
+          .header(SpanAttributes.TRACEPARENT, "00-" + traceId + "-d1b2c3d4e5f60718-01")
+          .header("X-Correlation-Id", "cid-traced-log");
+      assertThat(traced.http.send(req.build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+      TestNode.until("the tool's log line", Duration.ofSeconds(20), () -> List.copyOf(lines.list).stream()
+          .anyMatch(e -> e.getFormattedMessage().contains("tallying logged")));
+      var line = List.copyOf(lines.list).stream().filter(e -> e.getFormattedMessage().contains("tallying logged"))
+          .findFirst().orElseThrow();
+      assertThat(line.getMDCPropertyMap()).containsEntry(SpanAttributes.MDC_TRACE_ID, traceId)
+          .containsEntry("correlation_id", "cid-traced-log");
+    } finally {
+      python.detachAppender(lines);
+    }
   }
 
   @Test
