@@ -38,6 +38,12 @@ class NodeTracingTest {
 
 
       @tool
+      def countdown(n: int, ctx: Context):
+          for i in range(n, 0, -1):
+              yield ctx.session.incr("ticks")
+
+
+      @tool
       def boom() -> None:
           raise ValueError("boom")
       """;
@@ -163,6 +169,22 @@ class NodeTracingTest {
     } finally {
       python.detachAppender(lines);
     }
+  }
+
+  @Test
+  void aStreamsSpansArriveWithItsEnd() throws Exception {
+    assertThat(traced.send("POST", "/v1/sessions", "{\"id\":\"traced-stream\"}").statusCode()).isEqualTo(201);
+    String traceId = "9af7183fb1d4cf5f11e2a3b4c5d6e7f8";
+    HttpResponse<String> r = execute(traced, "/v1/sessions/traced-stream/execute/stream", "countdown",
+        new JsonObject().put("n", 3), "00-" + traceId + "-e1b2c3d4e5f60718-01");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    List<CapturedSpan> trace = capture.awaitTrace(traceId, Duration.ofSeconds(20),
+        t -> t.stream().filter(s -> s.name().equals("session.incr")).count() == 3
+            && t.stream().anyMatch(s -> s.name().equals("worker countdown")));
+    CapturedSpan tool = named(trace, "tool countdown");
+    assertThat(tool.parentSpanId()).isEqualTo(named(trace, "worker countdown").spanId());
+    assertThat(trace.stream().filter(s -> s.name().equals("session.incr")))
+        .allMatch(s -> s.parentSpanId().equals(tool.spanId()));
   }
 
   @Test
