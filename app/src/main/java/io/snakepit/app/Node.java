@@ -258,6 +258,9 @@ public final class Node {
     closed = true;
     LOG.info("Stopping node {}", config.nodeId());
     if (vertx == null) {
+      if (tracing != null) {
+        tracing.close(1000); // a start that failed before Vert.x was up
+      }
       return;
     }
     try {

@@ -38,6 +38,7 @@ final class PoolCall implements StreamHandle {
   private io.opentelemetry.context.Context traceParent;
   /** The call's span on its worker, once it runs there, when traced. */
   private io.opentelemetry.api.trace.Span span;
+  private boolean spanEnded;
 
   private PoolCall(ExecuteRequest request, long timeoutMs, Promise<JsonObject> promise, StreamObserver observer) {
     this.request = request;
@@ -95,11 +96,14 @@ final class PoolCall implements StreamHandle {
     return span;
   }
 
-  /** Ends the call's span, if it has one, with the call's outcome. */
+  /**
+   * Ends the call's span, if it has one, with the call's outcome. The span stays known: a worker that
+   * answers after the caller had its answer (a timeout, a cancel) still reports spans under it.
+   */
   private void endSpan(String errorCode) {
-    if (span != null) {
+    if (span != null && !spanEnded) {
+      spanEnded = true;
       CallTracing.end(span, errorCode);
-      span = null;
     }
   }
 

@@ -44,6 +44,11 @@ class NodeTracingTest {
 
 
       @tool
+      def nap(ms: int, ctx: Context) -> None:
+          ctx.wait_cancelled(ms / 1000)
+
+
+      @tool
       def boom() -> None:
           raise ValueError("boom")
       """;
@@ -185,6 +190,24 @@ class NodeTracingTest {
     assertThat(tool.parentSpanId()).isEqualTo(named(trace, "worker countdown").spanId());
     assertThat(trace.stream().filter(s -> s.name().equals("session.incr")))
         .allMatch(s -> s.parentSpanId().equals(tool.spanId()));
+  }
+
+  @Test
+  void aCallThatTimedOutStillGetsTheSpansItsWorkerReportsLater() throws Exception {
+    String traceId = "aaf7183fb1d4cf5f11e2a3b4c5d6e7f8";
+    var req = traced.request("POST", "/v1/execute", new JsonObject().put("tool", "nap")
+            .put("args", new JsonObject().put("ms", 10_000)).put("timeout_ms", 300).encode())
+        .header(SpanAttributes.TRACEPARENT, "00-" + traceId + "-f1b2c3d4e5f60718-01");
+    HttpResponse<String> r = traced.http.send(req.build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(504);
+    List<CapturedSpan> trace = capture.awaitTrace(traceId, Duration.ofSeconds(20),
+        t -> t.stream().anyMatch(s -> s.name().equals("tool nap"))
+            && t.stream().anyMatch(s -> s.name().equals("worker nap")));
+    CapturedSpan onWorker = named(trace, "worker nap");
+    CapturedSpan tool = named(trace, "tool nap");
+    assertThat(onWorker.attributes()).containsEntry(SpanAttributes.ERROR_CODE, "timeout");
+    assertThat(tool.parentSpanId()).isEqualTo(onWorker.spanId());
+    assertThat(tool.attributes()).containsEntry(SpanAttributes.ERROR_CODE, "cancelled");
   }
 
   @Test
