@@ -127,7 +127,8 @@ def test_with_spans_extends_the_body_and_keeps_attachments():
 
 
 def test_error_code_of_reads_only_error_frames():
-    error = P.encode_frame(P.ERROR, 1, {"code": "tool_failed", "type": "ValueError", "message": "x"})
+    error = P.encode_frame(P.ERROR, 1,
+                           {"code": "tool_failed", "type": "ValueError", "message": "x"})
     assert error_code_of(error, P.ERROR) == "tool_failed"
     assert error_code_of(P.encode_frame(P.RESULT, 1, {"result": 1}), P.ERROR) is None
 
@@ -140,7 +141,8 @@ def test_traced_request_answers_with_its_spans(harness):
         store, node.call_handler = session_store()
         await node.start()
         await node.handshake()
-        r = await node.request(1, "incr", {"name": "hits"}, session_id="s1", traceparent=TRACEPARENT)
+        r = await node.request(1, "incr", {"name": "hits"}, session_id="s1",
+                               traceparent=TRACEPARENT)
         assert r.body["result"] == 1
         tool, get, put = r.body["spans"]
         assert tool["name"] == "tool incr" and tool["parent_span_id"] == PARENT
