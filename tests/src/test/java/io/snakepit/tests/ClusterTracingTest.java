@@ -7,6 +7,7 @@ import com.google.protobuf.Value;
 import io.snakepit.app.tracing.TraceCapture;
 import io.snakepit.app.tracing.TraceCapture.CapturedSpan;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.Headers;
 import io.snakepit.contract.SpanAttributes;
 import io.snakepit.grpc.v1.ExecuteRequest;
 import io.snakepit.grpc.v1.ExecuteResponse;
@@ -55,7 +56,7 @@ class ClusterTracingTest {
       String clientSpan = "b7ad6b7169203331";
       HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
               URI.create(entry.baseUrl() + "/v1/sessions/" + session + "/execute"))
-          .header("content-type", "application/json").header(SpanAttributes.TRACEPARENT,
+          .header("content-type", "application/json").header(Headers.TRACEPARENT,
               "00-" + traceId + "-" + clientSpan + "-01")
           .POST(HttpRequest.BodyPublishers.ofString(new JsonObject().put("tool", "tally")
               .put("args", new JsonObject().put("name", "hits")).encode())).build(), HttpResponse.BodyHandlers.ofString());
@@ -163,7 +164,7 @@ class ClusterTracingTest {
           .setArgs(Struct.newBuilder().putFields("name", Value.newBuilder().setStringValue("hits").build())).build();
       return client.request(SocketAddress.inetSocketAddress(node.grpcPort(), "127.0.0.1"), SnakepitGrpcClient.Execute)
           .compose(req -> {
-            req.headers().set(SpanAttributes.TRACEPARENT, traceparent);
+            req.headers().set(Headers.TRACEPARENT, traceparent);
             return req.send(request);
           }).compose(resp -> resp.last())
           .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);

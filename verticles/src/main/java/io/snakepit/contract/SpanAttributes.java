@@ -2,8 +2,8 @@ package io.snakepit.contract;
 
 /**
  * The names tracing uses (docs/tracing.md): the attributes of the node's own spans and of the spans a
- * Python worker reports, and the W3C header that carries a trace. Defined once, here, so that HTTP,
- * gRPC, the event bus, the worker protocol and the docs agree.
+ * Python worker reports (the header that carries a trace is {@link Headers#TRACEPARENT}). Defined once,
+ * here, so that the node, the worker protocol and the docs agree.
  */
 public final class SpanAttributes {
 
@@ -39,12 +39,6 @@ public final class SpanAttributes {
 
   /** Outcome of a span whose work failed; {@link #ERROR_CODE} says how. */
   public static final String OUTCOME_ERROR = "error";
-
-  /**
-   * The W3C trace context header, as HTTP and gRPC clients send it, as Vert.x carries it in event-bus
-   * headers, and as the node sends it to a worker in a REQUEST frame's JSON ({@code "traceparent"}).
-   */
-  public static final String TRACEPARENT = "traceparent";
 
   /** The MDC key of the current trace id beside {@link CorrelatedLog#MDC_KEY}, as config/logback.xml reads it. */
   public static final String MDC_TRACE_ID = "trace_id";

@@ -3,8 +3,8 @@ package io.snakepit.supervisor;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.ExecuteRequest;
+import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
-import io.snakepit.contract.SpanAttributes;
 import io.snakepit.protocol.Frame;
 import io.snakepit.protocol.FrameType;
 import io.vertx.core.json.JsonObject;
@@ -61,7 +61,7 @@ final class InflightCalls {
       if (tracing != null) {
         // The worker's spans are children of this one; without a traceparent it records none.
         call.span(tracing.startWorkerSpan(call, worker, call.traceParent()));
-        body.put(SpanAttributes.TRACEPARENT, CallTracing.traceparent(call.span()));
+        body.put(Headers.TRACEPARENT, CallTracing.traceparent(call.span()));
       }
     }
     worker.send(new Frame(FrameType.REQUEST, rid, body, null));

@@ -4,7 +4,6 @@ import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
-import io.snakepit.contract.SpanAttributes;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.ReplyException;
@@ -76,10 +75,10 @@ public final class NodeCalls {
     JsonObject args = frame.body();
     io.opentelemetry.api.trace.Span span = null;
     io.opentelemetry.context.Scope scope = null;
-    if (args.containsKey(SpanAttributes.TRACEPARENT)) {
+    if (args.containsKey(Headers.TRACEPARENT)) {
       // A traced tool's call: the operation's arguments do not include the trace; the node's span for it does.
       args = args.copy();
-      Object traceparent = args.remove(SpanAttributes.TRACEPARENT);
+      Object traceparent = args.remove(Headers.TRACEPARENT);
       if (tracing != null) {
         span = tracing.startNodeCallSpan(op, traceparent, worker.id(),
             args.getValue("session_id") instanceof String s ? s : null);

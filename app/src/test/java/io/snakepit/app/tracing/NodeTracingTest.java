@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.snakepit.app.TestNode;
 import io.snakepit.app.tracing.TraceCapture.CapturedSpan;
+import io.snakepit.contract.Headers;
 import io.snakepit.contract.SpanAttributes;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
@@ -89,7 +90,7 @@ class NodeTracingTest {
       throws Exception {
     var req = n.request("POST", path, new JsonObject().put("tool", tool).put("args", args).encode());
     if (traceparent != null) {
-      req.header(SpanAttributes.TRACEPARENT, traceparent);
+      req.header(Headers.TRACEPARENT, traceparent);
     }
     return n.http.send(req.build(), HttpResponse.BodyHandlers.ofString());
   }
@@ -162,7 +163,7 @@ class NodeTracingTest {
       String traceId = "8af7183fb1d4cf5f11e2a3b4c5d6e7f8";
       var req = traced.request("POST", "/v1/sessions/traced-log/execute",
           new JsonObject().put("tool", "tally").put("args", new JsonObject().put("name", "logged")).encode())
-          .header(SpanAttributes.TRACEPARENT, "00-" + traceId + "-d1b2c3d4e5f60718-01")
+          .header(Headers.TRACEPARENT, "00-" + traceId + "-d1b2c3d4e5f60718-01")
           .header("X-Correlation-Id", "cid-traced-log");
       assertThat(traced.http.send(req.build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
       TestNode.until("the tool's log line", Duration.ofSeconds(20), () -> List.copyOf(lines.list).stream()
@@ -197,7 +198,7 @@ class NodeTracingTest {
     String traceId = "aaf7183fb1d4cf5f11e2a3b4c5d6e7f8";
     var req = traced.request("POST", "/v1/execute", new JsonObject().put("tool", "nap")
             .put("args", new JsonObject().put("ms", 10_000)).put("timeout_ms", 300).encode())
-        .header(SpanAttributes.TRACEPARENT, "00-" + traceId + "-f1b2c3d4e5f60718-01");
+        .header(Headers.TRACEPARENT, "00-" + traceId + "-f1b2c3d4e5f60718-01");
     HttpResponse<String> r = traced.http.send(req.build(), HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(504);
     List<CapturedSpan> trace = capture.awaitTrace(traceId, Duration.ofSeconds(20),
