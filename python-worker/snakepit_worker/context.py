@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Dict, MutableMapping, Optional, Tuple
 
 from .errors import NodeCallError, SessionUnavailableError, ToolCancelled
+from .tracing import RequestTrace, new_span_id
 
 _EVENT_LOCK = threading.Lock()
 
@@ -75,6 +77,7 @@ class Context:
         "_link",
         "_logger",
         "_session",
+        "_trace",
     )
 
     def __init__(
@@ -87,6 +90,7 @@ class Context:
         node_id: str,
         link: NodeLink,
         timeout_ms: Optional[int] = None,
+        trace: Optional[RequestTrace] = None,
     ) -> None:
         self.tool = tool
         self.request_id = request_id
@@ -103,6 +107,9 @@ class Context:
         self._link = link
         self._logger: Optional[logging.LoggerAdapter] = None
         self._session: Optional[Session] = None
+        # None unless the node traces this request (its REQUEST carried a traceparent):
+        # then each node call is recorded as a span, see tracing.py.
+        self._trace = trace
 
     # -- cancellation ------------------------------------------------------
 
@@ -179,7 +186,19 @@ class Context:
             RuntimeError: called from the event loop (an ``async`` tool);
                 use :meth:`acall` there.
         """
-        return self._link.call(op, args, self)
+        trace = self._trace
+        if trace is None:
+            return self._link.call(op, args, self)
+        span_id, start_ns = new_span_id(), time.time_ns()
+        # The node makes its own span of the operation a child of this one.
+        args["traceparent"] = trace.traceparent(span_id)
+        try:
+            result = self._link.call(op, args, self)
+        except BaseException as exc:
+            trace.record_call(op, span_id, start_ns, time.time_ns(), _call_error_code(exc))
+            raise
+        trace.record_call(op, span_id, start_ns, time.time_ns(), None)
+        return result
 
     async def acall(self, op: str, /, **args: Any) -> Any:
         """Calls a node operation from an ``async`` tool.
@@ -187,7 +206,18 @@ class Context:
         Raises:
             NodeCallError: the node answered with an error.
         """
-        return await self._link.acall(op, args)
+        trace = self._trace
+        if trace is None:
+            return await self._link.acall(op, args)
+        span_id, start_ns = new_span_id(), time.time_ns()
+        args["traceparent"] = trace.traceparent(span_id)
+        try:
+            result = await self._link.acall(op, args)
+        except BaseException as exc:
+            trace.record_call(op, span_id, start_ns, time.time_ns(), _call_error_code(exc))
+            raise
+        trace.record_call(op, span_id, start_ns, time.time_ns(), None)
+        return result
 
     # -- session -----------------------------------------------------------
 
@@ -216,6 +246,15 @@ class Context:
             f"Context(tool={self.tool!r}, request_id={self.request_id}, "
             f"session_id={self.session_id!r}, correlation_id={self.correlation_id!r})"
         )
+
+
+def _call_error_code(exc: BaseException) -> str:
+    """The error code a failed node call's span carries: the node's code, or what stopped it."""
+    if isinstance(exc, NodeCallError):
+        return exc.code
+    if isinstance(exc, ToolCancelled):
+        return "cancelled"
+    return type(exc).__name__
 
 
 class Session:

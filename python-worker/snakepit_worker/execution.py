@@ -25,6 +25,7 @@ from . import protocol as P
 from .adapter import ToolSpec
 from .context import Context
 from .errors import ToolCancelled
+from .tracing import error_code_of, with_spans
 
 if TYPE_CHECKING:
     from .runtime import WorkerRuntime
@@ -128,6 +129,13 @@ class Execution:
             # The node asked to cancel and has had no answer yet: whatever the
             # tool did after that, the answer is "cancelled".
             frame = self._encoder.cancelled(call)
+        trace = call.ctx._trace
+        if trace is not None:
+            # Traced only when the node sent a traceparent: the answer carries the tool's spans.
+            traced = with_spans(frame, trace.finish(call.spec.name, error_code_of(frame, P.ERROR)))
+            # Spans never cost a call its answer: past the node's frame limit, they are left out.
+            if len(traced) - 4 <= self._encoder.peer_max:
+                frame = traced
         self._rt.send(frame)
         if self.draining:
             rt = self._rt

@@ -27,6 +27,7 @@ from .adapter import RESERVED_PREFIX, ToolSpec
 from .context import Context
 from .execution import _Call, _SyncJob
 from .stdio import CURRENT_CONTEXT
+from .tracing import RequestTrace
 
 if TYPE_CHECKING:
     from .runtime import WorkerRuntime
@@ -107,8 +108,10 @@ class RequestChecker:
             session_id = str(session_id)
         if correlation_id is not None and type(correlation_id) is not str:
             correlation_id = str(correlation_id)
+        traceparent = body.get("traceparent")
         ctx = Context(name, fid, session_id, correlation_id, self._worker_id, self._node_id,
-                      self._link, timeout_ms if type(timeout_ms) is int else None)
+                      self._link, timeout_ms if type(timeout_ms) is int else None,
+                      None if traceparent is None else RequestTrace.from_traceparent(traceparent))
         try:
             kwargs = spec.bind(args, ctx)
         except TypeError as exc:

@@ -51,6 +51,11 @@ public final class Node {
     return h == null ? ServingState.starting(config.nodeId()) : h.servingState();
   }
 
+  /** The node's OpenTelemetry SDK while it traces; null when {@code tracing.endpoint} is not set. */
+  public io.opentelemetry.api.OpenTelemetry openTelemetry() {
+    return options.openTelemetry();
+  }
+
   /** The node's Vert.x, once started. */
   public Vertx vertx() {
     return vertx;

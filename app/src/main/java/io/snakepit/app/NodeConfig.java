@@ -38,11 +38,13 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param http         the {@code http} section (validated by {@link HttpLimits}), handed to the HTTP and gRPC verticles
  * @param security     the {@code security} section: authentication, rate limits, the audit log
  * @param tls          the {@code tls} section (validated, files checked): TLS of the HTTP and gRPC APIs
+ * @param tracing      the {@code tracing} section: OpenTelemetry tracing, off unless it names an endpoint
  */
 public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort, Path dataDir, long maxBodyBytes,
                          ClusterSettings cluster, JsonObject routing,
                          JsonObject supervisor, JsonObject sessions, JsonObject health, int eventLoops, JsonObject http,
-                         io.snakepit.app.security.SecuritySettings security, TlsSettings tls) {
+                         io.snakepit.app.security.SecuritySettings security, TlsSettings tls,
+                         io.snakepit.app.tracing.TracingSettings tracing) {
 
   /** Reads a YAML (.yaml/.yml) or JSON file into a JSON object. */
   public static JsonObject readFile(Path file) {
@@ -107,12 +109,14 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     JsonObject securityJson = r.object("security");
     JsonObject http = r.object("http");
     JsonObject tls = r.object("tls");
+    JsonObject tracingJson = r.object("tracing");
     r.rejectUnknownKeys();
     var security = io.snakepit.app.security.SecuritySettings.fromJson(securityJson, Path.of(dataDir));
     security.checkSafeToListen(host);
     HealthConfig.fromJson(health);
     HttpLimits.fromJson(http);
     TlsSettings tlsSettings = TlsSettings.fromJson(tls);
+    var tracing = io.snakepit.app.tracing.TracingSettings.fromJson(tracingJson);
     // In a cluster, sessions are global: the hazelcast adapter is the default there.
     if (cluster.enabled() && !sessions.containsKey("adapter")) {
       sessions = sessions.copy().put("adapter", "hazelcast");
@@ -142,7 +146,7 @@ public record NodeConfig(String nodeId, String host, int httpPort, int grpcPort,
     validateRouting(routing);
     JsonObject route = routing.copy().put("node-id", nodeId);
     return new NodeConfig(nodeId, host, port, grpcPort, Path.of(dataDir), maxBody, cluster, route, sup, sess,
-        health, eventLoops, http, security, tlsSettings);
+        health, eventLoops, http, security, tlsSettings, tracing);
   }
 
   /**

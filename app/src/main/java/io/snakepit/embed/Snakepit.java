@@ -7,6 +7,7 @@ import io.snakepit.app.grpc.GrpcApiVerticle;
 import io.snakepit.app.http.HttpApiVerticle;
 import io.snakepit.app.security.AccessControl;
 import io.snakepit.app.security.AuditLog;
+import io.snakepit.app.tracing.NodeTracing;
 import io.snakepit.config.ConfigException;
 import io.snakepit.contract.Addresses;
 import io.snakepit.contract.ErrorCode;
@@ -18,7 +19,9 @@ import io.snakepit.supervisor.ProcessSupervisorVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.micrometer.MicrometerMetricsFactory;
@@ -47,6 +50,8 @@ import org.slf4j.LoggerFactory;
 public final class Snakepit {
 
   private static final Logger LOG = LoggerFactory.getLogger(Snakepit.class);
+  /** How long a closing Vert.x waits for the last spans to be exported. */
+  private static final long TRACING_CLOSE_MS = 5_000;
 
   private Snakepit() {
   }
@@ -108,19 +113,53 @@ public final class Snakepit {
       // domain sockets for the worker protocol; without it, loopback TCP.
       VertxOptions vx = new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metrics)
           .setEventLoopPoolSize(config.eventLoops());
-      var builder = Vertx.builder().with(vx).withMetrics(new MicrometerMetricsFactory(options.meterRegistry()));
-      if (!config.cluster().enabled()) {
-        return Future.succeededFuture(builder.build());
+      VertxBuilder builder = Vertx.builder();
+      NodeTracing tracing = null;
+      if (config.tracing().enabled()) {
+        tracing = NodeTracing.start(config.tracing(), config.nodeId());
+        options.tracing(tracing);
+        builder = tracing.installIn(builder, vx);
+        LOG.info("Tracing: spans go to {} (sampling rate {})", config.tracing().tracesUrl(),
+            config.tracing().samplingRate());
+      } else {
+        // Tracing off (the default): no tracer at all, so Vert.x skips every tracing hook (docs/tracing.md).
+        builder = builder.with(vx);
       }
-      String address = config.cluster().hostAddress();
-      ClusterBus.configure(vx.getEventBusOptions(), address, config.cluster().busPort(), config.cluster().busTls());
-      return builder.withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config, address)))
-          .buildClustered();
+      builder = builder.withMetrics(new MicrometerMetricsFactory(options.meterRegistry()));
+      Future<Vertx> built;
+      if (!config.cluster().enabled()) {
+        built = Future.succeededFuture(builder.build());
+      } else {
+        String address = config.cluster().hostAddress();
+        ClusterBus.configure(vx.getEventBusOptions(), address, config.cluster().busPort(),
+            config.cluster().busTls());
+        built = builder.withClusterManager(new HazelcastClusterManager(ClusterConfig.hazelcast(config, address)))
+            .buildClustered();
+      }
+      return tracing == null ? built : closingWith(built, tracing);
     } catch (ConfigException e) {
       return Future.failedFuture(SnakepitOptions.invalid(e));
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
+  }
+
+  /**
+   * Ties the tracing SDK to the Vert.x it traces: closed when that Vert.x closes (its buffered spans exported,
+   * the drain's and the stop's among them), or at once when the Vert.x could not be made.
+   */
+  private static Future<Vertx> closingWith(Future<Vertx> built, NodeTracing tracing) {
+    return built.onFailure(t -> tracing.close(1000)).map(v -> {
+      // A close hook runs on a Vert.x thread; exporting blocks, so it runs on a thread of its own.
+      ((VertxInternal) v).addCloseHook(completion -> new Thread(() -> {
+        try {
+          tracing.close(TRACING_CLOSE_MS);
+        } finally {
+          completion.succeed();
+        }
+      }, "snakepit-tracing-close").start());
+      return v;
+    });
   }
 
   /**
@@ -179,8 +218,13 @@ public final class Snakepit {
             new DeploymentOptions().setConfig(config.sessions()))
         .compose(id -> {
           h.deployments.put("sessions", id);
-          return vertx.deployVerticle(new ProcessSupervisorVerticle(h.options.meterRegistry()),
-              new DeploymentOptions().setConfig(config.supervisor()));
+          ProcessSupervisorVerticle supervisor = new ProcessSupervisorVerticle(h.options.meterRegistry());
+          NodeTracing tracing = h.options.tracing();
+          if (tracing != null) {
+            // The worker's span and the ones Python reports (docs/tracing.md).
+            supervisor.tracedBy(tracing.tracer());
+          }
+          return vertx.deployVerticle(supervisor, new DeploymentOptions().setConfig(config.supervisor()));
         })
         .compose(id -> {
           h.deployments.put("supervisor", id);

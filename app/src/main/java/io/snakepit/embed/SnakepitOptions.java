@@ -35,6 +35,7 @@ public final class SnakepitOptions {
   private boolean httpApi = true;
   private boolean grpcApi = true;
   private PrometheusMeterRegistry meterRegistry;
+  private volatile io.snakepit.app.tracing.NodeTracing tracing;
   private Runnable stopRequested;
   /** The name Vert.x Micrometer knows the registry by; unique, so that deployments in one JVM stay apart. */
   private final String metricsRegistryName = "snakepit-" + UUID.randomUUID();
@@ -177,6 +178,24 @@ public final class SnakepitOptions {
 
   Runnable stopRequested() {
     return stopRequested;
+  }
+
+  /**
+   * The OpenTelemetry SDK that {@link Snakepit#createVertx} started for the {@code tracing} section, which the
+   * Vert.x it made traces with; null when tracing is off, or before that Vert.x is made (docs/tracing.md).
+   */
+  public io.opentelemetry.api.OpenTelemetry openTelemetry() {
+    io.snakepit.app.tracing.NodeTracing t = tracing;
+    return t == null ? null : t.openTelemetry();
+  }
+
+  /** The tracing SDK {@link Snakepit#createVertx} started; null when off. */
+  io.snakepit.app.tracing.NodeTracing tracing() {
+    return tracing;
+  }
+
+  void tracing(io.snakepit.app.tracing.NodeTracing started) {
+    this.tracing = started;
   }
 
   String metricsRegistryName() {

@@ -169,4 +169,21 @@ class ConfigValidationTest {
   void theDefaultsPass() {
     assertThatCode(() -> NodeConfig.fromJson(new JsonObject(), "n1")).doesNotThrowAnyException();
   }
+
+  @Test
+  void tracingIsSetByEnvironmentVariablesLikeEveryOtherSection() {
+    JsonObject json = new JsonObject();
+    EnvironmentOverrides.applyEnvironment(json, java.util.Map.of(
+        "SNAKEPIT_TRACING__ENDPOINT", "http://collector:4318",
+        "SNAKEPIT_TRACING__SAMPLING_RATE", "0.1",
+        "SNAKEPIT_TRACING__SERVICE_NAME", "edge"));
+    var tracing = NodeConfig.fromJson(json, "n1").tracing();
+    assertThat(tracing.enabled()).isTrue();
+    assertThat(tracing.tracesUrl()).isEqualTo("http://collector:4318/v1/traces");
+    assertThat(tracing.samplingRate()).isEqualTo(0.1);
+    assertThat(tracing.serviceName()).isEqualTo("edge");
+    JsonObject bad = new JsonObject();
+    EnvironmentOverrides.applyEnvironment(bad, java.util.Map.of("SNAKEPIT_TRACING__SAMPLING_RATE", "2"));
+    refused(bad, "tracing.sampling-rate", "between 0.0 and 1.0");
+  }
 }

@@ -18,22 +18,49 @@ public final class CorrelatedLog {
   private CorrelatedLog() {
   }
 
+  /** Set once a node in this JVM traces; until then no log statement looks for a span. */
+  private static volatile boolean traceIds;
+
+  /**
+   * From now on, log statements run through {@link #with} carry the trace id of the current span, when
+   * there is a sampled one, beside the correlation id (MDC key {@value SpanAttributes#MDC_TRACE_ID}).
+   * The node calls it when its tracing is on; without it nothing reads the span.
+   */
+  public static void includeTraceIds() {
+    traceIds = true;
+  }
+
   /** Runs {@code statement} (a log call) with {@code correlationId} in the MDC; null runs it as it is. */
   public static void with(String correlationId, Runnable statement) {
-    if (correlationId == null) {
+    String traceId = traceIds ? currentTraceId() : null;
+    if (correlationId == null && traceId == null) {
       statement.run();
       return;
     }
     String previous = MDC.get(MDC_KEY);
-    MDC.put(MDC_KEY, correlationId);
+    if (correlationId != null) {
+      MDC.put(MDC_KEY, correlationId);
+    }
+    if (traceId != null) {
+      MDC.put(SpanAttributes.MDC_TRACE_ID, traceId);
+    }
     try {
       statement.run();
     } finally {
+      if (traceId != null) {
+        MDC.remove(SpanAttributes.MDC_TRACE_ID);
+      }
       if (previous == null) {
         MDC.remove(MDC_KEY);
       } else {
         MDC.put(MDC_KEY, previous);
       }
     }
+  }
+
+  /** The trace id of the current span, when it is sampled; otherwise null. */
+  private static String currentTraceId() {
+    io.opentelemetry.api.trace.SpanContext span = io.opentelemetry.api.trace.Span.current().getSpanContext();
+    return span.isSampled() ? span.getTraceId() : null;
   }
 }

@@ -15,6 +15,13 @@ public final class Headers {
   /** How many times a call was forwarded between nodes; bounded so that disagreeing rings cannot bounce it. */
   public static final String HOPS = "snakepit-hops";
 
+  /**
+   * The W3C trace context header (docs/tracing.md), as HTTP and gRPC clients send it and as Vert.x's tracer
+   * carries it in event-bus headers; also the key of a REQUEST's and a CALL's trace context in the worker
+   * protocol (docs/protocol.md).
+   */
+  public static final String TRACEPARENT = "traceparent";
+
   /** The correlation id of a request, over HTTP. */
   public static final String HTTP_CORRELATION_ID = "X-Correlation-Id";
 

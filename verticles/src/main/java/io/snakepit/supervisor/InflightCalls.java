@@ -3,6 +3,7 @@ package io.snakepit.supervisor;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.ExecuteRequest;
+import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.protocol.Frame;
 import io.snakepit.protocol.FrameType;
@@ -55,6 +56,14 @@ final class InflightCalls {
       body.put("credit", call.takePendingCredit());
     }
     body.put("timeout_ms", call.timeoutMs());
+    if (call.traceParent() != null) {
+      CallTracing tracing = worker.pool().supervisor().tracing();
+      if (tracing != null) {
+        // The worker's spans are children of this one; without a traceparent it records none.
+        call.span(tracing.startWorkerSpan(call, worker, call.traceParent()));
+        body.put(Headers.TRACEPARENT, CallTracing.traceparent(call.span()));
+      }
+    }
     worker.send(new Frame(FrameType.REQUEST, rid, body, null));
     call.callTimer(worker.pool().vertx().setTimer(call.timeoutMs(), t -> onTimeout(call)));
     if (call.isStream()) {

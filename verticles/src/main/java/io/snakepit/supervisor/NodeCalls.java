@@ -41,6 +41,12 @@ public final class NodeCalls {
   }
 
   private final Map<String, Operation> operations = new ConcurrentHashMap<>();
+  /** Spans of traced calls, when the node traces; null otherwise. */
+  private CallTracing tracing;
+
+  void traceWith(CallTracing tracing) {
+    this.tracing = tracing;
+  }
 
   /** Registers (or replaces) an operation. */
   public void register(String op, Operation operation) {
@@ -66,13 +72,35 @@ public final class NodeCalls {
       cid = owner.executeRequest().correlationId();
     }
     Operation operation = operations.get(op);
+    JsonObject args = frame.body();
+    io.opentelemetry.api.trace.Span span = null;
+    io.opentelemetry.context.Scope scope = null;
+    if (args.containsKey(Headers.TRACEPARENT)) {
+      // A traced tool's call: the operation's arguments do not include the trace; the node's span for it does.
+      args = args.copy();
+      Object traceparent = args.remove(Headers.TRACEPARENT);
+      if (tracing != null) {
+        span = tracing.startNodeCallSpan(op, traceparent, worker.id(),
+            args.getValue("session_id") instanceof String s ? s : null);
+        // Current while the operation starts, so the event-bus request to the store is its child.
+        scope = span == null ? null : io.opentelemetry.context.Context.current().with(span).makeCurrent();
+      }
+    }
     Future<Object> result;
     try {
-      result = operation != null ? operation.call(frame.body(), worker.id()) : forward(op, frame.body(), worker, cid);
+      result = operation != null ? operation.call(args, worker.id()) : forward(op, args, worker, cid);
     } catch (RuntimeException e) {
       result = Future.failedFuture(e);
+    } finally {
+      if (scope != null) {
+        scope.close();
+      }
     }
+    io.opentelemetry.api.trace.Span opSpan = span;
     result.onComplete(ar -> {
+      if (opSpan != null) {
+        CallTracing.end(opSpan, ar.succeeded() ? null : SnakepitException.from(ar.cause()).errorCode().code());
+      }
       if (ar.succeeded()) {
         reply(worker, frame.id(), ar.result(), null, null);
       } else {

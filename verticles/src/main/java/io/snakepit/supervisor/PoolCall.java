@@ -34,6 +34,11 @@ final class PoolCall implements StreamHandle {
   private boolean finished;
   /** Credit the consumer granted before the call reached a worker. */
   private int pendingCredit;
+  /** The trace context the call arrived in, when the node traces it; null otherwise (see CallTracing). */
+  private io.opentelemetry.context.Context traceParent;
+  /** The call's span on its worker, once it runs there, when traced. */
+  private io.opentelemetry.api.trace.Span span;
+  private boolean spanEnded;
 
   private PoolCall(ExecuteRequest request, long timeoutMs, Promise<JsonObject> promise, StreamObserver observer) {
     this.request = request;
@@ -69,6 +74,37 @@ final class PoolCall implements StreamHandle {
   /** Sends the call to this worker when it can (see {@link ExecuteRequest.Affinity}); null for any. */
   void preferWorker(String workerId) {
     preferredWorker = workerId;
+  }
+
+  /** The call is traced, as a child of {@code parent} (null: it is not). */
+  void tracedIn(io.opentelemetry.context.Context parent) {
+    traceParent = parent;
+  }
+
+  /** The trace context the call arrived in, or null when it is not traced. */
+  io.opentelemetry.context.Context traceParent() {
+    return traceParent;
+  }
+
+  /** The call's span on its worker, started as the REQUEST is sent; ended with the call. */
+  void span(io.opentelemetry.api.trace.Span s) {
+    span = s;
+  }
+
+  /** The call's span on its worker, or null. */
+  io.opentelemetry.api.trace.Span span() {
+    return span;
+  }
+
+  /**
+   * Ends the call's span, if it has one, with the call's outcome. The span stays known: a worker that
+   * answers after the caller had its answer (a timeout, a cancel) still reports spans under it.
+   */
+  private void endSpan(String errorCode) {
+    if (span != null && !spanEnded) {
+      spanEnded = true;
+      CallTracing.end(span, errorCode);
+    }
   }
 
   /** The worker the call prefers, or null. */
@@ -139,6 +175,7 @@ final class PoolCall implements StreamHandle {
     }
     finished = true;
     record(PoolMetrics.OK);
+    endSpan(null);
     promise.tryComplete(reply);
   }
 
@@ -161,6 +198,7 @@ final class PoolCall implements StreamHandle {
     }
     finished = true;
     record(PoolMetrics.OK);
+    endSpan(null);
     observer.onEnd();
   }
 
@@ -171,6 +209,7 @@ final class PoolCall implements StreamHandle {
     }
     finished = true;
     record(e.errorCode().code());
+    endSpan(e.errorCode().code());
     SnakepitException stamped = e.withCorrelationId(request.correlationId());
     if (promise != null) {
       promise.tryFail(stamped);

@@ -71,6 +71,24 @@ public final class ProcessSupervisor {
     this.registry = new WorkerRegistry(config.dataDir() == null ? null : Paths.get(config.dataDir()));
   }
 
+  /** The supervisor's spans when the node traces; null when it does not, and nothing is traced. */
+  private CallTracing tracing;
+
+  /**
+   * Traces calls with {@code tracer} (docs/tracing.md): each call that arrives in a sampled trace gets a
+   * span on its worker, the worker's own spans, and spans of the node calls it makes. Call before
+   * {@link #start()}; without it nothing is traced.
+   */
+  public void traceWith(io.opentelemetry.api.trace.Tracer tracer) {
+    this.tracing = new CallTracing(tracer, config.nodeId());
+    nodeCalls.traceWith(tracing);
+  }
+
+  /** The supervisor's spans, or null when the node does not trace. */
+  CallTracing tracing() {
+    return tracing;
+  }
+
   /** The context all of this supervisor's state is confined to. */
   public Context context() {
     return context;
@@ -234,8 +252,14 @@ public final class ProcessSupervisor {
    * session state) as the request's affinity says.
    */
   public Future<JsonObject> execute(ExecuteRequest request, String preferredWorker) {
+    // Read here, in the caller's context: the hop to the supervisor's context below leaves the trace behind.
+    return execute(request, preferredWorker, tracing == null ? null : tracing.parentOfNewCall());
+  }
+
+  private Future<JsonObject> execute(ExecuteRequest request, String preferredWorker,
+                                     io.opentelemetry.context.Context traceParent) {
     if (Vertx.currentContext() != context) {
-      return onContext(() -> execute(request, preferredWorker));
+      return onContext(() -> execute(request, preferredWorker, traceParent));
     }
     WorkerPool pool;
     try {
@@ -245,6 +269,7 @@ public final class ProcessSupervisor {
     }
     PoolCall call = PoolCall.unary(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs());
     call.preferWorker(preferredWorker);
+    call.tracedIn(traceParent);
     pool.submit(call);
     return call.future();
   }
@@ -279,6 +304,7 @@ public final class ProcessSupervisor {
     PoolCall call = PoolCall.stream(request, request.timeoutMs() > 0 ? request.timeoutMs() : pool.config().callTimeoutMs(),
         observer, Math.max(1, initialCredit));
     call.preferWorker(preferredWorker);
+    call.tracedIn(tracing == null ? null : tracing.parentOfNewCall());
     if (Vertx.currentContext() != context) {
       context.runOnContext(v -> pool.submit(call));
       return new StreamHandle() {

@@ -57,6 +57,18 @@ public class ProcessSupervisorVerticle extends VerticleBase {
     this.meterRegistry = registry;
   }
 
+  /** The tracer of the node's calls, when it traces (docs/tracing.md); null when it does not. */
+  private io.opentelemetry.api.trace.Tracer tracer;
+
+  /**
+   * Traces the calls this verticle runs with {@code tracer}: their spans on workers, the spans the workers
+   * report, and the node calls they make. Without it (the default) nothing is traced and nothing is spent.
+   */
+  public ProcessSupervisorVerticle tracedBy(io.opentelemetry.api.trace.Tracer tracer) {
+    this.tracer = tracer;
+    return this;
+  }
+
   /** The supervisor this verticle serves; available once started. */
   public ProcessSupervisor supervisor() {
     return supervisor;
@@ -71,6 +83,9 @@ public class ProcessSupervisorVerticle extends VerticleBase {
       return Future.failedFuture(e);
     }
     supervisor = new ProcessSupervisor(vertx, context, cfg, meterRegistry);
+    if (tracer != null) {
+      supervisor.traceWith(tracer);
+    }
     ExecuteRequestCodec.register(vertx);
     LocalCodecs.register(vertx);
     EventBus eb = vertx.eventBus();

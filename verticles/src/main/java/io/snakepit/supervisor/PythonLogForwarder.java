@@ -29,6 +29,14 @@ final class PythonLogForwarder {
 
   /** Logs one LOG frame's record: {@code {"message","level","logger","stream","correlation_id"}}. */
   void record(JsonObject rec) {
+    record(rec, null);
+  }
+
+  /**
+   * As {@link #record(JsonObject)}, for a record written by a traced call: the line carries the call's
+   * {@code traceId} beside its correlation id (null: untraced).
+   */
+  void record(JsonObject rec, String traceId) {
     String message = rec.getString("message", "");
     if ("stderr".equals(rec.getString("stream"))) {
       rememberStderr(message);
@@ -37,6 +45,9 @@ final class PythonLogForwarder {
     MDC.put("worker_id", workerId);
     if (cid != null) {
       MDC.put("correlation_id", cid);
+    }
+    if (traceId != null) {
+      MDC.put(io.snakepit.contract.SpanAttributes.MDC_TRACE_ID, traceId);
     }
     try {
       String level = rec.getString("level", "INFO");
@@ -50,6 +61,9 @@ final class PythonLogForwarder {
     } finally {
       MDC.remove("worker_id");
       MDC.remove("correlation_id");
+      if (traceId != null) {
+        MDC.remove(io.snakepit.contract.SpanAttributes.MDC_TRACE_ID);
+      }
     }
   }
 

@@ -3,6 +3,7 @@ package io.snakepit.supervisor;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.protocol.Frame;
+import io.snakepit.protocol.FrameType;
 import io.snakepit.protocol.ProtocolException;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
@@ -41,6 +42,13 @@ final class WorkerFrameHandler {
   }
 
   void handle(Frame f) {
+    if (f.type() == FrameType.RESULT || f.type() == FrameType.ERROR || f.type() == FrameType.END) {
+      PoolCall traced = calls.get(f.id());
+      if (traced != null && traced.span() != null) {
+        // Before the answer ends the call's span: the worker's spans are its children.
+        worker.pool().supervisor().tracing().report(traced.span(), traced, worker, f.body().getValue("spans"));
+      }
+    }
     switch (f.type()) {
       case RESULT -> finish(f.id(), false, call -> call.succeed(result(f.body())
           .put("worker", worker.id()).put("node", worker.pool().supervisor().nodeId())));
@@ -68,7 +76,12 @@ final class WorkerFrameHandler {
         }
       }
       case PONG -> worker.ponged(f.body().getLong("rss"));
-      case LOG -> log.record(f.body());
+      case LOG -> {
+        // A record of a traced call (its request id names it) carries the call's trace id.
+        PoolCall traced = f.id() == 0 ? null : calls.get(f.id());
+        log.record(f.body(), traced == null || traced.span() == null ? null
+            : traced.span().getSpanContext().getTraceId());
+      }
       case CALL -> worker.pool().supervisor().nodeCalls().handle(worker, f);
       default -> throw new ProtocolException("a worker may not send " + f.type());
     }
