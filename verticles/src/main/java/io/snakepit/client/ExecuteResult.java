@@ -5,7 +5,7 @@ import io.vertx.core.json.JsonObject;
 /**
  * What a call returned.
  *
- * @param result the tool's return value (JSON; bytes as base64 strings)
+ * @param result the tool's return value (JSON; {@code bytes} as {@link io.vertx.core.buffer.Buffer}s)
  * @param worker the worker that ran it
  * @param node   the node that ran it
  */

@@ -1,6 +1,7 @@
 package io.snakepit.client;
 
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.BytePaths;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.SessionStoreClient;
@@ -188,7 +189,8 @@ public final class SnakepitClient {
     String cid = correlationId != null ? correlationId : Headers.newCorrelationId();
     DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, cid)
         .setSendTimeout(options.getRequestTimeoutMs());
-    return vertx.eventBus().<JsonObject>request(address, body, opts).map(Message::body)
+    // The node may be in another JVM: bytes cross as base64 with their paths in a header, both ways.
+    return vertx.eventBus().<JsonObject>request(address, body, BytePaths.mark(opts, body)).map(BytePaths::restore)
         .recover(t -> Future.failedFuture(SnakepitException.from(t).withCorrelationId(cid)));
   }
 }

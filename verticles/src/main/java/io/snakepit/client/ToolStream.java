@@ -1,6 +1,7 @@
 package io.snakepit.client;
 
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.BytePaths;
 import io.snakepit.contract.Headers;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.contract.StreamLiveness;
@@ -127,7 +128,7 @@ final class ToolStream implements ReadStream<Object> {
     DeliveryOptions opts = new DeliveryOptions().addHeader(Headers.CORRELATION_ID, correlationId);
     sink.completion()
         .compose(v -> openAddress.get())
-        .compose(address -> vertx.eventBus().<JsonObject>request(address, open, opts))
+        .compose(address -> vertx.eventBus().<JsonObject>request(address, open, BytePaths.mark(opts, open)))
         .onComplete(ar -> {
           if (ar.failed()) {
             fail(SnakepitException.from(ar.cause()).withCorrelationId(correlationId));

@@ -11,8 +11,10 @@ import io.vertx.core.json.JsonObject;
  * changed after the front door decoded them, so a call is decoded once and
  * never copied on its way to a worker (the JSON codec copies a
  * {@link JsonObject} at every local hop). Between nodes it travels as the
- * JSON of {@link ExecuteRequest#toJson()}, which is what the routers forward
- * anyway, so the wire format stays the documented one.
+ * JSON of {@link ExecuteRequest#toJson()}, the documented format, followed by
+ * the paths of its bytes ({@link BytePaths#writeJson}), so that a {@code bytes}
+ * argument is bytes again on the other side; a decoder of an earlier version
+ * reads the JSON alone and sees base64 strings.
  */
 public final class ExecuteRequestCodec implements MessageCodec<ExecuteRequest, ExecuteRequest> {
 

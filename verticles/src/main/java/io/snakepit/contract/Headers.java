@@ -22,6 +22,12 @@ public final class Headers {
    */
   public static final String TRACEPARENT = "traceparent";
 
+  /**
+   * On a body that may cross between JVMs (a forwarded call, its reply, a stream's item): where its bytes are,
+   * as a JSON array of paths ({@link BytePaths}); absent when it has none.
+   */
+  public static final String BYTES_AT = "snakepit-bytes-at";
+
   /** The correlation id of a request, over HTTP. */
   public static final String HTTP_CORRELATION_ID = "X-Correlation-Id";
 

@@ -19,7 +19,8 @@ import io.vertx.core.json.JsonObject;
  * a consumer in the same node: these codecs are registered by every Snakepit
  * verticle, but an older node or an application member may not know them, so
  * nothing sent with them crosses the wire on purpose. Their wire form is
- * still defined (plain JSON), as the event bus requires one.
+ * still defined (JSON, with the paths of its bytes after it: {@link BytePaths#writeJson}), as the event
+ * bus requires one.
  */
 public final class LocalCodecs {
 
@@ -45,16 +46,14 @@ public final class LocalCodecs {
     }
   }
 
-  /** The wire form of every codec here: a JSON object, length first, as Vert.x's own JSON codec writes it. */
+  /** The wire form of every codec here: a JSON object as {@link BytePaths#writeJson} writes it. */
   static void writeJson(Buffer buffer, JsonObject json) {
-    Buffer encoded = json.toBuffer();
-    buffer.appendInt(encoded.length()).appendBuffer(encoded);
+    BytePaths.writeJson(buffer, json);
   }
 
   /** The inverse of {@link #writeJson}, from {@code pos}. */
   static JsonObject readJson(int pos, Buffer buffer) {
-    int length = buffer.getInt(pos);
-    return new JsonObject(buffer.getBuffer(pos + 4, pos + 4 + length));
+    return BytePaths.readJson(pos, buffer);
   }
 
   /** Options that deliver a JSON body by reference; the sender must not change it afterwards. */

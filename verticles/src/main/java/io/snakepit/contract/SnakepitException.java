@@ -1,5 +1,6 @@
 package io.snakepit.contract;
 
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.DecodeException;
@@ -81,11 +82,13 @@ public final class SnakepitException extends RuntimeException {
 
   /**
    * Answers an event-bus request with an outcome: its result as the reply, or
-   * its failure as a typed error stamped with {@code correlationId}.
+   * its failure as a typed error stamped with {@code correlationId}. The reply
+   * may cross to another JVM, so a result with bytes names them in the header
+   * {@link Headers#BYTES_AT} ({@link BytePaths#restore(Message)} reads it back).
    */
   public static void reply(Message<?> message, io.vertx.core.AsyncResult<?> outcome, String correlationId) {
     if (outcome.succeeded()) {
-      message.reply(outcome.result());
+      message.reply(outcome.result(), BytePaths.mark(new DeliveryOptions(), outcome.result()));
     } else {
       from(outcome.cause()).withCorrelationId(correlationId).failMessage(message);
     }

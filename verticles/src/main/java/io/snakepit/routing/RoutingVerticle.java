@@ -2,6 +2,7 @@ package io.snakepit.routing;
 
 import io.snakepit.config.ConfigReader;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.BytePaths;
 import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
@@ -340,6 +341,9 @@ public class RoutingVerticle extends VerticleBase {
    * application, which sends and gets JSON.
    */
   private void route(Message<Object> msg, boolean stream, int hops, long deadline, boolean local) {
+    // A call from another node has its bytes as base64 in its JSON: bytes again from here on, whether it runs
+    // here or goes on (forward names them anew). A no-op for a body whose bytes were never encoded.
+    BytePaths.restore(msg);
     String sid;
     if (msg.body() instanceof ExecuteRequest request && !stream) {
       sid = request.sessionId();
@@ -423,12 +427,13 @@ public class RoutingVerticle extends VerticleBase {
 
   private void forward(Message<Object> msg, boolean stream, String target, int hops, long deadline,
                        boolean local) {
-    // Between nodes a call travels as the JSON of the contract, whatever this node's sender handed over.
+    // Between nodes a call travels as the JSON of the contract, whatever this node's sender handed over, with
+    // the paths of its bytes in a header: the JSON carries them as base64, which the other side turns back.
     JsonObject body = msg.body() instanceof ExecuteRequest request ? request.toJson() : (JsonObject) msg.body();
     Forward f = new Forward(msg, stream ? body.getString("sink") : null);
     inflight.computeIfAbsent(target, k -> new HashSet<>()).add(f);
     vertx.eventBus().<JsonObject>request(Addresses.node(target, stream ? "stream.open" : "execute"), body,
-        options(msg.headers(), hops)).onComplete(ar -> {
+        BytePaths.mark(options(msg.headers(), hops), body)).onComplete(ar -> {
           Set<Forward> set = inflight.get(target);
           if (set != null) {
             set.remove(f);
@@ -438,7 +443,7 @@ public class RoutingVerticle extends VerticleBase {
           }
           if (ar.succeeded()) {
             f.done = true;
-            reply(msg, ar.map(Message::body), null, local);
+            reply(msg, ar.map(BytePaths::restore), null, local);
           } else if (neverRan(ar.cause()) && System.nanoTime() < deadline) {
             // The owner is not (or no longer) there, or it is stopping and refused the call before it ran:
             // wait for the ring to catch up, then route again.
@@ -484,7 +489,8 @@ public class RoutingVerticle extends VerticleBase {
   private static DeliveryOptions options(MultiMap headers, int hops) {
     DeliveryOptions o = new DeliveryOptions().setSendTimeout(Addresses.CALL_SEND_TIMEOUT_MS);
     headers.forEach(e -> {
-      if (!Headers.HOPS.equalsIgnoreCase(e.getKey())) {
+      // Both are this hop's own: the hop count it set, and the bytes of the body it sends.
+      if (!Headers.HOPS.equalsIgnoreCase(e.getKey()) && !Headers.BYTES_AT.equalsIgnoreCase(e.getKey())) {
         o.addHeader(e.getKey(), e.getValue());
       }
     });

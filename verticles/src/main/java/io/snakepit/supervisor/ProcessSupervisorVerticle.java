@@ -3,6 +3,7 @@ package io.snakepit.supervisor;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 import io.snakepit.contract.Addresses;
+import io.snakepit.contract.BytePaths;
 import io.snakepit.contract.ClusterSubscriptions;
 import io.snakepit.contract.CorrelatedLog;
 import io.snakepit.contract.ErrorCode;
@@ -222,7 +223,9 @@ public class ProcessSupervisorVerticle extends VerticleBase {
 
       @Override
       public void onItem(Object item) {
-        eb.send(sink, new JsonObject().put("type", "item").put("item", item));
+        // The sink may be on another node (the stream's front door): name the item's bytes for it.
+        JsonObject event = new JsonObject().put("type", "item").put("item", item);
+        eb.send(sink, event, BytePaths.mark(new DeliveryOptions(), event));
       }
 
       @Override
