@@ -114,7 +114,9 @@ class CliSystemTest {
 
       Run export = cli(url, "sessions", "export", "--out", file.toString());
       assertThat(export.code()).as(export.toString()).isZero();
-      assertThat(export.out()).contains("exported 5 sessions to " + file);
+      // With --out, stdout carries no data, and the summary goes to stderr with the progress (operations.md).
+      assertThat(export.out()).isEmpty();
+      assertThat(export.err()).contains("exported 5 sessions to " + file);
       assertThat(Files.readAllLines(file)).hasSize(6).last().isEqualTo("{\"exported\":5}");
 
       Run delete = cli(url, "sessions", "delete", "sys-0", "--json");
