@@ -298,7 +298,7 @@ public final class HttpApiVerticle extends VerticleBase {
     String cid = Headers.correlationIdOrNew(given);
     ctx.put(CID, cid);
     ctx.response().putHeader(Headers.HTTP_CORRELATION_ID, cid);
-    String badPath = MalformedRequests.pathProblem(ctx.request().path());
+    String badPath = MalformedRequests.uriProblem(ctx.request().path(), ctx.request().query());
     if (badPath != null) {
       fail(ctx, new SnakepitException(ErrorCode.BAD_REQUEST, badPath));
       return;

@@ -78,6 +78,16 @@ class MalformedRequestsHttpTest {
   }
 
   @Test
+  void aBadPercentEscapeInTheQueryIs400WithATypedBodyNotBareOrInternal() throws IOException {
+    // Was a bare "Bad Request" on a route with a path parameter, and 500 internal on GET /v1/sessions.
+    for (String target : new String[] {"/v1/sessions?n%1=x", "/v1/sessions/s-1/variables?n%1\u0010=x",
+        "/v1/pools?a=%"}) {
+      String r = exchange("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      assertThat(typedError(r, 400).getString("message")).as(target).contains("query string").contains("'%'");
+    }
+  }
+
+  @Test
   void aMultipartBodyIs400NotInternal() throws IOException {
     String r = exchange("GET /v1/pools HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
         + "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 2\r\n\r\n{}");

@@ -7,6 +7,7 @@ import io.snakepit.tests.harness.Poll;
 import io.snakepit.tests.soak.NodeVitals;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -52,10 +53,11 @@ public final class FuzzRun {
         Poll.until("the node is ready", Cluster.DEADLINE, () -> Http.get(node.baseUrl() + "/ready").statusCode() == 200);
         fuzz(cluster, node, findings);
       } finally {
-        Files.writeString(options.out().resolve("node.log"), node.logText());
+        Files.write(options.out().resolve("node.log"), node.logText().getBytes(StandardCharsets.UTF_8));
       }
     }
-    Files.writeString(options.out().resolve("summary.txt"), findings.summary());
+    // getBytes, not writeString: a finding may quote hostile input with lone surrogates, which writeString refuses.
+    Files.write(options.out().resolve("summary.txt"), findings.summary().getBytes(StandardCharsets.UTF_8));
     return findings;
   }
 

@@ -29,6 +29,7 @@ final class RawHttp {
   }
 
   static Response exchange(int port, byte[] request, int timeoutMs) {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", port), timeoutMs);
       s.setSoTimeout(timeoutMs);
@@ -38,7 +39,7 @@ final class RawHttp {
       } catch (IOException e) {
         // The server may answer (413, 431) and close before it has read everything sent: read what it said.
       }
-      return read(s.getInputStream());
+      return read(s.getInputStream(), deadline);
     } catch (java.net.SocketTimeoutException e) {
       return new Response(0, Map.of(), new byte[0], "no response within " + timeoutMs + " ms");
     } catch (IOException e) {
@@ -46,7 +47,8 @@ final class RawHttp {
     }
   }
 
-  private static Response read(InputStream in) throws IOException {
+  /** Reads one response; a body still coming at {@code deadline} (nanoTime) is a timeout, however it trickles. */
+  private static Response read(InputStream in, long deadline) throws IOException {
     String statusLine = line(in);
     if (statusLine == null) {
       return new Response(0, Map.of(), new byte[0], "connection closed without a response");
@@ -69,10 +71,13 @@ final class RawHttp {
       }
     }
     byte[] body;
-    if (headers.containsKey("content-length")) {
+    if (headers.getOrDefault("content-type", "").startsWith("text/event-stream")) {
+      // An event stream (the dashboard's) is endless by design: its head is the answer.
+      body = new byte[0];
+    } else if (headers.containsKey("content-length")) {
       body = in.readNBytes(Integer.parseInt(headers.get("content-length")));
     } else if ("chunked".equalsIgnoreCase(headers.get("transfer-encoding"))) {
-      body = chunked(in);
+      body = chunked(in, deadline);
     } else if (status == 204 || status == 304) {
       body = new byte[0];
     } else {
@@ -81,9 +86,12 @@ final class RawHttp {
     return new Response(status, headers, body, null);
   }
 
-  private static byte[] chunked(InputStream in) throws IOException {
+  private static byte[] chunked(InputStream in, long deadline) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (String size = line(in); size != null; size = line(in)) {
+      if (System.nanoTime() > deadline) {
+        throw new java.net.SocketTimeoutException("a chunked body still coming at the deadline");
+      }
       int n = Integer.parseInt(size.split(";")[0].trim(), 16);
       if (n == 0) {
         break;
