@@ -18,67 +18,25 @@ warmup="${WARMUP:-5s}"
 pool="${SNAKEPIT_POOL_SIZE:-2}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 
-tmp="$(mktemp -d)"
-leaders=()
-cleanup() {
-  local p _
-  for p in "${leaders[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${leaders[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench=bench-security
+# shellcheck source=tests/bench-nodes.sh
+. tests/bench-nodes.sh
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/node.key" \
   -out "$tmp/node.pem" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 
-start() { # name, args...: a node in its own process group
-  local name="$1"; shift
-  setsid ./snakepit run --host 127.0.0.1 --http-port 0 --grpc-port 0 --data-dir "$tmp/$name" --pool-size "$pool" \
-    "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  leaders+=("$!")
-  local _
-  for _ in $(seq 1 1500); do
-    grep -q 'snakepit: ready' "$tmp/$name.out" 2>/dev/null && return 0
-    kill -0 "${leaders[-1]}" 2>/dev/null || break
-    sleep 0.2
-  done
-  echo "bench-security: node $name did not start" >&2; cat "$tmp/$name.err" >&2; exit 1
-}
 key="$(./snakepit keys add bench --role caller --file "$tmp/keys.json" 2>/dev/null)"
 start plain
 start auth --set "security.api-keys-file=$tmp/keys.json"
 start tls --set "security.api-keys-file=$tmp/keys.json" --tls-cert "$tmp/node.pem" --tls-key "$tmp/node.key"
-address() { sed -n 's/.*ready http=\([^ ]*\).*/\1/p' "$tmp/$1.out"; }
 plain_url="http://$(address plain)/v1/execute"
 auth_url="http://$(address auth)/v1/execute"
 tls_url="https://$(address tls)/v1/execute"
 
-cat >"$tmp/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"tool":"noop"}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
 { cat "$tmp/post.lua"; echo "wrk.headers[\"Authorization\"] = \"Bearer $key\""; } >"$tmp/post-key.lua"
-to_us() { awk -v v="$1" 'BEGIN { f = 1e6; if (v ~ /us$/) f = 1; else if (v ~ /ms$/) f = 1e3; printf "%.0f", v * f }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-declare -A P50 RPS
-measure() { # name, url, script
-  wrk -t1 -c"$conns" -d"$duration" --latency -s "$3" "$2" >"$tmp/wrk.txt"
-  if grep -qE 'Non-2xx|Socket errors' "$tmp/wrk.txt"; then
-    echo "bench-security: $1 answered errors: $(grep -E 'Non-2xx|Socket errors' "$tmp/wrk.txt")" >&2; exit 1
-  fi
-  P50[$1,$round]="$(to_us "$(awk '$1=="50%"{print $2}' "$tmp/wrk.txt")")"
-  RPS[$1,$round]="$(awk '/Requests\/sec/{printf "%.0f", $2}' "$tmp/wrk.txt")"
-}
 wrk -t1 -c"$conns" -d"$warmup" -s "$tmp/post.lua" "$plain_url" >/dev/null
 wrk -t1 -c"$conns" -d"$warmup" -s "$tmp/post-key.lua" "$auth_url" >/dev/null
 wrk -t1 -c"$conns" -d"$warmup" -s "$tmp/post-key.lua" "$tls_url" >/dev/null
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 auth_p50=(); auth_rps=(); tls_p50=(); tls_rps=()
 for round in $(seq 1 "$rounds"); do
   echo "bench-security: round $round of $rounds" >&2
@@ -90,7 +48,6 @@ for round in $(seq 1 "$rounds"); do
   tls_p50+=("$(ratio "${P50[tls,$round]}" "${P50[plain,$round]}")")
   tls_rps+=("$(ratio "${RPS[tls,$round]}" "${RPS[plain,$round]}")")
 done
-col() { local -n a="$1"; local r v=(); for r in $(seq 1 "$rounds"); do v+=("${a[$2,$r]}"); done; median "${v[@]}"; }
 echo "HTTP execute (noop), open / API key / API key + TLS: $(nproc) cores, pool $pool, wrk -t1 -c$conns $duration, $rounds interleaved rounds (medians), $(java -version 2>&1 | head -1)"
 echo
 echo "| node | p50 (µs) | requests/s | p50 / open | requests/s / open |"

@@ -23,20 +23,9 @@ pool="${SNAKEPIT_POOL_SIZE:-2}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "python3 is missing" >&2; exit 2; }
 
-tmp="$(mktemp -d)"
-leaders=()
-cleanup() {
-  local p _
-  for p in "${leaders[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${leaders[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench=bench-tracing
+# shellcheck source=tests/bench-nodes.sh
+. tests/bench-nodes.sh
 
 # The OTLP sink (a stand-in for a collector): writes its port to sink.port, then one line per export
 # ("<path> <bytes>") to sink.log.
@@ -74,19 +63,6 @@ for _ in $(seq 1 100); do [ -s "$tmp/sink.port" ] && break; sleep 0.1; done
 [ -s "$tmp/sink.port" ] || { echo "bench-tracing: the OTLP sink did not start" >&2; cat "$tmp/sink.err" >&2; exit 1; }
 endpoint="http://127.0.0.1:$(cat "$tmp/sink.port")"
 
-start() { # name, args...: a node in its own process group
-  local name="$1"; shift
-  setsid ./snakepit run --host 127.0.0.1 --http-port 0 --grpc-port 0 --data-dir "$tmp/$name" --pool-size "$pool" \
-    "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  leaders+=("$!")
-  local _
-  for _ in $(seq 1 1500); do
-    grep -q 'snakepit: ready' "$tmp/$name.out" 2>/dev/null && return 0
-    kill -0 "${leaders[-1]}" 2>/dev/null || break
-    sleep 0.2
-  done
-  echo "bench-tracing: node $name did not start" >&2; cat "$tmp/$name.err" >&2; exit 1
-}
 start off
 start rate0 --set "tracing.endpoint=$endpoint" --set "tracing.sampling-rate=0"
 start rate1 --set "tracing.endpoint=$endpoint" --set "tracing.sampling-rate=1"
@@ -95,27 +71,10 @@ tracing_on off && { echo "bench-tracing: node off traces" >&2; exit 1; }
 for name in rate0 rate1; do
   tracing_on "$name" || { echo "bench-tracing: node $name logged no 'Tracing: spans go to'" >&2; exit 1; }
 done
-address() { sed -n 's/.*ready http=\([^ ]*\).*/\1/p' "$tmp/$1.out"; }
 off_url="http://$(address off)/v1/execute"
 rate0_url="http://$(address rate0)/v1/execute"
 rate1_url="http://$(address rate1)/v1/execute"
 
-cat >"$tmp/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"tool":"noop"}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-to_us() { awk -v v="$1" 'BEGIN { f = 1e6; if (v ~ /us$/) f = 1; else if (v ~ /ms$/) f = 1e3; printf "%.0f", v * f }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-declare -A P50 RPS
-measure() { # name, url
-  wrk -t1 -c"$conns" -d"$duration" --latency -s "$tmp/post.lua" "$2" >"$tmp/wrk.txt"
-  if grep -qE 'Non-2xx|Socket errors' "$tmp/wrk.txt"; then
-    echo "bench-tracing: $1 answered errors: $(grep -E 'Non-2xx|Socket errors' "$tmp/wrk.txt")" >&2; exit 1
-  fi
-  P50[$1,$round]="$(to_us "$(awk '$1=="50%"{print $2}' "$tmp/wrk.txt")")"
-  RPS[$1,$round]="$(awk '/Requests\/sec/{printf "%.0f", $2}' "$tmp/wrk.txt")"
-}
 for name in off rate0 rate1; do
   url="${name}_url"
   wrk -t1 -c"$conns" -d"$warmup" -s "$tmp/post.lua" "${!url}" >/dev/null
@@ -123,7 +82,6 @@ done
 sleep 1 # the warm-up's last batch exported
 exports_before="$(wc -l <"$tmp/sink.log" 2>/dev/null || echo 0)"
 [ "$exports_before" -gt 0 ] || { echo "bench-tracing: the sink received no export after the warm-up" >&2; exit 1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 rate0_p50=(); rate0_rps=(); rate1_p50=(); rate1_rps=()
 for round in $(seq 1 "$rounds"); do
   echo "bench-tracing: round $round of $rounds" >&2
@@ -138,7 +96,6 @@ done
 sleep 1
 exports="$(awk -v skip="$exports_before" 'NR > skip { n++; b += $2 } END { printf "%d exports, %d bytes", n, b }' \
   "$tmp/sink.log")"
-col() { local -n a="$1"; local r v=(); for r in $(seq 1 "$rounds"); do v+=("${a[$2,$r]}"); done; median "${v[@]}"; }
 echo "HTTP execute (noop), tracing off / on at sampling-rate 0 / on at sampling-rate 1: $(nproc) cores, pool $pool, wrk -t1 -c$conns $duration, $rounds interleaved rounds (medians), $(java -version 2>&1 | head -1)"
 echo
 echo "| node | p50 (µs) | requests/s | p50 / off | requests/s / off |"
