@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Dict, MutableMapping, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, MutableMapping, Optional, Tuple
 
 from .errors import NodeCallError, SessionUnavailableError, ToolCancelled
 from .tracing import RequestTrace, new_span_id
@@ -189,16 +190,8 @@ class Context:
         trace = self._trace
         if trace is None:
             return self._link.call(op, args, self)
-        span_id, start_ns = new_span_id(), time.time_ns()
-        # The node makes its own span of the operation a child of this one.
-        args["traceparent"] = trace.traceparent(span_id)
-        try:
-            result = self._link.call(op, args, self)
-        except BaseException as exc:
-            trace.record_call(op, span_id, start_ns, time.time_ns(), _call_error_code(exc))
-            raise
-        trace.record_call(op, span_id, start_ns, time.time_ns(), None)
-        return result
+        with _traced_call(trace, op, args):
+            return self._link.call(op, args, self)
 
     async def acall(self, op: str, /, **args: Any) -> Any:
         """Calls a node operation from an ``async`` tool.
@@ -209,15 +202,8 @@ class Context:
         trace = self._trace
         if trace is None:
             return await self._link.acall(op, args)
-        span_id, start_ns = new_span_id(), time.time_ns()
-        args["traceparent"] = trace.traceparent(span_id)
-        try:
-            result = await self._link.acall(op, args)
-        except BaseException as exc:
-            trace.record_call(op, span_id, start_ns, time.time_ns(), _call_error_code(exc))
-            raise
-        trace.record_call(op, span_id, start_ns, time.time_ns(), None)
-        return result
+        with _traced_call(trace, op, args):
+            return await self._link.acall(op, args)
 
     # -- session -----------------------------------------------------------
 
@@ -246,6 +232,20 @@ class Context:
             f"Context(tool={self.tool!r}, request_id={self.request_id}, "
             f"session_id={self.session_id!r}, correlation_id={self.correlation_id!r})"
         )
+
+
+@contextmanager
+def _traced_call(trace: RequestTrace, op: str, args: Dict[str, Any]) -> Iterator[None]:
+    """Records one node call, sync or async, as a span of the traced request."""
+    span_id, start_ns = new_span_id(), time.time_ns()
+    # The node makes its own span of the operation a child of this one.
+    args["traceparent"] = trace.traceparent(span_id)
+    try:
+        yield
+    except BaseException as exc:
+        trace.record_call(op, span_id, start_ns, time.time_ns(), _call_error_code(exc))
+        raise
+    trace.record_call(op, span_id, start_ns, time.time_ns(), None)
 
 
 def _call_error_code(exc: BaseException) -> str:
