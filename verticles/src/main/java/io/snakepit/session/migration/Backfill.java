@@ -1,0 +1,149 @@
+package io.snakepit.session.migration;
+
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.Session;
+import io.snakepit.session.SessionStore;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The background copy of every session from the source into the target, in constant memory: one page of the
+ * source at a time ({@link SessionStore#list}), each session merged into the target with at most
+ * {@code concurrency} merges in flight, the progress checkpointed after each page. The copy is a merge, so a
+ * copy older than what a dual write has put in the target meanwhile changes nothing there.
+ */
+final class Backfill {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Backfill.class);
+  private static final int MERGE_ATTEMPTS = 3;
+
+  private final SessionStore source;
+  private final SessionStore target;
+  private final int pageSize;
+  private final int concurrency;
+  private final Function<BackfillProgress, Future<Void>> checkpoint;
+  private volatile BackfillProgress progress;
+  private volatile boolean stopped;
+  /** Sessions copied by this run and when it began, for the rate: a resumed run's earlier pages do not count. */
+  private final long runStartedNanos = System.nanoTime();
+  private final long runStartCopied;
+
+  /**
+   * @param from       where to resume ({@link BackfillProgress#NONE} for the start)
+   * @param checkpoint persists the progress; the next page waits for it
+   */
+  Backfill(SessionStore source, SessionStore target, int pageSize, int concurrency, BackfillProgress from,
+           Function<BackfillProgress, Future<Void>> checkpoint) {
+    this.source = source;
+    this.target = target;
+    this.pageSize = pageSize;
+    this.concurrency = concurrency;
+    this.progress = from;
+    this.checkpoint = checkpoint;
+    this.runStartCopied = from.copied() + from.gone() + from.failed();
+  }
+
+  BackfillProgress progress() {
+    return progress;
+  }
+
+  /** Sessions per second in this run. */
+  double rate() {
+    double s = (System.nanoTime() - runStartedNanos) / 1e9;
+    BackfillProgress p = progress;
+    return s <= 0 ? 0 : (p.copied() + p.gone() + p.failed() - runStartCopied) / s;
+  }
+
+  /** Stops after the page in progress; {@link #run}'s future then fails with {@code conflict}. */
+  void stop() {
+    stopped = true;
+  }
+
+  /** Copies every page from the progress' cursor on; completes with the final progress. */
+  Future<BackfillProgress> run() {
+    Future<Long> total = progress.startedAt() > 0 ? Future.succeededFuture(progress.total()) : source.count();
+    return total.compose(n -> {
+      BackfillProgress p = progress;
+      progress = new BackfillProgress(p.cursor(), p.copied(), p.gone(), p.failed(), n,
+          p.startedAt() > 0 ? p.startedAt() : System.currentTimeMillis(), 0);
+      return checkpoint.apply(progress);
+    }).compose(v -> page());
+  }
+
+  private Future<BackfillProgress> page() {
+    if (stopped) {
+      return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, "The backfill was stopped."));
+    }
+    return source.list(progress.cursor(), pageSize).compose(p -> copyAll(p.sessions()).compose(v -> {
+      BackfillProgress b = progress;
+      long finished = p.nextCursor() == null ? System.currentTimeMillis() : 0;
+      progress = new BackfillProgress(p.nextCursor() == null ? b.cursor() : p.nextCursor(), b.copied(), b.gone(),
+          b.failed(), b.total(), b.startedAt(), finished);
+      return checkpoint.apply(progress);
+    }).compose(v -> progress.done() ? Future.succeededFuture(progress) : page()));
+  }
+
+  private Future<Void> copyAll(List<Session> sessions) {
+    Iterator<Session> it = sessions.iterator();
+    Promise<Void> all = Promise.promise();
+    int[] running = {Math.min(concurrency, sessions.size())};
+    if (running[0] == 0) {
+      return Future.succeededFuture();
+    }
+    for (int i = 0, n = running[0]; i < n; i++) {
+      copyNext(it, () -> {
+        synchronized (running) {
+          if (--running[0] == 0) {
+            all.complete();
+          }
+        }
+      });
+    }
+    return all.future();
+  }
+
+  private void copyNext(Iterator<Session> it, Runnable finished) {
+    Session s;
+    synchronized (it) {
+      if (!it.hasNext()) {
+        finished.run();
+        return;
+      }
+      s = it.next();
+    }
+    copy(s, 1).onComplete(ar -> copyNext(it, finished));
+  }
+
+  private Future<Void> copy(Session s, int attempt) {
+    return target.merge(s).<Void>mapEmpty().andThen(ar -> {
+      if (ar.succeeded()) {
+        count(1, 0, 0);
+      }
+    }).recover(e -> {
+      ErrorCode code = SnakepitException.from(e).errorCode();
+      if (code == ErrorCode.SESSION_NOT_FOUND) {
+        count(0, 1, 0);
+        return Future.succeededFuture();
+      }
+      if (attempt < MERGE_ATTEMPTS && code != ErrorCode.LIMIT_EXCEEDED && code != ErrorCode.BAD_REQUEST) {
+        return copy(s, attempt + 1);
+      }
+      LOG.warn("Migration backfill could not copy session '{}' into the {} store: {}", s.id(), target.name(),
+          e.getMessage());
+      count(0, 0, 1);
+      return Future.succeededFuture();
+    });
+  }
+
+  private synchronized void count(long copied, long gone, long failed) {
+    BackfillProgress b = progress;
+    progress = new BackfillProgress(b.cursor(), b.copied() + copied, b.gone() + gone, b.failed() + failed,
+        b.total(), b.startedAt(), b.finishedAt());
+  }
+}

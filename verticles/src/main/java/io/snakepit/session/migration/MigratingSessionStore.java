@@ -1,0 +1,358 @@
+package io.snakepit.session.migration;
+
+import io.snakepit.session.Session;
+import io.snakepit.session.SessionListener;
+import io.snakepit.session.SessionPage;
+import io.snakepit.session.SessionSettings;
+import io.snakepit.session.SessionStore;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+
+/**
+ * A {@link SessionStore} over a source and a target store, that routes each operation by the migration's
+ * {@link MigrationPhase} (docs/migration.md):
+ * <ul>
+ *   <li>{@code IDLE}, {@code ROLLED_BACK}: the source alone, every operation passed through as it is;</li>
+ *   <li>{@code DUAL_WRITE}, {@code BACKFILL}, {@code VERIFIED}: reads from the source; a write goes to the
+ *       source, then the session it left (or the delete, as a tombstone) is merged into the target;</li>
+ *   <li>{@code CUTOVER}: the same with the stores' roles swapped, so that the source stays complete for a
+ *       rollback;</li>
+ *   <li>{@code COMMITTED}: the target alone.</li>
+ * </ul>
+ *
+ * <p>A write is acknowledged only once both stores have it, each as durable as its configuration promises; if
+ * the second store fails, the write fails (it may then be in the first store only, as any unacknowledged write
+ * may be anywhere). The second store gets the whole session, by {@link SessionStore#merge}, not the change: a
+ * merge keeps per entry the write stamped last, takes counters' per-node totals by maximum and honours
+ * tombstones, so copies that arrive late or twice (a dual write racing the backfill's copy of the same session)
+ * never make the target older than the source nor count an increment twice.
+ *
+ * <p>Reads touch both stores while both are written, so that a session read but not written during the
+ * migration does not expire in one store while it lives in the other.
+ */
+public final class MigratingSessionStore implements SessionStore {
+
+  private volatile StoreRoute route;
+  private volatile SessionListener listener = SessionListener.NONE;
+
+  /** The configured store alone, with no migration ({@link MigrationPhase#IDLE}). */
+  public MigratingSessionStore(SessionStore source) {
+    this(MigrationPhase.IDLE, source, null);
+  }
+
+  /**
+   * Both stores in a phase, as after a restart in the middle of a migration.
+   *
+   * @param source null only for {@link MigrationPhase#COMMITTED} (the retired source is not opened again)
+   * @param target null only for {@link MigrationPhase#IDLE} and {@link MigrationPhase#ROLLED_BACK}
+   */
+  public MigratingSessionStore(MigrationPhase phase, SessionStore source, SessionStore target) {
+    if (target == null && phase != MigrationPhase.IDLE && phase != MigrationPhase.ROLLED_BACK) {
+      throw new IllegalArgumentException("phase " + phase + " needs a target store");
+    }
+    if (source == null && phase != MigrationPhase.COMMITTED) {
+      throw new IllegalArgumentException("phase " + phase + " needs a source store");
+    }
+    this.route = new StoreRoute(phase, source, target);
+    if (source != null) {
+      source.setListener(forwarding(source));
+    }
+    if (target != null) {
+      target.setListener(forwarding(target));
+    }
+  }
+
+  /** The current phase. */
+  public MigrationPhase phase() {
+    return route.phase;
+  }
+
+  /** The store being migrated from (after a commit: the retired one). */
+  public SessionStore source() {
+    return route.source;
+  }
+
+  /** The store being migrated to; null when there is none. */
+  public SessionStore target() {
+    return route.target;
+  }
+
+  /**
+   * Moves to {@code phase}, with {@code source} and {@code target} as the stores; completes once every operation
+   * begun under the previous phase has ended, so that afterwards every write is routed the new way. When the
+   * store that applies writes first changes (a cutover, a rollback from cutover), operations of the new phase
+   * wait for that too: a counter incremented in both stores at once from the same totals would merge to a
+   * single increment.
+   */
+  public Future<Void> moveTo(MigrationPhase phase, SessionStore source, SessionStore target) {
+    if (target != null && target != route.target && target != route.source) {
+      target.setListener(forwarding(target));
+    }
+    StoreRoute old = route;
+    StoreRoute next = new StoreRoute(phase, source, target);
+    Future<Void> drained = old.retire();
+    if (next.primary() != old.primary()) {
+      next.ready = drained;
+    }
+    route = next;
+    return drained;
+  }
+
+  /** Moves to {@code phase} with the same stores. */
+  public Future<Void> moveTo(MigrationPhase phase) {
+    StoreRoute r = route;
+    return moveTo(phase, r.source, r.target);
+  }
+
+  // Events (a delete, an expiry) reach the node from the store that answers reads only: the other store's
+  // copy of the same event would tell the workers twice.
+  private SessionListener forwarding(SessionStore from) {
+    return new SessionListener() {
+      @Override
+      public void created(Session session) {
+        if (route.primary() == from) {
+          listener.created(session);
+        }
+      }
+
+      @Override
+      public void deleted(String id) {
+        if (route.primary() == from) {
+          listener.deleted(id);
+        }
+      }
+
+      @Override
+      public void expired(String id) {
+        if (route.primary() == from) {
+          listener.expired(id);
+        }
+      }
+    };
+  }
+
+  private StoreRoute enter() {
+    while (true) {
+      StoreRoute r = route;
+      if (r.enter()) {
+        return r;
+      }
+    }
+  }
+
+  private <T> Future<T> run(Function<StoreRoute, Future<T>> op) {
+    StoreRoute r = enter();
+    Future<T> f;
+    if (!r.ready.isComplete()) {
+      f = r.ready.compose(v -> op.apply(r));
+    } else {
+      try {
+        f = op.apply(r);
+      } catch (RuntimeException e) {
+        f = Future.failedFuture(e);
+      }
+    }
+    return f.andThen(ar -> r.leave());
+  }
+
+  /** Merges {@code s} (what the first store now holds) into the second store; completes with {@code s}. */
+  private static Future<Session> mirror(StoreRoute r, Session s) {
+    SessionStore second = r.secondary();
+    return second == null ? Future.succeededFuture(s) : second.merge(s).map(s);
+  }
+
+  /** A write that completes with a session: on the primary by {@code op}, then mirrored. */
+  private Future<Session> write(Function<SessionStore, Future<Session>> op) {
+    return run(r -> op.apply(r.primary()).compose(s -> mirror(r, s)));
+  }
+
+  /** Reads from the primary; while both stores are written, touches the other one's copy too. */
+  private Future<Session> read(String id) {
+    return run(r -> r.primary().get(id).compose(s -> {
+      SessionStore second = r.secondary();
+      if (second == null) {
+        return Future.succeededFuture(s);
+      }
+      // The other copy may be missing (not copied yet, or expired earlier): the read answers from the primary.
+      return second.get(id).transform(ignored -> Future.succeededFuture(s));
+    }));
+  }
+
+  private boolean passThrough() {
+    return route.secondary() == null;
+  }
+
+  @Override
+  public String name() {
+    return route.primary().name();
+  }
+
+  @Override
+  public Future<Created> create(String id, long ttlMs, JsonObject metadata) {
+    return run(r -> r.primary().create(id, ttlMs, metadata).compose(c -> {
+      SessionStore second = r.secondary();
+      if (second == null) {
+        return Future.succeededFuture(c);
+      }
+      Session s = c.session();
+      // A create first, not only a merge: the second store may hold a tombstone of an earlier session of this
+      // id, which a merge would honour; a create replaces it, as it did in the first store.
+      Future<?> fresh = c.created() ? second.create(s.id(), s.ttlMs(), null) : Future.succeededFuture();
+      return fresh.compose(x -> second.merge(s)).map(c);
+    }));
+  }
+
+  @Override
+  public Future<Session> get(String id) {
+    return read(id);
+  }
+
+  @Override
+  public Future<Void> admitsCalls() {
+    return route.primary().admitsCalls();
+  }
+
+  @Override
+  public boolean majorityOnly() {
+    return route.primary().majorityOnly();
+  }
+
+  @Override
+  public Future<Boolean> exists(String id) {
+    return run(r -> r.primary().exists(id));
+  }
+
+  @Override
+  public Future<Session> update(String id, UnaryOperator<Session> fn) {
+    return write(s -> s.update(id, fn));
+  }
+
+  @Override
+  public Future<Boolean> delete(String id) {
+    return run(r -> r.primary().delete(id).compose(existed -> {
+      SessionStore second = r.secondary();
+      if (second == null) {
+        return Future.succeededFuture(existed);
+      }
+      // A tombstone, not only a delete: the second store may not have the session yet, and a backfill copy
+      // arriving after the delete must find the tombstone and stay deleted.
+      SessionSettings st = r.primary().settings();
+      Session tomb = Session.create(id, System.currentTimeMillis(), 1).deleted(st.clock().now());
+      return second.merge(tomb).map(existed);
+    }));
+  }
+
+  @Override
+  public Future<SessionPage> list(String cursor, int limit) {
+    return run(r -> r.primary().list(cursor, limit));
+  }
+
+  @Override
+  public Future<Long> count() {
+    return run(r -> r.primary().count());
+  }
+
+  @Override
+  public Future<Map<String, Long>> countByOwner(Function<String, String> ownerOf) {
+    return run(r -> r.primary().countByOwner(ownerOf));
+  }
+
+  @Override
+  public Future<JsonObject> stats() {
+    return run(r -> r.primary().stats().map(st -> r.phase == MigrationPhase.IDLE ? st
+        : st.copy().put("migration", r.phase.wireName())));
+  }
+
+  @Override
+  public Future<JsonObject> health() {
+    return run(r -> {
+      SessionStore second = r.secondary();
+      if (second == null) {
+        return r.primary().health();
+      }
+      // While both stores are written, a write needs both: the store can serve only if both can.
+      return r.primary().health().compose(p -> second.health().map(q -> {
+        boolean up = "UP".equals(p.getString("status")) && "UP".equals(q.getString("status"));
+        return p.copy().put("status", up ? "UP" : "DOWN").put("migration", new JsonObject()
+            .put("phase", r.phase.wireName()).put("other_store", q));
+      }));
+    });
+  }
+
+  @Override
+  public Future<Session> merge(Session incoming) {
+    return write(s -> s.merge(incoming));
+  }
+
+  /** Closes every store it holds that is still open. */
+  @Override
+  public Future<Void> close() {
+    StoreRoute r = route;
+    Future<Void> first = r.phase == MigrationPhase.COMMITTED || r.source == null ? Future.succeededFuture()
+        : r.source.close();
+    boolean targetOpen = r.target != null && r.phase != MigrationPhase.ROLLED_BACK;
+    return Future.join(first, targetOpen ? r.target.close() : Future.succeededFuture()).mapEmpty();
+  }
+
+  @Override
+  public void setListener(SessionListener listener) {
+    this.listener = listener;
+  }
+
+  @Override
+  public SessionSettings settings() {
+    return route.primary().settings();
+  }
+
+  // ---- single-entry writes: the primary's own (cheaper) operation, then the session it left is mirrored ------
+
+  @Override
+  public Future<Session> putVariable(String id, String name, Object value) {
+    return write(s -> s.putVariable(id, name, value));
+  }
+
+  @Override
+  public Future<Session> deleteVariable(String id, String name) {
+    return write(s -> s.deleteVariable(id, name));
+  }
+
+  @Override
+  public Future<Session> putProgram(String id, String programId, JsonObject doc) {
+    return write(s -> s.putProgram(id, programId, doc));
+  }
+
+  @Override
+  public Future<Session> putMetadata(String id, String key, Object value) {
+    return write(s -> s.putMetadata(id, key, value));
+  }
+
+  @Override
+  public Future<Session> recordServedBy(String id, String node, String worker) {
+    return write(s -> s.recordServedBy(id, node, worker));
+  }
+
+  @Override
+  public Future<Long> increment(String id, String name, long by) {
+    // The primary's increment answers the value only; the mirror needs the session, which update gives.
+    return passThrough() ? run(r -> r.primary().increment(id, name, by)) : SessionStore.super.increment(id, name, by);
+  }
+
+  @Override
+  public Future<Object> getVariable(String id, String name) {
+    return passThrough() ? run(r -> r.primary().getVariable(id, name)) : SessionStore.super.getVariable(id, name);
+  }
+
+  @Override
+  public Future<JsonObject> getProgram(String id, String programId) {
+    return passThrough() ? run(r -> r.primary().getProgram(id, programId))
+        : SessionStore.super.getProgram(id, programId);
+  }
+
+  @Override
+  public Future<Claim> claim(String id, String node) {
+    return passThrough() ? run(r -> r.primary().claim(id, node)) : SessionStore.super.claim(id, node);
+  }
+}

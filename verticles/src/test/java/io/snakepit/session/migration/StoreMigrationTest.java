@@ -1,0 +1,249 @@
+package io.snakepit.session.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.HybridLogicalClock;
+import io.snakepit.session.SessionSettings;
+import io.snakepit.session.SessionStore;
+import io.snakepit.session.compliance.SessionStoreTestSupport;
+import io.snakepit.session.memory.MemorySessionStoreFactory;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A migration from one memory store to another, driven as the admin API does: under a concurrent load of
+ * counters and registers, through every phase, with the bad steps refused, and across restarts.
+ */
+class StoreMigrationTest extends SessionStoreTestSupport {
+
+  private static final int SESSIONS = 400;
+  private static final int WRITERS = 8;
+  private final List<StoreMigration> opened = new ArrayList<>();
+
+  @Override
+  protected Future<SessionStore> newStore(Vertx vertx, SessionSettings settings) {
+    return new MemorySessionStoreFactory().create(vertx, settings, new JsonObject().put("persistence", false));
+  }
+
+  private StoreMigration openMigration(Path dataDir, boolean persistent) {
+    SessionSettings st = new SessionSettings(NODE, new HybridLogicalClock(), limits(), dataDir.toString(), 200,
+        3_600_000);
+    StoreMigration m = await(StoreMigration.open(vertx, "memory", st, () -> new MemorySessionStoreFactory()
+        .create(vertx, st, new JsonObject().put("persistence", persistent))));
+    opened.add(m);
+    return m;
+  }
+
+  private void closeMigration(StoreMigration m) {
+    opened.remove(m);
+    await(m.close());
+    await(m.store().close());
+  }
+
+  @org.junit.jupiter.api.AfterEach
+  void closeMigrations() {
+    new ArrayList<>(opened).forEach(this::closeMigration);
+  }
+
+  private static JsonObject to(String adapter, boolean persistent) {
+    return new JsonObject().put("to", adapter).put("settings", new JsonObject().put("persistence", persistent));
+  }
+
+  private void awaitBackfill(StoreMigration m) {
+    pollUntil("the backfill is done", Duration.ofSeconds(60),
+        () -> m.status().getJsonObject("backfill").getBoolean("done"));
+  }
+
+  private JsonObject verified(StoreMigration m) {
+    await(m.verify());
+    pollUntil("the verify is done", Duration.ofSeconds(60), () -> {
+      JsonObject v = m.status().getJsonObject("verify");
+      return v != null && "done".equals(v.getString("state"));
+    });
+    return m.status().getJsonObject("verify");
+  }
+
+  /** Counters and registers written by many callers until stopped; what was acknowledged is recorded. */
+  private final class Load {
+    final AtomicLongArray increments = new AtomicLongArray(SESSIONS);
+    final AtomicLongArray lastRegister = new AtomicLongArray(SESSIONS * WRITERS);
+    final AtomicBoolean stop = new AtomicBoolean();
+    final List<Callable<Long>> tasks = new ArrayList<>();
+    java.util.concurrent.Future<List<Long>> running;
+
+    Load(SessionStore store) {
+      for (int w = 0; w < WRITERS; w++) {
+        int writer = w;
+        tasks.add(() -> {
+          long ops = 0;
+          long seq = 0;
+          while (!stop.get() || ops < 50) {
+            int i = ThreadLocalRandom.current().nextInt(SESSIONS);
+            if (ops % 2 == 0) {
+              await(store.increment(id(i), "count", 1));
+              increments.incrementAndGet(i);
+            } else {
+              await(store.putVariable(id(i), "reg-" + writer, ++seq));
+              lastRegister.set(i * WRITERS + writer, seq);
+            }
+            ops++;
+          }
+          return ops;
+        });
+      }
+    }
+
+    void start() {
+      var pool = newPool(WRITERS + 1);
+      running = pool.submit(() -> runConcurrently(tasks));
+    }
+
+    long finish() throws Exception {
+      stop.set(true);
+      return running.get(60, java.util.concurrent.TimeUnit.SECONDS).stream().mapToLong(Long::longValue).sum();
+    }
+
+    void assertAllIn(SessionStore store) {
+      for (int i = 0; i < SESSIONS; i++) {
+        var s = await(store.get(id(i)));
+        long expected = increments.get(i);
+        assertThat(s.hasVariable("count") ? ((Number) s.variable("count")).longValue() : 0L)
+            .as("acknowledged increments of %s", id(i)).isEqualTo(expected);
+        for (int w = 0; w < WRITERS; w++) {
+          long reg = lastRegister.get(i * WRITERS + w);
+          if (reg > 0) {
+            assertThat(((Number) s.variable("reg-" + w)).longValue()).as("register %d of %s", w, id(i))
+                .isEqualTo(reg);
+          }
+        }
+      }
+    }
+  }
+
+  private static String id(int i) {
+    return String.format("load-%04d", i);
+  }
+
+  private void seed(SessionStore store) {
+    for (int i = 0; i < SESSIONS; i++) {
+      await(store.create(id(i), 600_000, new JsonObject().put("n", i)));
+    }
+  }
+
+  @Test
+  void aMigrationUnderLoadLosesNoAcknowledgedWriteAndVerifiesClean() throws Exception {
+    StoreMigration m = openMigration(newDataDir(), false);
+    MigratingSessionStore store = m.store();
+    seed(store);
+    Load load = new Load(store);
+    load.start();
+    await(m.start(to("memory", false)));
+    awaitBackfill(m);
+    long ops = load.finish();
+    assertThat(ops).isGreaterThan(0);
+    JsonObject v = verified(m);
+    assertThat(v.getBoolean("passed")).as(v.encode()).isTrue();
+    assertThat(v.getLong("source_count")).isEqualTo((long) SESSIONS);
+    assertThat(v.getLong("target_count")).isEqualTo((long) SESSIONS);
+    assertThat(m.status().getString("phase")).isEqualTo("verified");
+    load.assertAllIn(store.target());
+    load.assertAllIn(store.source());
+
+    await(m.cutover());
+    await(m.commit()
+        .transform(ar -> Future.succeededFuture(ar.failed() ? SnakepitException.from(ar.cause()).errorCode() : null)));
+    // Verified before the cutover, after the backfill: the commit is allowed.
+    assertThat(m.status().getString("phase")).isEqualTo("committed");
+    load.assertAllIn(store);
+  }
+
+  @Test
+  void aRollbackFromCutoverUnderLoadLosesNothing() throws Exception {
+    StoreMigration m = openMigration(newDataDir(), false);
+    MigratingSessionStore store = m.store();
+    seed(store);
+    await(m.start(to("memory", false)));
+    awaitBackfill(m);
+    await(m.cutover());
+    Load load = new Load(store);
+    load.start();
+    pollUntil("some writes in cutover", Duration.ofSeconds(30), () -> load.increments.get(0) + load.increments.get(1)
+        + load.increments.get(2) > 0);
+    SessionStore source = store.source();
+    await(m.rollback());
+    load.finish();
+    assertThat(m.status().getString("phase")).isEqualTo("rolled_back");
+    assertThat(store.source()).isSameAs(source);
+    load.assertAllIn(store);
+    load.assertAllIn(source);
+  }
+
+  @Test
+  void badStepsAreRefusedAndChangeNothing() {
+    StoreMigration m = openMigration(newDataDir(), false);
+    await(m.store().create("x", 600_000, null));
+    SnakepitException unknown = awaitFailure(m.start(new JsonObject().put("to", "nosuch")), ErrorCode.BAD_REQUEST);
+    assertThat(unknown.getMessage()).contains("memory", "hazelcast");
+    awaitFailure(m.start(new JsonObject()), ErrorCode.BAD_REQUEST);
+    awaitFailure(m.start(new JsonObject().put("to", "memory").put("settings", new JsonObject()
+        .put("durability", "never"))), ErrorCode.BAD_REQUEST);
+    awaitFailure(m.verify(), ErrorCode.CONFLICT);
+    awaitFailure(m.cutover(), ErrorCode.CONFLICT);
+    awaitFailure(m.commit(), ErrorCode.CONFLICT);
+    awaitFailure(m.rollback(), ErrorCode.CONFLICT);
+    assertThat(m.status().getString("phase")).isEqualTo("idle");
+
+    await(m.start(to("memory", false)));
+    awaitFailure(m.start(to("memory", false)), ErrorCode.CONFLICT);
+    awaitBackfill(m);
+    awaitFailure(m.commit(), ErrorCode.CONFLICT);
+    await(m.cutover());
+    // In cutover but never verified: no commit.
+    SnakepitException early = awaitFailure(m.commit(), ErrorCode.CONFLICT);
+    assertThat(early.getMessage()).contains("verify");
+    assertThat(verified(m).getBoolean("passed")).isTrue();
+    await(m.commit());
+    SnakepitException late = awaitFailure(m.rollback(), ErrorCode.CONFLICT);
+    assertThat(late.getMessage()).contains("committed");
+    assertThat(m.status().getString("phase")).isEqualTo("committed");
+  }
+
+  @Test
+  void aRestartedNodeResumesInItsPhaseAndKeepsTheTargetAfterACommit() {
+    Path dir = newDataDir();
+    StoreMigration m = openMigration(dir, true);
+    await(m.store().create("kept", 600_000, null));
+    await(m.start(to("memory", true)));
+    awaitBackfill(m);
+    await(m.cutover());
+    await(m.store().putVariable("kept", "x", 1));
+    closeMigration(m);
+
+    StoreMigration again = openMigration(dir, true);
+    assertThat(again.status().getString("phase")).isEqualTo("cutover");
+    assertThat(again.store().phase()).isEqualTo(MigrationPhase.CUTOVER);
+    assertThat(await(again.store().target().get("kept")).variable("x")).isEqualTo(1);
+    assertThat(await(again.store().source().get("kept")).variable("x")).isEqualTo(1);
+    assertThat(verified(again).getBoolean("passed")).isTrue();
+    await(again.commit());
+    await(again.store().putVariable("kept", "y", 2));
+    closeMigration(again);
+
+    StoreMigration third = openMigration(dir, true);
+    assertThat(third.store().phase()).isEqualTo(MigrationPhase.COMMITTED);
+    assertThat(third.store().source()).isNull();
+    assertThat(await(third.store().get("kept")).variable("y")).isEqualTo(2);
+  }
+}
