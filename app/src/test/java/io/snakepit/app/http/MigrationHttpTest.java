@@ -58,6 +58,7 @@ class MigrationHttpTest {
       JsonObject unknown = error(node.send("POST", "/v1/admin/migration", "{\"to\":\"nosuch\"}"), 400,
           "bad_request");
       assertThat(unknown.getString("message")).contains("memory", "hazelcast", "Nothing was changed");
+      assertThat(unknown.getJsonArray("adapters")).contains("memory", "hazelcast");
       error(node.send("POST", "/v1/admin/migration", "not json"), 400, "bad_request");
       error(node.send("POST", "/v1/admin/migration", "{\"to\":\"memory\",\"settings\":{\"durability\":\"x\"}}"),
           400, "bad_request");
