@@ -27,7 +27,6 @@ public final class StoreMigration {
   static final int CONCURRENCY = 16;
   static final int MAX_LISTED_DIFFERENCES = 100;
 
-  private final Vertx vertx;
   private final MigratingSessionStore store;
   private final AdapterStores adapters;
   private final MigrationStateFile file;
@@ -40,7 +39,6 @@ public final class StoreMigration {
   private boolean verifying;
 
   private StoreMigration(Vertx vertx, MigratingSessionStore store, SessionSettings settings, MigrationState state) {
-    this.vertx = vertx;
     this.store = store;
     this.adapters = new AdapterStores(vertx, settings);
     this.dataDir = settings.dataDir();
@@ -84,10 +82,12 @@ public final class StoreMigration {
         });
         default -> source.get().compose(s -> target.get().recover(e -> s.close().transform(x ->
             Future.<SessionStore>failedFuture(e))).map(t -> {
+          // Dual writes were on before the crash, and are from the first operation now: the backfill may run.
+          MigrationPhase phase = st.phase() == MigrationPhase.DUAL_WRITE ? MigrationPhase.BACKFILL : st.phase();
           LOG.info("Resuming the migration of the sessions from {} to {} in phase {}", st.source(), st.target(),
-              st.phase());
-          StoreMigration m = new StoreMigration(vertx, new MigratingSessionStore(st.phase(), s, t), settings,
-              st.withVerify(interrupted(st.verify())));
+              phase);
+          StoreMigration m = new StoreMigration(vertx, new MigratingSessionStore(phase, s, t), settings,
+              st.withVerify(interrupted(st.verify())).withPhase(phase));
           if (!st.backfill().done()) {
             m.runBackfill();
           }
@@ -139,16 +139,12 @@ public final class StoreMigration {
     } catch (SnakepitException e) {
       return Future.failedFuture(e);
     }
-    SessionStore source = store.phase() == MigrationPhase.COMMITTED ? store.target() : store.source();
-    // After a commit the source is the earlier target: the state must say how to open it again.
-    boolean configured = state == null || store.phase() != MigrationPhase.COMMITTED;
+    // After a commit the source is the earlier target: the state must say how to open it again at a restart.
+    boolean fromCommitted = store.phase() == MigrationPhase.COMMITTED;
+    SessionStore source = fromCommitted ? store.target() : store.source();
     MigrationState prior = state;
-    JsonObject sourceSettings = configured ? (prior == null ? null : prior.sourceSettings()) : prior.targetSettings();
-    String sourceDir = configured ? (prior == null ? null : prior.sourceDataDir()) : prior.targetDataDir();
-    if (configured && prior != null && prior.phase() == MigrationPhase.ROLLED_BACK) {
-      sourceSettings = prior.sourceSettings();
-      sourceDir = prior.sourceDataDir();
-    }
+    JsonObject sourceSettings = prior == null ? null : fromCommitted ? prior.targetSettings() : prior.sourceSettings();
+    String sourceDir = prior == null ? null : fromCommitted ? prior.targetDataDir() : prior.sourceDataDir();
     MigrationState next = new MigrationState(MigrationPhase.DUAL_WRITE, source.name(), sourceSettings, sourceDir,
         name, settings, targetDir, System.currentTimeMillis(), System.currentTimeMillis(), BackfillProgress.NONE,
         null);
@@ -260,7 +256,7 @@ public final class StoreMigration {
           + state.backfill().total() + " sessions copied); cut over once it has, and after a verify: follow it "
           + "with GET /v1/admin/migration.");
     }
-    return change(MigrationPhase.CUTOVER, null).map(v -> status());
+    return change(MigrationPhase.CUTOVER).map(v -> status());
   }
 
   /** Retires the source: the target alone from now on. Needs a cutover and a passed verify after the backfill. */
@@ -275,7 +271,7 @@ public final class StoreMigration {
           + " and commit once it reports no difference.");
     }
     SessionStore source = store.source();
-    return change(MigrationPhase.COMMITTED, null).compose(v -> source.close().recover(e -> {
+    return change(MigrationPhase.COMMITTED).compose(v -> source.close().recover(e -> {
       LOG.warn("The retired {} store did not close cleanly: {}", source.name(), e.getMessage());
       return Future.succeededFuture();
     })).map(v -> {
@@ -300,7 +296,7 @@ public final class StoreMigration {
     }
     SessionStore target = store.target();
     Future<?> copying = backfillRun;
-    return change(MigrationPhase.ROLLED_BACK, null)
+    return change(MigrationPhase.ROLLED_BACK)
         .compose(v -> copying.transform(x -> target.close()).recover(e -> Future.succeededFuture()))
         .map(v -> {
           LOG.info("Migration rolled back: the {} store alone serves the sessions; the {} store was left as it is",
@@ -310,7 +306,7 @@ public final class StoreMigration {
   }
 
   /** Persists the new phase, then rewires the stores (so a crash in between restarts in the new phase). */
-  private Future<Void> change(MigrationPhase next, SessionStore unused) {
+  private Future<Void> change(MigrationPhase next) {
     return persist(s -> s.withPhase(next)).compose(v -> store.moveTo(next));
   }
 
@@ -340,9 +336,5 @@ public final class StoreMigration {
       b.stop();
     }
     return run.transform(x -> w).transform(x -> Future.succeededFuture());
-  }
-
-  Vertx vertx() {
-    return vertx;
   }
 }
