@@ -16,15 +16,16 @@ import org.slf4j.LoggerFactory;
  * The background copy of every session from the source into the target, in constant memory: one page of the
  * source at a time ({@link SessionStore#list}), each session merged into the target with at most
  * {@code concurrency} merges in flight, the progress checkpointed after each page. The copy is a merge, so a
- * copy older than what a dual write has put in the target meanwhile changes nothing there.
+ * copy older than what a dual write has put in the target meanwhile changes nothing there; and it goes through
+ * the {@link MigratingSessionStore} ({@link MigratingSessionStore#copyListed}), which keeps it from mixing a
+ * listed copy of a session deleted and created again since into the new one.
  */
 final class Backfill {
 
   private static final Logger LOG = LoggerFactory.getLogger(Backfill.class);
   private static final int MERGE_ATTEMPTS = 3;
 
-  private final SessionStore source;
-  private final SessionStore target;
+  private final MigratingSessionStore store;
   private final int pageSize;
   private final int concurrency;
   private final Function<BackfillProgress, Future<Void>> checkpoint;
@@ -38,10 +39,9 @@ final class Backfill {
    * @param from       where to resume ({@link BackfillProgress#NONE} for the start)
    * @param checkpoint persists the progress; the next page waits for it
    */
-  Backfill(SessionStore source, SessionStore target, int pageSize, int concurrency, BackfillProgress from,
+  Backfill(MigratingSessionStore store, int pageSize, int concurrency, BackfillProgress from,
            Function<BackfillProgress, Future<Void>> checkpoint) {
-    this.source = source;
-    this.target = target;
+    this.store = store;
     this.pageSize = pageSize;
     this.concurrency = concurrency;
     this.progress = from;
@@ -67,20 +67,21 @@ final class Backfill {
 
   /** Copies every page from the progress' cursor on; completes with the final progress. */
   Future<BackfillProgress> run() {
-    Future<Long> total = progress.startedAt() > 0 ? Future.succeededFuture(progress.total()) : source.count();
+    Future<Long> total = progress.startedAt() > 0 ? Future.succeededFuture(progress.total()) : store.count();
     return total.compose(n -> {
       BackfillProgress p = progress;
       progress = new BackfillProgress(p.cursor(), p.copied(), p.gone(), p.failed(), n,
           p.startedAt() > 0 ? p.startedAt() : System.currentTimeMillis(), 0);
       return checkpoint.apply(progress);
-    }).compose(v -> page());
+    }).compose(v -> page()).andThen(ar -> store.listingsEnd());
   }
 
   private Future<BackfillProgress> page() {
     if (stopped) {
       return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, "The backfill was stopped."));
     }
-    return source.list(progress.cursor(), pageSize).compose(p -> copyAll(p.sessions()).compose(v -> {
+    long listedAt = store.listingStarts();
+    return store.list(progress.cursor(), pageSize).compose(p -> copyAll(p.sessions(), listedAt).compose(v -> {
       BackfillProgress b = progress;
       long finished = p.nextCursor() == null ? System.currentTimeMillis() : 0;
       progress = new BackfillProgress(p.nextCursor() == null ? b.cursor() : p.nextCursor(), b.copied(), b.gone(),
@@ -89,7 +90,7 @@ final class Backfill {
     }).compose(v -> progress.done() ? Future.succeededFuture(progress) : page()));
   }
 
-  private Future<Void> copyAll(List<Session> sessions) {
+  private Future<Void> copyAll(List<Session> sessions, long listedAt) {
     Iterator<Session> it = sessions.iterator();
     Promise<Void> all = Promise.promise();
     int[] running = {Math.min(concurrency, sessions.size())};
@@ -97,7 +98,7 @@ final class Backfill {
       return Future.succeededFuture();
     }
     for (int i = 0, n = running[0]; i < n; i++) {
-      copyNext(it, () -> {
+      copyNext(it, listedAt, () -> {
         synchronized (running) {
           if (--running[0] == 0) {
             all.complete();
@@ -108,7 +109,7 @@ final class Backfill {
     return all.future();
   }
 
-  private void copyNext(Iterator<Session> it, Runnable finished) {
+  private void copyNext(Iterator<Session> it, long listedAt, Runnable finished) {
     Session s;
     synchronized (it) {
       if (!it.hasNext()) {
@@ -117,14 +118,14 @@ final class Backfill {
       }
       s = it.next();
     }
-    copy(s, 1).onComplete(ar -> copyNext(it, finished));
+    copy(s, listedAt, 1).onComplete(ar -> copyNext(it, listedAt, finished));
   }
 
-  private Future<Void> copy(Session s, int attempt) {
-    return target.merge(s).<Void>mapEmpty().andThen(ar -> {
-      if (ar.succeeded()) {
-        count(1, 0, 0);
-      }
+  private Future<Void> copy(Session s, long listedAt, int attempt) {
+    return store.copyListed(s, listedAt).<Void>map(copied -> {
+      // Skipped: created or deleted again since the listing, and so carried by the dual writes.
+      count(copied ? 1 : 0, copied ? 0 : 1, 0);
+      return null;
     }).recover(e -> {
       ErrorCode code = SnakepitException.from(e).errorCode();
       if (code == ErrorCode.SESSION_NOT_FOUND) {
@@ -132,10 +133,10 @@ final class Backfill {
         return Future.succeededFuture();
       }
       if (attempt < MERGE_ATTEMPTS && code != ErrorCode.LIMIT_EXCEEDED && code != ErrorCode.BAD_REQUEST) {
-        return copy(s, attempt + 1);
+        return copy(s, listedAt, attempt + 1);
       }
-      LOG.warn("Migration backfill could not copy session '{}' into the {} store: {}", s.id(), target.name(),
-          e.getMessage());
+      LOG.warn("Migration backfill could not copy session '{}' into the {} store: {}", s.id(),
+          store.target() == null ? "target" : store.target().name(), e.getMessage());
       count(0, 0, 1);
       return Future.succeededFuture();
     });

@@ -7,7 +7,11 @@ import io.snakepit.session.SessionSettings;
 import io.snakepit.session.SessionStore;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
@@ -32,11 +36,24 @@ import java.util.function.UnaryOperator;
  *
  * <p>Reads touch both stores while both are written, so that a session read but not written during the
  * migration does not expire in one store while it lives in the other.
+ *
+ * <p>A merge cannot tell two incarnations of one id apart (a session deleted and created again): a copy of the
+ * earlier one merged into the later one would bring its variables back. So while both stores are written, the
+ * operations on one id pass a {@link SessionIdGate}: writes that keep the incarnation pass together, a create or
+ * a delete passes alone, so that no write's mirror of the old incarnation can land after the new one's create;
+ * and the backfill's copy ({@link #copyListed}) passes alone too and is skipped when a create or delete of the id
+ * ended after the page holding it was listed.
  */
 public final class MigratingSessionStore implements SessionStore {
 
   private volatile StoreRoute route;
   private volatile SessionListener listener = SessionListener.NONE;
+  private final SessionIdGate gate = new SessionIdGate();
+  /** Counts the creates and deletes ended while a backfill lists, to tell a listed copy that is stale. */
+  private final AtomicLong changeSequence = new AtomicLong();
+  /** Per id, the {@link #changeSequence} of its last create or delete, while {@link #trackingChanges}. */
+  private final Map<String, Long> incarnationChanges = new ConcurrentHashMap<>();
+  private volatile boolean trackingChanges;
 
   /** The configured store alone, with no migration ({@link MigrationPhase#IDLE}). */
   public MigratingSessionStore(SessionStore source) {
@@ -158,15 +175,82 @@ public final class MigratingSessionStore implements SessionStore {
     return f.andThen(ar -> r.leave());
   }
 
+  /**
+   * Runs an operation on session {@code id}: through the {@link SessionIdGate} while both stores are written,
+   * alone when it may change the session's incarnation (a create, a delete).
+   */
+  private <T> Future<T> runOn(String id, boolean changesIncarnation, Function<StoreRoute, Future<T>> op) {
+    return run(r -> {
+      if (r.secondary() == null) {
+        return op.apply(r);
+      }
+      if (!changesIncarnation) {
+        return gate.run(id, false, () -> op.apply(r));
+      }
+      return gate.run(id, true, () -> op.apply(r).andThen(ar -> {
+        // Recorded once both stores have the change, still alone on the id: a copy admitted after this sees it.
+        if (ar.succeeded() && trackingChanges) {
+          incarnationChanges.put(id, changeSequence.incrementAndGet());
+        }
+      }));
+    });
+  }
+
+  /**
+   * Starts (or moves on) the tracking of creates and deletes for a backfill that is about to list a page: answers
+   * the mark to give {@link #copyListed} for that page's sessions. Forgets the changes that ended before it,
+   * which that page and later ones see; the backfill lists one page at a time, so nothing older is asked about.
+   */
+  long listingStarts() {
+    trackingChanges = true;
+    long mark = changeSequence.get();
+    incarnationChanges.values().removeIf(seq -> seq <= mark);
+    return mark;
+  }
+
+  /** Ends the tracking {@link #listingStarts} began: the backfill is over (done or stopped). */
+  void listingsEnd() {
+    trackingChanges = false;
+    incarnationChanges.clear();
+  }
+
+  /**
+   * The backfill's copy of one session, as the store that answers reads listed it when {@link #listingStarts}
+   * answered {@code listedAt}, into the other store, by merge: alone on its id, so that no create or delete of
+   * it runs meanwhile. Skipped when a create or delete of the id ended after the listing: the listed copy may be
+   * of an earlier incarnation, which a merge would mix into the current one; and the dual writes have put the
+   * change (the tombstone, or the whole new session) in both stores already. Fails with {@code conflict} once
+   * the stores are no longer both written.
+   *
+   * @return whether it was copied (false: skipped)
+   */
+  Future<Boolean> copyListed(Session listed, long listedAt) {
+    String id = listed.id();
+    return run(r -> {
+      SessionStore second = r.secondary();
+      if (second == null) {
+        return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, "The migration is in phase "
+            + r.phase.wireName() + ": the backfill has nothing to copy into."));
+      }
+      return gate.run(id, true, () -> incarnationChanges.getOrDefault(id, 0L) > listedAt
+          ? Future.succeededFuture(false) : second.merge(listed).map(true));
+    });
+  }
+
+  /** How many ids have an operation waiting at or passing the gate (for tests). */
+  int gatedIds() {
+    return gate.busyIds();
+  }
+
   /** Merges {@code s} (what the first store now holds) into the second store; completes with {@code s}. */
   private static Future<Session> mirror(StoreRoute r, Session s) {
     SessionStore second = r.secondary();
     return second == null ? Future.succeededFuture(s) : second.merge(s).map(s);
   }
 
-  /** A write that completes with a session: on the primary by {@code op}, then mirrored. */
-  private Future<Session> write(Function<SessionStore, Future<Session>> op) {
-    return run(r -> op.apply(r.primary()).compose(s -> mirror(r, s)));
+  /** A write to session {@code id} that completes with a session: on the primary by {@code op}, then mirrored. */
+  private Future<Session> write(String id, Function<SessionStore, Future<Session>> op) {
+    return runOn(id, false, r -> op.apply(r.primary()).compose(s -> mirror(r, s)));
   }
 
   /** Reads from the primary; while both stores are written, touches the other one's copy too. */
@@ -192,15 +276,18 @@ public final class MigratingSessionStore implements SessionStore {
 
   @Override
   public Future<Created> create(String id, long ttlMs, JsonObject metadata) {
-    return run(r -> r.primary().create(id, ttlMs, metadata).compose(c -> {
+    return runOn(id, true, r -> r.primary().create(id, ttlMs, metadata).compose(c -> {
       SessionStore second = r.secondary();
       if (second == null) {
         return Future.succeededFuture(c);
       }
       Session s = c.session();
       // A create first, not only a merge: the second store may hold a tombstone of an earlier session of this
-      // id, which a merge would honour; a create replaces it, as it did in the first store.
-      Future<?> fresh = c.created() ? second.create(s.id(), s.ttlMs(), null) : Future.succeededFuture();
+      // id, which a merge would honour; a create replaces it, as it did in the first store. A delete before it:
+      // the second store may still hold the earlier session live (it expired in the first store only, or its
+      // delete failed there), whose entries a merge would mix into the new one.
+      Future<?> fresh = c.created() ? second.delete(s.id()).compose(x -> second.create(s.id(), s.ttlMs(), null))
+          : Future.succeededFuture();
       return fresh.compose(x -> second.merge(s)).map(c);
     }));
   }
@@ -227,12 +314,12 @@ public final class MigratingSessionStore implements SessionStore {
 
   @Override
   public Future<Session> update(String id, UnaryOperator<Session> fn) {
-    return write(s -> s.update(id, fn));
+    return write(id, s -> s.update(id, fn));
   }
 
   @Override
   public Future<Boolean> delete(String id) {
-    return run(r -> r.primary().delete(id).compose(existed -> {
+    return runOn(id, true, r -> r.primary().delete(id).compose(existed -> {
       SessionStore second = r.secondary();
       if (second == null) {
         return Future.succeededFuture(existed);
@@ -284,7 +371,7 @@ public final class MigratingSessionStore implements SessionStore {
 
   @Override
   public Future<Session> merge(Session incoming) {
-    return write(s -> s.merge(incoming));
+    return write(incoming.id(), s -> s.merge(incoming));
   }
 
   /** Closes every store it holds that is still open. */
@@ -311,27 +398,27 @@ public final class MigratingSessionStore implements SessionStore {
 
   @Override
   public Future<Session> putVariable(String id, String name, Object value) {
-    return write(s -> s.putVariable(id, name, value));
+    return write(id, s -> s.putVariable(id, name, value));
   }
 
   @Override
   public Future<Session> deleteVariable(String id, String name) {
-    return write(s -> s.deleteVariable(id, name));
+    return write(id, s -> s.deleteVariable(id, name));
   }
 
   @Override
   public Future<Session> putProgram(String id, String programId, JsonObject doc) {
-    return write(s -> s.putProgram(id, programId, doc));
+    return write(id, s -> s.putProgram(id, programId, doc));
   }
 
   @Override
   public Future<Session> putMetadata(String id, String key, Object value) {
-    return write(s -> s.putMetadata(id, key, value));
+    return write(id, s -> s.putMetadata(id, key, value));
   }
 
   @Override
   public Future<Session> recordServedBy(String id, String node, String worker) {
-    return write(s -> s.recordServedBy(id, node, worker));
+    return write(id, s -> s.recordServedBy(id, node, worker));
   }
 
   @Override

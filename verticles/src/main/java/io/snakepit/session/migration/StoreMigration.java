@@ -171,7 +171,7 @@ public final class StoreMigration {
   }
 
   private synchronized void runBackfill() {
-    Backfill b = new Backfill(store.source(), store.target(), PAGE, CONCURRENCY, state.backfill(),
+    Backfill b = new Backfill(store, PAGE, CONCURRENCY, state.backfill(),
         p -> persist(s -> s.withBackfill(p)));
     backfill = b;
     backfillRun = b.run().onSuccess(p -> LOG.info("Migration backfill done: {} sessions copied, {} gone, {} failed "

@@ -20,6 +20,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,10 +39,15 @@ class StoreMigrationTest extends SessionStoreTestSupport {
   }
 
   private StoreMigration openMigration(Path dataDir, boolean persistent) {
+    return openMigration(dataDir, persistent, UnaryOperator.identity());
+  }
+
+  /** @param configured wraps the configured store (the migration's source) */
+  private StoreMigration openMigration(Path dataDir, boolean persistent, UnaryOperator<SessionStore> configured) {
     SessionSettings st = new SessionSettings(NODE, new HybridLogicalClock(), limits(), dataDir.toString(), 200,
         3_600_000);
     StoreMigration m = await(StoreMigration.open(vertx, "memory", st, () -> new MemorySessionStoreFactory()
-        .create(vertx, st, new JsonObject().put("persistence", persistent))));
+        .create(vertx, st, new JsonObject().put("persistence", persistent)).map(configured)));
     opened.add(m);
     return m;
   }
@@ -218,6 +224,27 @@ class StoreMigrationTest extends SessionStoreTestSupport {
     SnakepitException late = awaitFailure(m.rollback(), ErrorCode.CONFLICT);
     assertThat(late.getMessage()).contains("committed");
     assertThat(m.status().getString("phase")).isEqualTo("committed");
+  }
+
+  @Test
+  void verifyAndCutoverAreRefusedUntilTheBackfillIsDone() {
+    HeldListings held = new HeldListings();
+    StoreMigration m = openMigration(newDataDir(), false, held::around);
+    await(m.store().create("a", 600_000, null));
+    await(m.start(to("memory", false)));
+    // The backfill has read its first page and cannot finish until the test lets it.
+    await(held.listed());
+    assertThat(m.status().getJsonObject("backfill").getBoolean("done")).isFalse();
+    SnakepitException early = awaitFailure(m.cutover(), ErrorCode.CONFLICT);
+    assertThat(early.getMessage()).contains("backfill has not finished");
+    awaitFailure(m.verify(), ErrorCode.CONFLICT);
+    assertThat(m.status().getString("phase")).isEqualTo("backfill");
+    assertThat(m.store().phase()).isEqualTo(MigrationPhase.BACKFILL);
+    held.release();
+    awaitBackfill(m);
+    await(m.cutover());
+    assertThat(m.status().getString("phase")).isEqualTo("cutover");
+    assertThat(await(m.store().get("a")).id()).isEqualTo("a");
   }
 
   @Test
