@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * the {@link MigratingSessionStore} ({@link MigratingSessionStore#copyListed}), which keeps it from mixing a
  * listed copy of a session deleted and created again since into the new one.
  */
-final class Backfill {
+final class Backfill implements SessionCopy {
 
   private static final Logger LOG = LoggerFactory.getLogger(Backfill.class);
   private static final int MERGE_ATTEMPTS = 3;
@@ -49,24 +49,28 @@ final class Backfill {
     this.runStartCopied = from.copied() + from.gone() + from.failed();
   }
 
-  BackfillProgress progress() {
+  @Override
+  public BackfillProgress progress() {
     return progress;
   }
 
   /** Sessions per second in this run. */
-  double rate() {
+  @Override
+  public double rate() {
     double s = (System.nanoTime() - runStartedNanos) / 1e9;
     BackfillProgress p = progress;
     return s <= 0 ? 0 : (p.copied() + p.gone() + p.failed() - runStartCopied) / s;
   }
 
   /** Stops after the page in progress; {@link #run}'s future then fails with {@code conflict}. */
-  void stop() {
+  @Override
+  public void stop() {
     stopped = true;
   }
 
   /** Copies every page from the progress' cursor on; completes with the final progress. */
-  Future<BackfillProgress> run() {
+  @Override
+  public Future<BackfillProgress> run() {
     Future<Long> total = progress.startedAt() > 0 ? Future.succeededFuture(progress.total()) : store.count();
     return total.compose(n -> {
       BackfillProgress p = progress;

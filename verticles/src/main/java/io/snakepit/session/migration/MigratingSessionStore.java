@@ -202,10 +202,25 @@ public final class MigratingSessionStore implements SessionStore {
    * which that page and later ones see; the backfill lists one page at a time, so nothing older is asked about.
    */
   long listingStarts() {
-    trackingChanges = true;
-    long mark = changeSequence.get();
-    incarnationChanges.values().removeIf(seq -> seq <= mark);
+    long mark = changeMark();
+    forgetChangesUpTo(mark);
     return mark;
+  }
+
+  /** Starts (or goes on with) the tracking of creates and deletes; answers the mark of the changes so far. */
+  long changeMark() {
+    trackingChanges = true;
+    return changeSequence.get();
+  }
+
+  /** Forgets the creates and deletes up to {@code mark}: no copy listed before it will be asked about. */
+  void forgetChangesUpTo(long mark) {
+    incarnationChanges.values().removeIf(seq -> seq <= mark);
+  }
+
+  /** The store that answers reads, and applies writes first. */
+  SessionStore readingStore() {
+    return route.primary();
   }
 
   /** Ends the tracking {@link #listingStarts} began: the backfill is over (done or stopped). */
@@ -234,6 +249,50 @@ public final class MigratingSessionStore implements SessionStore {
       }
       return gate.run(id, true, () -> incarnationChanges.getOrDefault(id, 0L) > listedAt
           ? Future.succeededFuture(false) : second.merge(listed).map(true));
+    });
+  }
+
+  /**
+   * The {@link StoreRepair}'s step for one id: makes the store that does not answer reads hold what the one that
+   * does holds, from the copies each listed when {@link #changeMark} answered {@code listedAt} or later; alone on
+   * its id, and skipped when a create or delete of it ended after the listing (the dual writes carried it).
+   * <ul>
+   *   <li>in the reading store only: merged into the other;</li>
+   *   <li>in the other store only: deleted there, unless the reading store has it now (written since);</li>
+   *   <li>in both, different: each merged into the other (a write never acknowledged may have reached either
+   *       one first), so both hold the same.</li>
+   * </ul>
+   *
+   * @param inReading the copy the reading store listed; null when it listed none
+   * @param inOther   the copy the other store listed; null when it listed none
+   * @return whether it wrote anything
+   */
+  Future<Boolean> repair(String id, Session inReading, Session inOther, long listedAt) {
+    return run(r -> {
+      SessionStore first = r.primary();
+      SessionStore second = r.secondary();
+      if (second == null) {
+        return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, "The migration is in phase "
+            + r.phase.wireName() + ": there is no other store to repair."));
+      }
+      return gate.run(id, true, () -> {
+        if (incarnationChanges.getOrDefault(id, 0L) > listedAt) {
+          return Future.succeededFuture(false);
+        }
+        if (inOther == null) {
+          return second.merge(inReading).map(true);
+        }
+        if (inReading == null) {
+          // Deleted or expired in the reading store by a write that never reached this one (a crash between
+          // the two); or created since by a merge, which the reading store then has.
+          return first.exists(id).compose(live -> live ? Future.succeededFuture(false)
+              : second.delete(id).map(true));
+        }
+        if (SessionDigest.of(inReading).equals(SessionDigest.of(inOther))) {
+          return Future.succeededFuture(false);
+        }
+        return first.merge(inOther).compose(merged -> second.merge(merged)).map(true);
+      });
     });
   }
 

@@ -5,6 +5,7 @@ import io.snakepit.session.SessionPage;
 import io.snakepit.session.SessionStore;
 import io.vertx.core.Future;
 import java.util.List;
+import java.util.function.LongSupplier;
 
 /** A store's live sessions in id order, one page in memory at a time. */
 final class PagedSessions {
@@ -17,9 +18,23 @@ final class PagedSessions {
   private boolean last;
   private long seen;
 
+  private final LongSupplier markBeforeListing;
+  private long mark;
+
   PagedSessions(SessionStore store, int pageSize) {
+    this(store, pageSize, () -> 0L);
+  }
+
+  /** @param markBeforeListing called right before each page is listed; {@link #mark()} answers it for the page */
+  PagedSessions(SessionStore store, int pageSize, LongSupplier markBeforeListing) {
     this.store = store;
     this.pageSize = pageSize;
+    this.markBeforeListing = markBeforeListing;
+  }
+
+  /** What {@code markBeforeListing} answered before the page the next session is on was listed. */
+  long mark() {
+    return mark;
   }
 
   /** The next session without taking it; null at the end. Completes at once when the page holds it. */
@@ -30,6 +45,7 @@ final class PagedSessions {
     if (last) {
       return Future.succeededFuture(null);
     }
+    mark = markBeforeListing.getAsLong();
     return store.list(cursor, pageSize).compose(p -> {
       take(p);
       return peek();

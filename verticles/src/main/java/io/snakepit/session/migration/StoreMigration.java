@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * {@link #verify}, {@link #cutover}, {@link #commit} and {@link #rollback}, each refused with a typed error
  * that changes nothing when the phase does not allow it. Every phase change is persisted
  * ({@link MigrationStateFile}) before the stores are rewired, so that a node restarted at any point comes back
- * in a phase whose stores hold every acknowledged write; {@link #open} rebuilds it and resumes the backfill.
+ * in a phase whose stores hold every acknowledged write; {@link #open} rebuilds it and repairs the stores
+ * ({@link StoreRepair}) before a verify, cutover or commit is allowed again.
  */
 public final class StoreMigration {
 
@@ -33,7 +34,7 @@ public final class StoreMigration {
   private final String dataDir;
   private MigrationState state;
   private Future<Void> writes = Future.succeededFuture();
-  private Backfill backfill;
+  private SessionCopy backfill;
   private Future<?> backfillRun = Future.succeededFuture();
   private boolean busy;
   private boolean verifying;
@@ -82,15 +83,16 @@ public final class StoreMigration {
         });
         default -> source.get().compose(s -> target.get().recover(e -> s.close().transform(x ->
             Future.<SessionStore>failedFuture(e))).map(t -> {
-          // Dual writes were on before the crash, and are from the first operation now: the backfill may run.
-          MigrationPhase phase = st.phase() == MigrationPhase.DUAL_WRITE ? MigrationPhase.BACKFILL : st.phase();
-          LOG.info("Resuming the migration of the sessions from {} to {} in phase {}", st.source(), st.target(),
-              phase);
+          // Dual writes were on before the crash, and are from the first operation now. A write caught by the
+          // crash between the two stores may be in one only, behind the backfill's cursor or after its end: the
+          // stores are repaired from the start before a verify counts again (VERIFIED goes back to BACKFILL).
+          MigrationPhase phase = st.phase().readsSource() ? MigrationPhase.BACKFILL : st.phase();
+          LOG.info("Resuming the migration of the sessions from {} to {} in phase {}: repairing the {} store from "
+              + "the {} store first", st.source(), st.target(), phase, phase.readsSource() ? st.target() : st.source(),
+              phase.readsSource() ? st.source() : st.target());
           StoreMigration m = new StoreMigration(vertx, new MigratingSessionStore(phase, s, t), settings,
-              st.withVerify(interrupted(st.verify())).withPhase(phase));
-          if (!st.backfill().done()) {
-            m.runBackfill();
-          }
+              st.withVerify(interrupted(st.verify())).withPhase(phase).withBackfill(BackfillProgress.NONE));
+          m.runRepair();
           return m;
         }));
       };
@@ -170,6 +172,15 @@ public final class StoreMigration {
         });
   }
 
+  private synchronized void runRepair() {
+    StoreRepair r = new StoreRepair(store, PAGE, p -> persist(s -> s.withBackfill(p)));
+    backfill = r;
+    backfillRun = r.run().onSuccess(p -> LOG.info("Migration repair after the restart done: {} sessions compared, "
+        + "{} repaired, {} failed in {} s", p.copied(), r.repaired(), p.failed(),
+        (p.finishedAt() - p.startedAt()) / 1000))
+        .onFailure(e -> LOG.warn("Migration repair stopped: {}", e.getMessage()));
+  }
+
   private synchronized void runBackfill() {
     Backfill b = new Backfill(store, PAGE, CONCURRENCY, state.backfill(),
         p -> persist(s -> s.withBackfill(p)));
@@ -193,7 +204,7 @@ public final class StoreMigration {
     out.remove("source_settings");
     out.remove("source_data_dir");
     JsonObject b = out.getJsonObject("backfill");
-    Backfill running = backfill;
+    SessionCopy running = backfill;
     if (running != null && phase.inProgress() && !state.backfill().done()) {
       BackfillProgress p = running.progress();
       double rate = running.rate();
@@ -290,7 +301,7 @@ public final class StoreMigration {
           + "go back, start a migration to the " + state.source() + " adapter." : "No migration is in progress "
           + "(phase " + phase.wireName() + "): there is nothing to roll back.");
     }
-    Backfill b = backfill;
+    SessionCopy b = backfill;
     if (b != null) {
       b.stop();
     }
@@ -322,9 +333,9 @@ public final class StoreMigration {
     return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, message + " Nothing was changed."));
   }
 
-  /** Stops the backfill (it resumes at the next start) and waits for state writes in flight. */
+  /** Stops the backfill (the next start repairs the stores from the beginning) and waits for state writes. */
   public Future<Void> close() {
-    Backfill b;
+    SessionCopy b;
     Future<?> run;
     Future<Void> w;
     synchronized (this) {
