@@ -159,18 +159,22 @@ public class SessionStoreVerticle extends VerticleBase {
     };
   }
 
-  /** {@link Addresses#MIGRATION}: {@code {"op": "start" | "status" | "verify" | "cutover" | "commit" | "rollback"}}. */
+  /**
+   * {@link Addresses#MIGRATION}: {@code {"op": "start" | "status" | "verify" | "repair" | "cutover" | "commit" |
+   * "rollback"}}.
+   */
   private Future<JsonObject> migrate(JsonObject b) {
     String op = b.getString("op", "status");
     return switch (op) {
       case "start" -> migration.start(b);
       case "status" -> Future.succeededFuture(migration.status());
       case "verify" -> migration.verify();
+      case "repair" -> migration.repair();
       case "cutover" -> migration.cutover();
       case "commit" -> migration.commit();
       case "rollback" -> migration.rollback();
       default -> throw new SnakepitException(ErrorCode.BAD_REQUEST, "'op' must be one of start, status, verify, "
-          + "cutover, commit, rollback; got \"" + op + "\"");
+          + "repair, cutover, commit, rollback; got \"" + op + "\"");
     };
   }
 

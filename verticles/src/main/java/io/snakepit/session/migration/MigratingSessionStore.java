@@ -257,7 +257,7 @@ public final class MigratingSessionStore implements SessionStore {
    * does holds, from the copies each listed when {@link #changeMark} answered {@code listedAt} or later; alone on
    * its id, and skipped when a create or delete of it ended after the listing (the dual writes carried it).
    * <ul>
-   *   <li>in the reading store only: merged into the other;</li>
+   *   <li>in the reading store only: created in the other (over a tombstone it may hold) and merged there;</li>
    *   <li>in the other store only: deleted there, unless the reading store has it now (written since);</li>
    *   <li>in both, different: each merged into the other (a write never acknowledged may have reached either
    *       one first), so both hold the same.</li>
@@ -280,7 +280,11 @@ public final class MigratingSessionStore implements SessionStore {
           return Future.succeededFuture(false);
         }
         if (inOther == null) {
-          return second.merge(inReading).map(true);
+          // A create first: the other store may hold a tombstone (a create that reached the reading store alone
+          // before a crash), which a merge would honour. Unless the reading store lost it since (a merged
+          // tombstone, which a merge does not count as a change of incarnation).
+          return first.exists(id).compose(live -> !live ? Future.succeededFuture(false)
+              : second.create(id, inReading.ttlMs(), null).compose(c -> second.merge(inReading)).map(true));
         }
         if (inReading == null) {
           // Deleted or expired in the reading store by a write that never reached this one (a crash between

@@ -175,7 +175,7 @@ public final class StoreMigration {
   private synchronized void runRepair() {
     StoreRepair r = new StoreRepair(store, PAGE, p -> persist(s -> s.withBackfill(p)));
     backfill = r;
-    backfillRun = r.run().onSuccess(p -> LOG.info("Migration repair after the restart done: {} sessions compared, "
+    backfillRun = r.run().onSuccess(p -> LOG.info("Migration repair done: {} sessions compared, "
         + "{} repaired, {} failed in {} s", p.copied(), r.repaired(), p.failed(),
         (p.finishedAt() - p.startedAt()) / 1000))
         .onFailure(e -> LOG.warn("Migration repair stopped: {}", e.getMessage()));
@@ -253,6 +253,37 @@ public final class StoreMigration {
           }
         });
     return Future.succeededFuture(status());
+  }
+
+  /**
+   * Repairs the store that does not answer reads from the one that does, in the background ({@link StoreRepair}):
+   * what a failed verify listed (a write that reached one store only and failed, or was never acknowledged) is
+   * then the same in both. Its progress shows as {@code backfill}; a verify, cutover or commit waits for it, and
+   * a commit needs a verify passed after it.
+   */
+  public synchronized Future<JsonObject> repair() {
+    MigrationPhase phase = store.phase();
+    if (!phase.inProgress()) {
+      return conflict("No migration is in progress (phase " + phase.wireName() + "): there is nothing to repair.");
+    }
+    if (!state.backfill().done()) {
+      return conflict("The backfill (or a repair) is running (" + state.backfill().copied() + " of about "
+          + state.backfill().total() + " sessions); follow it with GET /v1/admin/migration.");
+    }
+    if (verifying) {
+      return conflict("A verify is running; repair once its result is in GET /v1/admin/migration.");
+    }
+    // A passed verify no longer counts once the stores are written by the repair: verified goes back to backfill.
+    MigrationPhase next = phase == MigrationPhase.VERIFIED ? MigrationPhase.BACKFILL : phase;
+    return persist(s -> s.withBackfill(BackfillProgress.NONE).withPhase(next))
+        .compose(v -> next == phase ? Future.succeededFuture() : store.moveTo(next))
+        .map(v -> {
+          LOG.info("Migration repair started: the {} store is made to hold what the {} store holds",
+              next.readsSource() ? state.target() : state.source(), next.readsSource() ? state.source()
+                  : state.target());
+          runRepair();
+          return status();
+        });
   }
 
   /** Reads from the target from now on; the source keeps getting every write. */
