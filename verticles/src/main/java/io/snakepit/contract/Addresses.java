@@ -100,9 +100,8 @@ public final class Addresses {
    * Node-local request to the session-storage verticle about a live migration of its sessions to another store
    * (docs/migration.md): {@code {"op": "start", "to": adapter, "settings": {...}}}, {@code {"op": "status"}},
    * {@code "verify"}, {@code "repair"}, {@code "cutover"}, {@code "commit"}, {@code "rollback"}. Each answers the
-   * migration's status;
-   * a step the phase does not allow fails with {@code conflict}, an unknown adapter or bad settings with
-   * {@code bad_request} (listing the adapters found), and changes nothing.
+   * migration's status; a step the phase does not allow fails with {@code conflict}, an unknown adapter or bad
+   * settings with {@code bad_request} (listing the adapters found), and changes nothing.
    */
   public static final String MIGRATION = "snakepit.sessions.migration";
 

@@ -18,9 +18,9 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "migrate", mixinStandardHelpOptions = true,
     description = "Move a running node's sessions to another store adapter without downtime: start (dual writes and "
-        + "a backfill), status, verify, cutover, commit, or rollback before the commit. See docs/migration.md.",
+        + "a backfill), status, verify (and repair), cutover, commit, or rollback before the commit. See docs/migration.md.",
     subcommands = {MigrateCommand.Start.class, MigrateCommand.Status.class, MigrateCommand.Verify.class,
-        MigrateCommand.Cutover.class, MigrateCommand.Commit.class, MigrateCommand.Rollback.class})
+        MigrateCommand.Repair.class, MigrateCommand.Cutover.class, MigrateCommand.Commit.class, MigrateCommand.Rollback.class})
 public final class MigrateCommand implements Callable<Integer> {
 
   static final String PATH = "/v1/admin/migration";
@@ -193,10 +193,17 @@ public final class MigrateCommand implements Callable<Integer> {
 
   @Command(name = "verify", mixinStandardHelpOptions = true,
       description = "Compare both stores session by session and list every difference; waits for the result. Exit "
-          + "code 1 when they differ.")
+          + "code 1 when they differ. With --repair, repairs the differences first (see repair), then verifies.")
   static final class Verify extends NodeCommand {
+    @Option(names = "--repair", description = "Repair the store that does not answer reads from the one that "
+        + "does first, wait for the repair, then verify.")
+    boolean repair;
+
     @Override
     int run(NodeClient node) throws NodeError, Unreachable, Failure {
+      if (repair) {
+        Repair.startAndWait(this, node);
+      }
       HttpRequest req = node.request(PATH + "/verify", true).POST(HttpRequest.BodyPublishers.noBody()).build();
       JsonObject s = NodeClient.json(node.send(req, Set.of(202)));
       while (s.getJsonObject("verify") == null || "running".equals(s.getJsonObject("verify").getString("state"))) {
@@ -210,6 +217,43 @@ public final class MigrateCommand implements Callable<Integer> {
       }
       printStatus(this, s);
       return s.getJsonObject("verify").getBoolean("passed", false) ? ExitCodes.OK : ExitCodes.NODE_ERROR;
+    }
+  }
+
+  @Command(name = "repair", mixinStandardHelpOptions = true,
+      description = "Make the store that does not answer reads hold what the one that does holds: every difference "
+          + "a verify lists (a write that failed, or was never acknowledged, in one store only). Waits for it; "
+          + "verify afterwards (a commit needs a verify passed after the repair).")
+  static final class Repair extends NodeCommand {
+    @Override
+    int run(NodeClient node) throws NodeError, Unreachable, Failure {
+      printStatus(this, startAndWait(this, node));
+      return ExitCodes.OK;
+    }
+
+    /** Starts a repair and waits for it, its progress on stderr; answers the status it ended with. */
+    static JsonObject startAndWait(NodeCommand cmd, NodeClient node) throws NodeError, Unreachable, Failure {
+      HttpRequest req = node.request(PATH + "/repair", true).POST(HttpRequest.BodyPublishers.noBody()).build();
+      JsonObject s = NodeClient.json(node.send(req, Set.of(202)));
+      while (!s.getJsonObject("backfill").getBoolean("done", false)) {
+        JsonObject b = s.getJsonObject("backfill");
+        if (!b.getBoolean("running", false)) {
+          throw new Failure(ExitCodes.NODE_ERROR, "the repair stopped before its end (phase " + s.getString("phase")
+              + "); see the node's log, and run it again");
+        }
+        cmd.err().print("\rrepair " + progressLine(b));
+        cmd.err().flush();
+        try {
+          Thread.sleep(500);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new Failure(ExitCodes.NODE_ERROR, "interrupted while waiting for the repair");
+        }
+        s = node.getJson(PATH);
+      }
+      cmd.err().println();
+      cmd.err().flush();
+      return s;
     }
   }
 

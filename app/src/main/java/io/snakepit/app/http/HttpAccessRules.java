@@ -57,6 +57,7 @@ final class HttpAccessRules {
       rule("startMigration", Access.ADMIN, RateKind.NONE, "migration.start"),
       rule("getMigration", Access.READ, RateKind.NONE, null),
       rule("verifyMigration", Access.ADMIN, RateKind.NONE, "migration.verify"),
+      rule("repairMigration", Access.ADMIN, RateKind.NONE, "migration.repair"),
       rule("cutoverMigration", Access.ADMIN, RateKind.NONE, "migration.cutover"),
       rule("commitMigration", Access.ADMIN, RateKind.NONE, "migration.commit"),
       rule("rollbackMigration", Access.ADMIN, RateKind.NONE, "migration.rollback"));

@@ -26,6 +26,7 @@ final class MigrationRoutes {
     api.getRoute("startMigration").addHandler(this::start);
     api.getRoute("getMigration").addHandler(ctx -> op(ctx, "status", 200));
     api.getRoute("verifyMigration").addHandler(ctx -> op(ctx, "verify", 202));
+    api.getRoute("repairMigration").addHandler(ctx -> op(ctx, "repair", 202));
     api.getRoute("cutoverMigration").addHandler(ctx -> op(ctx, "cutover", 200));
     api.getRoute("commitMigration").addHandler(ctx -> op(ctx, "commit", 200));
     api.getRoute("rollbackMigration").addHandler(ctx -> op(ctx, "rollback", 200));

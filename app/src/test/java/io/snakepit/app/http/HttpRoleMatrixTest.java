@@ -75,6 +75,7 @@ class HttpRoleMatrixTest {
     MATRIX.put("startMigration", new Case("POST", "/v1/admin/migration", "{\"to\":\"nosuch\"}", Set.of(A)));
     MATRIX.put("getMigration", new Case("GET", "/v1/admin/migration", null, Set.of(R, O, A)));
     MATRIX.put("verifyMigration", new Case("POST", "/v1/admin/migration/verify", null, Set.of(A)));
+    MATRIX.put("repairMigration", new Case("POST", "/v1/admin/migration/repair", null, Set.of(A)));
     MATRIX.put("cutoverMigration", new Case("POST", "/v1/admin/migration/cutover", null, Set.of(A)));
     MATRIX.put("commitMigration", new Case("POST", "/v1/admin/migration/commit", null, Set.of(A)));
     MATRIX.put("rollbackMigration", new Case("POST", "/v1/admin/migration/rollback", null, Set.of(A)));

@@ -63,6 +63,7 @@ class MigrationHttpTest {
       error(node.send("POST", "/v1/admin/migration", "{\"to\":\"memory\",\"settings\":{\"durability\":\"x\"}}"),
           400, "bad_request");
       error(node.send("POST", "/v1/admin/migration/verify", null), 409, "conflict");
+      error(node.send("POST", "/v1/admin/migration/repair", null), 409, "conflict");
       error(node.send("POST", "/v1/admin/migration/cutover", null), 409, "conflict");
       JsonObject early = error(node.send("POST", "/v1/admin/migration/commit", null), 409, "conflict");
       assertThat(early.getString("message")).contains("cutover");
@@ -81,6 +82,10 @@ class MigrationHttpTest {
       assertThat(verified.code()).as(verified.toString()).isZero();
       assertThat(verified.out()).contains("phase verified", "verify: passed, 30 sessions in the source, 30 in the "
           + "target, 0 differences");
+      // A repair, then a verify again: nothing to repair here, and the verify after it is what a commit needs.
+      Run repaired = cli("migrate", "verify", "--repair", "--url", node.url());
+      assertThat(repaired.code()).as(repaired.toString()).isZero();
+      assertThat(repaired.out()).contains("phase verified", "verify: passed, 30 sessions in the source");
       assertThat(cli("migrate", "cutover", "--url", node.url()).code()).isZero();
       // Written in cutover: in the target, which now answers, and in the source.
       assertThat(node.send("PUT", "/v1/sessions/m-0/variables/after", "{\"value\":\"cut\"}").statusCode())

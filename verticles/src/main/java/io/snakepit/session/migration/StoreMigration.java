@@ -205,7 +205,8 @@ public final class StoreMigration {
     out.remove("source_data_dir");
     JsonObject b = out.getJsonObject("backfill");
     SessionCopy running = backfill;
-    if (running != null && phase.inProgress() && !state.backfill().done()) {
+    // Not running once its run has ended, also when it failed (the log says why; a restart or a repair redoes it).
+    if (running != null && !backfillRun.isComplete() && phase.inProgress() && !state.backfill().done()) {
       BackfillProgress p = running.progress();
       double rate = running.rate();
       long doneCount = p.copied() + p.gone() + p.failed();
