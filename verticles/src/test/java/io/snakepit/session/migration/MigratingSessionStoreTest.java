@@ -148,11 +148,11 @@ class MigratingSessionStoreTest extends SessionStoreTestSupport {
     await(source.create("again", 600_000, null));
     await(source.putVariable("again", "old", 1));
     await(source.increment("again", "c", 5));
-    HeldListings held = new HeldListings();
+    HeldCall held = HeldCall.answer("list");
     MigratingSessionStore m = new MigratingSessionStore(MigrationPhase.BACKFILL, held.around(source), target);
     Future<BackfillProgress> run = new Backfill(m, 10, 4, BackfillProgress.NONE, p -> Future.succeededFuture()).run();
     // The backfill holds its copy of "again" as listed; the session is deleted and created again meanwhile.
-    await(held.listed());
+    await(held.holding());
     await(m.delete("again"));
     await(m.create("again", 600_000, null));
     await(m.putVariable("again", "new", 2));
@@ -165,6 +165,29 @@ class MigratingSessionStoreTest extends SessionStoreTestSupport {
     assertThat(done.gone()).as("the listed copy, skipped").isEqualTo(1);
     JsonObject verify = await(new StoreComparison(source, target, 10, 10).run());
     assertThat(verify.getBoolean("passed")).as(verify.encode()).isTrue();
+    assertThat(m.gatedIds()).isZero();
+  }
+
+  @Test
+  void aDeleteWaitsForTheWriteInFlightOnItsSessionSoThatWritesCopyCannotLandInTheNextOne() {
+    SessionStore source = open();
+    SessionStore target = open();
+    await(source.create("x", 600_000, null));
+    await(target.merge(await(source.get("x"))));
+    HeldCall held = HeldCall.call("merge");
+    MigratingSessionStore m = new MigratingSessionStore(MigrationPhase.DUAL_WRITE, source, held.around(target));
+    // A write in the source, its copy on the way to the target; the session is deleted and created again.
+    Future<Session> put = m.putVariable("x", "old", 1);
+    await(held.holding());
+    Future<Boolean> deleted = m.delete("x");
+    Future<SessionStore.Created> created = deleted.compose(v -> m.create("x", 600_000, null));
+    assertThat(deleted.isComplete()).as("a delete while a write of the session is in flight").isFalse();
+    held.release();
+    await(put);
+    assertThat(await(deleted)).isTrue();
+    assertThat(await(created).created()).isTrue();
+    assertThat(await(target.get("x")).hasVariable("old")).as("the deleted session's variable").isFalse();
+    assertSame(await(source.get("x")), await(target.get("x")));
     assertThat(m.gatedIds()).isZero();
   }
 

@@ -258,12 +258,12 @@ class StoreMigrationTest extends SessionStoreTestSupport {
 
   @Test
   void verifyAndCutoverAreRefusedUntilTheBackfillIsDone() {
-    HeldListings held = new HeldListings();
+    HeldCall held = HeldCall.answer("list");
     StoreMigration m = openMigration(newDataDir(), false, held::around);
     await(m.store().create("a", 600_000, null));
     await(m.start(to("memory", false)));
     // The backfill has read its first page and cannot finish until the test lets it.
-    await(held.listed());
+    await(held.holding());
     assertThat(m.status().getJsonObject("backfill").getBoolean("done")).isFalse();
     SnakepitException early = awaitFailure(m.cutover(), ErrorCode.CONFLICT);
     assertThat(early.getMessage()).contains("backfill has not finished");
