@@ -36,7 +36,8 @@ final class Backfill implements SessionCopy {
   private final long runStartCopied;
 
   /**
-   * @param from       where to resume ({@link BackfillProgress#NONE} for the start)
+   * @param from       where to resume ({@link BackfillProgress#NONE} for the start); only sound when no write can
+   *                   have been left in one store alone since (not after a crash: see {@link StoreRepair})
    * @param checkpoint persists the progress; the next page waits for it
    */
   Backfill(MigratingSessionStore store, int pageSize, int concurrency, BackfillProgress from,

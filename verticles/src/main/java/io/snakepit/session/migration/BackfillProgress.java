@@ -3,12 +3,13 @@ package io.snakepit.session.migration;
 import io.vertx.core.json.JsonObject;
 
 /**
- * How far the backfill has come, as persisted after every page so that a restarted node resumes after the last
- * page it finished.
+ * How far the backfill (or a {@link StoreRepair}) has come, persisted after every page for the status. A node
+ * restarted mid-migration does not resume after the cursor: a write the crash caught between the stores may sit
+ * on a page already copied, so it repairs both stores from the start instead.
  *
- * @param cursor     the source's cursor after the last finished page; null before the first
- * @param copied     sessions merged into the target
- * @param gone       sessions deleted or expired between listing and copying
+ * @param cursor     the source's cursor after the last finished page; null before the first, and for a repair
+ * @param copied     sessions merged into the target; for a repair, sessions compared (and repaired if need be)
+ * @param gone       sessions deleted, expired, or deleted and created again between listing and copying
  * @param failed     sessions the target refused (see the log); a verify lists them
  * @param total      the source's count when the backfill started, for the time left
  * @param startedAt  when the backfill first started, epoch ms; 0 before
