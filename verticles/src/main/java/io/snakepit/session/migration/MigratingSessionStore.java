@@ -260,7 +260,8 @@ public final class MigratingSessionStore implements SessionStore {
    *   <li>in the reading store only: created in the other (over a tombstone it may hold) and merged there;</li>
    *   <li>in the other store only: deleted there, unless the reading store has it now (written since);</li>
    *   <li>in both, different: each merged into the other (a write never acknowledged may have reached either
-   *       one first), so both hold the same.</li>
+   *       one first), so both hold the same; but when the copies were created at different times (two
+   *       incarnations of the id), the other store's copy is replaced by the reading store's.</li>
    * </ul>
    *
    * @param inReading the copy the reading store listed; null when it listed none
@@ -291,6 +292,14 @@ public final class MigratingSessionStore implements SessionStore {
           // the two); or created since by a merge, which the reading store then has.
           return first.exists(id).compose(live -> live ? Future.succeededFuture(false)
               : second.delete(id).map(true));
+        }
+        if (inReading.createdAt() != inOther.createdAt()) {
+          // Two incarnations: the reading store's session was created again while the other store still held
+          // the earlier one (it had expired in the reading store first, and a crash caught the create between
+          // the stores). A merge would mix them, in either direction: the other store's copy is replaced.
+          return first.exists(id).compose(live -> !live ? Future.succeededFuture(false)
+              : second.delete(id).compose(x -> second.create(id, inReading.ttlMs(), null))
+                  .compose(c -> second.merge(inReading)).map(true));
         }
         if (SessionDigest.of(inReading).equals(SessionDigest.of(inOther))) {
           return Future.succeededFuture(false);

@@ -210,7 +210,9 @@ public final class StoreMigration {
       BackfillProgress p = running.progress();
       double rate = running.rate();
       long doneCount = p.copied() + p.gone() + p.failed();
-      b.mergeIn(p.toJson()).put("running", true).put("rate_per_s", Math.round(rate * 10) / 10.0);
+      // Done only once persisted, as verify and cutover see it: the run's own progress says so a moment before.
+      b.mergeIn(p.toJson()).put("done", false).put("finished_at", 0).put("running", true)
+          .put("rate_per_s", Math.round(rate * 10) / 10.0);
       if (rate > 0 && p.total() > doneCount) {
         b.put("eta_s", Math.round((p.total() - doneCount) / rate));
       }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.snakepit.contract.ErrorCode;
 import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.HybridLogicalClock;
+import io.snakepit.session.Session;
 import io.snakepit.session.SessionSettings;
 import io.snakepit.session.SessionStore;
 import io.snakepit.session.compliance.SessionStoreTestSupport;
@@ -241,8 +242,12 @@ class StoreMigrationTest extends SessionStoreTestSupport {
     await(store.target().putVariable("s1", "stray", 1));
     await(store.target().delete("s2"));
     await(store.source().putVariable("s3", "late", 1));
+    // Two incarnations of one id: an earlier session left live in the target, a new one in the source.
+    await(store.source().create("s4", 600_000, null));
+    await(store.target().merge(new Session("s4", 1, System.currentTimeMillis(), 600_000, 1, null, null, null, null,
+        null, 0).withVariable("old", stamp(store.target(), 1))));
     JsonObject before = verified(m);
-    assertThat(before.getLong("differences_count")).as(before.encode()).isEqualTo(3L);
+    assertThat(before.getLong("differences_count")).as(before.encode()).isEqualTo(4L);
 
     await(m.repair());
     awaitFailure(m.repair(), ErrorCode.CONFLICT);
@@ -252,6 +257,8 @@ class StoreMigrationTest extends SessionStoreTestSupport {
     assertThat(await(store.target().get("s2")).id()).isEqualTo("s2");
     assertThat(await(store.target().get("s3")).variable("late")).isEqualTo(1);
     assertThat(await(store.get("s1")).variable("stray")).isEqualTo(1);
+    assertThat(await(store.source().get("s4")).hasVariable("old")).as("the earlier incarnation's variable").isFalse();
+    assertThat(await(store.target().get("s4")).hasVariable("old")).as("the earlier incarnation's variable").isFalse();
     assertThat(m.status().getString("phase")).isEqualTo("verified");
     assertThat(store.gatedIds()).isZero();
   }
