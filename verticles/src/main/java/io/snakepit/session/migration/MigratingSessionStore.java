@@ -1,5 +1,7 @@
 package io.snakepit.session.migration;
 
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
 import io.snakepit.session.Session;
 import io.snakepit.session.SessionListener;
 import io.snakepit.session.SessionPage;
@@ -7,8 +9,6 @@ import io.snakepit.session.SessionSettings;
 import io.snakepit.session.SessionStore;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
-import io.snakepit.contract.ErrorCode;
-import io.snakepit.contract.SnakepitException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
