@@ -97,6 +97,15 @@ public final class Addresses {
   public static final String DATA_KEY_ROTATION = "snakepit.sessions.data-keys.rotate";
 
   /**
+   * Node-local request to the session-storage verticle about a live migration of its sessions to another store
+   * (docs/migration.md): {@code {"op": "start", "to": adapter, "settings": {...}}}, {@code {"op": "status"}},
+   * {@code "verify"}, {@code "repair"}, {@code "cutover"}, {@code "commit"}, {@code "rollback"}. Each answers the
+   * migration's status; a step the phase does not allow fails with {@code conflict}, an unknown adapter or bad
+   * settings with {@code bad_request} (listing the adapters found), and changes nothing.
+   */
+  public static final String MIGRATION = "snakepit.sessions.migration";
+
+  /**
    * Node-local request to the node's dashboard feed (docs/dashboard.md): {@code {"op": "snapshot"}} answers
    * {@code {"figures", "events"}} (the cluster's figures now and the recent events), {@code {"op": "figures"}}
    * answers the figures alone. Figures are gathered from every node when asked, at most once per

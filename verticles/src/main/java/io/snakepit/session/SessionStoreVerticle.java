@@ -13,6 +13,7 @@ import io.snakepit.contract.Reserved;
 import io.snakepit.contract.SessionCall;
 import io.snakepit.contract.SessionOp;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.migration.StoreMigration;
 import io.snakepit.session.sealing.DataKeyFile;
 import io.snakepit.session.sealing.DataKeyRotation;
 import io.snakepit.session.sealing.SealedSessionStore;
@@ -43,6 +44,11 @@ import java.util.function.Function;
  * "sweep-interval-ms", "tombstone-ttl-s", "encryption": {"key-file"}, "<adapter>": {...}}}}, read by
  * {@link SessionConfig#fromJson}. With {@code encryption.key-file}, the adapter's store is wrapped in a
  * {@link SealedSessionStore}, and {@link Addresses#DATA_KEY_ROTATION} starts and reports the re-encryption.
+ *
+ * <p>The adapter's store is always served through a {@link io.snakepit.session.migration.MigratingSessionStore}
+ * (under the sealing, so that sealed values move between stores as they are): with no migration it passes every
+ * operation through; {@link Addresses#MIGRATION} drives a live migration to another adapter, and the state file
+ * in the data directory rebuilds it after a restart (docs/migration.md).
  */
 public class SessionStoreVerticle extends VerticleBase {
 
@@ -57,6 +63,7 @@ public class SessionStoreVerticle extends VerticleBase {
   private long countTimer = -1;
   private DataKeyFile dataKeys;
   private DataKeyRotation rotation;
+  private StoreMigration migration;
 
   /** Records metrics into Micrometer's global registry (a no-op until a backend is added to it). */
   public SessionStoreVerticle() {
@@ -81,7 +88,12 @@ public class SessionStoreVerticle extends VerticleBase {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
-    return cfg.factory().create(vertx, cfg.settings(), cfg.adapterConfig())
+    return StoreMigration.open(vertx, cfg.factory().name(), cfg.settings(),
+            () -> cfg.factory().create(vertx, cfg.settings(), cfg.adapterConfig()))
+        .map(m -> {
+          migration = m;
+          return (SessionStore) m.store();
+        })
         .compose(s -> cfg.dataKeyFile() == null ? Future.succeededFuture(s) : sealed(s, cfg.dataKeyFile()))
         .onSuccess(s -> {
       store = s;
@@ -147,6 +159,25 @@ public class SessionStoreVerticle extends VerticleBase {
     };
   }
 
+  /**
+   * {@link Addresses#MIGRATION}: {@code {"op": "start" | "status" | "verify" | "repair" | "cutover" | "commit" |
+   * "rollback"}}.
+   */
+  private Future<JsonObject> migrate(JsonObject b) {
+    String op = b.getString("op", "status");
+    return switch (op) {
+      case "start" -> migration.start(b);
+      case "status" -> Future.succeededFuture(migration.status());
+      case "verify" -> migration.verify();
+      case "repair" -> migration.repair();
+      case "cutover" -> migration.cutover();
+      case "commit" -> migration.commit();
+      case "rollback" -> migration.rollback();
+      default -> throw new SnakepitException(ErrorCode.BAD_REQUEST, "'op' must be one of start, status, verify, "
+          + "repair, cutover, commit, rollback; got \"" + op + "\"");
+    };
+  }
+
   private void refreshCount() {
     store.count().onSuccess(activeSessions::set);
   }
@@ -163,7 +194,8 @@ public class SessionStoreVerticle extends VerticleBase {
     if (clusterConsumers != null) {
       clusterConsumers.close();
     }
-    return store == null ? Future.succeededFuture() : store.close();
+    Future<Void> migrating = migration == null ? Future.succeededFuture() : migration.close();
+    return migrating.compose(v -> store == null ? Future.succeededFuture() : store.close());
   }
 
   private final class EventPublisher implements SessionListener {
@@ -244,6 +276,8 @@ public class SessionStoreVerticle extends VerticleBase {
     ops.put(SessionOp.COUNT_BY_OWNER, this::countByOwner);
     consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.DATA_KEY_ROTATION,
         m -> serve("data-keys.rotate", m, this::rotation)));
+    consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.MIGRATION,
+        m -> serve("migration", m, this::migrate)));
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
     ops.forEach((op, fn) -> {
       consumers.add(vertx.eventBus().<JsonObject>localConsumer(op.address(), m -> serve(op.wireName(), m, fn)));
@@ -346,7 +380,7 @@ public class SessionStoreVerticle extends VerticleBase {
     recent.record(nanos, failure != null && failure.httpStatus() >= 500);
   }
 
-  private static final java.util.Set<String> UNMEASURED = java.util.Set.of("stats", "health", "count");
+  private static final java.util.Set<String> UNMEASURED = java.util.Set.of("stats", "health", "count", "migration");
   private static final long COUNT_REFRESH_MS = 1000;
   /** Bucket bounds of the session-operation histogram: from 10 µs (in-process) to 1 s (a troubled replica). */
   private static final Duration[] SESSION_BUCKETS = {

@@ -53,7 +53,14 @@ final class HttpAccessRules {
       rule("dashboardStream", Access.READ, RateKind.NONE, null),
       rule("drainNode", Access.ADMIN, RateKind.NONE, "node.drain"),
       rule("startDataKeyRotation", Access.ADMIN, RateKind.NONE, "data-keys.rotate"),
-      rule("getDataKeyRotation", Access.READ, RateKind.NONE, null));
+      rule("getDataKeyRotation", Access.READ, RateKind.NONE, null),
+      rule("startMigration", Access.ADMIN, RateKind.NONE, "migration.start"),
+      rule("getMigration", Access.READ, RateKind.NONE, null),
+      rule("verifyMigration", Access.ADMIN, RateKind.NONE, "migration.verify"),
+      rule("repairMigration", Access.ADMIN, RateKind.NONE, "migration.repair"),
+      rule("cutoverMigration", Access.ADMIN, RateKind.NONE, "migration.cutover"),
+      rule("commitMigration", Access.ADMIN, RateKind.NONE, "migration.commit"),
+      rule("rollbackMigration", Access.ADMIN, RateKind.NONE, "migration.rollback"));
 
   private static Map.Entry<String, Rule> rule(String op, Access access, RateKind rate, String audit) {
     return Map.entry(op, new Rule(op, access, rate, audit, null));

@@ -231,6 +231,8 @@ public final class HttpApiVerticle extends VerticleBase {
         Addresses.DATA_KEY_ROTATION, new JsonObject().put("op", "start"), options(ctx)).map(Message::body), 202));
     api.getRoute("getDataKeyRotation").addHandler(ctx -> answer(ctx, vertx.eventBus().<JsonObject>request(
         Addresses.DATA_KEY_ROTATION, new JsonObject().put("op", "status"), options(ctx)).map(Message::body), 200));
+    // Live migration of the sessions to another store (docs/migration.md).
+    new MigrationRoutes(vertx).mount(api);
     new HealthRoutes(vertx, nodeId, health, readinessChecks).mount(api);
     new SessionRoutes(vertx, access).mount(api);
     Router router = api.createRouter();

@@ -71,6 +71,14 @@ class HttpRoleMatrixTest {
     // This node has no data keys: an admin's start is a typed 400, past authorization all the same.
     MATRIX.put("startDataKeyRotation", new Case("POST", "/v1/admin/data-keys/rotate", null, Set.of(A)));
     MATRIX.put("getDataKeyRotation", new Case("GET", "/v1/admin/data-keys/rotate", null, Set.of(R, O, A)));
+    // No migration runs on this node: an admin's step is a typed 400 or 409, past authorization all the same.
+    MATRIX.put("startMigration", new Case("POST", "/v1/admin/migration", "{\"to\":\"nosuch\"}", Set.of(A)));
+    MATRIX.put("getMigration", new Case("GET", "/v1/admin/migration", null, Set.of(R, O, A)));
+    MATRIX.put("verifyMigration", new Case("POST", "/v1/admin/migration/verify", null, Set.of(A)));
+    MATRIX.put("repairMigration", new Case("POST", "/v1/admin/migration/repair", null, Set.of(A)));
+    MATRIX.put("cutoverMigration", new Case("POST", "/v1/admin/migration/cutover", null, Set.of(A)));
+    MATRIX.put("commitMigration", new Case("POST", "/v1/admin/migration/commit", null, Set.of(A)));
+    MATRIX.put("rollbackMigration", new Case("POST", "/v1/admin/migration/rollback", null, Set.of(A)));
     // Last: it ends the session the others use.
     MATRIX.put("deleteSession", new Case("DELETE", SESSION, null, Set.of(C, O, A)));
     // Only refusals here: an admin's drain stops the node (HttpAuditTest drains one).

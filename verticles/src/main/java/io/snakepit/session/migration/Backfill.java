@@ -1,0 +1,155 @@
+package io.snakepit.session.migration;
+
+import io.snakepit.contract.ErrorCode;
+import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.Session;
+import io.snakepit.session.SessionStore;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The background copy of every session from the source into the target, in constant memory: one page of the
+ * source at a time ({@link SessionStore#list}), each session merged into the target with at most
+ * {@code concurrency} merges in flight, the progress checkpointed after each page. The copy is a merge, so a
+ * copy older than what a dual write has put in the target meanwhile changes nothing there; and it goes through
+ * the {@link MigratingSessionStore} ({@link MigratingSessionStore#copyListed}), which keeps it from mixing a
+ * listed copy of a session deleted and created again since into the new one.
+ */
+final class Backfill implements SessionCopy {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Backfill.class);
+  private static final int MERGE_ATTEMPTS = 3;
+
+  private final MigratingSessionStore store;
+  private final int pageSize;
+  private final int concurrency;
+  private final Function<BackfillProgress, Future<Void>> checkpoint;
+  private volatile BackfillProgress progress;
+  private volatile boolean stopped;
+  /** Sessions copied by this run and when it began, for the rate: a resumed run's earlier pages do not count. */
+  private final long runStartedNanos = System.nanoTime();
+  private final long runStartCopied;
+
+  /**
+   * @param from       where to resume ({@link BackfillProgress#NONE} for the start); only sound when no write can
+   *                   have been left in one store alone since (not after a crash: see {@link StoreRepair})
+   * @param checkpoint persists the progress; the next page waits for it
+   */
+  Backfill(MigratingSessionStore store, int pageSize, int concurrency, BackfillProgress from,
+           Function<BackfillProgress, Future<Void>> checkpoint) {
+    this.store = store;
+    this.pageSize = pageSize;
+    this.concurrency = concurrency;
+    this.progress = from;
+    this.checkpoint = checkpoint;
+    this.runStartCopied = from.copied() + from.gone() + from.failed();
+  }
+
+  @Override
+  public BackfillProgress progress() {
+    return progress;
+  }
+
+  /** Sessions per second in this run. */
+  @Override
+  public double rate() {
+    double s = (System.nanoTime() - runStartedNanos) / 1e9;
+    BackfillProgress p = progress;
+    return s <= 0 ? 0 : (p.copied() + p.gone() + p.failed() - runStartCopied) / s;
+  }
+
+  /** Stops after the page in progress; {@link #run}'s future then fails with {@code conflict}. */
+  @Override
+  public void stop() {
+    stopped = true;
+  }
+
+  /** Copies every page from the progress' cursor on; completes with the final progress. */
+  @Override
+  public Future<BackfillProgress> run() {
+    Future<Long> total = progress.startedAt() > 0 ? Future.succeededFuture(progress.total()) : store.count();
+    return total.compose(n -> {
+      BackfillProgress p = progress;
+      progress = new BackfillProgress(p.cursor(), p.copied(), p.gone(), p.failed(), n,
+          p.startedAt() > 0 ? p.startedAt() : System.currentTimeMillis(), 0);
+      return checkpoint.apply(progress);
+    }).compose(v -> page()).andThen(ar -> store.listingsEnd());
+  }
+
+  private Future<BackfillProgress> page() {
+    if (stopped) {
+      return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, "The backfill was stopped."));
+    }
+    long listedAt = store.listingStarts();
+    return store.list(progress.cursor(), pageSize).compose(p -> copyAll(p.sessions(), listedAt).compose(v -> {
+      BackfillProgress b = progress;
+      long finished = p.nextCursor() == null ? System.currentTimeMillis() : 0;
+      progress = new BackfillProgress(p.nextCursor() == null ? b.cursor() : p.nextCursor(), b.copied(), b.gone(),
+          b.failed(), b.total(), b.startedAt(), finished);
+      return checkpoint.apply(progress);
+    }).compose(v -> progress.done() ? Future.succeededFuture(progress) : page()));
+  }
+
+  private Future<Void> copyAll(List<Session> sessions, long listedAt) {
+    Iterator<Session> it = sessions.iterator();
+    Promise<Void> all = Promise.promise();
+    int[] running = {Math.min(concurrency, sessions.size())};
+    if (running[0] == 0) {
+      return Future.succeededFuture();
+    }
+    for (int i = 0, n = running[0]; i < n; i++) {
+      copyNext(it, listedAt, () -> {
+        synchronized (running) {
+          if (--running[0] == 0) {
+            all.complete();
+          }
+        }
+      });
+    }
+    return all.future();
+  }
+
+  private void copyNext(Iterator<Session> it, long listedAt, Runnable finished) {
+    Session s;
+    synchronized (it) {
+      if (!it.hasNext()) {
+        finished.run();
+        return;
+      }
+      s = it.next();
+    }
+    copy(s, listedAt, 1).onComplete(ar -> copyNext(it, listedAt, finished));
+  }
+
+  private Future<Void> copy(Session s, long listedAt, int attempt) {
+    return store.copyListed(s, listedAt).<Void>map(copied -> {
+      // Skipped: created or deleted again since the listing, and so carried by the dual writes.
+      count(copied ? 1 : 0, copied ? 0 : 1, 0);
+      return null;
+    }).recover(e -> {
+      ErrorCode code = SnakepitException.from(e).errorCode();
+      if (code == ErrorCode.SESSION_NOT_FOUND) {
+        count(0, 1, 0);
+        return Future.succeededFuture();
+      }
+      if (attempt < MERGE_ATTEMPTS && code != ErrorCode.LIMIT_EXCEEDED && code != ErrorCode.BAD_REQUEST) {
+        return copy(s, listedAt, attempt + 1);
+      }
+      LOG.warn("Migration backfill could not copy session '{}' into the {} store: {}", s.id(),
+          store.target() == null ? "target" : store.target().name(), e.getMessage());
+      count(0, 0, 1);
+      return Future.succeededFuture();
+    });
+  }
+
+  private synchronized void count(long copied, long gone, long failed) {
+    BackfillProgress b = progress;
+    progress = new BackfillProgress(b.cursor(), b.copied() + copied, b.gone() + gone, b.failed() + failed,
+        b.total(), b.startedAt(), b.finishedAt());
+  }
+}
