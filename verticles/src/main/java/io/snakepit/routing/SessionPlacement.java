@@ -42,14 +42,14 @@ public interface SessionPlacement extends Shareable {
     return vertx.sharedData().<String, SessionPlacement>getLocalMap(MAP).get(KEY);
   }
 
-  /** Makes {@code placement} the node's placement. */
+  /** Makes {@code placement} the node's placement (until it is unpublished; see {@link LocalPublication}). */
   static void publish(Vertx vertx, SessionPlacement placement) {
-    vertx.sharedData().<String, SessionPlacement>getLocalMap(MAP).put(KEY, placement);
+    LocalPublication.publish(vertx, MAP, KEY, placement);
   }
 
-  /** Removes {@code placement} from the node, if it is the one published. */
+  /** Withdraws {@code placement}: the one published before it, if still published, is the node's again. */
   static void unpublish(Vertx vertx, SessionPlacement placement) {
-    vertx.sharedData().<String, SessionPlacement>getLocalMap(MAP).removeIfPresent(KEY, placement);
+    LocalPublication.withdraw(vertx, MAP, KEY, placement);
   }
 
   /** The node-local map that holds the placement. */

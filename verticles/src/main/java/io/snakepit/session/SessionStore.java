@@ -81,6 +81,15 @@ public interface SessionStore {
     return false;
   }
 
+  /**
+   * Whether the nodes of a cluster share this store (every node reads and writes the same sessions), so that a
+   * live migration of it must move every node together. An adapter each node keeps to itself answers false,
+   * the default.
+   */
+  default boolean shared() {
+    return false;
+  }
+
   /** Whether a live session with this id exists. Does not touch it. */
   Future<Boolean> exists(String id);
 

@@ -13,6 +13,7 @@ import io.snakepit.contract.Reserved;
 import io.snakepit.contract.SessionCall;
 import io.snakepit.contract.SessionOp;
 import io.snakepit.contract.SnakepitException;
+import io.snakepit.session.migration.ClusterMigration;
 import io.snakepit.session.migration.StoreMigration;
 import io.snakepit.session.sealing.DataKeyFile;
 import io.snakepit.session.sealing.DataKeyRotation;
@@ -64,6 +65,8 @@ public class SessionStoreVerticle extends VerticleBase {
   private DataKeyFile dataKeys;
   private DataKeyRotation rotation;
   private StoreMigration migration;
+  /** The cluster-wide migration, when this node's store is shared by a cluster's nodes; else null. */
+  private ClusterMigration clusterMigration;
 
   /** Records metrics into Micrometer's global registry (a no-op until a backend is added to it). */
   public SessionStoreVerticle() {
@@ -90,9 +93,18 @@ public class SessionStoreVerticle extends VerticleBase {
     }
     return StoreMigration.open(vertx, cfg.factory().name(), cfg.settings(),
             () -> cfg.factory().create(vertx, cfg.settings(), cfg.adapterConfig()))
-        .map(m -> {
+        .compose(m -> {
           migration = m;
-          return (SessionStore) m.store();
+          if (!ClusterMigration.applies(vertx, m)) {
+            return Future.succeededFuture((SessionStore) m.store());
+          }
+          // Before serving: a node that starts while the cluster migrates writes both stores from its first write.
+          clusterMigration = new ClusterMigration(vertx, cfg.settings().nodeId(), m);
+          return clusterMigration.adopt(cfg.factory().name(), cfg.adapterConfig())
+              .recover(e -> m.close().compose(v -> m.store().close()).transform(x -> Future.failedFuture(
+                  new SnakepitException(ErrorCode.STORE_UNAVAILABLE, "This node could not join the cluster's "
+                      + "migration of the sessions: " + SnakepitException.from(e).getMessage()))))
+              .map(v -> (SessionStore) m.store());
         })
         .compose(s -> cfg.dataKeyFile() == null ? Future.succeededFuture(s) : sealed(s, cfg.dataKeyFile()))
         .onSuccess(s -> {
@@ -277,7 +289,11 @@ public class SessionStoreVerticle extends VerticleBase {
     consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.DATA_KEY_ROTATION,
         m -> serve("data-keys.rotate", m, this::rotation)));
     consumers.add(vertx.eventBus().<JsonObject>localConsumer(Addresses.MIGRATION,
-        m -> serve("migration", m, this::migrate)));
+        m -> serve("migration", m, clusterMigration == null ? this::migrate : clusterMigration::step)));
+    if (clusterMigration != null) {
+      clusterConsumers.add(ClusterMigration.address(store.settings().nodeId()),
+          m -> serve("migration", m, clusterMigration::onNodeAddress));
+    }
     // Node components use the local addresses; applications elsewhere in the cluster the cluster-wide ones.
     ops.forEach((op, fn) -> {
       consumers.add(vertx.eventBus().<JsonObject>localConsumer(op.address(), m -> serve(op.wireName(), m, fn)));

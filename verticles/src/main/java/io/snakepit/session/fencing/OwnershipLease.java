@@ -90,14 +90,17 @@ public final class OwnershipLease implements Shareable {
     return lease instanceof OwnershipLease l ? l : ALWAYS;
   }
 
-  /** Makes this the lease that {@link #of(Vertx)} returns on this node. */
+  /**
+   * Makes this the lease that {@link #of(Vertx)} returns on this node, until unpublished; each store that uses
+   * the lease publishes it once ({@link io.snakepit.routing.LocalPublication}).
+   */
   public void publish(Vertx vertx) {
-    vertx.sharedData().getLocalMap(MAP).put(KEY, this);
+    io.snakepit.routing.LocalPublication.publish(vertx, MAP, KEY, this);
   }
 
-  /** Removes this lease from the node, if it is the one published. */
+  /** Withdraws one publication of this lease: the node keeps it while another store still uses it. */
   public void unpublish(Vertx vertx) {
-    vertx.sharedData().getLocalMap(MAP).removeIfPresent(KEY, this);
+    io.snakepit.routing.LocalPublication.withdraw(vertx, MAP, KEY, this);
   }
 
   /** Whether the lease is held now: not suspect, and ticked within the lease time. */

@@ -150,8 +150,13 @@ public final class HazelcastSessionStore implements SessionStore {
   /** Blocking: registers the expiry listener, counts the sessions, starts the estimate refresh. */
   void open() {
     if (fencing.enabled()) {
-      if (hz.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY) instanceof OwnershipLease shared) {
-        lease = shared;
+      LeaseKeeper running = LeaseKeeper.running(hz);
+      if (running != null) {
+        // Another store of this member (a live migration between two maps) keeps it: it ticks until both close.
+        keeper = running;
+        lease = running.lease();
+      } else if (hz.getUserContext().get(LeaseKeeper.USER_CONTEXT_KEY) instanceof OwnershipLease given) {
+        lease = given; // put there by whoever made the member, who keeps it
       } else {
         keeper = new LeaseKeeper(hz, fencing).start();
         lease = keeper.lease();
@@ -374,6 +379,12 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   // ---- SessionStore ------------------------------------------------------------------------------
+
+  /** Every member of the Hazelcast cluster reads and writes the same map. */
+  @Override
+  public boolean shared() {
+    return true;
+  }
 
   /**
    * On the minority side of a partition with {@code partition-mode: majority}
@@ -658,7 +669,7 @@ public final class HazelcastSessionStore implements SessionStore {
       io.snakepit.routing.SessionPlacement.unpublish(vertx, placement);
     }
     if (keeper != null) {
-      keeper.close();
+      keeper.release();
     }
     if (journal != null) {
       journal.close();

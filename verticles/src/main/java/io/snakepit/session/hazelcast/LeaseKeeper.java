@@ -52,6 +52,10 @@ final class LeaseKeeper implements AutoCloseable {
 
   /** Where the lease sits in {@link HazelcastInstance#getUserContext()}. */
   static final String USER_CONTEXT_KEY = "snakepit.fencing.lease";
+  /** The keeper itself, in the member's user context, for a second store of the member ({@link #running}). */
+  static final String KEEPER_KEY = "snakepit.fencing.keeper";
+  /** The stores using this keeper; the last to {@link #release} it closes it. */
+  private final java.util.concurrent.atomic.AtomicInteger users = new java.util.concurrent.atomic.AtomicInteger(1);
   static final String EXECUTOR = "snakepit-fencing";
   /** Where a member's merge state sits in its user context: an {@link AtomicBoolean}, true while it merges. */
   static final String MERGING_KEY = "snakepit.fencing.merging";
@@ -127,8 +131,34 @@ final class LeaseKeeper implements AutoCloseable {
     return ticks.get();
   }
 
+  /**
+   * The keeper already running on {@code hz}, taken for one more store (two stores of the member are open at once
+   * during a live migration between two maps); null when there is none. Each taker {@link #release}s it.
+   */
+  static LeaseKeeper running(HazelcastInstance hz) {
+    if (hz.getUserContext().get(KEEPER_KEY) instanceof LeaseKeeper k) {
+      int n;
+      do {
+        n = k.users.get();
+        if (n == 0) {
+          return null; // closing
+        }
+      } while (!k.users.compareAndSet(n, n + 1));
+      return k;
+    }
+    return null;
+  }
+
+  /** One store is done with the lease: the last one stops it ({@link #close}). */
+  void release() {
+    if (users.decrementAndGet() == 0) {
+      close();
+    }
+  }
+
   /** Publishes the lease in the member's user context and starts ticking. */
   LeaseKeeper start() {
+    hz.getUserContext().put(KEEPER_KEY, this);
     hz.getUserContext().put(USER_CONTEXT_KEY, lease);
     hz.getUserContext().put(MERGING_KEY, merging);
     lifecycleListener = hz.getLifecycleService().addLifecycleListener(this::onLifecycle);
@@ -264,6 +294,8 @@ final class LeaseKeeper implements AutoCloseable {
 
   @Override
   public void close() {
+    users.set(0);
+    hz.getUserContext().remove(KEEPER_KEY, this);
     thread.shutdownNow();
     hz.getUserContext().remove(USER_CONTEXT_KEY, lease);
     hz.getUserContext().remove(MERGING_KEY, merging);

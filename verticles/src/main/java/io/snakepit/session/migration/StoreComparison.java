@@ -3,6 +3,7 @@ package io.snakepit.session.migration;
 import io.snakepit.session.Session;
 import io.snakepit.session.SessionStore;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -11,8 +12,10 @@ import java.util.Map;
 
 /**
  * A verify: pages through both stores in id order side by side, in constant memory, and compares every session
- * by {@link SessionDigest}. A session that differs is read again from both stores before it counts, so that a
- * write caught between the two stores (in the first, on its way to the second) is not reported. The answer:
+ * by {@link SessionDigest}. A session that differs is read again from both stores before it counts, up to
+ * {@value #RECHECKS} times with a growing pause (10 ms, then doubling), so that a write caught between the two
+ * stores (in the first, on its way to the second) is not reported, even when the session is written again and
+ * again: a real difference stays through every read. The answer:
  * {@code passed}, {@code source_count}, {@code target_count}, {@code compared}, {@code differences_count} and
  * {@code differences} (the first {@code maxListed}: {@code {"id", "kind": "missing_in_target" |
  * "missing_in_source" | "different", "parts": [...]}}), {@code at} and {@code took_ms}.
@@ -29,7 +32,13 @@ final class StoreComparison {
   private long compared;
   private final long startedAt = System.currentTimeMillis();
 
-  StoreComparison(SessionStore source, SessionStore target, int pageSize, int maxListed) {
+  /** How many times a session that differs is read again before the difference counts. */
+  static final int RECHECKS = 5;
+
+  private final Vertx vertx;
+
+  StoreComparison(Vertx vertx, SessionStore source, SessionStore target, int pageSize, int maxListed) {
+    this.vertx = vertx;
     this.source = source;
     this.target = target;
     this.left = new PagedSessions(source, pageSize);
@@ -88,8 +97,12 @@ final class StoreComparison {
     }
   }
 
-  /** Reads the session from both stores again and records a difference if there still is one. */
+  /** Reads the session from both stores again (and again) and records a difference if there still is one. */
   private Future<Void> recheck(String id) {
+    return recheck(id, 1);
+  }
+
+  private Future<Void> recheck(String id, int attempt) {
     Future<Session> s = source.get(id).otherwise((Session) null);
     Future<Session> t = target.get(id).otherwise((Session) null);
     return Future.join(s, t).transform(ar -> {
@@ -98,14 +111,17 @@ final class StoreComparison {
       if (a == null && b == null) {
         return Future.succeededFuture();
       }
-      if (a == null || b == null) {
-        record(new JsonObject().put("id", id).put("kind", a == null ? "missing_in_source" : "missing_in_target"));
-      } else {
-        List<String> parts = parts(a, b);
-        if (!parts.isEmpty()) {
-          record(new JsonObject().put("id", id).put("kind", "different").put("parts", new JsonArray(parts)));
-        }
+      JsonObject difference = a == null || b == null
+          ? new JsonObject().put("id", id).put("kind", a == null ? "missing_in_source" : "missing_in_target")
+          : parts(a, b).isEmpty() ? null
+          : new JsonObject().put("id", id).put("kind", "different").put("parts", new JsonArray(parts(a, b)));
+      if (difference == null) {
+        return Future.succeededFuture();
       }
+      if (attempt < RECHECKS) {
+        return vertx.timer(10L << (attempt - 1)).compose(x -> recheck(id, attempt + 1));
+      }
+      record(difference);
       return Future.succeededFuture();
     });
   }

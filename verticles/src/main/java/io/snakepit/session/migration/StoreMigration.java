@@ -28,6 +28,7 @@ public final class StoreMigration {
   static final int CONCURRENCY = 16;
   static final int MAX_LISTED_DIFFERENCES = 100;
 
+  private final Vertx vertx;
   private final MigratingSessionStore store;
   private final AdapterStores adapters;
   private final MigrationStateFile file;
@@ -40,6 +41,7 @@ public final class StoreMigration {
   private boolean verifying;
 
   private StoreMigration(Vertx vertx, MigratingSessionStore store, SessionSettings settings, MigrationState state) {
+    this.vertx = vertx;
     this.store = store;
     this.adapters = new AdapterStores(vertx, settings);
     this.dataDir = settings.dataDir();
@@ -111,36 +113,52 @@ public final class StoreMigration {
 
   // ---- operations ------------------------------------------------------------------------------------
 
-  /** {@code {"to": adapter, "settings": {...}}}: starts dual writes and the backfill; answers the status. */
-  public synchronized Future<JsonObject> start(JsonObject body) {
+  /**
+   * Checks a {@code start} without changing anything: no migration in progress, a data directory, a known
+   * adapter and settings it accepts. Throws the typed error {@link #start} would fail with.
+   *
+   * @return the adapter's name
+   */
+  public synchronized String checkStart(JsonObject body) {
     MigrationPhase phase = store.phase();
     if (phase.inProgress() || busy) {
-      return conflict("A migration to " + (state == null ? "?" : state.target()) + " is in phase "
+      throw conflictError("A migration to " + (state == null ? "?" : state.target()) + " is in phase "
           + phase.wireName() + "; follow it with GET /v1/admin/migration (snakepit migrate status), or roll it back "
           + "(POST /v1/admin/migration/rollback) before starting another.");
     }
     if (file == null) {
-      return Future.failedFuture(new SnakepitException(ErrorCode.BAD_REQUEST, "A migration needs a data-dir, where "
-          + "it keeps its state across restarts; set data-dir in the node's configuration. Nothing was changed."));
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "A migration needs a data-dir, where "
+          + "it keeps its state across restarts; set data-dir in the node's configuration. Nothing was changed.");
     }
     Object to = body.getValue("to");
     if (!(to instanceof String adapter) || adapter.isBlank()) {
-      return Future.failedFuture(new SnakepitException(ErrorCode.BAD_REQUEST, "'to' must name the session adapter "
-          + "to migrate to, one of " + String.join(", ", AdapterStores.known()) + ". Nothing was changed."));
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'to' must name the session adapter "
+          + "to migrate to, one of " + String.join(", ", AdapterStores.known()) + ". Nothing was changed.");
     }
-    Object set = body.getValue("settings", new JsonObject());
-    if (!(set instanceof JsonObject settings)) {
-      return Future.failedFuture(new SnakepitException(ErrorCode.BAD_REQUEST, "'settings' must be a JSON object, "
-          + "the target adapter's section (as under sessions.<adapter>). Nothing was changed."));
+    if (!(body.getValue("settings", new JsonObject()) instanceof JsonObject settings)) {
+      throw new SnakepitException(ErrorCode.BAD_REQUEST, "'settings' must be a JSON object, "
+          + "the target adapter's section (as under sessions.<adapter>). Nothing was changed.");
     }
+    String name = AdapterStores.factory(adapter).name();
+    adapters.validate(name, settings, Path.of(dataDir, "migration", "check").toString());
+    return name;
+  }
+
+  /**
+   * {@code {"to": adapter, "settings": {...}}}: starts dual writes and the backfill; answers the status. With
+   * {@code "follower": true} (a node of a cluster whose coordinator runs the backfill, {@link ClusterMigration})
+   * it starts the dual writes alone.
+   */
+  public synchronized Future<JsonObject> start(JsonObject body) {
     String name;
-    String targetDir = Path.of(dataDir, "migration", "target-" + System.currentTimeMillis()).toString();
     try {
-      name = AdapterStores.factory(adapter).name();
-      adapters.validate(name, settings, targetDir);
+      name = checkStart(body);
     } catch (SnakepitException e) {
       return Future.failedFuture(e);
     }
+    JsonObject settings = body.getJsonObject("settings", new JsonObject());
+    boolean follower = Boolean.TRUE.equals(body.getValue("follower"));
+    String targetDir = Path.of(dataDir, "migration", "target-" + System.currentTimeMillis()).toString();
     // After a commit the source is the earlier target: the state must say how to open it again at a restart.
     boolean fromCommitted = store.phase() == MigrationPhase.COMMITTED;
     SessionStore source = fromCommitted ? store.target() : store.source();
@@ -163,7 +181,9 @@ public final class StoreMigration {
           // Every write begun before the dual writes has ended (moveTo drained them): the backfill sees them all.
           return persist(s -> s.withPhase(MigrationPhase.BACKFILL)).compose(x -> store.moveTo(MigrationPhase.BACKFILL));
         }).map(v -> {
-          runBackfill();
+          if (!follower) {
+            runBackfill();
+          }
           return status();
         }).andThen(ar -> {
           synchronized (this) {
@@ -238,7 +258,7 @@ public final class StoreMigration {
       return conflict("A verify is running already; its result will appear in GET /v1/admin/migration.");
     }
     verifying = true;
-    new StoreComparison(store.source(), store.target(), PAGE, MAX_LISTED_DIFFERENCES).run()
+    new StoreComparison(vertx, store.source(), store.target(), PAGE, MAX_LISTED_DIFFERENCES).run()
         .recover(e -> Future.succeededFuture(new JsonObject().put("passed", false)
             .put("error", SnakepitException.from(e).getMessage()).put("at", System.currentTimeMillis())))
         .compose(result -> {
@@ -315,6 +335,10 @@ public final class StoreMigration {
       return conflict("A commit needs a passed verify: run POST /v1/admin/migration/verify (snakepit migrate verify)"
           + " and commit once it reports no difference.");
     }
+    return retireSource();
+  }
+
+  private Future<JsonObject> retireSource() {
     SessionStore source = store.source();
     return change(MigrationPhase.COMMITTED).compose(v -> source.close().recover(e -> {
       LOG.warn("The retired {} store did not close cleanly: {}", source.name(), e.getMessage());
@@ -335,6 +359,10 @@ public final class StoreMigration {
           + "go back, start a migration to the " + state.source() + " adapter." : "No migration is in progress "
           + "(phase " + phase.wireName() + "): there is nothing to roll back.");
     }
+    return retireTarget();
+  }
+
+  private Future<JsonObject> retireTarget() {
     SessionCopy b = backfill;
     if (b != null) {
       b.stop();
@@ -348,6 +376,60 @@ public final class StoreMigration {
               state.source(), state.target());
           return status();
         });
+  }
+
+  // ---- a node of a cluster-wide migration (ClusterMigration) ---------------------------------------------------
+
+  /**
+   * Moves this node to the phase the coordinator of a cluster-wide migration moved to, without the checks the
+   * coordinator made on its own state (its backfill and verify cover the shared stores; this node ran neither).
+   * Already in that phase: nothing changes.
+   */
+  public synchronized Future<JsonObject> follow(MigrationPhase next) {
+    MigrationPhase phase = store.phase();
+    if (phase == next) {
+      return Future.succeededFuture(status());
+    }
+    if (!phase.inProgress()) {
+      return conflict("This node has no migration in progress (phase " + phase.wireName() + ") to move to "
+          + next.wireName() + ".");
+    }
+    return switch (next) {
+      case COMMITTED -> retireSource();
+      case ROLLED_BACK -> retireTarget();
+      case BACKFILL, VERIFIED, CUTOVER -> change(next).map(v -> status());
+      default -> conflict("A node cannot be moved to " + next.wireName() + ".");
+    };
+  }
+
+  /**
+   * Makes this node the one that copies the shared stores, after the coordinator of a cluster-wide migration is
+   * gone: repairs the store that does not answer reads from the start, as after a restart ({@link StoreRepair});
+   * a verify, cutover or commit waits for it.
+   */
+  public synchronized Future<JsonObject> takeOver() {
+    MigrationPhase phase = store.phase();
+    if (!phase.inProgress()) {
+      return conflict("This node has no migration in progress (phase " + phase.wireName() + ") to take over.");
+    }
+    if (backfill != null && !backfillRun.isComplete()) {
+      return Future.succeededFuture(status());
+    }
+    MigrationPhase next = phase == MigrationPhase.VERIFIED ? MigrationPhase.BACKFILL : phase;
+    return persist(s -> s.withBackfill(BackfillProgress.NONE).withPhase(next))
+        .compose(v -> next == phase ? Future.succeededFuture() : store.moveTo(next))
+        .map(v -> {
+          LOG.info("Taking over the cluster's migration: repairing the {} store from the {} store",
+              next.readsSource() ? state.target() : state.source(), next.readsSource() ? state.source()
+                  : state.target());
+          runRepair();
+          return status();
+        });
+  }
+
+  /** The adapter and settings of the migration this node knows of (in progress or not), or null. */
+  public synchronized MigrationState state() {
+    return state;
   }
 
   /** Persists the new phase, then rewires the stores (so a crash in between restarts in the new phase). */
@@ -364,7 +446,11 @@ public final class StoreMigration {
   }
 
   private static <T> Future<T> conflict(String message) {
-    return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, message + " Nothing was changed."));
+    return Future.failedFuture(conflictError(message));
+  }
+
+  private static SnakepitException conflictError(String message) {
+    return new SnakepitException(ErrorCode.CONFLICT, message + " Nothing was changed.");
   }
 
   /** Stops the backfill (the next start repairs the stores from the beginning) and waits for state writes. */
