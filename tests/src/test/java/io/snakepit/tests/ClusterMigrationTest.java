@@ -88,8 +88,14 @@ class ClusterMigrationTest {
         assertThat(phases(status(nodes.get(0)))).containsOnly("cutover").hasSize(4);
         long before = load.acknowledged();
         Poll.until("writes go on in cutover", Cluster.DEADLINE, () -> load.acknowledged() > before + 100);
-        assertThat(Http.post(joined.baseUrl() + "/v1/admin/migration/commit", "{}").statusCode()).isEqualTo(200);
+        // The operator's CLI, asked of the node that joined last: the commit goes to every node.
+        assertThat(cli("migrate", "commit", "--url", joined.baseUrl())).startsWith("phase committed");
         assertThat(phases(status(nodes.get(0)))).containsOnly("committed").hasSize(4);
+        String printed = cli("migrate", "status", "--url", nodes.get(2).baseUrl());
+        assertThat(printed).contains("coordinated by " + coordinator.nodeId());
+        for (NodeProcess n : nodes) {
+          assertThat(printed).contains("  " + n.nodeId() + " committed");
+        }
         long committed = load.acknowledged();
         Poll.until("writes go on after the commit", Cluster.DEADLINE, () -> load.acknowledged() > committed + 100);
         load.close();
@@ -138,6 +144,28 @@ class ClusterMigrationTest {
           assertThat(load.lost(n.baseUrl())).as("acknowledged writes lost, read on " + n.nodeId()).isEmpty();
         }
       }
+    }
+  }
+
+  /** Runs {@code snakepit ARGS...} in a new JVM; answers its standard output, once it exited 0. */
+  private static String cli(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java")
+        .toString(), "-cp", System.getProperty("java.class.path"), "io.snakepit.app.Main"));
+    cmd.addAll(List.of(args));
+    java.nio.file.Path out = java.nio.file.Files.createTempFile("snakepit-cli-", ".out");
+    try {
+      Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectErrorStream(true)
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      try {
+        assertThat(p.waitFor(Cluster.DEADLINE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      } finally {
+        p.destroyForcibly();
+      }
+      String printed = java.nio.file.Files.readString(out);
+      assertThat(p.exitValue()).as(printed).isZero();
+      return printed;
+    } finally {
+      java.nio.file.Files.deleteIfExists(out);
     }
   }
 

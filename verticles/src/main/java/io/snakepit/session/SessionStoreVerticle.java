@@ -99,8 +99,9 @@ public class SessionStoreVerticle extends VerticleBase {
             return Future.succeededFuture((SessionStore) m.store());
           }
           // Before serving: a node that starts while the cluster migrates writes both stores from its first write.
-          clusterMigration = new ClusterMigration(vertx, cfg.settings().nodeId(), m);
-          return clusterMigration.adopt(cfg.factory().name(), cfg.adapterConfig())
+          clusterMigration = new ClusterMigration(vertx, cfg.settings().nodeId(), m, cfg.factory().name(),
+              cfg.adapterConfig());
+          return clusterMigration.adopt().onSuccess(v -> clusterMigration.watch())
               .recover(e -> m.close().compose(v -> m.store().close()).transform(x -> Future.failedFuture(
                   new SnakepitException(ErrorCode.STORE_UNAVAILABLE, "This node could not join the cluster's "
                       + "migration of the sessions: " + SnakepitException.from(e).getMessage()))))
@@ -205,6 +206,9 @@ public class SessionStoreVerticle extends VerticleBase {
     consumers.forEach(MessageConsumer::unregister);
     if (clusterConsumers != null) {
       clusterConsumers.close();
+    }
+    if (clusterMigration != null) {
+      clusterMigration.close();
     }
     Future<Void> migrating = migration == null ? Future.succeededFuture() : migration.close();
     return migrating.compose(v -> store == null ? Future.succeededFuture() : store.close());

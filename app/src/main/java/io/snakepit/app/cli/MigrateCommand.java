@@ -67,6 +67,16 @@ public final class MigrateCommand implements Callable<Integer> {
     PrintWriter out = cmd.out();
     out.println("phase " + s.getString("phase") + (s.containsKey("target") ? ": " + s.getString("source") + " -> "
         + s.getString("target") : ""));
+    JsonObject nodes = s.getJsonObject("nodes");
+    if (nodes != null) {
+      // A cluster's migration: every node's phase, so a node a step did not reach stands out.
+      out.println("cluster, coordinated by " + s.getString("coordinator") + ":");
+      new java.util.TreeSet<>(nodes.fieldNames()).forEach(id -> {
+        JsonObject node = nodes.getJsonObject(id, new JsonObject());
+        out.println("  " + id + " " + node.getString("phase")
+            + (node.containsKey("error") ? " (" + node.getString("error") + ")" : ""));
+      });
+    }
     JsonObject b = s.getJsonObject("backfill");
     if (b != null) {
       out.println("backfill: " + b.getValue("copied", 0) + "/" + b.getValue("total", "?") + " copied, "

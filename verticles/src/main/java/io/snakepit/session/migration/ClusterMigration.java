@@ -43,15 +43,29 @@ public final class ClusterMigration {
   /** How long a node may take to answer a step: opening a store and draining the writes in flight. */
   static final long STEP_TIMEOUT_MS = 120_000;
   static final long STATUS_TIMEOUT_MS = 5_000;
+  /** How often a node compares its phase with the cluster's record ({@link #watch}). */
+  static final long RECONCILE_MS = 5_000;
 
   private final Vertx vertx;
   private final String nodeId;
   private final StoreMigration local;
+  private final String configuredAdapter;
+  private final JsonObject configuredSettings;
+  private long timer = -1;
+  private Future<?> queue = Future.succeededFuture();
+  private boolean reconciling;
 
-  public ClusterMigration(Vertx vertx, String nodeId, StoreMigration local) {
+  /**
+   * @param configuredAdapter  the adapter {@code sessions.adapter} names
+   * @param configuredSettings that adapter's section
+   */
+  public ClusterMigration(Vertx vertx, String nodeId, StoreMigration local, String configuredAdapter,
+                          JsonObject configuredSettings) {
     this.vertx = vertx;
     this.nodeId = nodeId;
     this.local = local;
+    this.configuredAdapter = configuredAdapter;
+    this.configuredSettings = configuredSettings == null ? new JsonObject() : configuredSettings;
   }
 
   /** The address where node {@code id} takes the steps of a cluster-wide migration. */
@@ -70,13 +84,20 @@ public final class ClusterMigration {
   /** An operator's step ({@code op} of {@link Addresses#MIGRATION}) on the cluster's migration. */
   public Future<JsonObject> step(JsonObject body) {
     return record().compose(rec -> {
-      String coordinator = rec != null && inProgress(rec) ? rec.getString("coordinator") : nodeId;
+      boolean running = rec != null && inProgress(rec);
+      // A new migration is coordinated by the node asked; anything else by the last one's coordinator, while
+      // it is there: the status of a finished migration is the one that ran its backfill and verify.
+      String coordinator = rec == null || !running && "start".equals(body.getString("op"))
+          ? nodeId : rec.getString("coordinator");
       if (coordinator.equals(nodeId)) {
         return coordinate(body, rec);
       }
       return nodes().compose(nodes -> {
         if (nodes.contains(coordinator)) {
           return request(coordinator, body.copy().put("coordinate", true), STEP_TIMEOUT_MS);
+        }
+        if (!running) {
+          return coordinate(body, rec);
         }
         LOG.warn("The coordinator {} of the cluster's migration has left; node {} takes over", coordinator, nodeId);
         return putRecord(rec.copy().put("coordinator", nodeId)).compose(v -> local.takeOver())
@@ -93,8 +114,12 @@ public final class ClusterMigration {
       return record().compose(rec -> coordinate(b, rec));
     }
     String op = body.getString("op", "status");
+    return "status".equals(op) ? Future.succeededFuture(local.status()) : serially(() -> follow(op, body));
+  }
+
+  /** A step from the coordinator, applied after any other step or catch-up on this node has ended. */
+  private Future<JsonObject> follow(String op, JsonObject body) {
     return switch (op) {
-      case "status" -> Future.succeededFuture(local.status());
       case "start" -> {
         // Idempotent: a node that adopted this migration as it started, or took an earlier try of this step.
         MigrationState st = local.state();
@@ -227,11 +252,12 @@ public final class ClusterMigration {
   /**
    * Brings this node, as it starts and before it serves, to the cluster's migration: opens both stores in the
    * phase the record says (or the target alone once committed, unless the configuration already names it).
-   *
-   * @param configuredAdapter  the adapter {@code sessions.adapter} names
-   * @param configuredSettings that adapter's section
    */
-  public Future<Void> adopt(String configuredAdapter, JsonObject configuredSettings) {
+  public Future<Void> adopt() {
+    return adopt(configuredAdapter, configuredSettings);
+  }
+
+  private Future<Void> adopt(String configuredAdapter, JsonObject configuredSettings) {
     return record().compose(rec -> {
       if (rec == null) {
         return Future.succeededFuture();
@@ -262,7 +288,42 @@ public final class ClusterMigration {
     });
   }
 
+  /**
+   * Every {@value #RECONCILE_MS} ms, a node that is not the coordinator compares its phase with the record and
+   * catches up (a step it missed, not answering; or a start it missed, starting in the instant the step went
+   * round). A write it made meanwhile to the source alone is a difference the verify reports and a repair
+   * mends before a commit can count. Cancelled with {@link #close}.
+   */
+  public void watch() {
+    timer = vertx.setPeriodic(RECONCILE_MS, t -> {
+      if (reconciling) {
+        return;
+      }
+      reconciling = true;
+      record().compose(rec -> rec == null || nodeId.equals(rec.getString("coordinator"))
+              ? Future.succeededFuture() : serially(() -> adopt(configuredAdapter, configuredSettings)))
+          .onFailure(e -> LOG.warn("Could not compare this node's migration phase with the cluster's: {}",
+              e.getMessage()))
+          .onComplete(ar -> reconciling = false);
+    });
+  }
+
+  /** Stops {@link #watch}. */
+  public void close() {
+    vertx.cancelTimer(timer);
+  }
+
   // ---- plumbing ---------------------------------------------------------------------------------------------
+
+  /**
+   * Runs {@code step} once every earlier one has ended: a catch-up and a step from the coordinator that arrive
+   * together must not both start dual writes, or retire a store twice.
+   */
+  private synchronized <T> Future<T> serially(java.util.function.Supplier<Future<T>> step) {
+    Future<T> next = queue.transform(x -> step.get());
+    queue = next;
+    return next;
+  }
 
   private static MigrationPhase phase(Object wire) {
     try {
