@@ -1,11 +1,10 @@
 package io.snakepit.app;
 
+import static io.snakepit.app.CliRun.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,25 +15,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** The admin CLI, run in this JVM against real nodes, with its output and exit codes. */
 class CliTest {
 
   /** One run of the CLI: exit code, stdout, stderr. */
-  record Run(int code, String out, String err) {
-    JsonObject json() {
-      return new JsonObject(out.strip());
-    }
-  }
-
-  static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = new CommandLine(new Main()).setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
-        .execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
 
   static TestNode source;
   static TestNode target;
@@ -59,10 +44,10 @@ class CliTest {
 
   @Test
   void workersShowsATableOrJson() {
-    Run table = cli("workers", "--url", source.url());
+    CliRun table = cli("workers", "--url", source.url());
     assertThat(table.code()).as(table.toString()).isZero();
     assertThat(table.out()).startsWith("ID").contains("POOL", "STATE", "default-0.", "default-1.", "ready");
-    Run json = cli("workers", "--url", source.url(), "--json");
+    CliRun json = cli("workers", "--url", source.url(), "--json");
     assertThat(json.code()).isZero();
     JsonArray workers = json.json().getJsonArray("workers");
     assertThat(workers).hasSize(2);
@@ -71,10 +56,10 @@ class CliTest {
 
   @Test
   void healthOfAHealthyNodeExitsZero() {
-    Run r = cli("health", "--url", source.url());
+    CliRun r = cli("health", "--url", source.url());
     assertThat(r.code()).as(r.toString()).isZero();
     assertThat(r.out()).contains("live", "READY", "sessions", "UP");
-    Run json = cli("health", "--url", source.url(), "--json");
+    CliRun json = cli("health", "--url", source.url(), "--json");
     assertThat(json.code()).isZero();
     assertThat(json.json().getBoolean("healthy")).isTrue();
     assertThat(json.json().getJsonObject("ready").getString("status")).isEqualTo("READY");
@@ -87,27 +72,27 @@ class CliTest {
     }
     source.send("PUT", "/v1/sessions/ls-a/variables/colour", "{\"value\":\"green\"}");
 
-    Run page = cli("sessions", "list", "--url", source.url(), "--cursor", "ls-", "--limit", "2");
+    CliRun page = cli("sessions", "list", "--url", source.url(), "--cursor", "ls-", "--limit", "2");
     assertThat(page.code()).as(page.toString()).isZero();
     assertThat(page.out()).startsWith("ID").contains("ls-a", "ls-b").doesNotContain("ls-c");
     assertThat(page.err()).contains("more: snakepit sessions list --cursor ls-b");
 
-    Run json = cli("sessions", "list", "--url", source.url(), "--cursor", "ls-", "--limit", "2", "--json");
+    CliRun json = cli("sessions", "list", "--url", source.url(), "--cursor", "ls-", "--limit", "2", "--json");
     assertThat(json.json().getJsonArray("sessions")).hasSize(2);
     assertThat(json.json().getString("next_cursor")).isEqualTo("ls-b");
 
-    Run all = cli("sessions", "list", "--url", source.url(), "--cursor", "ls-", "--limit", "1", "--all", "--json");
+    CliRun all = cli("sessions", "list", "--url", source.url(), "--cursor", "ls-", "--limit", "1", "--all", "--json");
     assertThat(all.code()).isZero();
     List<String> ids = all.out().lines().map(l -> new JsonObject(l).getString("id")).toList();
     assertThat(ids).containsSubsequence("ls-a", "ls-b", "ls-c");
 
-    Run show = cli("sessions", "show", "ls-a", "--url", source.url());
+    CliRun show = cli("sessions", "show", "ls-a", "--url", source.url());
     assertThat(show.code()).as(show.toString()).isZero();
     assertThat(show.out()).contains("ls-a", "VARIABLE", "colour", "\"green\"");
     assertThat(cli("sessions", "show", "ls-a", "--url", source.url(), "--json").json()
         .getJsonObject("variables").getString("colour")).isEqualTo("green");
 
-    Run delete = cli("sessions", "delete", "ls-b", "--url", source.url());
+    CliRun delete = cli("sessions", "delete", "ls-b", "--url", source.url());
     assertThat(delete.code()).isZero();
     assertThat(delete.out()).contains("deleted ls-b");
     assertThat(source.get("/v1/sessions/ls-b").statusCode()).isEqualTo(404);
@@ -115,11 +100,11 @@ class CliTest {
 
   @Test
   void anErrorOfTheNodeExitsOneWithItsCodeMessageAndCorrelationId() {
-    Run r = cli("sessions", "show", "never-made", "--url", source.url());
+    CliRun r = cli("sessions", "show", "never-made", "--url", source.url());
     assertThat(r.code()).isEqualTo(1);
     assertThat(r.err()).contains("404 session_not_found", "never-made", "hint:", "correlation id: cli-");
     assertThat(r.out()).isEmpty();
-    Run json = cli("sessions", "show", "never-made", "--url", source.url(), "--json");
+    CliRun json = cli("sessions", "show", "never-made", "--url", source.url(), "--json");
     assertThat(json.code()).isEqualTo(1);
     assertThat(json.json().getJsonObject("error").getString("code")).isEqualTo("session_not_found");
     assertThat(json.json().getJsonObject("error").getString("correlation_id")).startsWith("cli-");
@@ -135,7 +120,7 @@ class CliTest {
         new String[] {"sessions", "list"})) {
       String[] full = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
           java.util.stream.Stream.of("--url", "http://127.0.0.1:" + port)).toArray(String[]::new);
-      Run r = cli(full);
+      CliRun r = cli(full);
       assertThat(r.code()).as(String.join(" ", args) + ": " + r).isEqualTo(3);
       assertThat(r.err()).contains("cannot reach the node at http://127.0.0.1:" + port);
     }
@@ -148,7 +133,7 @@ class CliTest {
     assertThat(cli("workers", "--bogus").code()).isEqualTo(2);
     assertThat(cli("workers", "--url", "not a url").code()).isEqualTo(2);
     assertThat(cli("sessions", "list", "--url", source.url(), "--limit", "0").code()).isEqualTo(2);
-    Run missing = cli("sessions", "import", "/nonexistent/file.ndjson", "--url", source.url());
+    CliRun missing = cli("sessions", "import", "/nonexistent/file.ndjson", "--url", source.url());
     assertThat(missing.code()).isEqualTo(2);
     assertThat(missing.err()).contains("cannot read /nonexistent/file.ndjson");
   }
@@ -161,13 +146,13 @@ class CliTest {
     Files.write(seed, IntStream.range(0, 1100).mapToObj(i -> new JsonObject().put("id", String.format("exp-%05d", i))
         .put("created_at", now).put("accessed_at", now).put("ttl_ms", 3_600_000).put("version", 1).encode())
         .toList(), StandardCharsets.UTF_8);
-    Run seeded = cli("sessions", "import", seed.toString(), "--url", source.url());
+    CliRun seeded = cli("sessions", "import", seed.toString(), "--url", source.url());
     assertThat(seeded.code()).as(seeded.toString()).isZero();
     assertThat(seeded.out()).contains("imported 1100 sessions, 0 failed");
     assertThat(seeded.err()).contains("sent 1000 lines so far");
 
     Path file = dir.resolve("out.ndjson");
-    Run export = cli("sessions", "export", "--out", file.toString(), "--url", source.url());
+    CliRun export = cli("sessions", "export", "--out", file.toString(), "--url", source.url());
     assertThat(export.code()).as(export.toString()).isZero();
     assertThat(export.err()).contains("exported 1000 sessions so far");
     List<String> lines = Files.readAllLines(file);
@@ -179,14 +164,14 @@ class CliTest {
     assertThat(export.out()).isEmpty();
     assertThat(Files.exists(dir.resolve("out.ndjson.part"))).isFalse();
 
-    Run imported = cli("sessions", "import", file.toString(), "--url", target.url(), "--json");
+    CliRun imported = cli("sessions", "import", file.toString(), "--url", target.url(), "--json");
     assertThat(imported.code()).as(imported.toString()).isZero();
     assertThat(imported.json().getLong("imported")).isEqualTo(sessions);
     assertThat(imported.json().getLong("failed")).isZero();
     assertThat(target.get("/v1/sessions/exp-01099").statusCode()).isEqualTo(200);
 
     // Without --out the sessions go to stdout and the summary to stderr.
-    Run toStdout = cli("sessions", "export", "--url", target.url());
+    CliRun toStdout = cli("sessions", "export", "--url", target.url());
     assertThat(toStdout.code()).isZero();
     assertThat(toStdout.out().lines().filter(l -> l.contains("\"exp-00000\"")).count()).isEqualTo(1);
     long onStdout = toStdout.out().lines().filter(l -> !l.startsWith("{\"exported\"")).count();
@@ -200,7 +185,7 @@ class CliTest {
     Path file = dir.resolve("mixed.ndjson");
     Files.writeString(file, new JsonObject().put("id", "imp-ok").put("created_at", now).put("accessed_at", now)
         .put("ttl_ms", 3_600_000).put("version", 1).encode() + "\nthis is not json\n{\"id\":\"bad id!\"}\n");
-    Run r = cli("sessions", "import", file.toString(), "--url", target.url());
+    CliRun r = cli("sessions", "import", file.toString(), "--url", target.url());
     assertThat(r.code()).as(r.toString()).isEqualTo(4);
     assertThat(r.out()).contains("imported 1 sessions, 2 failed").contains("LINE").containsPattern("(?m)^2 +");
     assertThat(r.out()).containsPattern("(?m)^3 +");
@@ -214,13 +199,13 @@ class CliTest {
     Files.write(file, IntStream.range(0, 4).mapToObj(i -> new JsonObject().put("id", "del-" + i)
         .put("created_at", now).put("accessed_at", now).put("ttl_ms", 3_600_000).put("version", 1).encode())
         .toList(), StandardCharsets.UTF_8);
-    Run first = cli("sessions", "import", file.toString(), "--url", target.url());
+    CliRun first = cli("sessions", "import", file.toString(), "--url", target.url());
     assertThat(first.out()).as(first.toString()).contains("imported 4 sessions, 0 failed");
     for (int i = 0; i < 4; i++) {
       assertThat(target.send("DELETE", "/v1/sessions/del-" + i, null).statusCode()).isEqualTo(204);
     }
 
-    Run again = cli("sessions", "import", file.toString(), "--url", target.url());
+    CliRun again = cli("sessions", "import", file.toString(), "--url", target.url());
     assertThat(again.code()).as(again.toString()).isZero();
     assertThat(again.out()).contains("imported 0 sessions, 4 skipped (deleted later: a tombstone is newer), 0 failed")
         .contains("SKIPPED").containsPattern("(?m)^1 +del-0 +deleted").contains("tombstone-ttl-s")
@@ -229,7 +214,7 @@ class CliTest {
 
     // As the output says: created again, a deleted session is restored by the import.
     assertThat(target.send("POST", "/v1/sessions", "{\"id\":\"del-0\"}").statusCode()).isIn(200, 201);
-    Run restored = cli("sessions", "import", file.toString(), "--url", target.url(), "--json");
+    CliRun restored = cli("sessions", "import", file.toString(), "--url", target.url(), "--json");
     assertThat(restored.json().getLong("imported")).as(restored.toString()).isEqualTo(1);
     assertThat(restored.json().getLong("skipped")).isEqualTo(3);
     assertThat(new JsonObject(target.get("/v1/sessions/del-0").body()).getLong("created_at")).isEqualTo(now);

@@ -75,7 +75,7 @@ class HealthTest {
           .contains("default 0/1 ready");
       assertThat(body.getJsonObject("checks").getJsonObject("sessions").getBoolean("ok")).isTrue();
 
-      CliTest.Run health = CliTest.cli("health", "--url", n.url());
+      CliRun health = CliRun.cli("health", "--url", n.url());
       assertThat(health.code()).as(health.toString()).isEqualTo(5);
       assertThat(health.out()).contains("NOT_READY").contains("no pool has a ready worker");
       TestNode.until("the pool reported degraded", Duration.ofSeconds(30),

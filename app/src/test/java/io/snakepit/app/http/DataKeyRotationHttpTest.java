@@ -1,12 +1,11 @@
 package io.snakepit.app.http;
 
+import static io.snakepit.app.CliRun.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.snakepit.app.Main;
+import io.snakepit.app.CliRun;
 import io.snakepit.app.TestNode;
 import io.vertx.core.json.JsonObject;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,7 +16,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /**
  * Session data encryption through a real node: the memory adapter's file holds no plaintext, {@code snakepit keys
@@ -30,21 +28,10 @@ class DataKeyRotationHttpTest {
   private static Path keys;
   private static TestNode node;
 
-  record Run(int code, String out, String err) {
-  }
-
-  static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = new CommandLine(new Main()).setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
-        .execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
   @BeforeAll
   static void start() throws Exception {
     keys = Files.createTempDirectory("snakepit-keys-").resolve("data-keys");
-    Run added = cli("keys", "new-data-key", "--file", keys.toString());
+    CliRun added = cli("keys", "new-data-key", "--file", keys.toString());
     assertThat(added.code()).as(added.toString()).isZero();
     node = TestNode.start("enc-node", new JsonObject()
         .put("pools", new JsonObject().put("default", new JsonObject().put("size", 1)))
@@ -76,11 +63,11 @@ class DataKeyRotationHttpTest {
   void newDataKeyMakesAnOwnerOnlyFileAndNeverPrintsTheKey() throws Exception {
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(keys))).isEqualTo("rw-------");
     Path other = keys.resolveSibling("other-keys");
-    Run r = cli("keys", "new-data-key", "--file", other.toString());
+    CliRun r = cli("keys", "new-data-key", "--file", other.toString());
     String line = Files.readString(other).strip();
     assertThat(r.out()).contains(line.substring(0, line.indexOf('='))).doesNotContain(line.substring(line.indexOf('=') + 1));
     Files.writeString(other, "garbage\n");
-    Run bad = cli("keys", "new-data-key", "--file", other.toString());
+    CliRun bad = cli("keys", "new-data-key", "--file", other.toString());
     assertThat(bad.code()).isEqualTo(2);
     assertThat(bad.err()).contains("line 1").contains("nothing was added");
     assertThat(Files.readString(other)).isEqualTo("garbage\n");
@@ -96,12 +83,12 @@ class DataKeyRotationHttpTest {
     assertThat(dataDirContains(SECRET)).isFalse();
 
     String oldKey = Files.readString(keys).strip().split("=")[0];
-    Run added = cli("keys", "new-data-key", "--file", keys.toString());
+    CliRun added = cli("keys", "new-data-key", "--file", keys.toString());
     assertThat(added.code()).as(added.toString()).isZero();
     String newKey = Files.readString(keys).strip().lines().reduce((a, b) -> b).orElseThrow().split("=")[0];
     assertThat(newKey).isNotEqualTo(oldKey);
 
-    Run rotated = cli("keys", "rotate-data", "--url", node.url(), "--wait");
+    CliRun rotated = cli("keys", "rotate-data", "--url", node.url(), "--wait");
     assertThat(rotated.code()).as(rotated.toString()).isZero();
     assertThat(rotated.out()).startsWith("rotation done").contains("on key " + newKey);
     JsonObject status = new JsonObject(node.get("/v1/admin/data-keys/rotate").body());

@@ -1,17 +1,15 @@
 package io.snakepit.app.http;
 
+import static io.snakepit.app.CliRun.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.snakepit.app.Main;
+import io.snakepit.app.CliRun;
 import io.snakepit.app.TestNode;
 import io.vertx.core.json.JsonObject;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /**
  * A live migration of a real node's sessions from its memory store to another, over {@code /v1/admin/migration}
@@ -19,17 +17,6 @@ import picocli.CommandLine;
  * cutover and commit, the sessions readable all along and after a restart.
  */
 class MigrationHttpTest {
-
-  record Run(int code, String out, String err) {
-  }
-
-  static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = new CommandLine(new Main()).setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
-        .execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
 
   private static JsonObject error(HttpResponse<String> r, int status, String code) {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
@@ -70,7 +57,7 @@ class MigrationHttpTest {
       error(node.send("POST", "/v1/admin/migration/rollback", null), 409, "conflict");
       assertThat(phase(node)).isEqualTo("idle");
 
-      Run started = cli("migrate", "start", "--to", "memory", "--set", "persistence=true", "--url", node.url());
+      CliRun started = cli("migrate", "start", "--to", "memory", "--set", "persistence=true", "--url", node.url());
       assertThat(started.code()).as(started.toString()).isZero();
       assertThat(started.out()).contains("memory -> memory");
       error(node.send("POST", "/v1/admin/migration", "{\"to\":\"memory\"}"), 409, "conflict");
@@ -78,23 +65,23 @@ class MigrationHttpTest {
           node.get("/v1/admin/migration").body()).getJsonObject("backfill").getBoolean("done"));
       error(node.send("POST", "/v1/admin/migration/commit", null), 409, "conflict");
 
-      Run verified = cli("migrate", "verify", "--url", node.url());
+      CliRun verified = cli("migrate", "verify", "--url", node.url());
       assertThat(verified.code()).as(verified.toString()).isZero();
       assertThat(verified.out()).contains("phase verified", "verify: passed, 30 sessions in the source, 30 in the "
           + "target, 0 differences");
       // A repair, then a verify again: nothing to repair here, and the verify after it is what a commit needs.
-      Run repaired = cli("migrate", "verify", "--repair", "--url", node.url());
+      CliRun repaired = cli("migrate", "verify", "--repair", "--url", node.url());
       assertThat(repaired.code()).as(repaired.toString()).isZero();
       assertThat(repaired.out()).contains("phase verified", "verify: passed, 30 sessions in the source");
       assertThat(cli("migrate", "cutover", "--url", node.url()).code()).isZero();
       // Written in cutover: in the target, which now answers, and in the source.
       assertThat(node.send("PUT", "/v1/sessions/m-0/variables/after", "{\"value\":\"cut\"}").statusCode())
           .isBetween(200, 204);
-      Run committed = cli("migrate", "commit", "--url", node.url());
+      CliRun committed = cli("migrate", "commit", "--url", node.url());
       assertThat(committed.code()).as(committed.toString()).isZero();
       JsonObject late = error(node.send("POST", "/v1/admin/migration/rollback", null), 409, "conflict");
       assertThat(late.getString("message")).contains("committed");
-      Run status = cli("migrate", "status", "--json", "--url", node.url());
+      CliRun status = cli("migrate", "status", "--json", "--url", node.url());
       assertThat(new JsonObject(status.out().strip()).getString("phase")).isEqualTo("committed");
       assertThat(new JsonObject(node.get("/v1/sessions/m-0/variables/after").body()).getString("value"))
           .isEqualTo("cut");

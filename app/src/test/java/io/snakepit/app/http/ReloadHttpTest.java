@@ -1,12 +1,11 @@
 package io.snakepit.app.http;
 
+import static io.snakepit.app.CliRun.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.snakepit.app.Main;
+import io.snakepit.app.CliRun;
 import io.snakepit.app.TestNode;
 import io.vertx.core.json.JsonObject;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +21,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /**
  * {@code POST /v1/pools/{name}/reload} and {@code snakepit pools reload} on a
@@ -65,7 +63,6 @@ class ReloadHttpTest {
         from snakepit_worker.context import Context
 
         VERSION = %s
-
 
         class Probe(Adapter):
             def setup(self) -> None:
@@ -187,16 +184,16 @@ class ReloadHttpTest {
       assertThat(shown.getString("state")).isEqualTo("failed");
       assertThat(shown.getString("error")).contains("ModuleNotFoundError");
 
-      Run cli = cli("pools", "reload", "default", "--url", n.url());
+      CliRun cli = cli("pools", "reload", "default", "--url", n.url());
       assertThat(cli.code()).as(cli.err()).isEqualTo(1);
       assertThat(cli.err()).contains("reload_failed");
-      Run list = cli("pools", "list", "--url", n.url());
+      CliRun list = cli("pools", "list", "--url", n.url());
       assertThat(list.code()).isZero();
       assertThat(list.out()).contains("default").contains("failed");
     } finally {
       write(Integer.toString(before), "");
     }
-    Run fixed = cli("pools", "reload", "default", "--url", n.url());
+    CliRun fixed = cli("pools", "reload", "default", "--url", n.url());
     assertThat(fixed.code()).as(fixed.err()).isZero();
     assertThat(fixed.out()).contains("reloaded pool default: done 4/4");
     assertThat(version()).isEqualTo(before);
@@ -209,14 +206,4 @@ class ReloadHttpTest {
     assertThat(new JsonObject(r.body()).getJsonObject("error").getString("code")).isEqualTo("unknown_pool");
   }
 
-  record Run(int code, String out, String err) {
-  }
-
-  static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = new CommandLine(new Main()).setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
-        .execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
 }

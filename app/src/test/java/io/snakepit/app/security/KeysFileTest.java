@@ -1,20 +1,18 @@
 package io.snakepit.app.security;
 
+import static io.snakepit.app.CliRun.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.snakepit.app.Main;
+import io.snakepit.app.CliRun;
 import io.snakepit.config.ConfigException;
 import io.vertx.core.json.JsonObject;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** The keys file and {@code snakepit keys add | list | remove}. */
 class KeysFileTest {
@@ -22,20 +20,10 @@ class KeysFileTest {
   @TempDir
   Path dir;
 
-  record Run(int code, String out, String err) {
-  }
-
-  static Run snakepit(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = new CommandLine(new Main()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
   @Test
   void addPrintsTheKeyOnceAndTheFileKeepsOnlyItsHashReadableByItsOwner() throws Exception {
     Path file = dir.resolve("keys.json");
-    Run r = snakepit("keys", "add", "ci", "--role", "caller", "--pools", "default,gpu", "--file", file.toString());
+    CliRun r = cli("keys", "add", "ci", "--role", "caller", "--pools", "default,gpu", "--file", file.toString());
     assertThat(r.code()).isZero();
     String key = r.out().strip();
     assertThat(key).startsWith("sp_").hasSize(3 + 43);
@@ -51,29 +39,29 @@ class KeysFileTest {
     assertThat(p.pools()).containsExactlyInAnyOrder("default", "gpu");
     assertThat(p.tools()).isEmpty();
 
-    Run list = snakepit("keys", "list", "--json", "--file", file.toString());
+    CliRun list = cli("keys", "list", "--json", "--file", file.toString());
     assertThat(list.code()).isZero();
     assertThat(new JsonObject(list.out()).getJsonArray("keys").getJsonObject(0).fieldNames())
         .contains("name", "role", "pools").doesNotContain("sha256");
-    assertThat(snakepit("keys", "list", "--file", file.toString()).out()).contains("ci").contains("caller")
+    assertThat(cli("keys", "list", "--file", file.toString()).out()).contains("ci").contains("caller")
         .contains("default,gpu");
   }
 
   @Test
   void aSecondKeyOfOneNameABadRoleOrAnUnknownNameChangeNothing() throws Exception {
     Path file = dir.resolve("keys.json");
-    assertThat(snakepit("keys", "add", "ci", "--role", "admin", "--file", file.toString()).code()).isZero();
+    assertThat(cli("keys", "add", "ci", "--role", "admin", "--file", file.toString()).code()).isZero();
     String before = Files.readString(file);
-    Run twice = snakepit("keys", "add", "ci", "--role", "admin", "--file", file.toString());
+    CliRun twice = cli("keys", "add", "ci", "--role", "admin", "--file", file.toString());
     assertThat(twice.code()).isEqualTo(2);
     assertThat(twice.err()).contains("has a key named 'ci' already");
-    Run badRole = snakepit("keys", "add", "x", "--role", "root", "--file", file.toString());
+    CliRun badRole = cli("keys", "add", "x", "--role", "root", "--file", file.toString());
     assertThat(badRole.code()).isEqualTo(2);
     assertThat(badRole.err()).contains("--role must be caller, reader, operator or admin");
-    assertThat(snakepit("keys", "remove", "nobody", "--file", file.toString()).code()).isEqualTo(2);
+    assertThat(cli("keys", "remove", "nobody", "--file", file.toString()).code()).isEqualTo(2);
     assertThat(Files.readString(file)).isEqualTo(before);
 
-    assertThat(snakepit("keys", "remove", "ci", "--file", file.toString()).code()).isZero();
+    assertThat(cli("keys", "remove", "ci", "--file", file.toString()).code()).isZero();
     assertThat(KeysFile.parse(Files.readString(file), "f")).isEmpty();
   }
 
@@ -88,7 +76,7 @@ class KeysFileTest {
         .hasMessageContaining("used twice");
     Path broken = dir.resolve("broken.json");
     Files.writeString(broken, "{\"keys\": [1]}");
-    Run r = snakepit("keys", "add", "x", "--role", "caller", "--file", broken.toString());
+    CliRun r = cli("keys", "add", "x", "--role", "caller", "--file", broken.toString());
     assertThat(r.code()).isEqualTo(2);
     assertThat(r.err()).contains("is not usable");
     assertThat(Files.readString(broken)).isEqualTo("{\"keys\": [1]}");

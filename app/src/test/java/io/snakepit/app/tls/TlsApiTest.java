@@ -1,12 +1,13 @@
 package io.snakepit.app.tls;
 
+import static io.snakepit.app.CliRun.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.snakepit.app.CliRun;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.google.protobuf.Struct;
-import io.snakepit.app.Main;
 import io.snakepit.app.TestNode;
 import io.snakepit.grpc.v1.ExecuteRequest;
 import io.snakepit.grpc.v1.ExecuteResponse;
@@ -24,8 +25,6 @@ import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.client.GrpcClientOptions;
 import io.vertx.grpc.common.GrpcStatus;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +35,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 
 /**
  * The HTTP and gRPC APIs of a real node (in this JVM, real Python workers) over
@@ -153,17 +151,6 @@ class TlsApiTest {
           assertThat(e.getResult().getStructValue().getFieldsOrThrow("x").getNumberValue()).isEqualTo(7);
           return resp.status();
         }))));
-  }
-
-  static CliRun cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = new CommandLine(new Main()).setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
-        .execute(args);
-    return new CliRun(code, out.toString(), err.toString());
-  }
-
-  record CliRun(int code, String out, String err) {
   }
 
   @Test
