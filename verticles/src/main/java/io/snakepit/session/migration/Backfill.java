@@ -47,7 +47,7 @@ final class Backfill implements SessionCopy {
     this.concurrency = concurrency;
     this.progress = from;
     this.checkpoint = checkpoint;
-    this.runStartCopied = from.copied() + from.gone() + from.failed();
+    this.runStartCopied = from.dealtWith();
   }
 
   @Override
@@ -58,9 +58,7 @@ final class Backfill implements SessionCopy {
   /** Sessions per second in this run. */
   @Override
   public double rate() {
-    double s = (System.nanoTime() - runStartedNanos) / 1e9;
-    BackfillProgress p = progress;
-    return s <= 0 ? 0 : (p.copied() + p.gone() + p.failed() - runStartCopied) / s;
+    return progress.rate(runStartedNanos, runStartCopied);
   }
 
   /** Stops after the page in progress; {@link #run}'s future then fails with {@code conflict}. */

@@ -38,4 +38,15 @@ public record BackfillProgress(String cursor, long copied, long gone, long faile
     return new BackfillProgress(j.getString("cursor"), j.getLong("copied", 0L), j.getLong("gone", 0L),
         j.getLong("failed", 0L), j.getLong("total", 0L), j.getLong("started_at", 0L), j.getLong("finished_at", 0L));
   }
+
+  /** Sessions dealt with (copied, gone or failed) so far. */
+  long dealtWith() {
+    return copied + gone + failed;
+  }
+
+  /** Sessions per second since a run started at {@code startedNanos} ({@link System#nanoTime}) from {@code before}. */
+  double rate(long startedNanos, long before) {
+    double s = (System.nanoTime() - startedNanos) / 1e9;
+    return s <= 0 ? 0 : (dealtWith() - before) / s;
+  }
 }

@@ -37,6 +37,54 @@ final class PagedSessions {
     return mark;
   }
 
+  /** One id of two stores paged side by side. */
+  @FunctionalInterface
+  interface PairVisit {
+    /**
+     * @param first  the first store's session of the id, or null when it has none
+     * @param second the second store's, or null
+     * @return completes once the pair is dealt with (failed, it ends the walk); a completed future lets the walk
+     *     go on within the pages it holds
+     */
+    Future<Void> visit(Session first, Session second);
+  }
+
+  /**
+   * Walks two stores in id order side by side, one page of each in memory, one {@code visit} per id, until both
+   * end. Recurses once per pair that needs a store round trip; pairs within loaded pages go round a loop.
+   */
+  static Future<Void> sideBySide(PagedSessions first, PagedSessions second, PairVisit visit) {
+    while (true) {
+      Future<Session> a = first.peek();
+      Future<Session> b = second.peek();
+      if (!a.isComplete() || !b.isComplete()) {
+        return Future.all(a, b).compose(v -> sideBySide(first, second, visit));
+      }
+      if (a.failed() || b.failed()) {
+        return Future.failedFuture(a.failed() ? a.cause() : b.cause());
+      }
+      Session s = a.result();
+      Session t = b.result();
+      if (s == null && t == null) {
+        return Future.succeededFuture();
+      }
+      int order = s == null ? 1 : t == null ? -1 : s.id().compareTo(t.id());
+      if (order <= 0) {
+        first.advance();
+      }
+      if (order >= 0) {
+        second.advance();
+      }
+      Future<Void> done = visit.visit(order <= 0 ? s : null, order >= 0 ? t : null);
+      if (!done.isComplete()) {
+        return done.compose(v -> sideBySide(first, second, visit));
+      }
+      if (done.failed()) {
+        return done;
+      }
+    }
+  }
+
   /** The next session without taking it; null at the end. Completes at once when the page holds it. */
   Future<Session> peek() {
     if (index < page.size()) {

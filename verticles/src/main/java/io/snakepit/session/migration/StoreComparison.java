@@ -54,47 +54,16 @@ final class StoreComparison {
         .put("took_ms", System.currentTimeMillis() - startedAt));
   }
 
-  // Recurses once per pair that needs a store round trip; pairs within loaded pages are handled in the loop.
   private Future<Void> step() {
-    while (true) {
-      Future<Session> a = left.peek();
-      Future<Session> b = right.peek();
-      if (!a.isComplete() || !b.isComplete()) {
-        return Future.all(a, b).compose(v -> step());
-      }
-      if (a.failed() || b.failed()) {
-        return Future.failedFuture(a.failed() ? a.cause() : b.cause());
-      }
-      Session s = a.result();
-      Session t = b.result();
-      if (s == null && t == null) {
-        return Future.succeededFuture();
-      }
-      int order = s == null ? 1 : t == null ? -1 : s.id().compareTo(t.id());
-      if (order < 0) {
-        left.advance();
-        Future<Void> f = recheck(s.id());
-        if (!f.isComplete()) {
-          return f.compose(v -> step());
-        }
-      } else if (order > 0) {
-        right.advance();
-        Future<Void> f = recheck(t.id());
-        if (!f.isComplete()) {
-          return f.compose(v -> step());
-        }
-      } else {
-        left.advance();
-        right.advance();
+    return PagedSessions.sideBySide(left, right, (s, t) -> {
+      if (s != null && t != null) {
         compared++;
-        if (!parts(s, t).isEmpty()) {
-          Future<Void> f = recheck(s.id());
-          if (!f.isComplete()) {
-            return f.compose(v -> step());
-          }
+        if (parts(s, t).isEmpty()) {
+          return Future.succeededFuture();
         }
       }
-    }
+      return recheck(s != null ? s.id() : t.id());
+    });
   }
 
   /** Reads the session from both stores again (and again) and records a difference if there still is one. */

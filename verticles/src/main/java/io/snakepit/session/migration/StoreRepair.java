@@ -52,9 +52,7 @@ final class StoreRepair implements SessionCopy {
 
   @Override
   public double rate() {
-    double s = (System.nanoTime() - runStartedNanos) / 1e9;
-    BackfillProgress p = progress;
-    return s <= 0 ? 0 : (p.copied() + p.gone() + p.failed()) / s;
+    return progress.rate(runStartedNanos, 0);
   }
 
   /** How many sessions it wrote to (the others were the same in both stores already, or changed since). */
@@ -84,24 +82,10 @@ final class StoreRepair implements SessionCopy {
     }).andThen(ar -> store.listingsEnd());
   }
 
-  // Recurses once per id that needs a store round trip; ids within loaded pages are handled in the loop.
   private Future<Void> step() {
-    while (true) {
+    return PagedSessions.sideBySide(reading, other, (s, t) -> {
       if (stopped) {
         return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, "The repair was stopped."));
-      }
-      Future<Session> a = reading.peek();
-      Future<Session> b = other.peek();
-      if (!a.isComplete() || !b.isComplete()) {
-        return Future.all(a, b).compose(v -> step());
-      }
-      if (a.failed() || b.failed()) {
-        return Future.failedFuture(a.failed() ? a.cause() : b.cause());
-      }
-      Session s = a.result();
-      Session t = b.result();
-      if (s == null && t == null) {
-        return Future.succeededFuture();
       }
       // A copy may be stale from the earlier of the two pages' listings on.
       long listedAt = Math.min(reading.mark(), other.mark());
@@ -109,24 +93,9 @@ final class StoreRepair implements SessionCopy {
         store.forgetChangesUpTo(listedAt);
         forgotten = listedAt;
       }
-      int order = s == null ? 1 : t == null ? -1 : s.id().compareTo(t.id());
-      String id;
-      Future<Boolean> f;
-      if (order < 0) {
-        reading.advance();
-        id = s.id();
-        f = store.repair(id, s, null, listedAt);
-      } else if (order > 0) {
-        other.advance();
-        id = t.id();
-        f = store.repair(id, null, t, listedAt);
-      } else {
-        reading.advance();
-        other.advance();
-        id = s.id();
-        f = store.repair(id, s, t, listedAt);
-      }
-      Future<Void> counted = f.transform(ar -> {
+      String id = s != null ? s.id() : t.id();
+      Future<Boolean> f = store.repair(id, s, t, listedAt);
+      return f.transform(ar -> {
         if (ar.succeeded()) {
           count(1, 0, 0);
           if (ar.result()) {
@@ -138,10 +107,7 @@ final class StoreRepair implements SessionCopy {
         }
         return Future.succeededFuture();
       });
-      if (!counted.isComplete()) {
-        return counted.compose(v -> step());
-      }
-    }
+    });
   }
 
   private synchronized void count(long done, long gone, long failed) {
