@@ -9,6 +9,7 @@ case "$which" in
   cluster) main=io.snakepit.tests.bench.ClusterBenchmark ;;
   store) main=io.snakepit.tests.bench.StoreBenchmark ;;
   encryption) main=io.snakepit.tests.bench.EncryptionBenchmark ;;
-  *) echo "usage: tests/bench.sh workers|sessions|cluster|store|encryption [-Dn=... -Drounds=... java options]" >&2; exit 2 ;;
+  backfill) main=io.snakepit.tests.bench.BackfillBenchmark ;;
+  *) echo "usage: tests/bench.sh workers|sessions|cluster|store|encryption|backfill [-Dn=... -Drounds=... java options]" >&2; exit 2 ;;
 esac
 exec tests/run-java.sh "$main" -Dsnakepit.bench.dir=python-worker/bench "${@:2}" --
