@@ -275,6 +275,13 @@ public final class ClusterMigration {
           .equals(configuredSettings))) {
         return Future.succeededFuture(); // committed here too, or the configuration names the target already
       }
+      if (mine.inProgress() && !same) {
+        return Future.failedFuture(new SnakepitException(ErrorCode.CONFLICT, "This node is migrating its sessions "
+            + "to the " + st.target() + " adapter with settings " + st.targetSettings() + ", the cluster to the "
+            + rec.getString("to") + " adapter with settings " + rec.getJsonObject("settings") + " (coordinator "
+            + rec.getString("coordinator") + "). Roll this node's migration back, or remove its "
+            + "<data-dir>/migration/state.json with the node stopped, before it joins."));
+      }
       LOG.info("The cluster's sessions are migrating to the {} adapter (phase {}, coordinator {}): this node "
           + "joins in", rec.getString("to"), phase.wireName(), rec.getString("coordinator"));
       Future<JsonObject> joined = mine.inProgress() ? Future.succeededFuture()
