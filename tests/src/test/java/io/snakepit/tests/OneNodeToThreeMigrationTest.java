@@ -111,6 +111,8 @@ class OneNodeToThreeMigrationTest {
         load.awaitProgress(100);
         startMigration(a.node, c, HAZELCAST_MAP);
         say("migration started");
+        // A's lite member is in the cluster now, but not in the nodes' ring: it is no node, and places nothing.
+        assertThat(Cluster.ring(c.node(0))).hasSize(3);
         // The kill must land during the backfill: copies made, more to come.
         JsonObject during = awaitStatus(a.node, "the backfill has copied sessions and is not done", s ->
             "backfill".equals(s.getString("phase")) && s.getJsonObject("backfill").getLong("copied", 0L) > 0
@@ -148,6 +150,11 @@ class OneNodeToThreeMigrationTest {
         NodeProcess reader = c.node(0);
         load.check(reader);
         assertThat(exportedIds(reader)).containsAll(seeded);
+        // Each session's calls are owned by a surviving cluster node (never by A's member, which holds nothing).
+        Set<String> survivors = new HashSet<>(List.of(c.node(0).nodeId(), c.node(2).nodeId()));
+        for (String s : loadSessions) {
+          assertThat(Http.getJson(reader.baseUrl() + "/v1/sessions/" + s).getString("owner")).as(s).isIn(survivors);
+        }
         say("checked through " + reader.nodeId());
       }
     }
