@@ -51,7 +51,11 @@ import org.slf4j.LoggerFactory;
  *       {@code lease-ms} (2500; shorter than Hazelcast's failure detection), {@code rejoin-timeout-ms} (30000);</li>
  *   <li>{@code embedded}: {@code cluster-name} (default {@code snakepit}), {@code port} (5701),
  *       {@code port-auto-increment} (true), {@code members} (TCP-IP join, {@code "host:port"} list),
- *       {@code multicast} (false), {@code interface} (bind to this address).</li>
+ *       {@code multicast} (false), {@code interface} (bind to this address), {@code lite-member} (false; true
+ *       starts a Hazelcast lite member, which holds no partition: the sessions stay on the cluster it joins, for
+ *       a node that writes to a cluster's map from outside it, as the source node of a migration to a cluster
+ *       does, docs/migration.md, "Runbook: one node to three"; it needs data members to write to, and reports no
+ *       expiry itself: a local entry listener fires on the members owning the partitions).</li>
  * </ul>
  *
  * <h2>What a node must do to its Hazelcast config before the member starts</h2>
@@ -354,9 +358,11 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
     JsonArray members = r.array("members");
     boolean multicast = r.bool("multicast", false);
     String iface = r.string("interface", null);
+    boolean lite = r.bool("lite-member", false);
     r.rejectUnknownKeys();
     Config c = new Config();
     c.setClusterName(clusterName);
+    c.setLiteMember(lite);
     c.setProperty("hazelcast.phone.home.enabled", "false");
     c.setProperty("hazelcast.logging.type", "slf4j");
     JoinConfig join = memberNetwork(c, port, autoIncrement, iface, null);

@@ -23,12 +23,21 @@ import org.slf4j.LoggerFactory;
 final class Backfill implements SessionCopy {
 
   private static final Logger LOG = LoggerFactory.getLogger(Backfill.class);
-  private static final int MERGE_ATTEMPTS = 3;
+  /**
+   * The pauses before each retry of a copy that failed for a reason that may pass (the target store unavailable
+   * for a moment: a member of a Hazelcast target lost and its backups not yet promoted, a lease being confirmed),
+   * about 11 s in all: longer than Hazelcast's failure detection in config/cluster.xml (5 s) and than the fencing
+   * lease (2.5 s). Once they are spent, the copy counts as failed, which the verify then lists and a repair fixes.
+   */
+  static final long[] RETRY_PAUSES_MS = {0, 50, 100, 200, 400, 800, 1600, 2000, 2000, 2000, 2000};
+  static final int MERGE_ATTEMPTS = RETRY_PAUSES_MS.length + 1;
 
   private final MigratingSessionStore store;
   private final int pageSize;
   private final int concurrency;
   private final Function<BackfillProgress, Future<Void>> checkpoint;
+  /** Completes after the given milliseconds: the pause before a retry. */
+  private final Function<Long, Future<Void>> pause;
   private volatile BackfillProgress progress;
   private volatile boolean stopped;
   /** Sessions copied by this run and when it began, for the rate: a resumed run's earlier pages do not count. */
@@ -42,6 +51,13 @@ final class Backfill implements SessionCopy {
    */
   Backfill(MigratingSessionStore store, int pageSize, int concurrency, BackfillProgress from,
            Function<BackfillProgress, Future<Void>> checkpoint) {
+    this(store, pageSize, concurrency, from, checkpoint, Backfill::sleep);
+  }
+
+  /** As above, with the pause before a retry on a timer of the caller's (a Vert.x timer, on a node). */
+  Backfill(MigratingSessionStore store, int pageSize, int concurrency, BackfillProgress from,
+           Function<BackfillProgress, Future<Void>> checkpoint, Function<Long, Future<Void>> pause) {
+    this.pause = pause;
     this.store = store;
     this.pageSize = pageSize;
     this.concurrency = concurrency;
@@ -135,14 +151,32 @@ final class Backfill implements SessionCopy {
         count(0, 1, 0);
         return Future.succeededFuture();
       }
-      if (attempt < MERGE_ATTEMPTS && code != ErrorCode.LIMIT_EXCEEDED && code != ErrorCode.BAD_REQUEST) {
-        return copy(s, listedAt, attempt + 1);
+      // Refused for good (or the migration left the phases that copy): no retry. Else a retry after a pause, so
+      // that a target unavailable for some seconds (a member lost) does not leave failed copies behind.
+      boolean lasting = code == ErrorCode.LIMIT_EXCEEDED || code == ErrorCode.BAD_REQUEST
+          || code == ErrorCode.CONFLICT;
+      if (attempt < MERGE_ATTEMPTS && !lasting && !stopped) {
+        long ms = RETRY_PAUSES_MS[attempt - 1];
+        LOG.debug("Migration backfill retries session '{}' in {} ms (attempt {}): {}", s.id(), ms, attempt + 1,
+            e.getMessage());
+        return pause.apply(ms).compose(v -> copy(s, listedAt, attempt + 1));
       }
-      LOG.warn("Migration backfill could not copy session '{}' into the {} store: {}", s.id(),
-          store.target() == null ? "target" : store.target().name(), e.getMessage());
+      LOG.warn("Migration backfill could not copy session '{}' into the {} store after {} attempts: {}", s.id(),
+          store.target() == null ? "target" : store.target().name(), attempt, e.getMessage());
       count(0, 0, 1);
       return Future.succeededFuture();
     });
+  }
+
+  /** A pause on no timer of Vert.x's, for a backfill made without one (tests). */
+  static Future<Void> sleep(long ms) {
+    if (ms <= 0) {
+      return Future.succeededFuture();
+    }
+    Promise<Void> p = Promise.promise();
+    java.util.concurrent.CompletableFuture.delayedExecutor(ms, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .execute(p::complete);
+    return p.future();
   }
 
   private synchronized void count(long copied, long gone, long failed) {

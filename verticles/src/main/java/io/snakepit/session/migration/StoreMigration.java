@@ -39,6 +39,7 @@ public final class StoreMigration {
   private Future<?> backfillRun = Future.succeededFuture();
   private boolean busy;
   private boolean verifying;
+  private final Vertx vertx;
 
   private StoreMigration(Vertx vertx, MigratingSessionStore store, SessionSettings settings, MigrationState state) {
     this.vertx = vertx;
@@ -203,11 +204,21 @@ public final class StoreMigration {
 
   private synchronized void runBackfill() {
     Backfill b = new Backfill(store, PAGE, CONCURRENCY, state.backfill(),
-        p -> persist(s -> s.withBackfill(p)));
+        p -> persist(s -> s.withBackfill(p)), this::pause);
     backfill = b;
     backfillRun = b.run().onSuccess(p -> LOG.info("Migration backfill done: {} sessions copied, {} gone, {} failed "
         + "in {} s", p.copied(), p.gone(), p.failed(), (p.finishedAt() - p.startedAt()) / 1000))
         .onFailure(e -> LOG.warn("Migration backfill stopped: {}", e.getMessage()));
+  }
+
+  /** Completes after {@code ms} milliseconds, on a Vert.x timer. */
+  private Future<Void> pause(long ms) {
+    if (ms <= 0) {
+      return Future.succeededFuture();
+    }
+    io.vertx.core.Promise<Void> p = io.vertx.core.Promise.promise();
+    vertx.setTimer(ms, id -> p.complete());
+    return p.future();
   }
 
   /** The phase, the stores, the backfill's progress (with its rate and time left) and the last verify. */

@@ -71,6 +71,62 @@ class HazelcastSessionStoreFactoryTest {
     }
   }
 
+  /**
+   * {@code embedded.lite-member}: the embedded member joins a cluster without holding any of its data (the source
+   * node of a migration to a cluster writes into the cluster's map, and can be retired after the commit). Writes
+   * through it land on the data member; its store opens, counts and answers health like any other.
+   */
+  @Test
+  void embeddedLiteMemberJoinsAndHoldsNoData() {
+    Vertx dataVertx = Vertx.vertx();
+    Vertx liteVertx = Vertx.vertx();
+    TestCluster tc = new TestCluster();
+    JsonArray members = new JsonArray().add("127.0.0.1:" + tc.basePort).add("127.0.0.1:" + (tc.basePort + 1));
+    try {
+      SessionStore data = get(new HazelcastSessionStoreFactory().create(dataVertx,
+          TestCluster.settings("n1", SessionLimits.defaults()), new JsonObject().put("embedded", new JsonObject()
+              .put("cluster-name", tc.clusterName).put("port", tc.basePort).put("port-auto-increment", false)
+              .put("interface", "127.0.0.1").put("members", members))));
+      SessionStore lite = get(new HazelcastSessionStoreFactory().create(liteVertx,
+          TestCluster.settings("n2", SessionLimits.defaults()), new JsonObject().put("embedded", new JsonObject()
+              .put("cluster-name", tc.clusterName).put("port", tc.basePort + 1).put("port-auto-increment", false)
+              .put("interface", "127.0.0.1").put("members", members).put("lite-member", true))));
+      HazelcastInstance dataHz = ((HazelcastSessionStore) data).hazelcast();
+      HazelcastInstance liteHz = ((HazelcastSessionStore) lite).hazelcast();
+      assertThat(dataHz.getCluster().getLocalMember().isLiteMember()).isFalse();
+      assertThat(liteHz.getCluster().getLocalMember().isLiteMember()).isTrue();
+      assertThat(liteHz.getCluster().getMembers()).hasSize(2);
+      for (int i = 0; i < 20; i++) {
+        get(lite.create("l" + i, 0, null));
+        assertThat(get(lite.increment("l" + i, "n", 2))).isEqualTo(2L);
+      }
+      assertThat(((Number) get(data.get("l7")).variable("n")).longValue()).isEqualTo(2L);
+      assertThat(get(lite.count())).isEqualTo(20L);
+      assertThat(((HazelcastSessionStore) lite).map().getLocalMapStats().getOwnedEntryCount()).isZero();
+      assertThat(((HazelcastSessionStore) data).map().getLocalMapStats().getOwnedEntryCount()).isEqualTo(20L);
+      assertThat(get(lite.health()).getString("status")).isEqualTo("UP");
+      // The lite member leaving moves no data: the sessions stay on the data member.
+      get(lite.close());
+      assertThat(liteHz.getLifecycleService().isRunning()).isFalse();
+      assertThat(get(data.count())).isEqualTo(20L);
+      get(data.close());
+    } finally {
+      get(liteVertx.close());
+      get(dataVertx.close());
+      tc.close();
+    }
+  }
+
+  @Test
+  void liteMemberMustBeABoolean() {
+    assertThatThrownBy(() -> HazelcastSessionStoreFactory.configure(new Config(), new JsonObject()
+        .put("embedded", new JsonObject().put("lite-member", "yes"))))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("lite-member");
+    assertThat(HazelcastSessionStoreFactory.embeddedConfig(new JsonObject()).isLiteMember()).isFalse();
+    assertThat(HazelcastSessionStoreFactory.embeddedConfig(new JsonObject().put("lite-member", true))
+        .isLiteMember()).isTrue();
+  }
+
   @Test
   void usesTheClusterManagersMemberAndLeavesItRunning() {
     TestCluster tc = new TestCluster();
