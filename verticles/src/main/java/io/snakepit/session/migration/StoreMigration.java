@@ -39,7 +39,6 @@ public final class StoreMigration {
   private Future<?> backfillRun = Future.succeededFuture();
   private boolean busy;
   private boolean verifying;
-  private final Vertx vertx;
 
   private StoreMigration(Vertx vertx, MigratingSessionStore store, SessionSettings settings, MigrationState state) {
     this.vertx = vertx;
@@ -331,6 +330,13 @@ public final class StoreMigration {
       return conflict("The backfill has not finished (" + state.backfill().copied() + " of about "
           + state.backfill().total() + " sessions copied); cut over once it has, and after a verify: follow it "
           + "with GET /v1/admin/migration.");
+    }
+    if (state.backfill().failed() > 0 && !state.verifiedAfterBackfill()) {
+      // The target would answer reads without those sessions: not lost (the source has them), but not found.
+      return conflict("The last backfill or repair could not copy " + state.backfill().failed() + " session(s) "
+          + "(the node's log names them); the target would not find them once it answers reads. Run a repair "
+          + "(POST /v1/admin/migration/repair, snakepit migrate verify --repair), or fix the target and repair, "
+          + "before the cutover.");
     }
     return change(MigrationPhase.CUTOVER).map(v -> status());
   }

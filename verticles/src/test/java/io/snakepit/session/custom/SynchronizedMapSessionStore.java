@@ -37,6 +37,13 @@ public final class SynchronizedMapSessionStore implements SessionStore {
     this.settings = settings;
   }
 
+  private volatile String refusedPrefix;
+
+  /** Makes every merge of a session whose id starts with {@code prefix} fail with {@code bad_request}; null: none. */
+  public void refuseMergesOf(String prefix) {
+    this.refusedPrefix = prefix;
+  }
+
   @Override
   public String name() {
     return SynchronizedMapSessionStoreFactory.NAME;
@@ -215,6 +222,11 @@ public final class SynchronizedMapSessionStore implements SessionStore {
 
   @Override
   public Future<Session> merge(Session incoming) {
+    String refused = refusedPrefix;
+    if (refused != null && incoming.id().startsWith(refused)) {
+      return Future.failedFuture(new io.snakepit.contract.SnakepitException(io.snakepit.contract.ErrorCode.BAD_REQUEST,
+          "this test store refuses merges of " + refused + "*"));
+    }
     long newest = incoming.deletedHlc();
     for (Map<String, Stamped> m : List.of(incoming.metadata(), incoming.programs(), incoming.variables())) {
       for (Stamped s : m.values()) {

@@ -19,6 +19,9 @@ public final class SynchronizedMapSessionStoreFactory implements SessionStoreFac
 
   @Override
   public Future<SessionStore> create(Vertx vertx, SessionSettings settings, JsonObject config) {
-    return Future.succeededFuture(new SynchronizedMapSessionStore(settings));
+    SynchronizedMapSessionStore store = new SynchronizedMapSessionStore(settings);
+    // A target whose copies of some sessions fail for good, for the migration's tests.
+    store.refuseMergesOf(config == null ? null : config.getString("refuse-merges-of"));
+    return Future.succeededFuture(store);
   }
 }

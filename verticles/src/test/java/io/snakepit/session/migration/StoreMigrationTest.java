@@ -228,6 +228,23 @@ class StoreMigrationTest extends SessionStoreTestSupport {
   }
 
   @Test
+  void aCutoverIsRefusedWhileTheBackfillLeftCopiesFailed() {
+    StoreMigration m = openMigration(newDataDir(), false);
+    await(m.store().create("kept", 600_000, null));
+    await(m.store().create("lost-1", 600_000, null));
+    await(m.start(new JsonObject().put("to", "test-treemap").put("settings", new JsonObject()
+        .put("refuse-merges-of", "lost-"))));
+    awaitBackfill(m);
+    assertThat(m.status().getJsonObject("backfill").getLong("failed")).isEqualTo(1L);
+    // Reading from the target now would answer 404 for "lost-1": the copy must be repaired (or rolled back) first.
+    SnakepitException refused = awaitFailure(m.cutover(), ErrorCode.CONFLICT);
+    assertThat(refused.getMessage()).contains("1 session", "repair");
+    assertThat(m.status().getString("phase")).isEqualTo("backfill");
+    await(m.store().get("lost-1"));
+    await(m.rollback());
+  }
+
+  @Test
   void aRepairMakesEveryDifferenceAVerifyListedTheSame() {
     StoreMigration m = openMigration(newDataDir(), false);
     MigratingSessionStore store = m.store();
