@@ -174,8 +174,11 @@ public final class ClusterMigration {
           LOG.warn("The cluster's migration did not start ({}); rolling back the nodes that had started it: {}",
               e.getMessage(), started);
           JsonObject back = new JsonObject().put("op", "phase").put("phase", MigrationPhase.ROLLED_BACK.wireName());
-          List<Future<JsonObject>> undo = new ArrayList<>();
+          List<Future<?>> undo = new ArrayList<>();
           started.forEach(id -> undo.add(request(id, back, STEP_TIMEOUT_MS)));
+          if (local.store().phase().inProgress()) {
+            undo.add(local.rollback()); // it started, and a node that joined meanwhile did not
+          }
           return Future.join(undo).transform(x -> putRecord(rec.copy().put("phase",
               MigrationPhase.ROLLED_BACK.wireName()).put("changed_at", System.currentTimeMillis())))
               .transform(x -> Future.failedFuture(e));
@@ -196,7 +199,8 @@ public final class ClusterMigration {
               "node " + id + ": " + SnakepitException.from(e).getMessage()))));
         }
       }
-      return Future.all(sent).mapEmpty();
+      // Every answer first, so that the nodes that took the step are all in `done` for a rollback.
+      return Future.join(sent).mapEmpty();
     });
   }
 
