@@ -49,7 +49,7 @@ class ClusterMigrationTest {
       }
       JsonObject settings = new JsonObject().put("map-name", "snakepit-sessions-v2").put("backup-count", 2);
       NodeProcess coordinator = nodes.get(1);
-      try (WriteLoad load = new WriteLoad(groups)) {
+      try (WriteLoad load = WriteLoad.across(groups)) {
         Poll.until("the load is acknowledged", Cluster.DEADLINE, () -> load.acknowledged() > 100);
 
         HttpResponse<String> started = Http.post(coordinator.baseUrl() + "/v1/admin/migration",
@@ -123,7 +123,7 @@ class ClusterMigrationTest {
       for (int k = 0; k < 3; k++) {
         groups2.put(nodes.get(k).baseUrl(), new ArrayList<>(ids.subList(100 + k * 20, 120 + k * 20)));
       }
-      try (WriteLoad load = new WriteLoad(groups2)) {
+      try (WriteLoad load = WriteLoad.across(groups2)) {
         Poll.until("the second load is acknowledged", Cluster.DEADLINE, () -> load.acknowledged() > 100);
         assertThat(Http.post(nodes.get(3).baseUrl() + "/v1/admin/migration", new JsonObject().put("to", "hazelcast")
             .put("settings", new JsonObject().put("map-name", "snakepit-sessions-v3")).encode()).statusCode())

@@ -7,6 +7,7 @@ import io.snakepit.tests.harness.Http;
 import io.snakepit.tests.harness.NodeLogs;
 import io.snakepit.tests.harness.NodeProcess;
 import io.snakepit.tests.harness.Poll;
+import io.snakepit.tests.harness.WriteLoad;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
@@ -20,11 +21,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -107,8 +104,8 @@ class OneNodeToThreeMigrationTest {
       c.awaitSafe();
       say("A seeded, the cluster safe");
       List<String> loadSessions = everyNth(seeded, 150);
-      try (Load load = new Load(a.node, loadSessions, 3)) {
-        load.awaitProgress(100);
+      try (WriteLoad load = WriteLoad.through(a.node.baseUrl(), loadSessions, 3)) {
+        load.awaitProgress(100, DEADLINE);
         startMigration(a.node, c, HAZELCAST_MAP);
         say("migration started");
         // A's lite member is in the cluster now, but not in the nodes' ring: it is no node, and places nothing.
@@ -138,17 +135,17 @@ class OneNodeToThreeMigrationTest {
 
         step(a.node, "cutover");
         say("cutover");
-        load.awaitProgress(200);
+        load.awaitProgress(200, DEADLINE);
         step(a.node, "commit");
         say("committed");
-        load.awaitProgress(200);
+        load.awaitProgress(200, DEADLINE);
         load.close();
         assertThat(Http.getJson(a.node.baseUrl() + MIGRATION).getString("phase")).isEqualTo("committed");
         say("Load: " + load.summary());
 
         // Read through a surviving cluster node, not A: the data is in the cluster.
         NodeProcess reader = c.node(0);
-        load.check(reader);
+        assertThat(load.lost(reader.baseUrl())).as("writes lost, read through " + reader.nodeId()).isEmpty();
         assertThat(exportedIds(reader)).containsAll(seeded);
         // Each session's calls are owned by a surviving cluster node (never by A's member, which holds nothing).
         Set<String> survivors = new HashSet<>(List.of(c.node(0).nodeId(), c.node(2).nodeId()));
@@ -174,8 +171,8 @@ class OneNodeToThreeMigrationTest {
       List<String> seeded = seed(a.node, "r", 1500);
       c.awaitSafe();
       say("A seeded, the cluster safe");
-      try (Load load = new Load(a.node, everyNth(seeded, 50), 3)) {
-        load.awaitProgress(100);
+      try (WriteLoad load = WriteLoad.through(a.node.baseUrl(), everyNth(seeded, 50), 3)) {
+        load.awaitProgress(100, DEADLINE);
         // A map of its own: the migration to commit, later, verifies the cluster's map against its own node.
         startMigration(a.node, c, "one-to-three-rollback");
         say("migration started");
@@ -183,16 +180,16 @@ class OneNodeToThreeMigrationTest {
         verifyUntilPassed(a.node);
         step(a.node, "cutover");
         assertThat(Http.getJson(a.node.baseUrl() + MIGRATION).getString("phase")).isEqualTo("cutover");
-        load.awaitProgress(200);
+        load.awaitProgress(200, DEADLINE);
         say("cutover");
         step(a.node, "rollback");
         say("rolled back");
-        load.awaitProgress(200);
+        load.awaitProgress(200, DEADLINE);
         load.close();
         assertThat(Http.getJson(a.node.baseUrl() + MIGRATION).getString("phase")).isEqualTo("rolled_back");
         say("Load: " + load.summary());
         // A reads its memory store again.
-        load.check(a.node);
+        assertThat(load.lost(a.node.baseUrl())).as("writes lost, read through A").isEmpty();
         assertThat(exportedIds(a.node)).containsAll(seeded);
         say("checked through A");
       }
@@ -339,149 +336,5 @@ class OneNodeToThreeMigrationTest {
       }
     }
     return ids;
-  }
-
-  // ---- the load --------------------------------------------------------------------------------------------------
-
-  /**
-   * Writes through A from a few threads, each over sessions of its own: an increment of counter {@code n}, then a
-   * write of register {@code r} with the next value of that session's sequence. Records, per session, the
-   * increments acknowledged and those whose outcome is unknown (an error or a timeout: applied or not), and the
-   * register's last acknowledged and last attempted value.
-   */
-  static final class Load implements AutoCloseable {
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(10)).build();
-    private final NodeProcess via;
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final List<Thread> threads = new ArrayList<>();
-    final Map<String, AtomicLong> ackedIncrements = new ConcurrentHashMap<>();
-    final Map<String, AtomicLong> unknownIncrements = new ConcurrentHashMap<>();
-    final Map<String, Long> lastAckedRegister = new ConcurrentHashMap<>();
-    final Map<String, Long> lastAttemptedRegister = new ConcurrentHashMap<>();
-    final Map<String, AtomicLong> failures = new ConcurrentHashMap<>();
-    final AtomicLong acked = new AtomicLong();
-    private boolean closed;
-
-    Load(NodeProcess via, List<String> sessions, int threadCount) {
-      this.via = via;
-      for (String s : sessions) {
-        ackedIncrements.put(s, new AtomicLong());
-        unknownIncrements.put(s, new AtomicLong());
-      }
-      for (int t = 0; t < threadCount; t++) {
-        List<String> mine = new ArrayList<>();
-        for (int i = t; i < sessions.size(); i += threadCount) {
-          mine.add(sessions.get(i));
-        }
-        Thread thread = new Thread(() -> run(mine), "migration-load-" + t);
-        thread.start();
-        threads.add(thread);
-      }
-    }
-
-    private void run(List<String> mine) {
-      Map<String, Long> next = new java.util.HashMap<>();
-      while (running.get()) {
-        for (String s : mine) {
-          if (!running.get()) {
-            return;
-          }
-          String base = via.baseUrl() + "/v1/sessions/" + s + "/variables/";
-          if (send(base + "n/increment", "POST", "{}")) {
-            ackedIncrements.get(s).incrementAndGet();
-          } else {
-            unknownIncrements.get(s).incrementAndGet();
-          }
-          long v = next.merge(s, 1L, Long::sum);
-          lastAttemptedRegister.put(s, v);
-          if (send(base + "r", "PUT", "{\"value\":" + v + "}")) {
-            lastAckedRegister.put(s, v);
-          }
-        }
-      }
-    }
-
-    /** Whether the write was acknowledged; anything else leaves its outcome unknown. */
-    private boolean send(String url, String method, String body) {
-      try {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30))
-            .header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body))
-            .build(), HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() == 200) {
-          acked.incrementAndGet();
-          return true;
-        }
-        failures.computeIfAbsent(method + " " + r.statusCode() + " " + errorCode(r.body()), k -> new AtomicLong())
-            .incrementAndGet();
-      } catch (Exception e) {
-        failures.computeIfAbsent(method + " " + e.getClass().getSimpleName(), k -> new AtomicLong())
-            .incrementAndGet();
-      }
-      return false;
-    }
-
-    private static String errorCode(String body) {
-      try {
-        return new JsonObject(body).getJsonObject("error").getString("code");
-      } catch (RuntimeException e) {
-        return "?";
-      }
-    }
-
-    /** Waits until {@code n} more writes have been acknowledged. */
-    void awaitProgress(long n) throws Exception {
-      long target = acked.get() + n;
-      Poll.until(n + " more acknowledged writes (failures so far: " + failures + ")", DEADLINE,
-          () -> acked.get() >= target);
-    }
-
-    String summary() {
-      long unknown = unknownIncrements.values().stream().mapToLong(AtomicLong::get).sum();
-      return acked.get() + " writes acknowledged over " + ackedIncrements.size() + " sessions, " + unknown
-          + " increments of unknown outcome; not acknowledged: " + failures;
-    }
-
-    /**
-     * Every counter holds at least its acknowledged increments and at most those plus the ones of unknown outcome;
-     * every register its last acknowledged value or a later attempted one.
-     */
-    void check(NodeProcess reader) throws Exception {
-      List<String> wrong = new ArrayList<>();
-      for (String s : ackedIncrements.keySet()) {
-        HttpResponse<String> r = Http.get(reader.baseUrl() + "/v1/sessions/" + s);
-        if (r.statusCode() != 200) {
-          wrong.add(s + ": " + r.statusCode() + " " + r.body());
-          continue;
-        }
-        JsonObject vars = new JsonObject(r.body()).getJsonObject("variables", new JsonObject());
-        long ackedN = ackedIncrements.get(s).get();
-        long unknownN = unknownIncrements.get(s).get();
-        long n = vars.getLong("n", 0L);
-        if (n < ackedN || n > ackedN + unknownN) {
-          wrong.add(s + ": counter " + n + ", acknowledged " + ackedN + ", unknown outcome " + unknownN);
-        }
-        Long ackedR = lastAckedRegister.get(s);
-        long attemptedR = lastAttemptedRegister.getOrDefault(s, 0L);
-        Long reg = vars.getLong("r");
-        if (ackedR != null && (reg == null || reg < ackedR || reg > attemptedR)
-            || ackedR == null && reg != null && reg > attemptedR) {
-          wrong.add(s + ": register " + reg + ", last acknowledged " + ackedR + ", last attempted " + attemptedR);
-        }
-      }
-      assertThat(wrong).as("writes lost or invented, read through " + reader.nodeId()).isEmpty();
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      running.set(false);
-      for (Thread t : threads) {
-        t.join();
-      }
-    }
   }
 }

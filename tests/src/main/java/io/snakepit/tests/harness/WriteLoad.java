@@ -9,19 +9,20 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A session write load over real HTTP that remembers what was acknowledged: one thread per node and session
- * group, each round incrementing the counter {@code n} of each of its sessions and setting its register
- * {@code r} to the round's number. A write that was not answered 200 counts as of unknown outcome (it may
- * have been applied). {@link #lost} then says which acknowledged writes a node does not show.
+ * A session write load over real HTTP that remembers what was acknowledged: threads that each go round sessions of
+ * their own through one node, incrementing each session's counter {@code n} and setting its register {@code r} to
+ * the next number of that session's sequence. A write not answered 200 counts as of unknown outcome (it may have
+ * been applied). {@link #lost} then lists the acknowledged writes a node does not show.
  */
 public final class WriteLoad implements AutoCloseable {
 
-  /** What one session was sent, as acknowledged or not. */
+  /** What one session was sent, acknowledged or not. */
   private static final class Sent {
     final AtomicLong ackedIncrements = new AtomicLong();
     final AtomicLong unknownIncrements = new AtomicLong();
@@ -30,26 +31,43 @@ public final class WriteLoad implements AutoCloseable {
   }
 
   private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(5)).build();
+      .connectTimeout(Duration.ofSeconds(10)).build();
 
   private final Map<String, Sent> sent = new ConcurrentHashMap<>();
+  private final Map<String, AtomicLong> failures = new ConcurrentHashMap<>();
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final AtomicLong acknowledged = new AtomicLong();
   private final List<Thread> threads = new ArrayList<>();
 
-  /**
-   * Starts one thread per entry: it writes to the sessions given, through the node at that base URL. The
-   * sessions must exist; each must be written by one thread only.
-   */
-  public WriteLoad(Map<String, List<String>> sessionsByBaseUrl) {
-    int k = 0;
-    for (Map.Entry<String, List<String>> e : sessionsByBaseUrl.entrySet()) {
-      e.getValue().forEach(s -> sent.put(s, new Sent()));
-      Thread t = new Thread(() -> run(e.getKey(), e.getValue()), "write-load-" + k++);
+  private WriteLoad(List<Map.Entry<String, List<String>>> writers) {
+    for (Map.Entry<String, List<String>> w : writers) {
+      w.getValue().forEach(s -> sent.put(s, new Sent()));
+      Thread t = new Thread(() -> run(w.getKey(), w.getValue()), "write-load-" + threads.size());
       t.setDaemon(true);
       threads.add(t);
     }
     threads.forEach(Thread::start);
+  }
+
+  /**
+   * One thread per node: each writes the sessions given through the node at that base URL. The sessions must
+   * exist, and each be given once.
+   */
+  public static WriteLoad across(Map<String, List<String>> sessionsByBaseUrl) {
+    return new WriteLoad(new ArrayList<>(sessionsByBaseUrl.entrySet()));
+  }
+
+  /** {@code threads} threads writing through one node, the sessions dealt out among them. */
+  public static WriteLoad through(String baseUrl, List<String> sessions, int threads) {
+    List<Map.Entry<String, List<String>>> writers = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      List<String> mine = new ArrayList<>();
+      for (int i = t; i < sessions.size(); i += threads) {
+        mine.add(sessions.get(i));
+      }
+      writers.add(Map.entry(baseUrl, mine));
+    }
+    return new WriteLoad(writers);
   }
 
   /** Acknowledged writes so far. */
@@ -57,21 +75,38 @@ public final class WriteLoad implements AutoCloseable {
     return acknowledged.get();
   }
 
+  /** Waits until {@code n} more writes have been acknowledged. */
+  public void awaitProgress(long n, Duration deadline) throws Exception {
+    long target = acknowledged.get() + n;
+    Poll.until(n + " more acknowledged writes (not acknowledged so far: " + failures + ")", deadline,
+        () -> acknowledged.get() >= target);
+  }
+
+  /** How many writes were sent and acknowledged, and why the others were not. */
+  public String summary() {
+    long unknown = sent.values().stream().mapToLong(w -> w.unknownIncrements.get()).sum();
+    return acknowledged.get() + " writes acknowledged over " + sent.size() + " sessions, " + unknown
+        + " increments of unknown outcome; not acknowledged: " + failures;
+  }
+
   private void run(String baseUrl, List<String> sessions) {
-    for (long round = 0; running.get(); round++) {
+    Map<String, Long> next = new java.util.HashMap<>();
+    while (running.get()) {
       for (String s : sessions) {
         if (!running.get()) {
           return;
         }
         Sent w = sent.get(s);
-        if (send(baseUrl + "/v1/sessions/" + s + "/variables/n/increment", "POST", "{\"by\":1}")) {
+        String vars = baseUrl + "/v1/sessions/" + s + "/variables/";
+        if (send(vars + "n/increment", "POST", "{}")) {
           w.ackedIncrements.incrementAndGet();
         } else {
           w.unknownIncrements.incrementAndGet();
         }
-        w.lastTriedRegister = round;
-        if (send(baseUrl + "/v1/sessions/" + s + "/variables/r", "PUT", "{\"value\":" + round + "}")) {
-          w.lastAckedRegister = round;
+        long v = next.merge(s, 1L, Long::sum);
+        w.lastTriedRegister = v;
+        if (send(vars + "r", "PUT", "{\"value\":" + v + "}")) {
+          w.lastAckedRegister = v;
         }
       }
     }
@@ -86,9 +121,20 @@ public final class WriteLoad implements AutoCloseable {
         acknowledged.incrementAndGet();
         return true;
       }
-      return false;
+      failures.computeIfAbsent(method + " " + r.statusCode() + " " + errorCode(r.body()), k -> new AtomicLong())
+          .incrementAndGet();
     } catch (Exception e) {
-      return false; // refused, reset or timed out: the outcome is unknown
+      // Refused, reset or timed out: the outcome is unknown.
+      failures.computeIfAbsent(method + " " + e.getClass().getSimpleName(), k -> new AtomicLong()).incrementAndGet();
+    }
+    return false;
+  }
+
+  private static String errorCode(String body) {
+    try {
+      return new JsonObject(body).getJsonObject("error").getString("code");
+    } catch (RuntimeException e) {
+      return "?";
     }
   }
 
@@ -102,13 +148,13 @@ public final class WriteLoad implements AutoCloseable {
   }
 
   /**
-   * The acknowledged writes the node at {@code baseUrl} does not show, one line each (empty when none is
-   * lost): a counter must hold at least its acknowledged increments and at most those plus the unknown ones,
-   * and a register its last acknowledged value or a later one that was tried. Call after {@link #close}.
+   * The acknowledged writes the node at {@code baseUrl} does not show, one line each (empty when none is lost):
+   * a counter must hold at least its acknowledged increments and at most those plus the unknown ones, and a
+   * register its last acknowledged value or a later one that was tried. Call after {@link #close}.
    */
   public List<String> lost(String baseUrl) throws Exception {
     List<String> out = new ArrayList<>();
-    for (Map.Entry<String, Sent> e : new java.util.TreeMap<>(sent).entrySet()) {
+    for (Map.Entry<String, Sent> e : new TreeMap<>(sent).entrySet()) {
       Sent w = e.getValue();
       HttpResponse<String> r = Http.get(baseUrl + "/v1/sessions/" + e.getKey() + "/variables");
       if (r.statusCode() != 200) {
@@ -123,7 +169,7 @@ public final class WriteLoad implements AutoCloseable {
             + " unknown)");
       }
       long reg = vars.getValue("r") == null ? -1 : vars.getLong("r");
-      if (w.lastAckedRegister >= 0 && (reg < w.lastAckedRegister || reg > w.lastTriedRegister)) {
+      if (reg < w.lastAckedRegister || reg > w.lastTriedRegister) {
         out.add(e.getKey() + ": register " + reg + ", last acknowledged " + w.lastAckedRegister + ", last tried "
             + w.lastTriedRegister);
       }
