@@ -94,7 +94,9 @@ public final class ClusterMigration {
       }
       return nodes().compose(nodes -> {
         if (nodes.contains(coordinator)) {
-          return request(coordinator, body.copy().put("coordinate", true), STEP_TIMEOUT_MS);
+          // A status must answer even while a coordinator that died is still in the view.
+          return request(coordinator, body.copy().put("coordinate", true),
+              "status".equals(body.getString("op", "status")) ? STATUS_TIMEOUT_MS : STEP_TIMEOUT_MS);
         }
         if (!running) {
           return coordinate(body, rec);
