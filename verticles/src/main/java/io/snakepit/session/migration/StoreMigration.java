@@ -306,12 +306,20 @@ public final class StoreMigration {
     if (verifying) {
       return conflict("A verify is running; repair once its result is in GET /v1/admin/migration.");
     }
-    // A passed verify no longer counts once the stores are written by the repair: verified goes back to backfill.
+    return repairFromStart("Migration repair started");
+  }
+
+  /**
+   * Runs a repair from the first session, its progress shown as the backfill's. A passed verify no longer counts
+   * once the stores are written by the repair: verified goes back to backfill.
+   */
+  private Future<JsonObject> repairFromStart(String why) {
+    MigrationPhase phase = store.phase();
     MigrationPhase next = phase == MigrationPhase.VERIFIED ? MigrationPhase.BACKFILL : phase;
     return persist(s -> s.withBackfill(BackfillProgress.NONE).withPhase(next))
         .compose(v -> next == phase ? Future.succeededFuture() : store.moveTo(next))
         .map(v -> {
-          LOG.info("Migration repair started: the {} store is made to hold what the {} store holds",
+          LOG.info("{}: the {} store is made to hold what the {} store holds", why,
               next.readsSource() ? state.target() : state.source(), next.readsSource() ? state.source()
                   : state.target());
           runRepair();
@@ -432,16 +440,7 @@ public final class StoreMigration {
     if (backfill != null && !backfillRun.isComplete()) {
       return Future.succeededFuture(status());
     }
-    MigrationPhase next = phase == MigrationPhase.VERIFIED ? MigrationPhase.BACKFILL : phase;
-    return persist(s -> s.withBackfill(BackfillProgress.NONE).withPhase(next))
-        .compose(v -> next == phase ? Future.succeededFuture() : store.moveTo(next))
-        .map(v -> {
-          LOG.info("Taking over the cluster's migration: repairing the {} store from the {} store",
-              next.readsSource() ? state.target() : state.source(), next.readsSource() ? state.source()
-                  : state.target());
-          runRepair();
-          return status();
-        });
+    return repairFromStart("Taking over the cluster's migration, with a repair");
   }
 
   /** The adapter and settings of the migration this node knows of (in progress or not), or null. */
