@@ -99,6 +99,12 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
   public static final String NODE_ATTRIBUTE = "snakepit.node";
   /** Hazelcast property: a member silent this long is dropped; the fencing lease must be shorter. */
   static final String MAX_NO_HEARTBEAT_PROPERTY = "hazelcast.max.no.heartbeat.seconds";
+  /** Hazelcast property: how often a member sends its heartbeat; Hazelcast's default is 5 s. */
+  static final String HEARTBEAT_INTERVAL_PROPERTY = "hazelcast.heartbeat.interval.seconds";
+  /** An embedded member's heartbeat interval: config/cluster.xml's. */
+  static final int EMBEDDED_HEARTBEAT_INTERVAL_S = 1;
+  /** An embedded member's failure detection timeout: config/cluster.xml's. */
+  static final int EMBEDDED_MAX_NO_HEARTBEAT_S = 5;
   /** Hazelcast's own default of {@value #MAX_NO_HEARTBEAT_PROPERTY}. */
   static final int DEFAULT_MAX_NO_HEARTBEAT_S = 60;
   /** Recommended value of {@value #MERGE_FIRST_RUN_DELAY_PROPERTY}. */
@@ -365,6 +371,11 @@ public final class HazelcastSessionStoreFactory implements SessionStoreFactory {
     c.setLiteMember(lite);
     c.setProperty("hazelcast.phone.home.enabled", "false");
     c.setProperty("hazelcast.logging.type", "slf4j");
+    // The failure detection of the nodes' own members (config/cluster.xml): an embedded member that joins their
+    // cluster (a single node migrating into it) must beat as often as they expect, or at Hazelcast's default of
+    // one beat in 5 s against their 5 s timeout it is dropped from the cluster whenever a beat is a little late.
+    c.setProperty(HEARTBEAT_INTERVAL_PROPERTY, Integer.toString(EMBEDDED_HEARTBEAT_INTERVAL_S));
+    c.setProperty(MAX_NO_HEARTBEAT_PROPERTY, Integer.toString(EMBEDDED_MAX_NO_HEARTBEAT_S));
     JoinConfig join = memberNetwork(c, port, autoIncrement, iface, null);
     join.getAutoDetectionConfig().setEnabled(false);
     join.getMulticastConfig().setEnabled(multicast);

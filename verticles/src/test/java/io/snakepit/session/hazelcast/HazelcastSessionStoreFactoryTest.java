@@ -17,6 +17,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.util.List;
 import java.util.ServiceLoader;
 import org.junit.jupiter.api.Test;
 
@@ -46,6 +47,21 @@ class HazelcastSessionStoreFactoryTest {
     assertThatThrownBy(() -> HazelcastSessionStoreFactory.configure(new Config(),
         new JsonObject().put("embedded", new JsonObject().put("members", new JsonArray().add(3)))))
         .isInstanceOf(ConfigException.class).hasMessageContaining("members[0]");
+  }
+
+  /**
+   * An embedded member that joins the nodes' cluster (a single node migrating into it) beats as often as the nodes'
+   * own members (config/cluster.xml): at Hazelcast's default of a beat in 5 s against their 5 s timeout, the nodes
+   * dropped it whenever a beat came a little late, and the migrating node's writes then hung.
+   */
+  @Test
+  void anEmbeddedMemberHasTheNodesFailureDetection() throws Exception {
+    Config embedded = HazelcastSessionStoreFactory.embeddedConfig(new JsonObject());
+    Config nodes = new com.hazelcast.config.XmlConfigBuilder(java.nio.file.Files.newInputStream(
+        java.nio.file.Path.of("..", "config", "cluster.xml"))).build();
+    for (String p : List.of("hazelcast.heartbeat.interval.seconds", "hazelcast.max.no.heartbeat.seconds")) {
+      assertThat(embedded.getProperty(p)).as(p).isNotNull().isEqualTo(nodes.getProperty(p));
+    }
   }
 
   @Test
