@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  *       starts a Hazelcast lite member, which holds no partition: the sessions stay on the cluster it joins, for
  *       a node that writes to a cluster's map from outside it, as the source node of a migration to a cluster
  *       does, docs/migration.md, "Runbook: one node to three"; it needs data members to write to, and reports no
- *       expiry itself: a local entry listener fires on the members owning the partitions).</li>
+ *       expiry itself: a local entry listener fires on the members owning the partitions). The embedded member
+ *       beats and detects failures as the nodes' own members do (config/cluster.xml: a heartbeat a second, a
+ *       member silent 5 s suspected).</li>
  * </ul>
  *
  * <h2>What a node must do to its Hazelcast config before the member starts</h2>
