@@ -125,8 +125,8 @@ public final class ClusterMigration {
       case "start" -> {
         // Idempotent: a node that adopted this migration as it started, or took an earlier try of this step.
         MigrationState st = local.state();
-        if (local.store().phase().inProgress() && st != null && st.target().equals(body.getString("to"))
-            && st.targetSettings().equals(body.getJsonObject("settings", new JsonObject()))) {
+        if (local.store().phase().inProgress() && sameTarget(st, body.getString("to"),
+            body.getJsonObject("settings", new JsonObject()))) {
           yield Future.succeededFuture(local.status());
         }
         yield local.start(body.copy().put("follower", true));
@@ -271,8 +271,7 @@ public final class ClusterMigration {
       MigrationPhase phase = MigrationPhase.fromWire(rec.getString("phase"));
       MigrationPhase mine = local.store().phase();
       MigrationState st = local.state();
-      boolean same = st != null && st.target().equals(rec.getString("to"))
-          && st.targetSettings().equals(rec.getJsonObject("settings"));
+      boolean same = sameTarget(st, rec.getString("to"), rec.getJsonObject("settings"));
       if (phase == MigrationPhase.ROLLED_BACK && !mine.inProgress()) {
         return Future.succeededFuture();
       }
@@ -336,6 +335,11 @@ public final class ClusterMigration {
     Future<T> next = queue.transform(x -> step.get());
     queue = next;
     return next;
+  }
+
+  /** Whether this node's migration state {@code st} (null: none) goes to that adapter with those settings. */
+  private static boolean sameTarget(MigrationState st, String to, JsonObject settings) {
+    return st != null && st.target().equals(to) && st.targetSettings().equals(settings);
   }
 
   private static MigrationPhase phase(Object wire) {
