@@ -2,17 +2,14 @@ package io.snakepit.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.snakepit.tests.harness.CliProcess;
 import io.snakepit.tests.harness.Http;
 import io.snakepit.tests.harness.NodeProcess;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -35,43 +32,23 @@ class CliSystemTest {
     }
   }
 
-  record Run(int code, String out, String err) {
-  }
-
   /** Runs {@code snakepit ARGS...} in a new JVM with SNAKEPIT_URL set. */
-  Run cli(String url, String... args) throws IOException, InterruptedException {
+  CliProcess cli(String url, String... args) throws IOException, InterruptedException {
     return cliWithEnv(url, java.util.Map.of(), args);
   }
 
   /** As {@link #cli}, with more environment variables. */
-  Run cliWithEnv(String url, java.util.Map<String, String> env, String... args)
+  CliProcess cliWithEnv(String url, java.util.Map<String, String> env, String... args)
       throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "io.snakepit.app.Main"));
-    cmd.addAll(List.of(args));
-    Path out = Files.createTempFile(dir, "cli-", ".out");
-    Path err = Files.createTempFile(dir, "cli-", ".err");
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-    pb.environment().put("SNAKEPIT_URL", url);
-    pb.environment().remove("SNAKEPIT_TOKEN");
-    pb.environment().putAll(env);
-    Process p = pb.start();
-    try {
-      if (!p.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS)) {
-        throw new AssertionError("the CLI did not finish within " + DEADLINE);
-      }
-    } finally {
-      p.destroyForcibly();
-    }
-    return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-        Files.readString(err, StandardCharsets.UTF_8));
+    java.util.Map<String, String> all = new java.util.HashMap<>(env);
+    all.put("SNAKEPIT_URL", url);
+    return CliProcess.run(DEADLINE, all, args);
   }
 
   @Test
   void theCliAuthenticatesWithATokenFromAFlagAFileOrTheEnvironment() throws Exception {
     Path keys = dir.resolve("keys.json");
-    Run add = cli("http://127.0.0.1:1", "keys", "add", "ops", "--role", "admin", "--file", keys.toString());
+    CliProcess add = cli("http://127.0.0.1:1", "keys", "add", "ops", "--role", "admin", "--file", keys.toString());
     assertThat(add.code()).as(add.toString()).isZero();
     String key = add.out().strip();
     Path tokenFile = dir.resolve("token");
@@ -79,17 +56,17 @@ class CliSystemTest {
     try (NodeProcess node = NodeProcess.start(dir.resolve("node"), DEADLINE, "--pool-size", "1",
         "--set", "security.api-keys-file=" + keys)) {
       String url = node.baseUrl();
-      Run refused = cli(url, "pools", "list");
+      CliProcess refused = cli(url, "pools", "list");
       assertThat(refused.code()).isEqualTo(1);
       assertThat(refused.err()).contains("401 unauthenticated").contains("--token");
-      Run byFlag = cli(url, "pools", "list", "--token", key);
+      CliProcess byFlag = cli(url, "pools", "list", "--token", key);
       assertThat(byFlag.code()).as(byFlag.toString()).isZero();
       assertThat(byFlag.out()).contains("default");
-      Run byFile = cli(url, "workers", "--token-file", tokenFile.toString());
+      CliProcess byFile = cli(url, "workers", "--token-file", tokenFile.toString());
       assertThat(byFile.code()).as(byFile.toString()).isZero();
-      Run byEnv = cliWithEnv(url, java.util.Map.of("SNAKEPIT_TOKEN", key), "sessions", "list");
+      CliProcess byEnv = cliWithEnv(url, java.util.Map.of("SNAKEPIT_TOKEN", key), "sessions", "list");
       assertThat(byEnv.code()).as(byEnv.toString()).isZero();
-      Run wrong = cli(url, "pools", "list", "--token", "sp_" + "x".repeat(43));
+      CliProcess wrong = cli(url, "pools", "list", "--token", "sp_" + "x".repeat(43));
       assertThat(wrong.code()).isEqualTo(1);
       assertThat(wrong.err() + wrong.out()).doesNotContain("x".repeat(43));
       // The node logged no key, whichever way it came.
@@ -108,33 +85,33 @@ class CliSystemTest {
       }
       Http.put(url + "/v1/sessions/sys-0/variables/n", "{\"value\":42}");
 
-      Run health = cli(url, "health");
+      CliProcess health = cli(url, "health");
       assertThat(health.code()).as(health.toString()).isZero();
       assertThat(health.out()).contains("READY");
 
-      Run export = cli(url, "sessions", "export", "--out", file.toString());
+      CliProcess export = cli(url, "sessions", "export", "--out", file.toString());
       assertThat(export.code()).as(export.toString()).isZero();
       // With --out, stdout carries no data, and the summary goes to stderr with the progress (operations.md).
       assertThat(export.out()).isEmpty();
       assertThat(export.err()).contains("exported 5 sessions to " + file);
       assertThat(Files.readAllLines(file)).hasSize(6).last().isEqualTo("{\"exported\":5}");
 
-      Run delete = cli(url, "sessions", "delete", "sys-0", "--json");
+      CliProcess delete = cli(url, "sessions", "delete", "sys-0", "--json");
       assertThat(delete.code()).isZero();
       assertThat(new JsonObject(delete.out().strip()).getString("deleted")).isEqualTo("sys-0");
     }
 
     // The node is gone: the CLI says it cannot reach it.
-    Run gone = cli(url, "workers");
+    CliProcess gone = cli(url, "workers");
     assertThat(gone.code()).as(gone.toString()).isEqualTo(3);
     assertThat(gone.err()).contains("cannot reach the node");
 
     // A fresh node takes the export back.
     try (NodeProcess node = NodeProcess.start(dir.resolve("node2"), DEADLINE, "--pool-size", "1")) {
-      Run imported = cli(node.baseUrl(), "sessions", "import", file.toString());
+      CliProcess imported = cli(node.baseUrl(), "sessions", "import", file.toString());
       assertThat(imported.code()).as(imported.toString()).isZero();
       assertThat(imported.out()).contains("imported 5 sessions, 0 failed");
-      Run show = cli(node.baseUrl(), "sessions", "show", "sys-0", "--json");
+      CliProcess show = cli(node.baseUrl(), "sessions", "show", "sys-0", "--json");
       assertThat(show.code()).as(show.toString()).isZero();
       assertThat(new JsonObject(show.out().strip()).getJsonObject("variables").getInteger("n")).isEqualTo(42);
     }

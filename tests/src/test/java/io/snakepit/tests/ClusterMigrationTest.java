@@ -3,6 +3,7 @@ package io.snakepit.tests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.hazelcast.core.HazelcastInstance;
+import io.snakepit.tests.harness.CliProcess;
 import io.snakepit.tests.harness.Cluster;
 import io.snakepit.tests.harness.Http;
 import io.snakepit.tests.harness.NodeProcess;
@@ -168,24 +169,9 @@ class ClusterMigrationTest {
 
   /** Runs {@code snakepit ARGS...} in a new JVM; answers its standard output, once it exited 0. */
   private static String cli(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java")
-        .toString(), "-cp", System.getProperty("java.class.path"), "io.snakepit.app.Main"));
-    cmd.addAll(List.of(args));
-    java.nio.file.Path out = java.nio.file.Files.createTempFile("snakepit-cli-", ".out");
-    try {
-      Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectErrorStream(true)
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-      try {
-        assertThat(p.waitFor(Cluster.DEADLINE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-      } finally {
-        p.destroyForcibly();
-      }
-      String printed = java.nio.file.Files.readString(out);
-      assertThat(p.exitValue()).as(printed).isZero();
-      return printed;
-    } finally {
-      java.nio.file.Files.deleteIfExists(out);
-    }
+    CliProcess run = CliProcess.run(Cluster.DEADLINE, java.util.Map.of(), args);
+    assertThat(run.code()).as(run.toString()).isZero();
+    return run.out();
   }
 
   private static JsonObject status(NodeProcess n) throws Exception {
